@@ -1,0 +1,140 @@
+"""One settings object for every process (API, executor, CLI), read once from the environment and `.env`.
+
+Each setting is declared once below with its type, default and meaning; `README.md` documents the same table.
+Invalid values fail at start with a message naming the variable.
+"""
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Optional
+
+from dotenv import load_dotenv
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+PROJECT_ROOT = Path(__file__).resolve().parent
+VERSION = "1.0.0"
+
+
+class Settings(BaseModel):
+    """Field name upper-cased is the environment variable (e.g. `database_url` <- `DATABASE_URL`)."""
+
+    # --- where things live -------------------------------------------------------------------------------------
+    data_home: Path = Field(PROJECT_ROOT, description="Home of embedded PostgreSQL files (data/pgdata) and "
+                                                      "data_pipeline/training_data/. Alias: DP_DATA_HOME.")
+    training_data_dir: Optional[Path] = Field(None, description="Task directories root; default "
+                                                                "{data_home}/data_pipeline/training_data")
+    database_url: str = Field("", description="Metadata + vector PostgreSQL URL (needs pgvector). Empty: embedded.")
+    business_db_url: str = Field("", description="Default business database URL. Empty: embedded demo highway_db.")
+    # --- HTTP service ------------------------------------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Listen address of the API")
+    port: int = Field(8084, ge=1, le=65535, description="Listen port of the API")
+    workers: int = Field(2, ge=1, le=32, description="gunicorn worker processes")
+    threads: int = Field(8, ge=1, le=256, description="threads per gunicorn worker")
+    debug: bool = Field(False, description="Serve with the Flask development server instead of gunicorn")
+    api_token: str = Field("", description="When set, every /api/ request needs 'Authorization: Bearer <token>'")
+    log_level: str = Field("INFO", description="Log level of API and executor")
+    # --- execution ---------------------------------------------------------------------------------------------
+    max_concurrent_tasks: int = Field(1, ge=1, le=64, description="Tasks allowed to run at the same time")
+    heartbeat_interval_s: float = Field(2.0, gt=0, description="Executor heartbeat period")
+    heartbeat_stale_s: float = Field(30.0, gt=0, description="A running execution without heartbeat this long "
+                                                              "is failed")
+    monitor_interval_s: float = Field(10.0, gt=0, description="How often the API checks for dead executors")
+    cancel_grace_s: float = Field(1.0, ge=0, description="SIGTERM -> SIGKILL grace period on cancel")
+    retention_days: int = Field(30, ge=0, description="Completed/failed tasks older than this are removed "
+                                                       "(0 disables)")
+    cleanup_interval_s: float = Field(3600.0, gt=0, description="How often the API runs the retention cleanup")
+    # --- business database safety ------------------------------------------------------------------------------
+    statement_timeout_ms: int = Field(10000, ge=100, description="statement_timeout for every business query")
+    lock_timeout_ms: int = Field(2000, ge=10, description="lock_timeout for every business query")
+    sample_rows: int = Field(20, ge=1, le=1000, description="Sample rows read per table")
+    validation_row_cap: int = Field(1000, ge=1, description="Rows fetched when executing a SQL under validation")
+    validation_concurrency: int = Field(4, ge=1, le=64, description="Parallel connections for SQL validation")
+    # --- LLM (OpenAI compatible); empty base URL -> built-in rule-based generator ---------------------------------
+    llm_base_url: str = Field("", description="e.g. https://dashscope.aliyuncs.com/compatible-mode/v1")
+    llm_api_key: str = Field("", description="Bearer key for the LLM endpoint")
+    llm_model: str = Field("", description="Model name, e.g. qwen-plus")
+    llm_temperature: float = Field(0.3, ge=0, le=2, description="Sampling temperature")
+    llm_timeout_s: float = Field(60.0, gt=0, description="Per-request timeout")
+    llm_max_retries: int = Field(3, ge=0, le=10, description="Retries on 429/5xx/timeouts")
+    llm_max_concurrency: int = Field(4, ge=1, le=64, description="Concurrent LLM calls per task")
+    # --- embeddings (OpenAI compatible); empty base URL -> built-in hashing embedder ------------------------------
+    embedding_base_url: str = Field("", description="OpenAI-compatible /embeddings base URL")
+    embedding_api_key: str = Field("", description="Bearer key for the embedding endpoint")
+    embedding_model: str = Field("", description="Embedding model name")
+    embedding_dimension: int = Field(384, ge=8, le=8192, description="Dimension of the built-in embedder")
+    embedding_batch_size: int = Field(64, ge=1, le=2048, description="Texts per /embeddings request")
+    # --- uploads -----------------------------------------------------------------------------------------------
+    max_upload_mb: float = Field(20.0, gt=0, description="Largest accepted upload (MB)")
+    table_list_max_lines: int = Field(5000, ge=1, description="Most lines accepted in a table list")
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, v: str) -> str:
+        v = v.upper()
+        if v not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return v
+
+    @property
+    def tasks_root(self) -> Path:
+        return (self.training_data_dir or self.data_home / "data_pipeline" / "training_data").resolve()
+
+    @property
+    def pgdata(self) -> Path:
+        return (self.data_home / "data" / "pgdata").resolve()
+
+    @property
+    def llm_enabled(self) -> bool:
+        return bool(self.llm_base_url and self.llm_model)
+
+    @property
+    def embedding_remote(self) -> bool:
+        return bool(self.embedding_base_url and self.embedding_model)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+
+ALIASES = {"data_home": ("DP_DATA_HOME",)}
+
+
+class ConfigError(RuntimeError):
+    pass
+
+
+def load_settings(overrides: Optional[dict] = None, environ: Optional[dict] = None) -> Settings:
+    """Build settings from `.env` + environment, then `overrides` (tests pass these instead of patching)."""
+    if environ is None:
+        load_dotenv(PROJECT_ROOT / ".env", override=False)
+        environ = dict(os.environ)
+    raw: dict = {}
+    for name in Settings.model_fields:
+        for key in (name.upper(), *ALIASES.get(name, ())):
+            if environ.get(key) not in (None, ""):
+                raw[name] = environ[key]
+    raw.update(overrides or {})
+    try:
+        return Settings(**raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid configuration: {problems}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The settings as environment variables, so a child process (executor) reads exactly these settings."""
+    env: dict[str, str] = {}
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        env[name.upper()] = ("1" if value else "0") if isinstance(value, bool) else str(value)
+    env["DP_DATA_HOME"] = str(settings.data_home)
+    return env

@@ -1,0 +1,107 @@
+"""The Data Pipeline API: `create_app()` is the one wiring point; `python citu_app.py` serves it on gunicorn.
+
+Start-up order (master process): settings -> embedded PostgreSQL attach (when no DATABASE_URL) -> migrations ->
+demo business database (first start only) -> background monitor -> gunicorn workers. Ctrl-C / SIGTERM stop the
+service; running executors are separate sessions and keep running (the embedded server stays up until the last
+of them exits).
+"""
+from __future__ import annotations
+
+import hmac
+import logging
+import sys
+from typing import Optional
+
+from flask import Flask, request
+
+from app_config import ConfigError, Settings, get_settings, load_settings
+from core.errors import Unauthorized
+from data_pipeline.api import register_blueprints
+from data_pipeline.api.errors import register_error_handlers
+from data_pipeline.context import build_context
+
+LOG_FORMAT = "%(asctime)s [%(levelname)s] %(name)s: %(message)s"
+log = logging.getLogger("citu_app")
+
+
+def configure_logging(level: str) -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=level, format=LOG_FORMAT, datefmt="%Y-%m-%d %H:%M:%S")
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
+
+
+def create_app(overrides: Optional[dict] = None, settings: Optional[Settings] = None) -> Flask:
+    """Build the app. Tests pass `overrides` (setting name -> value) instead of patching globals."""
+    settings = settings or (load_settings(overrides) if overrides else get_settings())
+    configure_logging(settings.log_level)
+    app = Flask(__name__, static_folder=None)
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+    # multipart overhead on top of the file size limit
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes + 64 * 1024
+    app.extensions["data_pipeline"] = build_context(settings)
+
+    @app.before_request
+    def _require_token():
+        token = settings.api_token
+        if token and request.path.startswith("/api/"):
+            given = request.headers.get("Authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+                raise Unauthorized("send 'Authorization: Bearer <API_TOKEN>'")
+
+    register_error_handlers(app)
+    register_blueprints(app)
+    return app
+
+
+def _start_background(settings: Settings) -> None:
+    """Dead-executor monitor and retention cleanup, once per service instance (in the master process)."""
+    import importlib.util
+    if importlib.util.find_spec("data_pipeline.monitor") is None:
+        return
+    from data_pipeline import monitor
+    monitor.start_background(settings)
+
+
+def serve(settings: Settings) -> None:
+    from data_pipeline.context import build_context as prepare_once
+    prepare_once(settings, maxconn=2)  # embedded attach, migrations, demo DB: before any worker starts
+    _start_background(settings)
+    if settings.debug:
+        log.warning("DEBUG=1: Flask development server (not for production)")
+        create_app(settings=settings).run(host=settings.host, port=settings.port, debug=False,
+                                          use_reloader=False, threaded=True)
+        return
+    from gunicorn.app.base import BaseApplication
+
+    class Server(BaseApplication):
+        def load_config(self):
+            for key, value in {
+                "bind": f"{settings.host}:{settings.port}", "workers": settings.workers,
+                "threads": settings.threads, "worker_class": "gthread", "timeout": 60,
+                "graceful_timeout": 10, "accesslog": None, "loglevel": settings.log_level.lower(),
+                "proc_name": "data_pipeline_api",
+            }.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            return create_app(settings=settings)
+
+    log.info("serving on http://%s:%s (gunicorn, %d workers x %d threads)", settings.host, settings.port,
+             settings.workers, settings.threads)
+    Server().run()
+
+
+def main() -> int:
+    try:
+        settings = get_settings()
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    serve(settings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""Connections: a pool for our own database, read-only sessions for business databases, URL helpers."""
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterator, Optional
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+import psycopg2
+import psycopg2.extras
+import psycopg2.pool
+
+from core.errors import DatabaseConnectionError
+
+psycopg2.extras.register_uuid()
+
+
+class Database:
+    """A lazily created, thread-safe pool on one URL. Fork-safe: a child process builds its own pool."""
+
+    def __init__(self, url: str, minconn: int = 1, maxconn: int = 20, application_name: str = "data_pipeline"):
+        self.url = url
+        self._minconn, self._maxconn = minconn, maxconn
+        self._app = application_name
+        self._pool: Optional[psycopg2.pool.ThreadedConnectionPool] = None
+        self._pid = None
+        self._lock = threading.Lock()
+
+    def _get_pool(self) -> psycopg2.pool.ThreadedConnectionPool:
+        import os
+        if self._pool is None or self._pid != os.getpid():
+            with self._lock:
+                if self._pool is None or self._pid != os.getpid():
+                    try:
+                        self._pool = psycopg2.pool.ThreadedConnectionPool(
+                            self._minconn, self._maxconn, self.url, application_name=self._app,
+                            connect_timeout=10)
+                    except psycopg2.OperationalError as exc:
+                        raise DatabaseConnectionError(
+                            f"cannot connect to the metadata database: {first_line(exc)}") from None
+                    self._pid = os.getpid()
+        return self._pool
+
+    @contextmanager
+    def connection(self) -> Iterator[Any]:
+        """A pooled connection inside one transaction: committed on success, rolled back on error."""
+        pool = self._get_pool()
+        conn = pool.getconn()
+        broken = False
+        try:
+            yield conn
+            conn.commit()
+        except BaseException:
+            try:
+                conn.rollback()
+            except psycopg2.Error:
+                broken = True
+            raise
+        finally:
+            if conn.closed:
+                broken = True
+            pool.putconn(conn, close=broken)
+
+    @contextmanager
+    def cursor(self) -> Iterator[Any]:
+        with self.connection() as conn:
+            with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+                yield cur
+
+    def execute(self, query: str, params: Any = None) -> int:
+        with self.cursor() as cur:
+            cur.execute(query, params)
+            return cur.rowcount
+
+    def fetchone(self, query: str, params: Any = None) -> Optional[dict]:
+        with self.cursor() as cur:
+            cur.execute(query, params)
+            row = cur.fetchone()
+            return dict(row) if row is not None else None
+
+    def fetchall(self, query: str, params: Any = None) -> list[dict]:
+        with self.cursor() as cur:
+            cur.execute(query, params)
+            return [dict(r) for r in cur.fetchall()]
+
+    def close(self) -> None:
+        if self._pool is not None and self._pid is not None:
+            import os
+            if self._pid == os.getpid():
+                self._pool.closeall()
+        self._pool = None
+
+
+def first_line(exc: BaseException) -> str:
+    """A database error's first line, with any URL or password scrubbed (libpq echoes them sometimes)."""
+    from core.secrets import scrub_text
+    text = str(exc).strip().splitlines()
+    return scrub_text(text[0]) if text else exc.__class__.__name__
+
+
+def connect_business(url: str, *, statement_timeout_ms: int, lock_timeout_ms: int,
+                     application_name: str = "data_pipeline_reader"):
+    """A connection to a business database whose every transaction is READ ONLY with timeouts.
+
+    Three independent guards: the session default (`default_transaction_read_only`), psycopg2's
+    `readonly=True` (BEGIN READ ONLY on every transaction) and server-side timeouts. Callers still roll back.
+    """
+    options = (f"-c default_transaction_read_only=on -c statement_timeout={int(statement_timeout_ms)} "
+               f"-c lock_timeout={int(lock_timeout_ms)} -c idle_in_transaction_session_timeout=60000")
+    try:
+        conn = psycopg2.connect(url, options=options, application_name=application_name, connect_timeout=10)
+    except psycopg2.Error as exc:
+        raise DatabaseConnectionError(f"cannot connect to the business database: {first_line(exc)}") from None
+    conn.set_session(readonly=True, autocommit=False)
+    return conn
+
+
+@contextmanager
+def business_readonly(url: str, *, statement_timeout_ms: int, lock_timeout_ms: int) -> Iterator[Any]:
+    """Open a read-only business connection, yield it, and always roll back and close."""
+    conn = connect_business(url, statement_timeout_ms=statement_timeout_ms, lock_timeout_ms=lock_timeout_ms)
+    try:
+        yield conn
+    finally:
+        try:
+            conn.rollback()
+        finally:
+            conn.close()
+
+
+def database_name(url: str) -> str:
+    """The database name in a postgres URL (or key=value DSN)."""
+    if "://" in url:
+        return unquote(urlsplit(url).path.lstrip("/")) or ""
+    for part in url.split():
+        if part.startswith("dbname="):
+            return part.split("=", 1)[1]
+    return ""
+
+
+def is_postgres_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme in ("postgresql", "postgres") and bool(parts.path.strip("/"))
+
+
+def with_database(url: str, database: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))

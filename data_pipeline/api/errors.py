@@ -1,0 +1,48 @@
+"""One place that turns every failure into the contract's error envelope (no stack trace, no secret)."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from werkzeug.exceptions import HTTPException, MethodNotAllowed as WzMethodNotAllowed, NotFound, \
+    RequestEntityTooLarge
+
+from core.errors import AppError, FileTooLarge, MethodNotAllowed, RouteNotFound, ValidationFailed
+from core.secrets import scrub_text
+from data_pipeline.api.envelope import error_response
+
+log = logging.getLogger("data_pipeline.api")
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(AppError)
+    def _app_error(err: AppError):
+        if err.status >= 500:
+            log.error("%s: %s", err.code, scrub_text(err.details))
+        return error_response(err)
+
+    @app.errorhandler(NotFound)
+    def _not_found(_err):
+        return error_response(RouteNotFound())
+
+    @app.errorhandler(WzMethodNotAllowed)
+    def _method(_err):
+        return error_response(MethodNotAllowed())
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(_err):
+        limit = app.config.get("MAX_CONTENT_LENGTH") or 0
+        return error_response(FileTooLarge(f"the request is larger than {limit // (1024 * 1024)} MB"))
+
+    @app.errorhandler(HTTPException)
+    def _http(err: HTTPException):
+        if err.code and 400 <= err.code < 500:
+            e = ValidationFailed(err.description or err.name, status=err.code)
+            return error_response(e)
+        return error_response(AppError("unexpected server error"))
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception):
+        # the type and a scrubbed message go to the log; the client sees a generic sentence
+        log.error("unhandled %s: %s", type(err).__name__, scrub_text(str(err))[:500])
+        return error_response(AppError("unexpected server error; see the service log"))

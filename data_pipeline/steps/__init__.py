@@ -1,0 +1,39 @@
+"""The four steps, declared once: order, progress band, dependencies, human names."""
+from __future__ import annotations
+
+STEPS: tuple[str, ...] = ("ddl_generation", "qa_generation", "sql_validation", "training_load")
+
+STEP_LABELS = {
+    "ddl_generation": "DDL/MD文档生成",
+    "qa_generation": "Question-SQL对生成",
+    "sql_validation": "SQL验证和修复",
+    "training_load": "训练数据加载",
+}
+
+# progress band of each step inside a complete run (contract: ddl 0->40, qa 40->70, validation 70->90, load 90->100)
+PROGRESS_BANDS = {
+    "ddl_generation": (0, 40),
+    "qa_generation": (40, 70),
+    "sql_validation": (70, 90),
+    "training_load": (90, 100),
+}
+
+# a step may run when each listed step is in one of the accepted states
+DEPENDENCIES: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "ddl_generation": (),
+    "qa_generation": (("ddl_generation", ("completed",)),),
+    "sql_validation": (("qa_generation", ("completed",)),),
+    "training_load": (("sql_validation", ("completed", "skipped")),),
+}
+
+TASK_STATUSES = ("pending", "in_progress", "partial_completed", "completed", "failed", "cancelled")
+STEP_STATUSES = ("pending", "running", "completed", "failed", "skipped", "cancelled")
+EXECUTION_STATUSES = ("running", "completed", "failed", "cancelled")
+
+
+def initial_step_status() -> dict[str, str]:
+    return {s: "pending" for s in STEPS}
+
+
+def later_steps(step: str) -> tuple[str, ...]:
+    return STEPS[STEPS.index(step) + 1:]

@@ -1,0 +1,131 @@
+"""SQL on data_pipeline_tasks (and the read-only views of executions the task API needs)."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import psycopg2.extras
+
+from core.db import Database
+from data_pipeline.store import jsonable
+
+TASK_COLUMNS = """id AS task_id, task_type, task_name, status, parameters, result, error_message, step_status,
+    step_details, progress, output_directory, directory_exists, created_at, started_at, completed_at, updated_at,
+    created_by, db_name, business_context"""
+
+SORTABLE = {"created_at", "started_at", "completed_at", "updated_at", "status", "task_name", "progress", "id"}
+
+
+def insert_task(db: Database, *, task_id: str, task_type: str, task_name: Optional[str], parameters: dict,
+                output_directory: str, created_by: Optional[str], db_name: Optional[str],
+                business_context: Optional[str]) -> Optional[dict]:
+    """Insert a pending task; None when the id is already taken (the caller tries the next suffix)."""
+    return jsonable(db.fetchone(
+        f"""INSERT INTO data_pipeline_tasks (id, task_type, task_name, parameters, output_directory, created_by,
+                                             db_name, business_context)
+            VALUES (%(id)s, %(task_type)s, %(task_name)s, %(parameters)s, %(output_directory)s, %(created_by)s,
+                    %(db_name)s, %(business_context)s)
+            ON CONFLICT (id) DO NOTHING
+            RETURNING {TASK_COLUMNS}""",
+        dict(id=task_id, task_type=task_type, task_name=task_name, parameters=psycopg2.extras.Json(parameters),
+             output_directory=output_directory, created_by=created_by, db_name=db_name,
+             business_context=business_context)))
+
+
+def get_task(db: Database, task_id: str) -> Optional[dict]:
+    return jsonable(db.fetchone(f"SELECT {TASK_COLUMNS} FROM data_pipeline_tasks WHERE id = %(id)s",
+                                {"id": task_id}))
+
+
+def delete_task(db: Database, task_id: str) -> bool:
+    """Delete unless it has a running execution (checked in the same statement). True when deleted."""
+    row = db.fetchone(
+        """DELETE FROM data_pipeline_tasks t WHERE t.id = %(id)s
+           AND NOT EXISTS (SELECT 1 FROM data_pipeline_task_executions e
+                           WHERE e.task_id = t.id AND e.status = 'running')
+           RETURNING t.id""", {"id": task_id})
+    return row is not None
+
+
+def update_parameters(db: Database, task_id: str, changes: dict, business_context: Optional[str] = None) -> None:
+    """Merge `changes` into parameters (e.g. table list uploaded -> file_upload_mode false)."""
+    db.execute(
+        """UPDATE data_pipeline_tasks SET parameters = parameters || %(changes)s,
+               business_context = COALESCE(%(bc)s, business_context), updated_at = now()
+           WHERE id = %(id)s""",
+        {"id": task_id, "changes": psycopg2.extras.Json(changes), "bc": business_context})
+
+
+def list_tasks(db: Database, *, limit: int, offset: int, status: Optional[str]) -> tuple[list[dict], int]:
+    where = "WHERE status = %(status)s" if status else ""
+    rows = db.fetchall(
+        f"""SELECT {TASK_COLUMNS}, count(*) OVER () AS _total FROM data_pipeline_tasks {where}
+            ORDER BY created_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s""",
+        {"status": status, "limit": limit, "offset": offset})
+    total = rows[0]["_total"] if rows else _count(db, where, {"status": status})
+    return [jsonable({k: v for k, v in r.items() if k != "_total"}) for r in rows], total
+
+
+def _count(db: Database, where: str, params: dict) -> int:
+    return db.fetchone(f"SELECT count(*) AS n FROM data_pipeline_tasks {where}", params)["n"]
+
+
+def query_tasks(db: Database, *, filters: dict[str, Any], page: int, page_size: int, sort_by: str,
+                sort_order: str) -> tuple[list[dict], int]:
+    """Filters: status, task_name (case-insensitive contains), created_by, db_name, created_time_start/end."""
+    clauses, params = [], {}
+    if filters.get("status"):
+        clauses.append("status = %(status)s")
+        params["status"] = filters["status"]
+    if filters.get("task_name"):
+        clauses.append("task_name ILIKE %(task_name)s ESCAPE '\\'")
+        params["task_name"] = "%" + _like_escape(filters["task_name"]) + "%"
+    for key in ("created_by", "db_name"):
+        if filters.get(key):
+            clauses.append(f"{key} = %({key})s")
+            params[key] = filters[key]
+    if filters.get("created_time_start"):
+        clauses.append("created_at >= %(start)s")
+        params["start"] = filters["created_time_start"]
+    if filters.get("created_time_end"):
+        clauses.append("created_at <= %(end)s")
+        params["end"] = filters["created_time_end"]
+    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+    column = sort_by if sort_by in SORTABLE else "created_at"
+    direction = "ASC" if sort_order.lower() == "asc" else "DESC"
+    params.update(limit=page_size, offset=(page - 1) * page_size)
+    rows = db.fetchall(
+        f"""SELECT {TASK_COLUMNS} FROM data_pipeline_tasks {where}
+            ORDER BY {column} {direction} NULLS LAST, id {direction} LIMIT %(limit)s OFFSET %(offset)s""", params)
+    return [jsonable(r) for r in rows], _count(db, where, params)
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def active_task(db: Database) -> Optional[dict]:
+    """The task with a running execution, else the most recently finished one."""
+    return jsonable(db.fetchone(
+        f"""SELECT {TASK_COLUMNS} FROM data_pipeline_tasks t
+            ORDER BY EXISTS (SELECT 1 FROM data_pipeline_task_executions e
+                             WHERE e.task_id = t.id AND e.status = 'running') DESC,
+                     (t.status = 'in_progress') DESC,
+                     COALESCE(t.completed_at, t.started_at) DESC NULLS LAST, t.created_at DESC
+            LIMIT 1"""))
+
+
+EXECUTION_COLUMNS = """execution_id, task_id, execution_step, execution_mode, status, started_at, completed_at,
+    COALESCE(duration, EXTRACT(EPOCH FROM (COALESCE(completed_at, now()) - started_at))) AS duration,
+    error_message, execution_result, options, force_executed, files_cleaned, pid, host, heartbeat_at"""
+
+
+def list_executions(db: Database, task_id: str) -> list[dict]:
+    return [jsonable(r) for r in db.fetchall(
+        f"""SELECT {EXECUTION_COLUMNS} FROM data_pipeline_task_executions WHERE task_id = %(id)s
+            ORDER BY started_at DESC, id DESC""", {"id": task_id})]
+
+
+def running_execution(db: Database, task_id: str) -> Optional[dict]:
+    return jsonable(db.fetchone(
+        f"""SELECT {EXECUTION_COLUMNS} FROM data_pipeline_task_executions
+            WHERE task_id = %(id)s AND status = 'running'""", {"id": task_id}))

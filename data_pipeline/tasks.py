@@ -1,0 +1,211 @@
+"""Task lifecycle outside execution: create (row + directory + task_config.json), status view, delete."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from datetime import datetime
+from pathlib import Path
+from typing import Optional
+
+from app_config import PROJECT_ROOT
+from core.db import database_name, is_postgres_url
+from core.errors import AppError, Conflict, TaskNotFound, ValidationFailed
+from core.secrets import mask_secrets
+from data_pipeline import ids, table_list
+from data_pipeline.context import AppContext
+from data_pipeline.steps import STEPS
+from data_pipeline.store import tasks as task_store
+
+log = logging.getLogger(__name__)
+TASK_CONFIG_FILE = "task_config.json"
+BOOLEAN_DEFAULTS = {
+    "enable_sql_validation": True, "enable_llm_repair": True, "modify_original_file": True,
+    "enable_training_data_load": True, "backup_vector_tables": False, "truncate_vector_tables": False,
+}
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _read_server_table_list(ctx: AppContext, given: str) -> list[table_list.TableRef]:
+    """A `table_list_file` path on the server: only inside the project root or the data home."""
+    bases = [PROJECT_ROOT, ctx.settings.data_home.resolve()]
+    if "\x00" in given or not given.strip():
+        raise ValidationFailed("table_list_file is not a valid path", invalid_params=["table_list_file"])
+    for base in bases:
+        candidate = (base / given).resolve() if not os.path.isabs(given) else Path(given).resolve()
+        if not any(candidate.is_relative_to(b) for b in bases):
+            continue
+        if candidate.is_file():
+            if candidate.stat().st_size > ctx.settings.max_upload_bytes:
+                raise ValidationFailed("table_list_file is too large", invalid_params=["table_list_file"])
+            raw = candidate.read_bytes()
+            try:
+                text = raw.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                raise ValidationFailed("table_list_file is not UTF-8 text",
+                                       invalid_params=["table_list_file"]) from None
+            return table_list.parse_text(text, max_lines=ctx.settings.table_list_max_lines)
+    raise ValidationFailed("table_list_file was not found inside the project or data directory",
+                           invalid_params=["table_list_file"])
+
+
+def normalise_parameters(ctx: AppContext, req) -> tuple[dict, Optional[list[table_list.TableRef]]]:
+    """Request model -> stored parameters (defaults applied) and the parsed table list, if any."""
+    if req.table_names is not None and req.table_list_file:
+        raise ValidationFailed("give either table_names or table_list_file, not both",
+                               invalid_params=["table_names", "table_list_file"])
+    refs = None
+    if req.table_names is not None:
+        refs = table_list.parse_names(req.table_names)
+        if not refs:
+            raise ValidationFailed("table_names is empty", invalid_params=["table_names"])
+    elif req.table_list_file:
+        refs = _read_server_table_list(ctx, req.table_list_file)
+        if not refs:
+            raise ValidationFailed("table_list_file lists no tables", invalid_params=["table_list_file"])
+    if req.db_connection is not None and not is_postgres_url(req.db_connection):
+        raise ValidationFailed("db_connection must be a URL like postgresql://user:password@host:5432/dbname",
+                               invalid_params=["db_connection"])
+    params = {k: (getattr(req, k) if getattr(req, k) is not None else default)
+              for k, default in BOOLEAN_DEFAULTS.items()}
+    if params["truncate_vector_tables"]:
+        params["backup_vector_tables"] = True  # truncation always backs up first
+    params.update(
+        business_context=req.business_context,
+        db_connection=req.db_connection,  # None -> the configured default at execution time
+        db_name=req.db_name or database_name(req.db_connection or ctx.runtime.business_url) or None,
+        task_name=req.task_name,
+        file_upload_mode=refs is None,
+        table_list_file=f"{{task_directory}}/{table_list.TABLE_LIST_FILE}" if refs is not None else None,
+    )
+    return params, refs
+
+
+def create_task(ctx: AppContext, req, *, task_type: str = "data_workflow", id_prefix: str = "task") -> dict:
+    params, refs = normalise_parameters(ctx, req)
+    now = datetime.now()
+    row = None
+    for attempt in range(1, 1000):
+        task_id = ids.new_task_id(id_prefix, now, attempt)
+        task_dir = ctx.task_dir(task_id)
+        row = task_store.insert_task(
+            ctx.db, task_id=task_id, task_type=task_type, task_name=req.task_name, parameters=params,
+            output_directory=ctx.display_path(task_dir), created_by=req.created_by, db_name=params["db_name"],
+            business_context=req.business_context)
+        if row is not None:
+            break
+    if row is None:
+        raise AppError("could not allocate a task id")
+    try:
+        _prepare_directory(ctx, row, params, refs, now)
+    except OSError as exc:
+        task_store.delete_task(ctx.db, row["task_id"])
+        shutil.rmtree(ctx.task_dir(row["task_id"]), ignore_errors=True)
+        log.error("task directory for %s could not be created: %s", row["task_id"], exc.strerror)
+        raise AppError(f"the task directory could not be created ({exc.strerror}); the task was not created",
+                       message="任务目录创建失败") from None
+    return row
+
+
+def _prepare_directory(ctx: AppContext, row: dict, params: dict, refs, now: datetime) -> None:
+    task_dir = ctx.task_dir(row["task_id"])
+    task_dir.mkdir(mode=0o755, parents=True, exist_ok=False)
+    os.chmod(task_dir, 0o755)
+    if refs is not None:
+        (task_dir / table_list.TABLE_LIST_FILE).write_text(table_list.render(refs), encoding="utf-8")
+    write_task_config(ctx, row["task_id"], row["task_type"], params, refs, now)
+
+
+def write_task_config(ctx: AppContext, task_id: str, task_type: str, params: dict, refs, created: datetime) -> None:
+    """task_config.json in seed 000's shape; secrets masked (this file is downloadable)."""
+    config = {
+        "task_id": task_id,
+        "task_type": task_type,
+        "created_at": created.replace(microsecond=0).isoformat(),
+        "parameters": mask_secrets({
+            **params,
+            "db_connection": params.get("db_connection") or ctx.runtime.business_url,
+            "table_list": [r.short for r in refs] if refs is not None else None,
+            "output_dir": ctx.display_path(ctx.task_dir(task_id)),
+            "llm_config": ({"mode": "llm", "model": ctx.settings.llm_model,
+                            "temperature": ctx.settings.llm_temperature}
+                           if ctx.settings.llm_enabled else {"mode": "rule_based"}),
+        }),
+    }
+    write_json_atomic(ctx.task_dir(task_id) / TASK_CONFIG_FILE, config)
+
+
+def get_task_or_404(ctx: AppContext, task_id: str) -> dict:
+    ids.require_task_id(task_id)
+    row = task_store.get_task(ctx.db, task_id)
+    if row is None:
+        raise TaskNotFound(f"task {task_id} does not exist")
+    return row
+
+
+def _seconds_between(start: Optional[str], end: Optional[str]) -> Optional[float]:
+    if not start:
+        return None
+    finish = datetime.fromisoformat(end) if end else datetime.now()
+    return round((finish - datetime.fromisoformat(start)).total_seconds(), 3)
+
+
+def status_view(ctx: AppContext, row: dict, running: Optional[dict] = None) -> dict:
+    """The contract's status shape (seed 002 §3.3 / seed 004), steps array present from the start."""
+    details = row.get("step_details") or {}
+    step_status = {s: (row.get("step_status") or {}).get(s, "pending") for s in STEPS}
+    steps = []
+    for s in STEPS:
+        d = details.get(s) or {}
+        duration = d.get("duration")
+        if duration is None and step_status[s] == "running":
+            duration = _seconds_between(d.get("started_at"), None)
+        steps.append({"step_name": s, "step_status": step_status[s], "started_at": d.get("started_at"),
+                      "completed_at": d.get("completed_at"), "duration": duration,
+                      "error_message": d.get("error_message"), "progress": d.get("progress")})
+    current = None
+    if running:
+        step = next((s for s in STEPS if step_status[s] == "running"), running["execution_step"])
+        current = {"execution_id": running["execution_id"], "step": step, "status": running["status"],
+                   "started_at": running["started_at"], "execution_mode": running["execution_mode"]}
+    task_dir = ctx.task_dir(row["task_id"])
+    return {
+        "task_id": row["task_id"], "task_name": row["task_name"], "task_type": row["task_type"],
+        "status": row["status"], "progress": row["progress"], "step_status": step_status,
+        "current_step": current, "steps": steps, "total_steps": len(STEPS),
+        "parameters": public_parameters(row["parameters"]), "result": row["result"],
+        "error_message": row["error_message"], "created_at": row["created_at"], "started_at": row["started_at"],
+        "completed_at": row["completed_at"],
+        "duration": _seconds_between(row["started_at"], row["completed_at"]) if row["started_at"] else None,
+        "created_by": row["created_by"], "db_name": row["db_name"], "business_context": row["business_context"],
+        "output_directory": row["output_directory"], "directory_exists": task_dir.is_dir(),
+        "updated_at": row["updated_at"],
+    }
+
+
+def public_parameters(params: dict) -> dict:
+    return mask_secrets(params or {})
+
+
+def summary_view(ctx: AppContext, row: dict) -> dict:
+    """List item: the status shape without the heavier fields."""
+    view = status_view(ctx, row)
+    view.pop("current_step")
+    return view
+
+
+def delete_task(ctx: AppContext, task_id: str) -> dict:
+    get_task_or_404(ctx, task_id)
+    if not task_store.delete_task(ctx.db, task_id):
+        raise Conflict("the task has a running execution; cancel it first", message="任务正在执行中，无法删除")
+    task_dir = ctx.task_dir(task_id)
+    existed = task_dir.is_dir()
+    if existed:
+        shutil.rmtree(task_dir, ignore_errors=True)
+    return {"task_id": task_id, "deleted": True, "directory_removed": existed and not task_dir.exists()}
