@@ -31,6 +31,14 @@ STEP_STATUSES = ("pending", "running", "completed", "failed", "skipped", "cancel
 EXECUTION_STATUSES = ("running", "completed", "failed", "cancelled")
 
 
+def step_module(step: str):
+    """The module implementing `step` (imported on demand: the API never imports step code)."""
+    import importlib
+    if step not in STEPS:
+        raise KeyError(step)
+    return importlib.import_module(f"data_pipeline.steps.{step}")
+
+
 def initial_step_status() -> dict[str, str]:
     return {s: "pending" for s in STEPS}
 
