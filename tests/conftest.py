@@ -62,3 +62,12 @@ def client(app, clean_db):
 @pytest.fixture(scope="session")
 def business_url(app_ctx):
     return app_ctx.runtime.business_url
+
+
+@pytest.fixture()
+def openai_stub():
+    """A local OpenAI-compatible HTTP server (tests/openai_stub.py): script answers, inspect `stub.requests`."""
+    from tests.openai_stub import OpenAIStub
+
+    with OpenAIStub() as stub:
+        yield stub
