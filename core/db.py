@@ -16,15 +16,22 @@ psycopg2.extras.register_uuid()
 
 
 class Database:
-    """A lazily created, thread-safe pool on one URL. Fork-safe: a child process builds its own pool."""
+    """A lazily created, thread-safe pool on one URL. Fork-safe: a child process builds its own pool.
 
-    def __init__(self, url: str, minconn: int = 1, maxconn: int = 20, application_name: str = "data_pipeline"):
+    psycopg2's pool raises when exhausted; callers here wait for a free connection instead (bounded by
+    `acquire_timeout_s`), so a burst of requests queues rather than failing.
+    """
+
+    def __init__(self, url: str, minconn: int = 1, maxconn: int = 20, application_name: str = "data_pipeline",
+                 acquire_timeout_s: float = 30.0):
         self.url = url
         self._minconn, self._maxconn = minconn, maxconn
         self._app = application_name
         self._pool: Optional[psycopg2.pool.ThreadedConnectionPool] = None
         self._pid = None
         self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(maxconn)
+        self._acquire_timeout_s = acquire_timeout_s
 
     def _get_pool(self) -> psycopg2.pool.ThreadedConnectionPool:
         import os
@@ -39,13 +46,20 @@ class Database:
                         raise DatabaseConnectionError(
                             f"cannot connect to the metadata database: {first_line(exc)}") from None
                     self._pid = os.getpid()
+                    self._slots = threading.BoundedSemaphore(self._maxconn)
         return self._pool
 
     @contextmanager
     def connection(self) -> Iterator[Any]:
         """A pooled connection inside one transaction: committed on success, rolled back on error."""
         pool = self._get_pool()
-        conn = pool.getconn()
+        if not self._slots.acquire(timeout=self._acquire_timeout_s):
+            raise DatabaseConnectionError("no free database connection (pool busy)")
+        try:
+            conn = pool.getconn()
+        except BaseException:
+            self._slots.release()
+            raise
         broken = False
         try:
             yield conn
@@ -60,6 +74,7 @@ class Database:
             if conn.closed:
                 broken = True
             pool.putconn(conn, close=broken)
+            self._slots.release()
 
     @contextmanager
     def cursor(self) -> Iterator[Any]:
