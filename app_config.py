@@ -59,6 +59,10 @@ class Settings(BaseModel):
     llm_timeout_s: float = Field(60.0, gt=0, description="Per-request timeout")
     llm_max_retries: int = Field(3, ge=0, le=10, description="Retries on 429/5xx/timeouts")
     llm_max_concurrency: int = Field(4, ge=1, le=64, description="Concurrent LLM calls per task")
+    llm_retry_backoff_s: float = Field(1.0, ge=0, description="Base of the exponential backoff between retries "
+                                                               "(LLM and embeddings), with jitter")
+    llm_retry_max_wait_s: float = Field(30.0, ge=0, description="Longest single wait between retries, also caps "
+                                                                "a server's Retry-After")
     # --- embeddings (OpenAI compatible); empty base URL -> built-in hashing embedder ------------------------------
     embedding_base_url: str = Field("", description="OpenAI-compatible /embeddings base URL")
     embedding_api_key: str = Field("", description="Bearer key for the embedding endpoint")
