@@ -81,6 +81,8 @@ def serve(settings: Settings) -> None:
                 "threads": settings.threads, "worker_class": "gthread", "timeout": 60,
                 "graceful_timeout": 10, "accesslog": None, "loglevel": settings.log_level.lower(),
                 "proc_name": "data_pipeline_api",
+                # one shared control socket path would collide between instances; we don't use it
+                "control_socket_disable": True,
             }.items():
                 self.cfg.set(key, value)
 
