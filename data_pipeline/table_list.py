@@ -147,3 +147,27 @@ def parse_text(text: str, *, max_lines: int = 5000) -> list[TableRef]:
 def render(refs: Iterable[TableRef]) -> str:
     """The canonical `table_list.txt` content: one qualified name per line."""
     return "".join(f"{r.short}\n" for r in refs)
+
+
+def find_missing_tables(business_url: str, refs: Iterable[TableRef], settings) -> list[TableRef]:
+    """The refs that name no table, view, materialized view or foreign table in the business database.
+
+    One read-only catalog query (core.db.business_readonly, timeouts on). Raises DatabaseConnectionError when
+    the database cannot be reached; the caller decides whether that blocks.
+    """
+    from core.db import business_readonly
+    refs = list(refs)
+    if not refs:
+        return []
+    with business_readonly(business_url, statement_timeout_ms=settings.statement_timeout_ms,
+                           lock_timeout_ms=settings.lock_timeout_ms) as conn:
+        with conn.cursor() as cur:
+            cur.execute(
+                """SELECT n.nspname, c.relname FROM pg_catalog.pg_class c
+                   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                   JOIN unnest(%(schemas)s::text[], %(names)s::text[]) AS want(schema_name, table_name)
+                     ON want.schema_name = n.nspname AND want.table_name = c.relname
+                   WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')""",
+                {"schemas": [r.schema for r in refs], "names": [r.name for r in refs]})
+            found = {(s, n) for s, n in cur.fetchall()}
+    return [r for r in refs if (r.schema, r.name) not in found]
