@@ -85,3 +85,11 @@ def uri_for(base_uri: str, database: str) -> str:
 
 def attached_server() -> Optional[object]:
     return _server
+
+
+def detach() -> None:
+    """Leave the server now (it stops if this was the last attached process) instead of at exit."""
+    global _server
+    if _server is not None:
+        _server._cleanup()
+        _server = None

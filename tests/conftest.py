@@ -26,7 +26,11 @@ ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
 
 def pytest_sessionfinish(session, exitstatus):
-    shutil.rmtree(TEST_HOME, ignore_errors=True) if exitstatus == 0 else None
+    """Stop our embedded server (if no executor still uses it) and remove the data home after a green run."""
+    from core import embedded_pg
+    embedded_pg.detach()
+    if exitstatus == 0:
+        shutil.rmtree(TEST_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
