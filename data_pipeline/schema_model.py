@@ -38,6 +38,15 @@ class Column:
     top_values: list[ValueCount] = field(default_factory=list)  # for enum-like columns
     is_enum_like: bool = False
     pii_kind: Optional[str] = None      # phone, id_card, email, person_name, address
+    # --- appended by introspection (ddl engineer) ---
+    type_kind: str = "base"             # base, enum, domain (user-defined types need CREATE TYPE/DOMAIN first)
+    type_schema: Optional[str] = None   # schema of an enum/domain type
+    type_name: Optional[str] = None     # name of an enum/domain type (unqualified)
+    domain_base_type: Optional[str] = None    # formatted base type of a domain
+    domain_checks: list[str] = field(default_factory=list)    # CHECK (...) definitions of a domain
+    identity: str = ""                  # "a" GENERATED ALWAYS / "d" BY DEFAULT AS IDENTITY, "" otherwise
+    generated_expr: Optional[str] = None      # expression of a GENERATED ALWAYS AS (...) STORED column
+    comment_source: str = "database"    # database, llm, rule_based: where effective_comment comes from
 
     @property
     def effective_comment(self) -> str:
@@ -68,6 +77,11 @@ class Table:
     row_count_exact: bool = False
     view_definition: Optional[str] = None
     comment_source: str = "database"    # database, llm, rule_based
+    # --- appended by introspection (ddl engineer) ---
+    partition_key: Optional[str] = None       # pg_get_partkeydef of a partitioned parent, e.g. "RANGE (day)"
+    check_constraints: list[str] = field(default_factory=list)   # table CHECK (...) definitions
+    generated_comment_count: int = 0    # how many comments (table + columns) were generated, not from the DB
+    description: Optional[str] = None   # generated one-paragraph description (md body), never from the DB
 
     @property
     def qualified(self) -> str:

@@ -1,0 +1,150 @@
+"""Step 1, `ddl_generation`: read the listed tables, fill missing comments, write DDL, Markdown and metadata.
+
+Outputs in the task directory, per table `{file_stem}.ddl` and `{file_stem}_detail.md` (file_stem is the table
+name in `public`, `schema__table` elsewhere), plus `metadata.txt` (a SQL script) and `schema_snapshot.json`
+(what later steps read). Existing database comments are kept verbatim; missing ones come from the LLM
+(`ctx.llm`) or, without one, from the rule-based generator, and are marked as generated. Tables run
+concurrently (at most `llm_max_concurrency` at a time); a table that fails is reported in the summary and
+the step fails only when every table failed. Files are written atomically under fixed names, so a re-run
+replaces them.
+"""
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+from typing import Optional
+
+from core.db import first_line
+from core.errors import AppError, TableListMissing
+from data_pipeline import comments, introspect as introspection
+from data_pipeline.ddl_render import render_ddl, render_md
+from data_pipeline.metadata_file import METADATA_FILE, write_metadata_txt
+from data_pipeline.schema_model import SNAPSHOT_FILE, Table, save_snapshot
+from data_pipeline.steps.base import OutputFile, StepContext, StepResult
+
+OUTPUT_PATTERNS = ("*.ddl", "*_detail.md", METADATA_FILE, SNAPSHOT_FILE)
+RULE_LABEL = "规则生成（未配置大模型）"
+DB_LABEL = "数据库原有注释"
+
+
+def generator_label(llm) -> str:
+    """How missing comments are produced, in words for the outputs."""
+    if llm is None:
+        return RULE_LABEL
+    model = getattr(llm, "model", "") or "LLM"
+    return f"大模型生成（{model}）"
+
+
+def table_label(table: Table, generator: str) -> str:
+    return DB_LABEL if table.comment_source == "database" else f"{DB_LABEL}；缺失的由{generator}，已标记 [生成]"
+
+
+def fill_comments(table: Table, llm, business_context: str, by_name: dict) -> int:
+    """Generated-comment count; LLM when given, else rule-based. Raises on LLM failure."""
+    if llm is None:
+        return comments.apply_rule_based(table, by_name)
+    return comments.apply_llm(table, llm, business_context, by_name)
+
+
+def write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def process_table(table: Table, llm, business_context: str, by_name: dict, known: set, task_dir: Path,
+                  generator: str) -> dict:
+    """Comments + both files for one table; returns its counts."""
+    started = time.monotonic()
+    generated = fill_comments(table, llm, business_context, by_name)
+    label = table_label(table, generator)
+    write_text(task_dir / f"{table.file_stem}.ddl", render_ddl(table, known, source_label=label))
+    write_text(task_dir / f"{table.file_stem}_detail.md", render_md(table, source_label=label))
+    existing = (1 if table.comment else 0) + sum(1 for c in table.columns if c.comment)
+    return {"columns": len(table.columns), "generated": generated, "existing": existing,
+            "pii_columns": sum(1 for c in table.columns if c.pii_kind), "seconds": time.monotonic() - started}
+
+
+def run(ctx: StepContext) -> StepResult:
+    started = time.monotonic()
+    refs = list(ctx.tables)
+    if not refs:
+        raise TableListMissing("the task has no tables to process: upload a table list first")
+    log = ctx.logger
+    generator = generator_label(ctx.llm)
+    log.info("reading %d tables from the business database", len(refs))
+    ctx.progress(0.0, "reading catalog")
+    tables, missing = introspection.introspect(ctx.business_url, refs, ctx.settings)
+    read_s = time.monotonic() - started
+    log.info("catalog, counts and samples of %d tables read in %.1f s; %d not found", len(tables), read_s,
+             len(missing))
+    failed: list[dict] = [{"table": r.qualified, "error": "table or view not found"} for r in missing]
+    for r in missing:
+        log.error("table %s: not found in the business database", r.qualified)
+    by_name = {(t.schema, t.name): t for t in tables}
+    known = set(by_name)
+    n = len(tables)
+    done: list[Table] = []
+    totals = {"columns": 0, "generated": 0, "existing": 0, "pii_columns": 0}
+    workers = ctx.settings.llm_max_concurrency if ctx.llm is not None else 1
+    ctx.progress(0.1, f"table 0/{n}")
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, n or 1)), thread_name_prefix="ddl") as pool:
+        futures = {pool.submit(process_table, t, ctx.llm, ctx.business_context, by_name, known, ctx.task_dir,
+                               generator): t for t in tables}
+        for i, future in enumerate(as_completed(futures), start=1):
+            table = futures[future]
+            try:
+                counts = future.result()
+            except Exception as exc:  # one table's failure is reported, the others go on
+                error = str(exc) if isinstance(exc, AppError) else first_line(exc)
+                failed.append({"table": table.qualified, "error": error})
+                log.error("table %d/%d %s failed: %s", i, n, table.qualified, error)
+            else:
+                done.append(table)
+                for k in totals:
+                    totals[k] += counts[k]
+                log.info("table %d/%d %s: %d columns, %d generated comments, %.1f s", i, n, table.qualified,
+                         counts["columns"], counts["generated"], counts["seconds"])
+            ctx.progress(0.1 + 0.85 * i / max(n, 1), f"table {i}/{n}")
+            if ctx.cancel_event.is_set():
+                for f in futures:
+                    f.cancel()
+                ctx.check_cancelled()
+    if not done:
+        reasons = "; ".join(f"{f['table']}: {f['error']}" for f in failed[:5])
+        raise AppError(f"DDL generation failed for every table ({len(failed)}): {reasons}")
+    order = {(t.schema, t.name): i for i, t in enumerate(tables)}
+    done.sort(key=lambda t: order[(t.schema, t.name)])   # the table list's order, not completion order
+    source = _overall_source(done, ctx.llm)
+    write_metadata_txt(ctx.task_dir, done, source_label=generator)
+    meta = {"generator": generator, "comment_source": source, "business_context": ctx.business_context,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    save_snapshot(ctx.task_dir / SNAPSHOT_FILE, done, meta)
+    ctx.progress(1.0, f"{len(done)}/{len(refs)} tables done")
+    duration = round(time.monotonic() - started, 2)
+    summary = {
+        "tables": len(refs), "succeeded": len(done), "failed": failed, "columns": totals["columns"],
+        "comments_existing": totals["existing"], "comments_generated": totals["generated"],
+        "pii_columns": totals["pii_columns"], "comment_source": source, "generator": generator,
+        "read_seconds": round(read_s, 2), "duration": duration,
+    }
+    usage = getattr(ctx.llm, "usage", None)
+    if usage is not None and hasattr(usage, "to_dict"):
+        summary["llm_usage"] = usage.to_dict()
+    log.info("ddl_generation: %d/%d tables, %d columns, %d existing and %d generated comments, %.1f s",
+             len(done), len(refs), totals["columns"], totals["existing"], totals["generated"], duration)
+    outputs = []
+    for t in done:
+        outputs.append(OutputFile(f"{t.file_stem}.ddl", "ddl", f"{t.qualified} 建表语句", is_primary=True))
+        outputs.append(OutputFile(f"{t.file_stem}_detail.md", "md", f"{t.qualified} 表结构说明"))
+    outputs.append(OutputFile(METADATA_FILE, "txt", "表结构元数据摘要（SQL 脚本）"))
+    outputs.append(OutputFile(SNAPSHOT_FILE, "json", "表结构快照（供后续步骤读取）"))
+    warnings = [f"{f['table']}: {f['error']}" for f in failed]
+    return StepResult(summary=summary, outputs=outputs, warnings=warnings)
+
+
+def _overall_source(tables: list[Table], llm) -> str:
+    if all(t.comment_source == "database" for t in tables):
+        return "database"
+    return "llm" if llm is not None else "rule_based"
