@@ -1,0 +1,233 @@
+"""Step 4, `training_load`: the task's DDL, Markdown docs and validated question-SQL pairs into Vanna's vector
+tables (`langchain_pg_collection` / `langchain_pg_embedding` in our metadata database).
+
+Documents: one per `*.ddl` file and one per `*_detail.md` file (raw text), one per pair of the latest pair file.
+Which pairs: when the latest `sql_validation_*_report.json` says the pair file was rewritten
+(`modify_original_file`), the file holds only the surviving pairs and all are loaded; otherwise only the pairs the
+report marks executable (valid, or ran with an empty result) are loaded; without a report (validation disabled
+or skipped) all pairs are loaded. The result says which rule applied.
+
+Embeddings come first (no database connection is held while a remote model answers), then ONE transaction
+replaces this task's rows; with `truncate_vector_tables` the same transaction blocks other writers, backs both
+tables up to `vector_bak/`, empties `langchain_pg_embedding` and loads, so a failed load leaves the old rows.
+Writes `training_load_{ts}.log`; backups under `vector_bak/` are kept across re-runs.
+"""
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Optional
+
+import psycopg2
+
+from core.db import first_line
+from core.errors import AppError, StepDependencyNotMet
+from data_pipeline import pairs as pair_files
+from data_pipeline import vector_backup
+from data_pipeline.steps.base import OutputFile, StepContext, StepResult
+from data_pipeline.vector_store import (COLLECTIONS, TrainingDocument, VectorLoadFailed, question_sql_document,
+                                        unique_documents, write_task_rows)
+
+OUTPUT_PATTERNS = ("training_load_*.log",)
+STEP = "training_load"
+REPORT_GLOB = "sql_validation_*_report.json"
+EXECUTABLE_STATUSES = ("valid", "empty")
+
+
+class _RunLog:
+    """Lines for `training_load_{ts}.log`, mirrored to the step logger."""
+
+    def __init__(self, ctx: StepContext, path: Path):
+        self.ctx, self.path, self.lines = ctx, path, []
+
+    def __call__(self, message: str, level: str = "INFO") -> None:
+        getattr(self.ctx.logger, level.lower())(message)
+        stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+        self.lines.append(f"{stamp} [{level}] {STEP}: {message}")
+
+    def write(self) -> None:
+        from core.secrets import scrub_text
+        self.path.write_text(scrub_text("\n".join(self.lines)) + "\n", encoding="utf-8")
+
+
+def _flag(ctx: StepContext, name: str) -> bool:
+    value = ctx.options.get(name)
+    return bool(ctx.params.get(name) if value is None else value)
+
+
+# ----------------------------------------------------------------------------------------------- sources
+def _read_text(path: Path) -> str:
+    return path.read_text(encoding="utf-8-sig")
+
+
+def file_documents(task_dir: Path) -> list[TrainingDocument]:
+    """One document per `*.ddl` and per `*_detail.md` file, raw text, in name order; empty files skipped."""
+    docs = []
+    for pattern, collection in (("*.ddl", "ddl"), ("*_detail.md", "documentation")):
+        for path in sorted(task_dir.glob(pattern)):
+            text = _read_text(path)
+            if path.is_file() and text.strip():
+                docs.append(TrainingDocument(collection, text, source=path.name))
+    return docs
+
+
+def _latest_report(task_dir: Path) -> Optional[Path]:
+    reports = sorted(task_dir.glob(REPORT_GLOB))
+    return reports[-1] if reports else None
+
+
+def _report_entries(report: dict) -> list[dict]:
+    for key in ("pairs", "details", "pair_details", "results"):
+        value = report.get(key)
+        if isinstance(value, list) and all(isinstance(v, dict) for v in value):
+            return value
+    return []
+
+
+def select_pairs(task_dir: Path) -> tuple[list[pair_files.Pair], dict]:
+    """The pairs to load from the latest pair file, and how they were chosen (see module docstring)."""
+    path = pair_files.latest_pairs_file(task_dir)
+    if path is None:
+        return [], {"pairs_file": None, "rule": "no pair file"}
+    try:
+        pairs = pair_files.read_pairs(path)
+    except (ValueError, json.JSONDecodeError) as exc:
+        raise VectorLoadFailed(f"cannot read {path.name}: {exc}") from None
+    info = {"pairs_file": path.name, "pairs_in_file": len(pairs)}
+    report_path = _latest_report(task_dir)
+    if report_path is None:
+        return pairs, {**info, "rule": "no validation report -> all pairs"}
+    try:
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise VectorLoadFailed(f"cannot read {report_path.name}: {exc}") from None
+    info["validation_report"] = report_path.name
+    if _file_was_rewritten(report, path):
+        return pairs, {**info, "rule": "pair file rewritten by validation -> all pairs"}
+    status_by_id = {}
+    for entry in _report_entries(report):
+        pid = entry.get("pair_id") or entry.get("id")
+        status = entry.get("original_status") or entry.get("status")
+        if isinstance(pid, str) and isinstance(status, str):
+            status_by_id[pid] = status
+    if not status_by_id:
+        raise VectorLoadFailed(f"{report_path.name} has no per-pair statuses; cannot tell valid pairs apart")
+    kept = [p for p in pairs if status_by_id.get(p.id) in EXECUTABLE_STATUSES]
+    return kept, {**info, "rule": "validation report -> executable pairs only",
+                  "pairs_not_executable": len(pairs) - len(kept)}
+
+
+def _file_was_rewritten(report: dict, pairs_path: Path) -> bool:
+    for key in ("file_modified", "original_file_modified", "modified_original_file"):
+        value = report.get(key)
+        if isinstance(value, dict):
+            value = value.get("modified") or value.get("applied")
+        if value is True:
+            named = report.get("pairs_file") or report.get("input_file")
+            return not named or Path(str(named)).name == pairs_path.name
+    return False
+
+
+def pair_documents(pairs: list[pair_files.Pair], source: str) -> tuple[list[TrainingDocument], int]:
+    """One exact Vanna question-SQL document per pair; pairs with an empty question or SQL are skipped."""
+    docs, skipped = [], 0
+    for p in pairs:
+        try:
+            text = question_sql_document(p.question, p.sql)
+        except ValueError:
+            skipped += 1
+            continue
+        docs.append(TrainingDocument("sql", text, source=source, extra={"pair_id": p.id}))
+    return docs, skipped
+
+
+# ----------------------------------------------------------------------------------------------- run
+def embed_all(ctx: StepContext, embedder, docs: list[TrainingDocument], log: _RunLog) -> list:
+    """Embed every document's whole text in batches, with progress and cancellation between batches."""
+    batch = max(1, int(getattr(ctx.settings, "embedding_batch_size", 64))) * 4
+    vectors: list = []
+    for start in range(0, len(docs), batch):
+        ctx.check_cancelled()
+        chunk = [d.document for d in docs[start:start + batch]]
+        vectors.extend(embedder.embed_documents(chunk))
+        done = min(len(docs), start + batch)
+        ctx.progress(0.8 * done / max(1, len(docs)), f"embedded {done}/{len(docs)} documents")
+    return vectors
+
+
+def run(ctx: StepContext) -> StepResult:
+    from core.embedding import make_embedder
+
+    started = time.perf_counter()
+    ts = datetime.now().strftime("%Y%m%d_%H%M%S")
+    log_name = f"training_load_{ts}.log"
+    log = _RunLog(ctx, ctx.task_dir / log_name)
+    truncate = _flag(ctx, "truncate_vector_tables")
+    backup = truncate or _flag(ctx, "backup_vector_tables")
+    outputs = [OutputFile(log_name, "log", "训练数据加载日志")]
+    try:
+        docs = file_documents(ctx.task_dir)
+        pairs, pair_info = select_pairs(ctx.task_dir)
+        sql_docs, empty_pairs = pair_documents(pairs, pair_info.get("pairs_file") or "")
+        docs, duplicates = unique_documents(docs + sql_docs)
+        if not docs:
+            raise StepDependencyNotMet("nothing to load: no *.ddl, *_detail.md or pair file in the task directory")
+        log(f"sources: {sum(d.collection == 'ddl' for d in docs)} ddl, "
+            f"{sum(d.collection == 'documentation' for d in docs)} documentation, {len(sql_docs)} pairs "
+            f"({pair_info['rule']}); {duplicates} duplicate documents dropped, {empty_pairs} empty pairs skipped")
+
+        embedder = make_embedder(ctx.settings)
+        log(f"embedding {len(docs)} documents with {embedder.name}")
+        t_embed = time.perf_counter()
+        vectors = embed_all(ctx, embedder, docs, log)
+        embed_seconds = time.perf_counter() - t_embed
+        log(f"embedded {len(vectors)} documents in {embed_seconds:.2f}s (dimension {embedder.dimension})")
+
+        backup_info = None
+        if backup and not truncate:
+            result = vector_backup.backup(ctx.meta_db, ctx.task_dir / vector_backup.BACKUP_DIR)
+            backup_info = result.summary()
+
+        def backup_then_truncate(cur):
+            nonlocal backup_info
+            backup_info = vector_backup.backup_with_cursor(cur, ctx.task_dir / vector_backup.BACKUP_DIR).summary()
+            log(f"backed up {backup_info['total_rows']} rows ({backup_info['total_bytes']} bytes) to "
+                f"{vector_backup.BACKUP_DIR}/ before emptying langchain_pg_embedding")
+
+        ctx.progress(0.8, "writing rows")
+        stats = write_task_rows(ctx.meta_db, ctx.task_id, docs, vectors, embedder.dimension,
+                                truncate=truncate, before_truncate=backup_then_truncate,
+                                check_cancelled=ctx.check_cancelled)
+        total = sum(stats.counts.values())
+        duration = time.perf_counter() - started
+        if backup_info:
+            outputs += [OutputFile(f"{vector_backup.BACKUP_DIR}/{f['file_name']}", "csv", "向量表备份")
+                        for f in backup_info["files"]]
+            outputs.append(OutputFile(f"{vector_backup.BACKUP_DIR}/{backup_info['log_file']}", "log", "向量表备份日志"))
+        summary = {
+            "loaded": stats.counts, "total_rows": total,
+            "embedding": {"model": embedder.name, "dimension": embedder.dimension},
+            "pairs": pair_info, "duplicates_dropped": duplicates, "empty_pairs_skipped": empty_pairs,
+            "replaced_previous_rows": stats.replaced_task_rows,
+            "vector_backup": backup_info, "truncated_rows": stats.truncated_rows if truncate else None,
+            "duration_seconds": round(duration, 3), "embed_seconds": round(embed_seconds, 3),
+            "insert_seconds": round(stats.insert_seconds, 3),
+            "rows_per_second": round(stats.inserted / duration, 1) if duration > 0 else None,
+            "log_file": log_name,
+        }
+        log(f"loaded {stats.inserted} rows (" + ", ".join(f"{c}={stats.counts[c]}" for c in COLLECTIONS)
+            + f"), replaced {stats.replaced_task_rows} earlier rows of this task"
+            + (f", emptied {stats.truncated_rows} rows first" if truncate else "")
+            + f"; embed {embed_seconds:.2f}s, insert {stats.insert_seconds:.2f}s, total {duration:.2f}s")
+        ctx.progress(1.0, "training data loaded")
+        return StepResult(summary=summary, outputs=outputs)
+    except AppError as exc:
+        log(f"failed: {exc.details}", "ERROR")
+        raise
+    except (psycopg2.Error, OSError, UnicodeDecodeError) as exc:
+        log(f"failed: {first_line(exc)}", "ERROR")
+        raise VectorLoadFailed(f"training load failed: {first_line(exc)}") from None
+    finally:
+        log.write()

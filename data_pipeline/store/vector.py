@@ -1,0 +1,162 @@
+"""SQL on the Vanna vector tables `langchain_pg_collection` / `langchain_pg_embedding` (our metadata database).
+
+Every function takes an open cursor so the caller decides the transaction: a training load, a truncate and a
+restore each run in ONE transaction. Layout and row rules: ARCHITECTURE.md "Vanna PG_VectorStore contract".
+Rows we write carry `cmetadata.task_id`; Vanna only reads `cmetadata["id"]` (and writes extra keys itself,
+e.g. `createdat`), so the extra key is harmless to it and lets us count or replace one task's rows.
+"""
+from __future__ import annotations
+
+import json
+from typing import Iterable, Sequence
+
+import psycopg2.extras
+from psycopg2 import sql
+
+COLLECTION_TABLE = "langchain_pg_collection"
+EMBEDDING_TABLE = "langchain_pg_embedding"
+VECTOR_TABLES = (COLLECTION_TABLE, EMBEDDING_TABLE)
+# explicit column lists: backups and restores never depend on the physical column order
+TABLE_COLUMNS = {
+    COLLECTION_TABLE: ("uuid", "name", "cmetadata"),
+    EMBEDDING_TABLE: ("id", "collection_id", "embedding", "document", "cmetadata"),
+}
+# one key for every writer of the vector tables in this project (load, truncate, restore)
+_LOCK_KEY = 0x7EC7_0001
+
+
+def lock_writers(cur, *, wait: bool = True) -> bool:
+    """Serialise our own writers for the rest of the transaction; False when `wait` is off and it is taken."""
+    if wait:
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+        return True
+    cur.execute("SELECT pg_try_advisory_xact_lock(%s) AS ok", (_LOCK_KEY,))
+    row = cur.fetchone()
+    return bool(row[0] if not isinstance(row, dict) else row["ok"])
+
+
+def block_external_writes(cur) -> None:
+    """Readers (Vanna searching) go on; writers outside this transaction wait until it ends."""
+    cur.execute(f"LOCK TABLE {EMBEDDING_TABLE} IN SHARE ROW EXCLUSIVE MODE")
+
+
+def upsert_collections(cur, names: Iterable[str], new_uuid) -> dict[str, str]:
+    """Create missing collections by name (never delete one: the FK cascades) and return {name: uuid}."""
+    names = list(names)
+    for name in names:
+        cur.execute(f"INSERT INTO {COLLECTION_TABLE} (uuid, name, cmetadata) VALUES (%s, %s, NULL) "
+                    "ON CONFLICT (name) DO NOTHING", (new_uuid(name), name))
+    cur.execute(f"SELECT uuid::text, name FROM {COLLECTION_TABLE} WHERE name = ANY(%s)", (names,))
+    return {name: uid for uid, name in _tuples(cur.fetchall(), ("uuid", "name"))}
+
+
+def delete_all_embeddings(cur) -> int:
+    """Empty the embedding table only (the collection rows stay). DELETE, not TRUNCATE: readers keep seeing the
+    old rows until the transaction commits instead of queueing behind an ACCESS EXCLUSIVE lock."""
+    cur.execute(f"DELETE FROM {EMBEDDING_TABLE}")
+    return cur.rowcount
+
+
+def delete_task_rows(cur, task_id: str) -> int:
+    cur.execute(f"DELETE FROM {EMBEDDING_TABLE} WHERE cmetadata @> %s::jsonb",
+                (json.dumps({"task_id": task_id}),))
+    return cur.rowcount
+
+
+def foreign_dimensions(cur, task_id: str) -> list[int]:
+    """Vector dimensions present in rows that do not belong to `task_id` (a mixed dimension breaks search)."""
+    cur.execute(f"SELECT DISTINCT vector_dims(embedding) AS d FROM {EMBEDDING_TABLE} "
+                "WHERE embedding IS NOT NULL AND NOT (cmetadata @> %s::jsonb)",
+                (json.dumps({"task_id": task_id}),))
+    return sorted(int(d) for (d,) in _tuples(cur.fetchall(), ("d",)))
+
+
+def insert_embeddings(cur, rows: Sequence[tuple], page_size: int = 500) -> int:
+    """Insert (id, collection_id, vector_text, document, cmetadata_json) rows; an existing id is replaced.
+
+    Ids are derived from the content, so the same document loaded by another task is one row (now owned by the
+    latest loader) instead of a duplicate that Vanna would return twice.
+    """
+    psycopg2.extras.execute_values(
+        cur,
+        f"INSERT INTO {EMBEDDING_TABLE} (id, collection_id, embedding, document, cmetadata) VALUES %s "
+        "ON CONFLICT (id) DO UPDATE SET collection_id = EXCLUDED.collection_id, embedding = EXCLUDED.embedding, "
+        "document = EXCLUDED.document, cmetadata = EXCLUDED.cmetadata",
+        rows, template="(%s, %s::uuid, %s::vector, %s, %s::jsonb)", page_size=page_size)
+    return len(rows)
+
+
+def count_task_rows(cur, task_id: str) -> dict[str, int]:
+    """This task's rows per collection name."""
+    cur.execute(f"SELECT c.name, count(*) AS n FROM {EMBEDDING_TABLE} e "
+                f"JOIN {COLLECTION_TABLE} c ON c.uuid = e.collection_id "
+                "WHERE e.cmetadata @> %s::jsonb GROUP BY c.name", (json.dumps({"task_id": task_id}),))
+    return {name: int(n) for name, n in _tuples(cur.fetchall(), ("name", "n"))}
+
+
+def count_rows(cur) -> dict[str, int]:
+    out = {}
+    for table in VECTOR_TABLES:
+        cur.execute(f"SELECT count(*) AS n FROM {table}")
+        row = cur.fetchone()
+        out[table] = int(row[0] if not isinstance(row, dict) else row["n"])
+    return out
+
+
+def copy_out(cur, table: str, stream) -> int:
+    """Stream `table` as CSV with a header into `stream`; returns the row count."""
+    query = sql.SQL("COPY (SELECT {cols} FROM {table} ORDER BY 1) TO STDOUT WITH (FORMAT csv, HEADER true)").format(
+        cols=sql.SQL(", ").join(sql.Identifier(c) for c in TABLE_COLUMNS[table]), table=sql.Identifier(table))
+    cur.copy_expert(query.as_string(cur.connection), stream)
+    return cur.rowcount
+
+
+def copy_into_staging(cur, table: str, stream) -> tuple[str, int]:
+    """Load a CSV backup of `table` into a temporary table dropped at commit; returns (staging name, rows)."""
+    staging = f"restore_{table}"
+    cur.execute(sql.SQL("CREATE TEMP TABLE {s} (LIKE {t}) ON COMMIT DROP").format(
+        s=sql.Identifier(staging), t=sql.Identifier(table)))
+    query = sql.SQL("COPY {s} ({cols}) FROM STDIN WITH (FORMAT csv, HEADER true)").format(
+        s=sql.Identifier(staging), cols=sql.SQL(", ").join(sql.Identifier(c) for c in TABLE_COLUMNS[table]))
+    cur.copy_expert(query.as_string(cur.connection), stream)
+    return staging, cur.rowcount
+
+
+def restore_collections(cur, staging: str) -> int:
+    """Add the backed-up collections missing by name (existing ones keep their uuid)."""
+    cur.execute(sql.SQL("INSERT INTO {t} (uuid, name, cmetadata) SELECT uuid, name, cmetadata FROM {s} "
+                        "ON CONFLICT DO NOTHING").format(t=sql.Identifier(COLLECTION_TABLE),
+                                                         s=sql.Identifier(staging)))
+    return cur.rowcount
+
+
+def restore_embeddings(cur, staging: str, collections_staging: str | None) -> tuple[int, int]:
+    """Insert backed-up embeddings, re-pointing each row at the current collection of the same name (a collection
+    may have been re-created with a new uuid since the backup). Returns (restored, skipped without collection)."""
+    if collections_staging:
+        source = sql.SQL(
+            "SELECT e.id, COALESCE(cur_by_name.uuid, cur_by_id.uuid) AS collection_id, e.embedding, e.document, "
+            "e.cmetadata FROM {s} e LEFT JOIN {cs} old ON old.uuid = e.collection_id "
+            "LEFT JOIN {t} cur_by_name ON cur_by_name.name = old.name "
+            "LEFT JOIN {t} cur_by_id ON cur_by_id.uuid = e.collection_id").format(
+            s=sql.Identifier(staging), cs=sql.Identifier(collections_staging), t=sql.Identifier(COLLECTION_TABLE))
+    else:
+        source = sql.SQL("SELECT e.id, c.uuid AS collection_id, e.embedding, e.document, e.cmetadata FROM {s} e "
+                         "LEFT JOIN {t} c ON c.uuid = e.collection_id").format(
+            s=sql.Identifier(staging), t=sql.Identifier(COLLECTION_TABLE))
+    cur.execute(sql.SQL(
+        "INSERT INTO {t} (id, collection_id, embedding, document, cmetadata) "
+        "SELECT id, collection_id, embedding, document, cmetadata FROM ({src}) r WHERE r.collection_id IS NOT NULL "
+        "ON CONFLICT (id) DO UPDATE SET collection_id = EXCLUDED.collection_id, embedding = EXCLUDED.embedding, "
+        "document = EXCLUDED.document, cmetadata = EXCLUDED.cmetadata").format(
+        t=sql.Identifier(EMBEDDING_TABLE), src=source))
+    restored = cur.rowcount
+    cur.execute(sql.SQL("SELECT count(*) FROM {s}").format(s=sql.Identifier(staging)))
+    row = cur.fetchone()
+    total = int(row[0] if not isinstance(row, dict) else row["count"])
+    return restored, total - restored
+
+
+def _tuples(rows, keys):
+    """Rows as tuples whether the cursor is a tuple or a dict cursor."""
+    return [tuple(r[k] for k in keys) if isinstance(r, dict) else tuple(r) for r in rows]

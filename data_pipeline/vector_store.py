@@ -1,0 +1,160 @@
+"""Training documents -> rows of Vanna's PG_VectorStore tables, written in one transaction.
+
+Contract (ARCHITECTURE.md "Vanna PG_VectorStore contract", checked against vanna's `legacy/pgvector.py`):
+- collections `sql`, `ddl`, `documentation`, upserted by name, never deleted (the FK cascades);
+- row id `<uuid>-sql | -ddl | -doc` matching its collection, and `cmetadata["id"]` equal to it on every row
+  (Vanna's `get_training_data` reads it from every row and derives the type from its last three characters);
+- a question-SQL document is exactly `json.dumps({"question": q, "sql": s}, ensure_ascii=False)` (Vanna parses
+  it back with `ast.literal_eval`, so no other keys and no null/true/false); DDL and docs are raw text;
+- the embedding is of the whole document text, never a zero vector.
+Ids are uuid5(collection + document): a re-load of the same content hits the same ids, and this task's earlier
+rows are deleted in the same transaction, so a re-load never duplicates. Extra cmetadata keys (`task_id`,
+`source`) are ignored by Vanna, which itself stores extra keys such as `createdat`.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Callable, Optional, Sequence
+
+from core.errors import AppError
+from data_pipeline.store import vector as vector_store_sql
+
+COLLECTIONS = ("sql", "ddl", "documentation")
+ID_SUFFIX = {"sql": "-sql", "ddl": "-ddl", "documentation": "-doc"}
+# fixed namespace: ids must be the same in every process and every release
+_ID_NAMESPACE = uuid.UUID("6f1c5d7e-2b0a-5c8e-9d41-7a3e0b9c2f10")
+
+
+class VectorLoadFailed(AppError):
+    """Loading the training data into the vector tables failed."""
+    status, code, message, error_type = 500, "INTERNAL_ERROR", "训练数据加载失败", "VectorError"
+
+
+@dataclass(frozen=True)
+class TrainingDocument:
+    collection: str          # sql | ddl | documentation
+    document: str            # the exact text stored and embedded
+    source: str = ""         # file the document came from (relative name)
+    extra: dict = field(default_factory=dict, compare=False)   # more cmetadata keys (e.g. pair_id)
+
+    @property
+    def id(self) -> str:
+        return document_id(self.collection, self.document)
+
+
+def question_sql_document(question: str, sql: str) -> str:
+    """The exact document text Vanna writes and reads for a question-SQL pair."""
+    if not isinstance(question, str) or not isinstance(sql, str) or not question.strip() or not sql.strip():
+        raise ValueError("question and sql must be non-empty strings")
+    return json.dumps({"question": question, "sql": sql}, ensure_ascii=False)
+
+
+def document_id(collection: str, document: str) -> str:
+    return str(uuid.uuid5(_ID_NAMESPACE, f"{collection}\x00{document}")) + ID_SUFFIX[collection]
+
+
+def collection_uuid(name: str) -> uuid.UUID:
+    """The uuid we give a collection we create (an existing collection keeps whatever uuid it has)."""
+    return uuid.uuid5(_ID_NAMESPACE, f"collection\x00{name}")
+
+
+def unique_documents(docs: Sequence[TrainingDocument]) -> tuple[list[TrainingDocument], int]:
+    """Drop exact duplicates (same collection and text): one row each. Returns (kept, dropped)."""
+    seen, kept = set(), []
+    for doc in docs:
+        if doc.id not in seen:
+            seen.add(doc.id)
+            kept.append(doc)
+    return kept, len(docs) - len(kept)
+
+
+def vector_literal(vector: Sequence[float]) -> str:
+    """pgvector's text form '[x,y,...]'. Rejects zero, empty and non-finite vectors (they break cosine search)."""
+    values = [float(x) for x in vector]
+    if not values or not all(math.isfinite(x) for x in values) or not any(values):
+        raise ValueError("embedding is empty, zero or not finite")
+    return "[" + ",".join(repr(x) for x in values) + "]"
+
+
+def build_rows(task_id: str, docs: Sequence[TrainingDocument], vectors: Sequence[Sequence[float]],
+               collection_ids: dict[str, str], dimension: int) -> list[tuple]:
+    """(id, collection_id, vector_text, document, cmetadata_json) per document, checked against the contract."""
+    if len(docs) != len(vectors):
+        raise VectorLoadFailed(f"the embedder returned {len(vectors)} vectors for {len(docs)} documents")
+    rows = []
+    for doc, vector in zip(docs, vectors):
+        if len(vector) != dimension:
+            raise VectorLoadFailed(f"embedding dimension {len(vector)} differs from the model's {dimension}")
+        try:
+            literal = vector_literal(vector)
+        except ValueError as exc:
+            raise VectorLoadFailed(f"{doc.source or doc.collection}: {exc}") from None
+        row_id = doc.id
+        meta = {"id": row_id, "task_id": task_id, "source": doc.source, **doc.extra}
+        rows.append((row_id, collection_ids[doc.collection], literal, doc.document,
+                     json.dumps(meta, ensure_ascii=False)))
+    return rows
+
+
+@dataclass
+class LoadStats:
+    counts: dict[str, int]       # this task's rows by collection after the load
+    inserted: int
+    replaced_task_rows: int      # this task's rows deleted before inserting (a re-load)
+    truncated_rows: int          # rows emptied by truncate_vector_tables (0 when not truncating)
+    insert_seconds: float
+
+
+def write_task_rows(db, task_id: str, docs: Sequence[TrainingDocument], vectors: Sequence[Sequence[float]],
+                    dimension: int, *, truncate: bool = False,
+                    before_truncate: Optional[Callable[[object], None]] = None,
+                    check_cancelled: Callable[[], None] = lambda: None, page_size: int = 500) -> LoadStats:
+    """Replace `task_id`'s rows with `docs` in ONE transaction (optionally emptying the embedding table first).
+
+    `before_truncate(cursor)` runs inside the transaction after writers are blocked and before the table is
+    emptied (the backup goes there, so it holds exactly the rows that get deleted). Any failure rolls back:
+    the old rows stay.
+    """
+    started = time.perf_counter()
+    with db.connection() as conn:
+        with conn.cursor() as cur:
+            vector_store_sql.lock_writers(cur)
+            truncated = 0
+            if truncate:
+                vector_store_sql.block_external_writes(cur)
+                if before_truncate is not None:
+                    before_truncate(cur)
+                try:
+                    truncated = vector_store_sql.delete_all_embeddings(cur)
+                except Exception as exc:   # noqa: BLE001 - reported with the contract's code
+                    from core.db import first_line
+                    from core.errors import VectorTruncateFailed
+                    raise VectorTruncateFailed(f"emptying langchain_pg_embedding failed: {first_line(exc)}") from None
+            else:
+                others = [d for d in vector_store_sql.foreign_dimensions(cur, task_id) if d != dimension]
+                if others:
+                    raise VectorLoadFailed(
+                        f"the vector table holds embeddings of dimension {others} but this model makes {dimension}: "
+                        "Vanna's search needs one dimension; re-run with truncate_vector_tables=true "
+                        "(it backs up first) or use the same embedding model")
+            collection_ids = vector_store_sql.upsert_collections(cur, COLLECTIONS, collection_uuid)
+            replaced = vector_store_sql.delete_task_rows(cur, task_id)
+            rows = build_rows(task_id, docs, vectors, collection_ids, dimension)
+            for start in range(0, len(rows), page_size):
+                check_cancelled()
+                vector_store_sql.insert_embeddings(cur, rows[start:start + page_size], page_size=page_size)
+            counts = vector_store_sql.count_task_rows(cur, task_id)
+            check_cancelled()
+    return LoadStats(counts={c: counts.get(c, 0) for c in COLLECTIONS}, inserted=len(rows),
+                     replaced_task_rows=replaced, truncated_rows=truncated,
+                     insert_seconds=time.perf_counter() - started)
+
+
+def task_counts(db, task_id: str) -> dict[str, int]:
+    with db.connection() as conn, conn.cursor() as cur:
+        counts = vector_store_sql.count_task_rows(cur, task_id)
+    return {c: counts.get(c, 0) for c in COLLECTIONS}

@@ -1,0 +1,71 @@
+"""Helpers shared by the vector-store tests: a synthetic task directory and a StepContext for `training_load`.
+
+The pairs deliberately carry what breaks naive serialisation: Chinese, both quote kinds, backslashes, newlines,
+tabs, an emoji and JSON-looking text inside a string.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+from data_pipeline import pairs as pair_files
+from data_pipeline.steps.base import StepContext
+
+TRICKY_PAIRS = [
+    ("查询所有服务区的名称和所属公司", "SELECT service_area_name, company_id FROM bss_service_area WHERE delete_ts IS NULL"),
+    ("名字里带单引号 O'Brien 和双引号 \"VIP\" 的服务区有哪些？",
+     "SELECT * FROM bss_service_area WHERE service_area_name IN ('O''Brien', '\"VIP\"')"),
+    ("反斜杠 C:\\temp\\new 路径出现在哪些记录里", "SELECT id FROM bss_company WHERE company_name LIKE 'C:\\\\temp%'"),
+    ("统计每天的微信支付金额\n（按日期排序）",
+     "SELECT oper_date,\n       SUM(wx) AS wx_total\nFROM bss_business_day_data\nGROUP BY oper_date\n"
+     "ORDER BY oper_date;\t-- 注释 🚗"),
+    ("含有 {\"json\": true, \"n\": null} 文本的问题", "SELECT '{\"json\": true, \"n\": null}'::text AS t"),
+]
+DDL_TEXTS = {
+    "bss_service_area.ddl": "-- 中文名: 服务区\ncreate table public.bss_service_area (\n  id varchar(32) not null -- 主键,\n"
+                            "  service_area_name varchar(255) -- 服务区名称\n);\n",
+    "bss_company.ddl": "-- 中文名: 公司\ncreate table public.bss_company (\n  id varchar(32) not null,\n"
+                       "  company_name varchar(255) -- 公司名称 'quoted' \\ backslash\n);\n",
+}
+MD_TEXTS = {
+    "bss_service_area_detail.md": "## bss_service_area（服务区）\n- id (varchar(32)) - 主键\n- service_area_name - 名称\n",
+    "bss_company_detail.md": "## bss_company（公司）\n- company_name (varchar(255)) - 公司名称\n",
+}
+
+
+def write_task_files(task_dir: Path, pairs=TRICKY_PAIRS, ts: str = "20250101_120000") -> Path:
+    """A task directory with 2 DDL files, 2 Markdown docs and one pair file; returns the pair file path."""
+    shutil.rmtree(task_dir, ignore_errors=True)
+    task_dir.mkdir(parents=True)
+    for name, text in {**DDL_TEXTS, **MD_TEXTS}.items():
+        (task_dir / name).write_text(text, encoding="utf-8")
+    path = task_dir / pair_files.pairs_file_name("highway_db", ts)
+    pair_files.write_pairs(path, [pair_files.Pair(q, s) for q, s in pairs])
+    return path
+
+
+def write_report(task_dir: Path, statuses: dict[str, str], ts: str = "20250101_120500", **extra) -> Path:
+    path = task_dir / f"sql_validation_{ts}_report.json"
+    path.write_text(json.dumps({**extra, "pairs": [{"pair_id": pid, "status": st} for pid, st in statuses.items()]},
+                               ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def step_context(app_ctx, task_id: str, *, options=None, params=None, settings=None) -> StepContext:
+    return StepContext(task_id=task_id, task_dir=app_ctx.task_dir(task_id), params=dict(params or {}),
+                       options=dict(options or {}), settings=settings or app_ctx.settings,
+                       business_url=app_ctx.runtime.business_url, meta_db=app_ctx.db, tables=[],
+                       logger=logging.getLogger("test.training_load"))
+
+
+def empty_vector_tables(db) -> None:
+    """Our tests own the vector tables while they run: start from empty embeddings (collections stay)."""
+    db.execute("DELETE FROM langchain_pg_embedding")
+
+
+def all_rows(db) -> list[dict]:
+    return db.fetchall("SELECT e.id, c.name AS collection, e.document, e.cmetadata, vector_dims(e.embedding) AS dims "
+                       "FROM langchain_pg_embedding e JOIN langchain_pg_collection c ON c.uuid = e.collection_id "
+                       "ORDER BY e.id")
