@@ -1,0 +1,153 @@
+// Task detail: header with live progress, tabs (overview / logs / files). The overview has the four step
+// cards, run/cancel controls, executions history and the quality report summary from the task's `result`.
+import { get, post, taskPath } from "../api.js";
+import { el, field, checkbox, button, busy, showError, statusBadge, progressBar, fmtTime, fmtDuration, timers,
+         toast, STEPS, STEP_LABELS, STEP_STATUS } from "../ui.js";
+import * as logsTab from "./logs.js";
+import * as filesTab from "./files.js";
+import { summaryTable, findQuality } from "./summary.js";
+
+const TABS = [["overview", "概览"], ["logs", "日志"], ["files", "文件"]];
+
+function header(task) {
+  return el("div.detail-head", {},
+    el("div", {}, el("h1", { text: task.task_name || task.task_id }),
+       el("div.muted.mono", { text: `${task.task_id} · ${task.db_name || "默认数据库"} · 创建于 ${fmtTime(task.created_at)}` })),
+    el("div.head-status", {}, statusBadge(task.status),
+       el("span.muted", { text: task.duration !== null && task.duration !== undefined ? "耗时 " + fmtDuration(task.duration) : "" })),
+    el("div.head-progress", {}, progressBar(task.progress, "任务总进度")),
+    task.error_message ? el("div.error-box", { role: "alert" }, el("strong", { text: "任务错误：" }), task.error_message) : "");
+}
+
+function stepCards(task) {
+  return el("div.steps", { "aria-label": "步骤" }, (task.steps || []).map((s, i) =>
+    el(`section.step-card.s-${s.step_status}`, { "aria-label": STEP_LABELS[s.step_name], dataset: { step: s.step_name } },
+      el("h3", {}, el("span.step-no", { text: String(i + 1) }), STEP_LABELS[s.step_name] || s.step_name),
+      statusBadge(s.step_status, STEP_STATUS),
+      s.step_status === "running" && s.progress !== null && s.progress !== undefined ? progressBar(s.progress, "步骤进度") : "",
+      el("dl.kv", {},
+        el("dt", { text: "开始" }), el("dd", { text: fmtTime(s.started_at) }),
+        el("dt", { text: "结束" }), el("dd", { text: fmtTime(s.completed_at) }),
+        el("dt", { text: "耗时" }), el("dd", { text: fmtDuration(s.duration) })),
+      s.error_message ? el("div.step-error", { role: "alert", text: s.error_message }) : "")));
+}
+
+function runControls(task, refresh) {
+  const mode = el("select", { name: "execution_mode" },
+    el("option", { value: "complete", text: "完整流程" }),
+    STEPS.map((s) => el("option", { value: s, text: "单步：" + STEP_LABELS[s] })));
+  const force = checkbox("强制执行（跳过依赖检查）", "force_execute", false);
+  const clean = checkbox("清理该步骤以前的输出", "clean_previous", true);
+  const backup = checkbox("备份向量表", "backup_vector_tables", !!(task.parameters || {}).backup_vector_tables);
+  const truncate = checkbox("清空向量表", "truncate_vector_tables", !!(task.parameters || {}).truncate_vector_tables);
+  const errors = el("div.error-slot");
+  const runBtn = el("button.btn.primary", { type: "button", text: "执行" });
+  const cancelBtn = el("button.btn.danger", { type: "button", text: "取消执行" });
+  const update = (t) => {
+    const running = t.status === "in_progress" || !!t.current_step;
+    runBtn.disabled = running;
+    cancelBtn.disabled = !running;
+  };
+  update(task);
+  runBtn.addEventListener("click", () => busy(runBtn, async () => {
+    const body = { clean_previous: clean.input.checked, force_execute: force.input.checked,
+                   backup_vector_tables: backup.input.checked, truncate_vector_tables: truncate.input.checked };
+    if (mode.value === "complete") body.execution_mode = "complete";
+    else Object.assign(body, { execution_mode: "step", step_name: mode.value });
+    const data = await post(taskPath(task.task_id, "/execute"), body);
+    toast(`已启动：${data.execution_id || ""}`, "ok");
+    await refresh();
+  }, errors));
+  cancelBtn.addEventListener("click", () => {
+    if (!confirm("确定取消正在执行的任务吗？")) return;
+    busy(cancelBtn, async () => {
+      await post(taskPath(task.task_id, "/cancel"));
+      toast("已请求取消", "ok");
+      await refresh();
+    }, errors);
+  });
+  const node = el("section.card.run", { "aria-label": "执行控制" }, el("h2", { text: "执行" }),
+    el("div.row", {}, field("执行方式", mode).wrap,
+       el("div.field.opts", {}, force.wrap, clean.wrap, backup.wrap, truncate.wrap),
+       el("div.field.actions", {}, runBtn, cancelBtn)),
+    errors);
+  return { node, update };
+}
+
+function executionsTable(executions) {
+  if (!executions.length) return el("p.muted", { text: "尚无执行记录" });
+  return el("div.table-wrap", {}, el("table", {},
+    el("thead", {}, el("tr", {}, ["执行 ID", "步骤", "状态", "开始", "结束", "耗时", "错误"]
+      .map((h) => el("th", { scope: "col", text: h })))),
+    el("tbody", {}, executions.map((e) => el("tr", {},
+      el("td.mono", { text: e.execution_id }),
+      el("td", { text: STEP_LABELS[e.step_name || e.execution_step] || e.step_name || e.execution_step }),
+      el("td", {}, statusBadge(e.status, STEP_STATUS)),
+      el("td", { text: fmtTime(e.started_at) }), el("td", { text: fmtTime(e.completed_at) }),
+      el("td", { text: fmtDuration(e.duration) }), el("td.err-cell", { text: e.error_message || "" }))))));
+}
+
+function qualitySection(task) {
+  const quality = findQuality(task.result);
+  const body = quality ? summaryTable(quality)
+    : task.result ? summaryTable(task.result) : el("p.muted", { text: "任务完成后显示结果摘要" });
+  return el("section.card.quality", { "aria-label": "质量报告" },
+    el("h2", { text: quality ? "质量报告" : "执行结果" }), body);
+}
+
+/** The overview tab: run controls are built once (they keep the user's choices); the rest redraws. */
+function overview(box, task, refresh) {
+  const steps = el("div.steps-slot"), quality = el("div"), history = el("div"), params = el("div");
+  const controls = runControls(task, refresh);
+  box.replaceChildren(steps, controls.node, quality,
+    el("section.card", { "aria-label": "执行历史" }, el("h2", { text: "执行历史" }), history),
+    el("section.card", { "aria-label": "任务参数" }, el("h2", { text: "参数" }), params));
+  return async function draw(t) {
+    controls.update(t);
+    steps.replaceChildren(stepCards(t));
+    quality.replaceChildren(qualitySection(t));
+    params.replaceChildren(summaryTable(t.parameters || {}));
+    try {
+      const data = await get(taskPath(t.task_id, "/executions"));
+      history.replaceChildren(executionsTable(data.executions || []));
+    } catch (err) { showError(history, err, "加载执行历史失败"); }
+  };
+}
+
+export async function render(main, { taskId, tab }) {
+  const head = el("div.head-slot");
+  const tabs = el("nav.tabs", { "aria-label": "任务详情" }, TABS.map(([key, label]) =>
+    el("a", { href: `#/tasks/${encodeURIComponent(taskId)}/${key}`, "aria-current": key === tab ? "page" : undefined,
+              text: label })));
+  const body = el("div.tab-body");
+  const errors = el("div.error-slot");
+  main.append(el("p", {}, el("a", { href: "#/tasks", text: "← 返回任务列表" })), head, errors, tabs, body);
+
+  let task = await get(taskPath(taskId));
+  let lastKey = "";
+  async function refresh() {
+    try {
+      task = await get(taskPath(taskId));
+      showError(errors, null);
+    } catch (err) { showError(errors, err, "刷新任务状态失败"); return; }
+    head.replaceChildren(header(task));
+    // redraw the overview only when something visible changed (keeps focus and form choices otherwise)
+    const key = JSON.stringify([task.status, task.progress, task.steps, task.current_step]);
+    if (draw && key !== lastKey) { lastKey = key; await draw(task); }
+  }
+  let draw = null;
+  head.replaceChildren(header(task));
+  if (tab === "overview") {
+    draw = overview(body, task, refresh);
+    lastKey = JSON.stringify([task.status, task.progress, task.steps, task.current_step]);
+    await draw(task);
+  }
+  else if (tab === "logs") await logsTab.render(body, task);
+  else await filesTab.render(body, task);
+  // live progress: poll while running (a finished task is polled slowly in case a run starts elsewhere)
+  let ticks = 0;
+  timers.every(1500, () => {
+    ticks += 1;
+    if (task.status === "in_progress" || task.current_step || ticks % 5 === 0) refresh();
+  });
+}

@@ -1,0 +1,99 @@
+// File manager: list with sizes and steps, preview (DDL/SQL/text, Markdown rendered, JSON pretty), download,
+// zip download of the task directory, upload of an edited file (backup / replace / skip).
+import { API, get, upload, taskPath, fileUrl, getText } from "../api.js";
+import { el, field, button, busy, showError, fmtTime, fmtSize, toast, STEP_LABELS } from "../ui.js";
+import { renderMarkdown } from "../markdown.js";
+
+const PREVIEWABLE = /\.(ddl|sql|md|json|txt|csv|log|jsonl)$/i;
+const PREVIEW_LIMIT = 512 * 1024;
+
+function previewNode(name, text) {
+  const cut = text.length > PREVIEW_LIMIT;
+  const body = cut ? text.slice(0, PREVIEW_LIMIT) : text;
+  let node;
+  if (/\.md$/i.test(name)) node = renderMarkdown(body);
+  else if (/\.json$/i.test(name) && !cut) {
+    try { node = el("pre.code", { text: JSON.stringify(JSON.parse(body), null, 2) }); }
+    catch (_) { node = el("pre.code", { text: body }); }
+  } else node = el("pre.code", { text: body });
+  return el("div", {}, cut ? el("p.muted", { text: `文件较大，仅预览前 ${fmtSize(PREVIEW_LIMIT)}` }) : "", node);
+}
+
+export async function render(box, task) {
+  const id = task.task_id;
+  const errors = el("div.error-slot");
+  const summary = el("p.muted", { role: "status" });
+  const tbody = el("tbody");
+  const preview = el("section.card.preview#file-preview", { "aria-label": "文件预览", hidden: true });
+
+  async function show(name) {
+    preview.hidden = false;
+    preview.replaceChildren(el("h2", { text: `预览：${name}` }), el("p.muted", { text: "加载中…" }));
+    try {
+      const text = await getText(fileUrl(id, name, true));
+      preview.replaceChildren(
+        el("div.preview-head", {}, el("h2", { text: `预览：${name}` }),
+           el("a.btn", { href: fileUrl(id, name), download: name, text: "下载" }),
+           button("关闭预览", () => { preview.hidden = true; })),
+        previewNode(name, text));
+      preview.querySelector("h2").focus?.();
+    } catch (err) { showError(preview, err, "预览失败"); }
+  }
+
+  async function load() {
+    try {
+      const data = await get(taskPath(id, "/files"));
+      showError(errors, null);
+      const files = data.files || [];
+      summary.textContent = `共 ${data.total_files ?? files.length} 个文件，${data.total_size_human || fmtSize(data.total_size)}`;
+      tbody.replaceChildren(...(files.length ? files.map((f) => el("tr", { dataset: { file: f.file_name } },
+        el("td", {}, el("span.mono", { text: f.file_name }), f.is_primary ? el("span.tag", { text: "主要" }) : "",
+           f.description ? el("div.muted", { text: f.description }) : ""),
+        el("td", { text: STEP_LABELS[f.step] || f.step || "—" }),
+        el("td", { text: f.file_type || "" }),
+        el("td.num", { text: f.file_size_human || fmtSize(f.file_size) }),
+        el("td", { text: fmtTime(f.modified_at || f.created_at) }),
+        el("td.actions", {},
+           PREVIEWABLE.test(f.file_name) ? button("预览", () => show(f.file_name), "small",
+                                                  { "aria-label": `预览 ${f.file_name}` }) : "",
+           el("a.btn.small", { href: fileUrl(id, f.file_name), download: f.file_name, text: "下载",
+                               "aria-label": `下载 ${f.file_name}` }))))
+        : [el("tr", {}, el("td.empty", { colspan: "6", text: "暂无文件" }))]));
+    } catch (err) { showError(errors, err, "加载文件列表失败"); }
+  }
+
+  const fileInput = el("input", { type: "file", name: "file", accept: ".ddl,.md,.json,.txt,.sql,.csv" });
+  const modeSel = el("select", { name: "overwrite_mode" },
+    el("option", { value: "backup", text: "备份原文件后覆盖" }), el("option", { value: "replace", text: "直接覆盖" }),
+    el("option", { value: "skip", text: "已存在则跳过" }));
+  const upErrors = el("div.error-slot");
+  const upBtn = el("button.btn.primary", { type: "submit", text: "上传" });
+  const upForm = el("form.upload", { "aria-label": "上传文件" },
+    field("编辑后的文件 (.ddl .md .json .txt .sql .csv)", fileInput).wrap, field("同名文件", modeSel).wrap,
+    el("div.field.actions", {}, upBtn));
+  upForm.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    busy(upBtn, async () => {
+      if (!fileInput.files.length) throw Object.assign(new Error("请选择文件"), { code: "VALIDATION_ERROR" });
+      const fd = new FormData();
+      fd.append("file", fileInput.files[0]);
+      fd.append("overwrite_mode", modeSel.value);
+      const data = await upload(taskPath(id, "/files"), fd);
+      toast(data.response || `已上传 ${fileInput.files[0].name}`, "ok");
+      upForm.reset();
+      await load();
+    }, upErrors);
+  });
+
+  box.replaceChildren(
+    el("div.page-head", {}, el("h2", { text: "输出文件" }),
+       el("div", {}, button("刷新", load),
+          el("a.btn", { href: `${API}/${taskPath(id, "/files/archive")}`, text: "打包下载 (zip)" }))),
+    summary, errors,
+    el("div.table-wrap", {}, el("table.files", {},
+      el("thead", {}, el("tr", {}, ["文件", "步骤", "类型", "大小", "修改时间", "操作"]
+        .map((h) => el("th", { scope: "col", text: h })))), tbody)),
+    preview,
+    el("section.card", { "aria-label": "上传文件" }, el("h2", { text: "上传编辑后的文件" }), upForm, upErrors));
+  await load();
+}

@@ -1,0 +1,128 @@
+// Log viewer: live follow via the SSE endpoint (EventSource), level filter, keyword search (POST logs/query),
+// auto-scroll toggle and download of data_pipeline.log. Falls back to polling when SSE is unavailable.
+import { API, get, post, taskPath, token, fileUrl } from "../api.js";
+import { el, field, button, busy, showError, timers, checkbox, STEPS, STEP_LABELS } from "../ui.js";
+
+const LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"];
+const LINE_RE = /^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) \[([A-Z]+)\] ([^:\s]+): (?:\[([a-z_]+)\] )?(.*)$/s;
+const MAX_LINES = 5000;
+
+/** An SSE payload -> log entry: JSON entry objects, or a raw log line. */
+export function toEntry(data) {
+  try {
+    const obj = JSON.parse(data);
+    if (obj && typeof obj === "object") return obj.entry || obj;
+  } catch (_) { /* raw line */ }
+  const m = String(data).match(LINE_RE);
+  return m ? { timestamp: m[1], level: m[2], logger: m[3], step: m[4], message: m[5] }
+           : { timestamp: "", level: "INFO", message: String(data) };
+}
+
+function line(entry) {
+  const level = (entry.level || "INFO").toUpperCase();
+  return el(`div.log-line.l-${level}`, { dataset: { level } },
+    el("span.log-ts", { text: entry.timestamp || "" }), " ",
+    el("span.log-level", { text: level }), " ",
+    entry.step ? el("span.log-step", { text: `[${entry.step}]` }) : "", entry.step ? " " : "",
+    el("span.log-msg", { text: entry.message || "" }));
+}
+
+export async function render(box, task) {
+  const id = task.task_id;
+  const level = el("select", { name: "level" }, el("option", { value: "", text: "全部级别" }),
+                   LEVELS.map((l) => el("option", { value: l, text: l })));
+  const step = el("select", { name: "step_name" }, el("option", { value: "", text: "全部步骤" }),
+                  STEPS.map((s) => el("option", { value: s, text: STEP_LABELS[s] })));
+  const keyword = el("input", { type: "search", name: "keyword", placeholder: "关键词…" });
+  const autoScroll = checkbox("自动滚动", "auto_scroll", true);
+  const view = el("div.log-view#log-view", { role: "log", "aria-live": "off", "aria-label": "任务日志", tabindex: "0" });
+  const status = el("span.muted.log-status", { role: "status", "aria-live": "polite" });
+  const errors = el("div.error-slot");
+  let mode = "live"; // "live" follows the stream; "search" shows query results
+  let seen = new Set();
+  let buffer = [];
+
+  const levelRank = (l) => LEVELS.indexOf((l || "INFO").toUpperCase());
+  const visible = (e) => (!level.value || levelRank(e.level) >= levelRank(level.value))
+                         && (!step.value || e.step === step.value);
+  const keyOf = (e) => e.line_number !== undefined ? "n" + e.line_number : `${e.timestamp}|${e.level}|${e.message}`;
+
+  function add(entries) {
+    let added = 0;
+    for (const e of entries) {
+      const k = keyOf(e);
+      if (seen.has(k)) continue;
+      seen.add(k); buffer.push(e);
+      if (mode === "live" && visible(e)) { view.append(line(e)); added += 1; }
+    }
+    if (buffer.length > MAX_LINES) { buffer = buffer.slice(-MAX_LINES); }
+    while (view.childElementCount > MAX_LINES) view.firstChild.remove();
+    if (added && autoScroll.input.checked) view.scrollTop = view.scrollHeight;
+  }
+  function redraw() {
+    view.replaceChildren(...buffer.filter(visible).map(line));
+    if (autoScroll.input.checked) view.scrollTop = view.scrollHeight;
+  }
+
+  let source = null;
+  function follow() {
+    if (source) source.close();
+    if (token() || !window.EventSource) return poll();
+    source = new EventSource(`${API}/${taskPath(id, "/logs/stream")}`);
+    const onData = (ev) => add([toEntry(ev.data)]);
+    source.addEventListener("message", onData);
+    source.addEventListener("log", onData);
+    source.addEventListener("open", () => { status.textContent = "实时跟踪中"; });
+    source.addEventListener("end", () => { status.textContent = "日志流已结束"; source.close(); });
+    source.addEventListener("error", () => {
+      // the browser reconnects by itself; after the stream closes for good fall back to polling
+      if (source.readyState === EventSource.CLOSED) { status.textContent = "实时连接断开，改为定时刷新"; poll(); }
+      else status.textContent = "重新连接中…";
+    });
+    timers.onLeave(() => source && source.close());
+  }
+  let polling = false;
+  function poll() {
+    if (polling) return;
+    polling = true;
+    timers.every(3000, async () => {
+      try { add((await get(taskPath(id, "/logs?limit=500"))).logs || []); } catch (_) { /* next tick */ }
+    });
+  }
+
+  async function loadRecent() {
+    const data = await get(taskPath(id, "/logs?limit=500"));
+    add(data.logs || []);
+    status.textContent = data.total !== undefined ? `共 ${data.total} 条` : "";
+  }
+
+  const searchBtn = el("button.btn.primary", { type: "submit", text: "搜索" });
+  const form = el("form.log-tools", { role: "search", "aria-label": "日志筛选" },
+    field("级别", level).wrap, field("步骤", step).wrap, field("关键词", keyword).wrap,
+    el("div.field.actions", {}, searchBtn,
+       button("实时跟踪", () => { mode = "live"; keyword.value = ""; redraw(); status.textContent = "实时跟踪中"; }),
+       autoScroll.wrap,
+       el("a.btn", { href: fileUrl(id, "data_pipeline.log"), download: "data_pipeline.log", text: "下载日志" })));
+  // level/step filter the live view instantly; a keyword runs a server-side query
+  const refilter = () => { if (mode === "live") redraw(); else form.requestSubmit(); };
+  level.addEventListener("change", refilter);
+  step.addEventListener("change", refilter);
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    if (!keyword.value.trim() && mode === "live") { redraw(); return; }
+    busy(searchBtn, async () => {
+      mode = "search";
+      const body = { page: 1, page_size: 500, keyword: keyword.value.trim() || undefined,
+                     level: level.value || undefined, step_name: step.value || undefined, sort_order: "asc" };
+      const data = await post(taskPath(id, "/logs/query"), body);
+      const logs = data.logs || [];
+      view.replaceChildren(...(logs.length ? logs.map(line) : [el("p.muted", { text: "没有匹配的日志" })]));
+      const total = (data.pagination && data.pagination.total) ?? logs.length;
+      status.textContent = `搜索结果：${total} 条` + (total > logs.length ? `（显示前 ${logs.length} 条）` : "");
+    }, errors);
+  });
+
+  box.replaceChildren(form, errors, el("div.log-foot", {}, status), view);
+  try { await loadRecent(); } catch (err) { showError(errors, err, "加载日志失败"); }
+  follow();
+}

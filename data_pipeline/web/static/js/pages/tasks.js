@@ -1,0 +1,102 @@
+// Task list: filters (status, name, database, time range) via POST tasks/query, pagination, auto-refresh.
+import { post } from "../api.js";
+import { el, field, button, statusBadge, progressBar, fmtTime, fmtDuration, showError, timers, STEPS,
+         STEP_LABELS, STEP_STATUS, TASK_STATUS } from "../ui.js";
+
+const PAGE_SIZE = 10;
+const ACTIVE = new Set(["in_progress"]);
+const state = { page: 1, filters: {} };
+
+function stepBadges(stepStatus) {
+  return el("div.step-badges", {}, STEPS.map((s) => {
+    const st = (stepStatus || {})[s] || "pending";
+    return el(`span.mini.s-${st}`, { title: `${STEP_LABELS[s]}：${STEP_STATUS[st] || st}`,
+                                     "aria-label": `${STEP_LABELS[s]}：${STEP_STATUS[st] || st}` },
+              STEP_LABELS[s]);
+  }));
+}
+
+function row(task) {
+  return el("tr", { dataset: { taskId: task.task_id } },
+    el("td", {}, el("a", { href: `#/tasks/${encodeURIComponent(task.task_id)}`, text: task.task_name || task.task_id }),
+       el("div.muted.mono", { text: task.task_id })),
+    el("td", {}, statusBadge(task.status)),
+    el("td.w-progress", {}, progressBar(task.progress, `${task.task_id} 进度`)),
+    el("td", {}, stepBadges(task.step_status)),
+    el("td", { text: task.db_name || "—" }),
+    el("td", { text: fmtTime(task.created_at) }),
+    el("td", { text: fmtDuration(task.duration) }));
+}
+
+function toLocalIso(value) { return value ? value + ":00" : undefined; }
+
+export async function render(main) {
+  const status = el("select", { name: "status" },
+    el("option", { value: "", text: "全部" }),
+    Object.entries(TASK_STATUS).map(([k, v]) => el("option", { value: k, text: v })));
+  const name = el("input", { type: "search", name: "task_name", placeholder: "名称包含…" });
+  const db = el("input", { type: "search", name: "db_name", placeholder: "如 highway_db" });
+  const start = el("input", { type: "datetime-local", name: "created_time_start" });
+  const end = el("input", { type: "datetime-local", name: "created_time_end" });
+  const f = state.filters;
+  status.value = f.status || ""; name.value = f.task_name || ""; db.value = f.db_name || "";
+  start.value = (f.created_time_start || "").slice(0, 16); end.value = (f.created_time_end || "").slice(0, 16);
+
+  const errors = el("div.error-slot");
+  const tbody = el("tbody");
+  const pager = el("nav.pager", { "aria-label": "分页" });
+  const info = el("p.muted", { role: "status", "aria-live": "polite" });
+  const auto = el("span.muted.auto-refresh");
+
+  const form = el("form.filters", { role: "search", "aria-label": "任务筛选" },
+    field("状态", status).wrap, field("任务名称", name).wrap, field("数据库", db).wrap,
+    field("创建时间从", start).wrap, field("创建时间至", end).wrap,
+    el("div.field.actions", {}, el("button.btn.primary", { type: "submit", text: "筛选" }),
+       button("重置", () => { form.reset(); state.filters = {}; state.page = 1; load(); })));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    state.filters = { status: status.value || undefined, task_name: name.value.trim() || undefined,
+                      db_name: db.value.trim() || undefined, created_time_start: toLocalIso(start.value),
+                      created_time_end: toLocalIso(end.value) };
+    state.page = 1;
+    load();
+  });
+
+  main.append(
+    el("div.page-head", {}, el("h1", { text: "任务列表" }),
+       el("a.btn.primary", { href: "#/create", text: "＋ 创建任务" })),
+    form, errors,
+    el("div.table-wrap", {}, el("table.tasks", {},
+      el("caption.sr-only", { text: "数据管道任务" }),
+      el("thead", {}, el("tr", {}, ["任务", "状态", "进度", "步骤", "数据库", "创建时间", "耗时"]
+        .map((h) => el("th", { scope: "col", text: h })))), tbody)),
+    el("div.list-foot", {}, info, auto, pager));
+
+  let refreshing = null;
+  async function load() {
+    try {
+      const data = await post("data_pipeline/tasks/query",
+                              { page: state.page, page_size: PAGE_SIZE, ...state.filters });
+      showError(errors, null);
+      const tasks = data.tasks || [];
+      tbody.replaceChildren(...(tasks.length ? tasks.map(row)
+        : [el("tr", {}, el("td.empty", { colspan: "7", text: "没有符合条件的任务" }))]));
+      const p = data.pagination || { page: 1, total_pages: 1, total: tasks.length };
+      info.textContent = `共 ${p.total} 个任务，第 ${p.total ? p.page : 0} / ${p.total_pages} 页`;
+      pager.replaceChildren(
+        button("上一页", () => { state.page -= 1; load(); }, "", { disabled: !p.has_prev }),
+        button("下一页", () => { state.page += 1; load(); }, "", { disabled: !p.has_next }));
+      // poll while anything on this page is running
+      const running = tasks.some((t) => ACTIVE.has(t.status));
+      if (running && !refreshing) {
+        refreshing = timers.every(2000, load);
+        auto.textContent = "有任务执行中，自动刷新…";
+      } else if (!running && refreshing) {
+        clearInterval(refreshing); refreshing = null; auto.textContent = "";
+      }
+    } catch (err) {
+      showError(errors, err, "加载任务列表失败");
+    }
+  }
+  await load();
+}

@@ -1,0 +1,263 @@
+"""The web console in a real browser against a real server process (see conftest.py).
+
+One journey per test: create a task from the form with tables picked from the demo database, run the complete
+workflow and watch the progress reach 100 %, filter and search the logs, preview/download/upload files, list and
+filter tasks, cancel a slow second run, and show API errors from the envelope.
+"""
+from __future__ import annotations
+
+import io
+import json
+import re
+import time
+import zipfile
+
+import pytest
+import requests
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import DOWNLOADS
+
+PICKED = ["public.bss_company", "public.bss_service_area", "public.bss_section_route"]
+RUN_TIMEOUT_MS = 240_000
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}_{int(time.time() * 1000) % 10_000_000}"
+
+
+def create_task_with_form(page, base_url: str, name: str, run_now: bool = True) -> str:
+    """Fill the create form (tables picked from the demo DB) and submit; returns the new task id."""
+    page.goto(f"{base_url}/#/create")
+    page.get_by_label("任务名称").fill(name)
+    page.get_by_label("业务背景").fill("高速公路服务区管理系统")
+    page.get_by_label("表名通配符 (* 与 ?)").fill("bss_*")
+    page.get_by_role("button", name="查询表").click()
+    for table in PICKED:
+        page.locator(f'#table-list input[value="{table}"]').check()
+    expect(page.get_by_text(f"已选 {len(PICKED)} 张表")).to_be_visible()
+    run_box = page.get_by_label("创建后立即执行完整流程")
+    run_box.check() if run_now else run_box.uncheck()
+    page.get_by_role("button", name="创建任务").click()
+    page.wait_for_url(re.compile(r"#/tasks/(task_\d{8}_\d{6}(_\d+)?)$"))
+    return page.url.rsplit("/", 1)[-1]
+
+
+@pytest.fixture(scope="module")
+def finished_task(browser, console_server):
+    """One task created from the form and run to the end in the browser; shared by the inspection tests."""
+    from tests.e2e.conftest import SCREENS
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN")
+    context.set_default_timeout(15000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{console_server.base_url}/#/create")
+    name = unique("控制台端到端")
+    # the form with the picked tables, as the user sees it before submitting
+    page.get_by_label("表名通配符 (* 与 ?)").fill("bss_*")
+    page.get_by_role("button", name="查询表").click()
+    expect(page.locator("#table-list input[type=checkbox]")).to_have_count(7)
+    page.screenshot(path=str(SCREENS / "02_create_form.png"), full_page=True)
+    task_id = create_task_with_form(page, console_server.base_url, name)
+    # live progress: the header bar moves to 100 % and every step card ends completed
+    progress = page.locator(".head-progress [role=progressbar]")
+    seen: set[str] = set()
+    deadline = time.monotonic() + RUN_TIMEOUT_MS / 1000
+    while time.monotonic() < deadline:
+        seen.add(progress.get_attribute("aria-valuenow") or "")
+        if page.locator(".head-status .badge").inner_text() in ("已完成", "失败", "部分完成", "已取消"):
+            break
+        page.wait_for_timeout(300)
+    status = page.locator(".head-status .badge").inner_text()
+    page.screenshot(path=str(SCREENS / "03_task_detail_completed.png"), full_page=True)
+    assert status == "已完成", f"task ended {status}: {console_server.log_tail()}"
+    expect(progress).to_have_attribute("aria-valuenow", "100")
+    context.close()
+    assert not errors, errors
+    return {"task_id": task_id, "name": name, "progress_seen": seen}
+
+
+def test_create_run_and_watch_progress(page, console_server, finished_task, shot):
+    task_id = finished_task["task_id"]
+    # the bar was watched moving (not only the final value)
+    assert len({v for v in finished_task["progress_seen"] if v}) >= 2, finished_task["progress_seen"]
+    page.goto(f"{console_server.base_url}/#/tasks/{task_id}")
+    cards = page.locator(".step-card")
+    expect(cards).to_have_count(4)
+    for i in range(4):
+        expect(cards.nth(i).locator(".badge")).to_have_text("已完成")
+        expect(cards.nth(i).locator("dd").nth(2)).not_to_have_text("—")  # a duration is shown
+    # executions history lists the complete run
+    expect(page.locator("section[aria-label=执行历史] tbody tr").first).to_contain_text(f"{task_id}_step_complete_exec_")
+    expect(page.locator("section[aria-label=执行历史] tbody tr").first.locator(".badge")).to_have_text("已完成")
+    # the API agrees with what the page shows
+    data = console_server.api("GET", f"data_pipeline/tasks/{task_id}")["data"]
+    assert data["status"] == "completed" and data["progress"] == 100
+    info = console_server.api("GET", f"data_pipeline/tasks/{task_id}/table-list-info")["data"]
+    # the three picked tables, whichever spelling (schema.table or table for public) the list keeps
+    assert sorted(t.split(".")[-1] for t in info["tables"]) == sorted(t.split(".")[1] for t in PICKED)
+    shot(page, "03b_task_detail_overview")
+
+
+def test_task_list_filters(page, console_server, finished_task, shot):
+    page.goto(f"{console_server.base_url}/#/tasks")
+    row = page.locator(f'tr[data-task-id="{finished_task["task_id"]}"]')
+    expect(row).to_be_visible()
+    expect(row.locator(".badge")).to_have_text("已完成")
+    expect(row.locator("[role=progressbar]")).to_have_attribute("aria-valuenow", "100")
+    expect(row.locator(".mini")).to_have_count(4)
+    # status + name filters go to POST tasks/query
+    page.get_by_label("状态").select_option("completed")
+    page.get_by_label("任务名称").fill(finished_task["name"])
+    page.get_by_role("button", name="筛选").click()
+    expect(page.locator("tbody tr")).to_have_count(1)
+    expect(row).to_be_visible()
+    shot(page, "01_task_list_filtered")
+    page.get_by_label("状态").select_option("failed")
+    page.get_by_role("button", name="筛选").click()
+    expect(page.get_by_text("没有符合条件的任务")).to_be_visible()
+    page.get_by_role("button", name="重置").click()
+    expect(row).to_be_visible()
+
+
+def test_logs_filter_search_and_download(page, console_server, finished_task, shot):
+    task_id = finished_task["task_id"]
+    page.goto(f"{console_server.base_url}/#/tasks/{task_id}/logs")
+    lines = page.locator("#log-view .log-line")
+    expect(lines.first).to_be_visible()
+    total = lines.count()
+    assert total > 5
+    steps_seen = set(page.locator("#log-view .log-step").all_inner_texts())
+    assert "[ddl_generation]" in steps_seen and "[training_load]" in steps_seen, steps_seen
+    # step filter narrows the live view to that step's lines
+    page.get_by_label("步骤").select_option("qa_generation")
+    expect(lines.first).to_be_visible()
+    assert set(page.locator("#log-view .log-step").all_inner_texts()) == {"[qa_generation]"}
+    page.get_by_label("步骤").select_option("")
+    # level filter: WARNING and above only (the view may be empty: then every remaining line still complies)
+    page.get_by_label("级别").select_option("WARNING")
+    levels = set(page.locator("#log-view .log-line").evaluate_all("ns => ns.map(n => n.dataset.level)"))
+    assert levels <= {"WARNING", "ERROR", "CRITICAL"}, levels
+    page.get_by_label("级别").select_option("")
+    expect(lines).to_have_count(total)
+    # keyword search is answered by POST logs/query
+    page.get_by_label("关键词").fill("bss_company")
+    with page.expect_response(lambda r: r.url.endswith("/logs/query")) as resp_info:
+        page.get_by_role("button", name="搜索").click()
+    body = resp_info.value.json()
+    assert body["success"], body
+    found = page.locator("#log-view .log-line")
+    expect(found.first).to_be_visible()
+    texts = found.all_inner_texts()
+    assert texts and all("bss_company" in t.lower() for t in texts), texts[:5]
+    expect(page.locator(".log-status")).to_contain_text("搜索结果")
+    shot(page, "04_logs_search")
+    # download of the whole log file
+    with page.expect_download() as dl_info:
+        page.get_by_role("link", name="下载日志").click()
+    DOWNLOADS.mkdir(parents=True, exist_ok=True)
+    path = DOWNLOADS / f"{task_id}_data_pipeline.log"
+    dl_info.value.save_as(str(path))
+    text = path.read_text(encoding="utf-8")
+    assert "[ddl_generation]" in text and "bss_company" in text
+
+
+def test_files_preview_download_zip_and_upload(page, console_server, finished_task, shot, tmp_path):
+    task_id = finished_task["task_id"]
+    page.goto(f"{console_server.base_url}/#/tasks/{task_id}/files")
+    rows = page.locator("table.files tbody tr")
+    expect(rows.first).to_have_attribute("data-file", re.compile(r".+"))
+    names = rows.evaluate_all("rs => rs.map(r => r.dataset.file)")
+    ddl = next(n for n in names if n.endswith(".ddl"))
+    md = next(n for n in names if n.endswith(".md"))
+    pair_json = next(n for n in names if n.endswith(".json") and "pair" in n)
+    # DDL preview is the raw text
+    page.get_by_role("button", name=f"预览 {ddl}").click()
+    expect(page.locator("#file-preview pre.code")).to_contain_text("CREATE TABLE")
+    # Markdown is rendered (headings / tables as elements, not raw markup)
+    page.get_by_role("button", name=f"预览 {md}").click()
+    md_view = page.locator("#file-preview .md")
+    expect(md_view).to_be_visible()
+    assert md_view.locator("h2, h3, table").count() >= 1
+    # JSON is pretty-printed: the preview parses back to the server's document
+    page.get_by_role("button", name=f"预览 {pair_json}").click()
+    pre = page.locator("#file-preview pre.code")
+    expect(pre).to_be_visible()
+    server_doc = requests.get(f"{console_server.base_url}/api/v0/data_pipeline/tasks/{task_id}/files/{pair_json}",
+                              timeout=30).json()
+    assert json.loads(pre.inner_text()) == server_doc
+    assert "\n  " in pre.inner_text()
+    shot(page, "05_files_preview")
+    # single download equals the server's bytes
+    with page.expect_download() as dl_info:
+        page.get_by_role("link", name=f"下载 {ddl}").click()
+    got = tmp_path / ddl
+    dl_info.value.save_as(str(got))
+    raw = requests.get(f"{console_server.base_url}/api/v0/data_pipeline/tasks/{task_id}/files/{ddl}", timeout=30)
+    assert got.read_bytes() == raw.content and b"CREATE TABLE" in raw.content
+    # zip of the task directory
+    with page.expect_download() as zip_info:
+        page.get_by_role("link", name="打包下载 (zip)").click()
+    zpath = tmp_path / "task.zip"
+    zip_info.value.save_as(str(zpath))
+    with zipfile.ZipFile(zpath) as zf:
+        assert any(n.endswith(ddl) for n in zf.namelist())
+    # upload an edited DDL with the backup option: the new content is served, the old one kept as a backup
+    edited = raw.content.decode("utf-8") + "\n-- edited in the console\n"
+    page.get_by_label("编辑后的文件 (.ddl .md .json .txt .sql .csv)").set_input_files(
+        files=[{"name": ddl, "mimeType": "text/plain", "buffer": edited.encode("utf-8")}])
+    page.get_by_label("同名文件").select_option("backup")
+    page.get_by_role("button", name="上传").click()
+    expect(page.locator(".toast.t-ok")).to_be_visible()
+    expect(rows).to_have_count(len(names) + 1)
+    after = requests.get(f"{console_server.base_url}/api/v0/data_pipeline/tasks/{task_id}/files/{ddl}", timeout=30)
+    assert after.text.endswith("-- edited in the console\n")
+    shot(page, "05b_files_after_upload")
+
+
+def test_api_errors_are_shown_from_the_envelope(page, console_server, shot):
+    page.goto(f"{console_server.base_url}/#/tasks/task_20000101_000000")
+    box = page.locator(".error-box").first
+    expect(box).to_be_visible()
+    expect(box).to_contain_text("TASK_NOT_FOUND")
+    # client-side validation: no table picked
+    page.goto(f"{console_server.base_url}/#/create")
+    expect(page.locator("#table-list input[type=checkbox]").first).to_be_visible()
+    page.get_by_role("button", name="创建任务").click()
+    expect(page.get_by_role("alert")).to_contain_text("请至少选择一张表")
+    # a server-side 400: an unreachable custom connection in the table picker shows message + details
+    page.get_by_label("自定义连接").check()
+    page.get_by_label("主机").fill("127.0.0.1")
+    page.get_by_label("端口").fill("1")
+    page.get_by_label("数据库", exact=True).fill("nope")
+    page.get_by_label("用户名").fill("someone")
+    page.get_by_label("密码").fill("s3cret-pw")
+    page.get_by_role("button", name="查询表").click()
+    alert = page.locator(".picker .error-box")
+    expect(alert).to_be_visible()
+    expect(alert).to_contain_text("DATABASE_CONNECTION_ERROR")
+    assert "s3cret-pw" not in page.content()  # the password is never echoed back into the page
+    shot(page, "06_error_display")
+
+
+def test_cancel_a_slow_second_run(page, slow_llm_server, shot):
+    base = slow_llm_server.base_url
+    task_id = create_task_with_form(page, base, unique("取消测试"), run_now=False)
+    expect(page.locator(".step-card")).to_have_count(4)
+    page.get_by_label("执行方式").select_option("complete")
+    page.get_by_role("button", name="执行", exact=True).click()
+    cancel = page.get_by_role("button", name="取消执行")
+    expect(cancel).to_be_enabled(timeout=10000)
+    expect(page.locator(".head-status .badge")).to_have_text("执行中")
+    shot(page, "07_task_running")
+    page.once("dialog", lambda d: d.accept())
+    cancel.click()
+    expect(page.locator(".head-status .badge")).to_have_text("已取消", timeout=30000)
+    expect(page.get_by_role("button", name="执行", exact=True)).to_be_enabled()
+    expect(page.locator("section[aria-label=执行历史] tbody tr").first.locator(".badge")).to_have_text("已取消")
+    data = slow_llm_server.api("GET", f"data_pipeline/tasks/{task_id}")["data"]
+    assert data["status"] == "cancelled" and data["progress"] < 100
+    assert slow_llm_server.stub.chat_requests, "the slow run never reached the LLM"
+    shot(page, "08_task_cancelled")
