@@ -1,7 +1,8 @@
 """OpenAI-compatible chat client: capped concurrency, retries with backoff, JSON answers validated by pydantic.
 
 Contract for callers (steps):
-- `make_llm(settings)` returns an `LLMClient`, or None when no LLM is configured (use the rule-based generator).
+- `make_llm(settings, usage, cancel_event)` returns an `LLMClient`, or None when no LLM is configured (use the
+  rule-based generator); a set `cancel_event` (the step's) ends pending retry waits.
 - `chat(...)` returns non-empty assistant text or raises `core.errors.LLMError`; a failure never comes back as
   content (the seed system wrote "sorry, I cannot..." into table comments).
 - `chat_json(..., schema=Model)` returns a validated object; an unusable answer gets exactly one re-ask with the
@@ -150,7 +151,7 @@ def error_excerpt(text: str, secrets: tuple[str, ...] = ()) -> str:
 def post_json_with_retries(session: requests.Session, url: str, payload: dict, *, headers: dict,
                            timeout_s: float, policy: RetryPolicy, secrets: tuple[str, ...] = (),
                            what: str = "LLM", gate: Optional[threading.Semaphore] = None,
-                           abort: Optional[threading.Event] = None) -> tuple[dict, int]:
+                           abort: tuple[threading.Event, ...] = ()) -> tuple[dict, int]:
     """POST `payload`, retrying 429/5xx/timeouts/connection errors/garbled bodies; returns (json, attempts).
 
     The semaphore `gate` is held only while a request is in flight (not while waiting to retry), so it caps the
@@ -167,13 +168,23 @@ def post_json_with_retries(session: requests.Session, url: str, payload: dict, *
                 error = LLMError(f"{what} request to {_endpoint_label(url)} failed{tried}: {failure}")
                 error.attempts = attempts
                 raise error from None
-            wait = policy.wait_s(attempts, failure.retry_after)
-            if abort is not None and abort.wait(wait):
-                error = LLMError(f"{what} request abandoned: the client is shutting down")
+            if _sleep_unless_set(abort, policy.wait_s(attempts, failure.retry_after)):
+                error = LLMError(f"{what} request abandoned while waiting to retry: the task is stopping "
+                                 f"(last failure: {failure})")
                 error.attempts = attempts
                 raise error from None
-            if abort is None:
-                time.sleep(wait)
+
+
+def _sleep_unless_set(events: tuple[threading.Event, ...], seconds: float) -> bool:
+    """Sleep `seconds`; True (early) as soon as one of `events` is set."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if any(e.is_set() for e in events):
+            return True
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        time.sleep(min(remaining, 0.05))
 
 
 def _one_attempt(session, url, payload, headers, timeout_s, secrets, gate) -> dict:
@@ -314,7 +325,7 @@ class LLMClient:
     """Chat completions against `settings.llm_base_url`; thread-safe; one instance per task."""
 
     def __init__(self, settings: Settings, usage: Optional[Usage] = None, *,
-                 abort: Optional[threading.Event] = None):
+                 cancel_event: Optional[threading.Event] = None):
         if not settings.llm_enabled:
             raise LLMError("no LLM configured (LLM_BASE_URL and LLM_MODEL are required)")
         self.settings = settings
@@ -323,7 +334,9 @@ class LLMClient:
         self.url = settings.llm_base_url.rstrip("/") + "/chat/completions"
         self.policy = RetryPolicy.from_settings(settings)
         self._gate = threading.BoundedSemaphore(settings.llm_max_concurrency)
-        self._abort = abort or threading.Event()
+        self._closed = threading.Event()
+        # retry waits end early when the task is cancelled (the step's cancel_event) or the client is closed
+        self._abort = (self._closed,) + ((cancel_event,) if cancel_event is not None else ())
         self._session = make_session(settings.llm_max_concurrency)
         self._headers = {"Content-Type": "application/json"}
         if settings.llm_api_key:
@@ -379,7 +392,7 @@ class LLMClient:
 
     def close(self) -> None:
         """Stop pending retry waits and release connections."""
-        self._abort.set()
+        self._closed.set()
         self._session.close()
 
     def __enter__(self) -> "LLMClient":
@@ -403,6 +416,6 @@ def _content_of(data: dict) -> str:
 
 
 def make_llm(settings: Settings, usage: Optional[Usage] = None,
-             abort: Optional[threading.Event] = None) -> Optional[LLMClient]:
+             cancel_event: Optional[threading.Event] = None) -> Optional[LLMClient]:
     """An LLMClient when LLM_BASE_URL and LLM_MODEL are set, else None (callers use the rule-based generator)."""
-    return LLMClient(settings, usage, abort=abort) if settings.llm_enabled else None
+    return LLMClient(settings, usage, cancel_event=cancel_event) if settings.llm_enabled else None

@@ -218,6 +218,21 @@ def test_close_abandons_a_pending_retry_wait(openai_stub):
     assert time.monotonic() - started < 5
 
 
+def test_task_cancellation_ends_a_retry_wait_without_touching_the_event_on_close(openai_stub):
+    cancel = threading.Event()
+    settings = _llm(openai_stub, llm_retry_max_wait_s=30).settings
+    llm = make_llm(settings, cancel_event=cancel)
+    openai_stub.script(Reply(status=503, retry_after="30"))
+    threading.Timer(0.2, cancel.set).start()
+    started = time.monotonic()
+    with pytest.raises(LLMError, match="abandoned while waiting to retry.*HTTP 503"):
+        llm.chat(USER)
+    assert time.monotonic() - started < 5
+    other = threading.Event()
+    make_llm(settings, cancel_event=other).close()
+    assert not other.is_set()  # closing a client never cancels the task
+
+
 def test_load_prompt_fills_placeholders_and_rejects_missing_or_bad_names():
     text = load_prompt("json_reask", error="field x missing")
     assert "field x missing" in text and "{{" not in text
