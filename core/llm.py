@@ -276,10 +276,13 @@ def extract_json(text: str, schema: Any = None) -> Any:
                 return value
             first_error = first_error or "expected a JSON object or array"
             continue
-        try:
-            return adapter.validate_python(value)
-        except ValidationError as exc:
-            first_error = first_error or _validation_summary(exc)
+        # JSON-mode models must answer an object: {"pairs": [...]} stands for the list a list schema expects
+        wrapped = isinstance(value, dict) and len(value) == 1 and isinstance(next(iter(value.values())), list)
+        for option in (value, next(iter(value.values()))) if wrapped else (value,):
+            try:
+                return adapter.validate_python(option)
+            except ValidationError as exc:
+                first_error = first_error or _validation_summary(exc)
     if not found:
         raise ValueError("the answer contains no JSON value")
     raise ValueError(f"the JSON does not match the expected format: {first_error}")

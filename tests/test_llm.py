@@ -149,6 +149,9 @@ def test_json_array_with_list_schema_and_no_schema():
     text = 'Pairs:\n[{"table": "a", "comment": "x"}, {"table": "b", "comment": "y"}]\nThanks'
     assert [c.table for c in extract_json(text, list[Comment])] == ["a", "b"]
     assert extract_json('answer: {"a": [1, 2]}') == {"a": [1, 2]}
+    wrapped = '{"pairs": [{"table": "a", "comment": "x"}]}'
+    assert extract_json(wrapped, list[Comment]) == [Comment(table="a", comment="x")]
+    assert extract_json(wrapped) == {"pairs": [{"table": "a", "comment": "x"}]}
     with pytest.raises(ValueError, match="no JSON"):
         extract_json("I am sorry, I cannot help with that.")
 
