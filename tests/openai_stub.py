@@ -121,6 +121,13 @@ def hash_vector(text: str, dimension: int) -> list[float]:
     return [v / norm for v in out]
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # the default listen backlog (5) drops SYNs under a burst of parallel clients, and the client's 1 s SYN
+    # retransmit would then show up as fake latency in benchmarks
+    request_queue_size = 256
+
+
 class OpenAIStub:
     """Local OpenAI-compatible server; see the module docstring."""
 
@@ -138,8 +145,7 @@ class OpenAIStub:
         self._in_flight = 0
         self.max_in_flight = 0
         self._stopping = threading.Event()
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
-        self._server.daemon_threads = True
+        self._server = _Server((host, port), self._handler_class())
         self._thread: Optional[threading.Thread] = None
 
     # --- lifecycle -------------------------------------------------------------------------------------------
@@ -290,6 +296,9 @@ class OpenAIStub:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, like real endpoints (requests.Session reuses sockets)
+            # headers and body leave in two writes: with Nagle on, the body waits for the client's delayed ACK
+            # (~40 ms per answer on Linux), which would pose as LLM latency in benchmarks
+            disable_nagle_algorithm = True
 
             def log_message(self, *args) -> None:  # quiet: tests read stub.requests instead
                 pass
