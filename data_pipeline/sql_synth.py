@@ -1,0 +1,462 @@
+"""Rule-based question–SQL synthesis, SQL first, from the schema snapshot alone (no LLM, no DB access).
+
+Every template builds the SQL from the table's real structure and profiled values, then phrases a Chinese
+question from the comments ("各{列}的{实体}数量是多少？"). The column roles come from generic rules only:
+- measure: a numeric column that is not a key, not enum-like and not named like a code/type/flag/version;
+- category: an enum-like column (profiled as low-cardinality) with real top values, never PII;
+- label: a text column named like a name (`*_name`, comment containing 名称/名字), never PII;
+- time: a date/timestamp column with real sampled values (the range asked about comes from those samples);
+- soft delete: `delete_ts`/`deleted_at`/`deleted_time`-style columns get `IS NULL`, `is_deleted`-style
+  flags get `= false`/`= 0` on every table of a query.
+PII columns (`Column.pii_kind`) are never filtered on, grouped by, listed or used as values.
+Each pair's meta records difficulty, tables, fk_edges, template and `source: "rule_based"`.
+"""
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Optional, Sequence
+
+from data_pipeline.pair_quality import FkEdge
+from data_pipeline.pairs import Pair
+from data_pipeline.schema_model import Column, ForeignKey, Table
+from data_pipeline.themes import column_noun, table_noun
+
+_SIMPLE_IDENT = re.compile(r"^[a-z_][a-z0-9_$]*$")
+# PostgreSQL reserved key words that may not be used bare as column/table names
+_RESERVED = frozenset("""all analyse analyze and any array as asc asymmetric both case cast check collate column
+constraint create current_catalog current_date current_role current_time current_timestamp current_user default
+deferrable desc distinct do else end except false fetch for foreign from grant group having in initially
+intersect into lateral leading limit localtime localtimestamp not null offset on only or order placing primary
+references returning select session_user some symmetric system_user table then to trailing true union unique user
+using variadic when where window with authorization binary collation concurrently cross current_schema freeze
+full ilike inner is isnull join left like natural notnull outer overlaps right similar tablesample verbose
+""".split())
+_NUMERIC_TYPES = ("smallint", "integer", "bigint", "numeric", "decimal", "real", "double precision", "money")
+_NOT_MEASURE_NAME = re.compile(r"(^id$|_id$|^version$|_no$|_code$|_type$|_status$|_state$|_flag$|_level$|"
+                               r"^sort|_sort$|^seq|_seq$|year|month|^day$|_day$|_lat|_lng|_lon)", re.I)
+_SOFT_DELETE_TS = re.compile(r"^(delete|deleted|del)_(ts|at|time|date|on|timestamp)$", re.I)
+_SOFT_DELETE_FLAG = re.compile(r"^(is_?deleted?|deleted|del_?flag|delete_?flag|is_del)$", re.I)
+_AUDIT_TIME = re.compile(r"(create|update|modif|insert|delete|del_|sync|etl)", re.I)
+_CREATED = re.compile(r"^(create|created|creation|insert|inserted)_?(ts|at|time|date|on|timestamp)$", re.I)
+_MASK_CHARS = re.compile(r"[*＊×]")
+TOP_N = 10
+
+
+# ------------------------------------------------------------------------------------------- SQL text
+
+
+def quote_ident(name: str) -> str:
+    """`name` bare when PostgreSQL folds it to itself and it is not reserved, else double-quoted."""
+    if _SIMPLE_IDENT.match(name) and name not in _RESERVED:
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
+def table_ref(table: Table, alias: Optional[str] = None) -> str:
+    name = quote_ident(table.name) if table.schema == "public" else \
+        f"{quote_ident(table.schema)}.{quote_ident(table.name)}"
+    return f"{name} AS {alias}" if alias else name
+
+
+def col(column: str, alias: Optional[str] = None) -> str:
+    return f"{alias}.{quote_ident(column)}" if alias else quote_ident(column)
+
+
+def is_numeric(column: Column) -> bool:
+    return column.data_type.lower().startswith(_NUMERIC_TYPES)
+
+
+def literal(value: str, column: Column) -> str:
+    """A SQL literal for a profiled value: bare for numbers in numeric columns, quoted text otherwise."""
+    if is_numeric(column) and re.fullmatch(r"-?\d+(\.\d+)?", value.strip()):
+        return value.strip()
+    return "'" + value.replace("'", "''") + "'"
+
+
+# ------------------------------------------------------------------------------------------- column roles
+
+
+def _fk_columns(table: Table) -> set[str]:
+    return {c for fk in table.foreign_keys for c in fk.columns}
+
+
+def soft_delete_conditions(table: Table, alias: Optional[str] = None) -> list[str]:
+    """Predicates that keep only live rows, from generic soft-delete column names."""
+    conditions = []
+    for c in table.columns:
+        if _SOFT_DELETE_TS.match(c.name):
+            conditions.append(f"{col(c.name, alias)} IS NULL")
+        elif _SOFT_DELETE_FLAG.match(c.name):
+            t = c.data_type.lower()
+            if t == "boolean":
+                conditions.append(f"{col(c.name, alias)} IS NOT TRUE")
+            elif is_numeric(c):
+                conditions.append(f"COALESCE({col(c.name, alias)}, 0) = 0")
+    return conditions
+
+
+def _is_soft_delete(c: Column) -> bool:
+    return bool(_SOFT_DELETE_TS.match(c.name) or _SOFT_DELETE_FLAG.match(c.name))
+
+
+def is_measure(column: Column, table: Table) -> bool:
+    """A numeric column worth summing/averaging (see module doc)."""
+    return (is_numeric(column) and not column.is_primary_key and column.name not in _fk_columns(table)
+            and not column.is_enum_like and not _NOT_MEASURE_NAME.search(column.name) and not column.pii_kind)
+
+
+def _usable_values(column: Column) -> list[str]:
+    """Real profiled values (top values first, then samples), never from PII columns, never masked-looking."""
+    if column.pii_kind:
+        return []
+    values = [v.value for v in column.top_values] + list(column.samples)
+    return [v for v in dict.fromkeys(values) if v not in (None, "") and not _MASK_CHARS.search(str(v))
+            and len(str(v)) <= 60]
+
+
+def _is_unique(column: Column, table: Table) -> bool:
+    """Unique by constraint, or (in a small table) nearly one value per row: grouping by it says nothing."""
+    if [column.name] in table.unique_keys or table.primary_key == [column.name]:
+        return True
+    rows, distinct = table.row_estimate or 0, column.distinct_count or 0
+    return rows > 0 and distinct >= 0.5 * rows
+
+
+def categories(table: Table) -> list[Column]:
+    keys = _fk_columns(table) | set(table.primary_key)
+    label = label_column(table)
+    return [c for c in table.columns if c.is_enum_like and c.name not in keys and not c.is_primary_key
+            and not c.pii_kind and not _is_soft_delete(c) and _usable_values(c) and not _is_unique(c, table)
+            and (label is None or c.name != label.name)
+            and not c.data_type.lower().startswith(("timestamp", "date", "time"))]
+
+
+def label_column(table: Table) -> Optional[Column]:
+    keys = _fk_columns(table) | set(table.primary_key)
+    texts = [c for c in table.columns if c.name not in keys and not c.pii_kind
+             and c.data_type.lower().startswith(("character", "text", "varchar", "char"))]
+    named = [c for c in texts if c.name.lower().endswith("name") or "名称" in (c.effective_comment or "")
+             or "名字" in (c.effective_comment or "")]
+    return (named or [None])[0]
+
+
+def measures(table: Table) -> list[Column]:
+    return [c for c in table.columns if is_measure(c, table)]
+
+
+def _sample_dates(column: Column) -> list[date]:
+    out = []
+    for v in column.samples + [t.value for t in column.top_values]:
+        try:
+            out.append(date.fromisoformat(str(v)[:10]))
+        except ValueError:
+            continue
+    return out
+
+
+def is_creation_time(column: Column) -> bool:
+    return bool(_CREATED.search(column.name))
+
+
+def time_column(table: Table) -> Optional[tuple[Column, date, date]]:
+    """The business date column with its sampled min and max: date types and non-audit names first; of the
+    audit columns only the creation time qualifies (asked about as "新增")."""
+    found = []
+    for c in table.columns:
+        audit = bool(_AUDIT_TIME.search(c.name))
+        if c.data_type.lower().startswith(("date", "timestamp")) and not _is_soft_delete(c) and not c.pii_kind \
+                and (not audit or is_creation_time(c)):
+            dates = _sample_dates(c)
+            if dates:
+                rank = (bool(_AUDIT_TIME.search(c.name)), not c.data_type.lower().startswith("date"), c.ordinal)
+                found.append((rank, c, min(dates), max(dates)))
+    if not found:
+        return None
+    _, c, lo, hi = min(found, key=lambda f: f[0])
+    return c, lo, hi
+
+
+# ------------------------------------------------------------------------------------------- building pairs
+
+
+def _where(conditions: Sequence[str]) -> str:
+    return f"\nWHERE {' AND '.join(conditions)}" if conditions else ""
+
+
+def _pair(question: str, sql: str, difficulty: str, template: str, tables: Sequence[Table],
+          edges: Sequence[FkEdge] = (), theme: Optional[str] = None) -> Pair:
+    return Pair(question, sql, {"theme": theme, "difficulty": difficulty,
+                                "tables": sorted({t.qualified for t in tables}),
+                                "fk_edges": [e.key for e in edges], "source": "rule_based", "template": template})
+
+
+def _entity_count(table: Table) -> str:
+    """How a row is counted in words: a fact table (has a time column and measures) counts 记录, others 数量."""
+    noun = table_noun(table)
+    return f"{noun}记录数" if measures(table) and time_column(table) else f"{noun}数量"
+
+
+def table_pairs(table: Table, theme: Optional[str] = None) -> list[Pair]:
+    """Single-table templates: count, listing, filters on real values, group-by, aggregates, top-N, time
+    range, monthly trend, above-average (nested) and ranking (window). Always at least the count."""
+    t, live = table, soft_delete_conditions(table)
+    noun, ref = table_noun(t), table_ref(t)
+    cats, label, ms, tcol = categories(t), label_column(t), measures(t), time_column(t)
+    out = [_pair(f"{noun}共有多少条记录？", f"SELECT COUNT(*) AS record_count\nFROM {ref}{_where(live)}",
+                 "aggregate", "count_all", [t], theme=theme)]
+    shown = [c for c in ([label] if label else []) + cats[:2] + ([tcol[0]] if tcol else []) + ms[:1] if c]
+    shown = list({c.name: c for c in shown}.values())[:4] or [c for c in t.columns if not c.pii_kind][:3]
+    if shown:
+        order = f"\nORDER BY {col(tcol[0].name)} DESC" if tcol else ""
+        what = "、".join(column_noun(c) for c in shown)
+        head = f"最近的{TOP_N}条{noun}记录" if tcol else f"前{TOP_N}条{noun}记录"
+        out.append(_pair(f"列出{head}的{what}。",
+                         f"SELECT {', '.join(col(c.name) for c in shown)}\nFROM {ref}{_where(live)}{order}\n"
+                         f"LIMIT {TOP_N}", "single_table", "list_recent", [t], theme=theme))
+    if label:
+        out.append(_pair(f"{noun}中共有多少个不同的{column_noun(label)}？",
+                         f"SELECT COUNT(DISTINCT {col(label.name)}) AS distinct_count\nFROM {ref}{_where(live)}",
+                         "aggregate", "count_distinct", [t], theme=theme))
+    for c in cats[:2]:
+        cn, value = column_noun(c), _usable_values(c)[0]
+        out.append(_pair(f"各{cn}的{_entity_count(t)}是多少？",
+                         f"SELECT {col(c.name)}, COUNT(*) AS record_count\nFROM {ref}{_where(live)}\n"
+                         f"GROUP BY {col(c.name)}\nORDER BY record_count DESC", "group_by", "group_count", [t],
+                         theme=theme))
+        out.append(_pair(f"{cn}为“{value}”的{noun}有多少条记录？",
+                         f"SELECT COUNT(*) AS record_count\nFROM {ref}"
+                         f"{_where([*live, f'{col(c.name)} = {literal(value, c)}'])}",
+                         "aggregate", "filter_count", [t], theme=theme))
+    if cats and label:
+        c = cats[0]
+        value = _usable_values(c)[0]
+        out.append(_pair(f"{column_noun(c)}为“{value}”的{noun}有哪些？列出其{column_noun(label)}。",
+                         f"SELECT DISTINCT {col(label.name)}\nFROM {ref}"
+                         f"{_where([*live, f'{col(c.name)} = {literal(value, c)}'])}\nLIMIT 50",
+                         "single_table", "filter_list", [t], theme=theme))
+    for m in ms[:2]:
+        mn = column_noun(m)
+        out.append(_pair(f"{noun}的{mn}总计、平均值和最大值分别是多少？",
+                         f"SELECT SUM({col(m.name)}) AS total, AVG({col(m.name)}) AS average, "
+                         f"MAX({col(m.name)}) AS maximum\nFROM {ref}{_where(live)}", "aggregate", "measure_stats",
+                         [t], theme=theme))
+    if ms and cats:
+        m, c = ms[0], cats[0]
+        out.append(_pair(f"各{column_noun(c)}的{column_noun(m)}合计是多少？",
+                         f"SELECT {col(c.name)}, SUM({col(m.name)}) AS total\nFROM {ref}{_where(live)}\n"
+                         f"GROUP BY {col(c.name)}\nORDER BY total DESC", "group_by", "group_sum", [t], theme=theme))
+    if ms and label:
+        m = ms[0]
+        out.append(_pair(f"{column_noun(m)}合计最高的前{TOP_N}个{column_noun(label)}是哪些？",
+                         f"SELECT {col(label.name)}, SUM({col(m.name)}) AS total\nFROM {ref}{_where(live)}\n"
+                         f"GROUP BY {col(label.name)}\nORDER BY total DESC\nLIMIT {TOP_N}", "group_by", "top_n",
+                         [t], theme=theme))
+    if tcol:
+        out.extend(_time_pairs(t, tcol, ms, live, theme))
+    out.extend(_nested_pairs(t, cats, label, ms, live, theme))
+    return out
+
+
+def _time_pairs(t: Table, tcol: tuple[Column, date, date], ms: list[Column], live: list[str],
+                theme: Optional[str]) -> list[Pair]:
+    c, lo, hi = tcol
+    if is_creation_time(c):
+        ms = []   # "how many were created" counts rows
+    start = hi.replace(day=1)
+    end = date(start.year + (start.month == 12), start.month % 12 + 1, 1)
+    what = f"{column_noun(ms[0])}合计" if ms else "记录数"
+    agg = f"SUM({col(ms[0].name)})" if ms else "COUNT(*)"
+    alias = "total" if ms else "record_count"
+    rng = [*live, f"{col(c.name)} >= '{start.isoformat()}'", f"{col(c.name)} < '{end.isoformat()}'"]
+    created = is_creation_time(c)
+    question = (f"{start.year}年{start.month}月新增了多少条{table_noun(t)}记录？" if created else
+                f"{start.year}年{start.month}月{table_noun(t)}的{what}是多少？")
+    pairs = [_pair(question, f"SELECT {agg} AS {alias}\nFROM {table_ref(t)}{_where(rng)}", "aggregate",
+                   "time_range", [t], theme=theme)]
+    first = max(lo, date(hi.year - 1, hi.month, 1)).replace(day=1)
+    trend = [*live, f"{col(c.name)} >= '{first.isoformat()}'"]
+    question = (f"按月统计{first.year}年{first.month}月以来每月新增的{table_noun(t)}数量。" if created else
+                f"按{column_noun(c)}逐月统计{first.year}年{first.month}月以来{table_noun(t)}的{what}。")
+    pairs.append(_pair(question,
+                       f"SELECT date_trunc('month', {col(c.name)}) AS month, {agg} AS {alias}\n"
+                       f"FROM {table_ref(t)}{_where(trend)}\nGROUP BY 1\nORDER BY 1", "group_by", "monthly_trend",
+                       [t], theme=theme))
+    return pairs
+
+
+def _nested_pairs(t: Table, cats: list[Column], label: Optional[Column], ms: list[Column], live: list[str],
+                  theme: Optional[str]) -> list[Pair]:
+    ref, noun, out = table_ref(t), table_noun(t), []
+    if ms:
+        m = col(ms[0].name)
+        out.append(_pair(f"{column_noun(ms[0])}高于平均值的{noun}记录有多少条？",
+                         f"SELECT COUNT(*) AS record_count\nFROM {ref}"
+                         f"{_where([*live, f'{m} > (SELECT AVG({m}) FROM {ref}{_where(live)})'])}",
+                         "nested_window", "above_average", [t], theme=theme))
+    elif cats:
+        c = col(cats[0].name)
+        out.append(_pair(f"{_entity_count(t)}高于平均水平的{column_noun(cats[0])}有哪些？",
+                         f"SELECT {c}, COUNT(*) AS record_count\nFROM {ref}{_where(live)}\nGROUP BY {c}\n"
+                         f"HAVING COUNT(*) > (SELECT AVG(n) FROM (SELECT COUNT(*) AS n FROM {ref}{_where(live)} "
+                         f"GROUP BY {c}) AS per_group)", "nested_window", "above_average_group", [t], theme=theme))
+    if ms and label and cats:
+        m, c, lab = col(ms[0].name), col(cats[0].name), col(label.name)
+        out.append(_pair(f"各{column_noun(cats[0])}中{column_noun(ms[0])}合计最高的{column_noun(label)}分别是什么？",
+                         f"SELECT {c}, {lab}, total\nFROM (\n  SELECT {c}, {lab}, SUM({m}) AS total,\n"
+                         f"         ROW_NUMBER() OVER (PARTITION BY {c} ORDER BY SUM({m}) DESC) AS rn\n"
+                         f"  FROM {ref}{_where(live)}\n  GROUP BY {c}, {lab}\n) AS ranked\nWHERE rn = 1",
+                         "nested_window", "top_per_group", [t], theme=theme))
+    elif ms and label:
+        m, lab = col(ms[0].name), col(label.name)
+        out.append(_pair(f"按{column_noun(ms[0])}合计对{column_noun(label)}排名，前{TOP_N}名分别是谁？",
+                         f"SELECT {lab}, SUM({m}) AS total, RANK() OVER (ORDER BY SUM({m}) DESC) AS rank_no\n"
+                         f"FROM {ref}{_where(live)}\nGROUP BY {lab}\nORDER BY rank_no\nLIMIT {TOP_N}",
+                         "nested_window", "rank", [t], theme=theme))
+    return out
+
+
+def _edge(child: Table, fk: ForeignKey) -> FkEdge:
+    return FkEdge(child.qualified, tuple(fk.columns), f"{fk.ref_schema}.{fk.ref_table}", tuple(fk.ref_columns))
+
+
+def _join_on(child_alias: str, fk: ForeignKey, parent_alias: str) -> str:
+    return " AND ".join(f"{col(c, child_alias)} = {col(r, parent_alias)}" for c, r in zip(fk.columns, fk.ref_columns))
+
+
+def _group_key(parent: Table) -> tuple[str, str]:
+    """(column, words) a join groups the parent by: its label, else a category, else its referenced key."""
+    label = label_column(parent)
+    if label:
+        return label.name, column_noun(label)
+    cats = categories(parent)
+    if cats:
+        return cats[0].name, column_noun(cats[0])
+    key = (parent.primary_key or [parent.columns[0].name])[0]
+    return key, f"{table_noun(parent)}{column_noun(parent.column(key)) if parent.column(key) else key}"
+
+
+def fk_pair(child: Table, fk: ForeignKey, parent: Table, theme: Optional[str] = None, tag: str = "") -> Pair:
+    """One join along `fk`: the child's measure total (or row count) per parent label."""
+    key, words = _group_key(parent)
+    ms = measures(child)
+    live = soft_delete_conditions(child, "c") + (soft_delete_conditions(parent, "p") if parent is not child else [])
+    agg, what, alias = ((f"SUM({col(ms[0].name, 'c')})", f"{column_noun(ms[0])}合计", "total") if ms else
+                        ("COUNT(*)", _entity_count(child), "record_count"))
+    sql = (f"SELECT {col(key, 'p')}, {agg} AS {alias}\nFROM {table_ref(child, 'c')}\n"
+           f"JOIN {table_ref(parent, 'p')} ON {_join_on('c', fk, 'p')}{_where(live)}\n"
+           f"GROUP BY {col(key, 'p')}\nORDER BY {alias} DESC\nLIMIT 20")
+    return _pair(f"各{words}对应的{what}是多少？{tag}", sql, "join", "fk_join", [child, parent],
+                 [_edge(child, fk)], theme)
+
+
+def link_pair(link: Table, tables_by_q: dict[str, Table], theme: Optional[str] = None, tag: str = "") -> Optional[Pair]:
+    """A two-hop join through a link table (two FKs to two other tables): covers both edges at once."""
+    if len(link.foreign_keys) != 2:
+        return None
+    (fa, fb) = link.foreign_keys
+    pa, pb = (tables_by_q.get(f"{f.ref_schema}.{f.ref_table}") for f in (fa, fb))
+    if pa is None or pb is None or pa is pb or link in (pa, pb):
+        return None
+    key, words = _group_key(pa)
+    b_key = (pb.primary_key or fb.ref_columns)[0]
+    live = soft_delete_conditions(link, "l") + soft_delete_conditions(pa, "a") + soft_delete_conditions(pb, "b")
+    sql = (f"SELECT {col(key, 'a')}, COUNT(DISTINCT {col(b_key, 'b')}) AS record_count\nFROM {table_ref(link, 'l')}\n"
+           f"JOIN {table_ref(pa, 'a')} ON {_join_on('l', fa, 'a')}\nJOIN {table_ref(pb, 'b')} ON {_join_on('l', fb, 'b')}"
+           f"{_where(live)}\nGROUP BY {col(key, 'a')}\nORDER BY record_count DESC\nLIMIT 20")
+    return _pair(f"各{words}关联的{table_noun(pb)}数量是多少？{tag}", sql, "join", "link_join", [link, pa, pb],
+                 [_edge(link, fa), _edge(link, fb)], theme)
+
+
+def fk_filter_pair(child: Table, fk: ForeignKey, parent: Table, theme: Optional[str] = None) -> Optional[Pair]:
+    """A join filtered on a real category value of the parent."""
+    cats = categories(parent)
+    if not cats or parent is child:
+        return None
+    c = cats[0]
+    value = _usable_values(c)[0]
+    live = soft_delete_conditions(child, "c") + soft_delete_conditions(parent, "p")
+    cond = [*live, f"{col(c.name, 'p')} = {literal(value, c)}"]
+    sql = (f"SELECT COUNT(*) AS record_count\nFROM {table_ref(child, 'c')}\n"
+           f"JOIN {table_ref(parent, 'p')} ON {_join_on('c', fk, 'p')}{_where(cond)}")
+    return _pair(f"{column_noun(c)}为“{value}”的{table_noun(parent)}共有多少条{table_noun(child)}记录？", sql,
+                 "join", "fk_filter_join", [child, parent], [_edge(child, fk)], theme)
+
+
+def edge_pairs(child: Table, tables_by_q: dict[str, Table], theme: Optional[str] = None) -> list[Pair]:
+    """Join pairs for every FK of `child` whose parent is known (a link table gets the two-hop join)."""
+    link = link_pair(child, tables_by_q, theme) if _is_link(child) else None
+    if link:
+        return [link]
+    out = []
+    for fk in child.foreign_keys:
+        parent = tables_by_q.get(f"{fk.ref_schema}.{fk.ref_table}")
+        if parent is not None:
+            out.append(fk_pair(child, fk, parent, theme))
+            extra = fk_filter_pair(child, fk, parent, theme)
+            out.extend([extra] if extra else [])
+    return out
+
+
+def _is_link(table: Table) -> bool:
+    fk_cols = _fk_columns(table)
+    return len(table.foreign_keys) == 2 and all(c.name in fk_cols or _is_soft_delete(c) or c.is_primary_key
+                                                for c in table.columns)
+
+
+# ------------------------------------------------------------------------------------------- per theme
+
+
+def plan_theme_work(themes: Sequence, tables: Sequence[Table]) -> dict[str, tuple[list[Table], list[Table]]]:
+    """theme name -> (tables whose single-table pairs it generates, child tables whose FK joins it generates).
+
+    A table's own pairs go to the smallest theme that contains it (a big table's own theme); an FK edge goes to
+    the first theme containing both ends, else the first containing the child. So every table and edge is
+    generated exactly once over all themes.
+    """
+    from data_pipeline.themes import theme_tables
+    members = {th.topic_name: theme_tables(th, tables) for th in themes}
+    work: dict[str, tuple[list[Table], list[Table]]] = {th.topic_name: ([], []) for th in themes}
+    for t in tables:
+        owners = [th.topic_name for th in themes if t in members[th.topic_name]]
+        if owners:
+            work[min(owners, key=lambda n: len(members[n]))][0].append(t)
+        if t.foreign_keys:
+            parents = {f"{fk.ref_schema}.{fk.ref_table}" for fk in t.foreign_keys}
+            both = [n for n in owners if parents & {m.qualified for m in members[n]}]
+            if both or owners:
+                work[(both or owners)[0]][1].append(t)
+    return work
+
+
+def theme_pairs(theme_name: str, own_tables: Sequence[Table], join_children: Sequence[Table],
+                tables: Sequence[Table]) -> list[Pair]:
+    """All rule-based pairs of one theme: joins first (they cover edges and two tables at once)."""
+    by_q = {t.qualified: t for t in tables}
+    out: list[Pair] = []
+    for child in join_children:
+        out.extend(edge_pairs(child, by_q, theme_name))
+    for t in own_tables:
+        out.extend(table_pairs(t, theme_name))
+    return out
+
+
+def coverage_pairs(tables: Sequence[Table], missing_tables: Sequence[str], missing_edges: Sequence[str],
+                   theme_of: dict[str, str]) -> list[Pair]:
+    """Rule-based pairs that cover what is still missing: one join per missing edge (tagged with the table name
+    so it cannot collide with a pair already kept), one count per missing table. `theme_of` maps a qualified
+    table name to the theme the pair is filed under."""
+    by_q = {t.qualified: t for t in tables}
+    out: list[Pair] = []
+    for t in tables:
+        for fk in t.foreign_keys:
+            parent = by_q.get(f"{fk.ref_schema}.{fk.ref_table}")
+            if parent is not None and _edge(t, fk).key in missing_edges:
+                out.append(fk_pair(t, fk, parent, theme_of.get(t.qualified), tag=f"（{t.name}）"))
+    for q in missing_tables:
+        t = by_q[q]
+        p = table_pairs(t, theme_of.get(q))[0]
+        out.append(Pair(f"{t.name}（{table_noun(t)}）表共有多少条记录？", p.sql, p.meta))
+    for p in out:
+        p.meta["coverage_top_up"] = True
+    return out

@@ -1,0 +1,182 @@
+"""Step 2, `qa_generation`: business themes, then question–SQL pairs per theme, deduplicated, with coverage.
+
+Inputs (from ddl_generation, in the task directory): `schema_snapshot.json` and the `*_detail.md` docs (read as
+they are now, so a user's edits reach the LLM). Two modes, chosen by `ctx.llm`:
+- LLM: one theme call, then one call per theme, run concurrently (at most `llm_max_concurrency`); a theme whose
+  call fails is reported and skipped; whatever coverage is then missing is topped up with rule-based pairs,
+  labelled `source: "rule_based"` in the sidecar.
+- rule-based (no LLM configured): FK-cluster themes and SQL-first templates (data_pipeline/sql_synth.py).
+Either way: exact and template duplicates are removed and counted, every table and FK edge is covered.
+
+Outputs: `qs_{db}_{YYYYMMDD_HHMMSS}_pair.json` (flat [{question, sql}]) + `.meta.json` sidecar, `metadata.txt`
+rewritten with the themes (write_metadata_txt; ddl_generation owns its first version, so it is not in
+OUTPUT_PATTERNS), `metadata_detail.md`.
+"""
+from __future__ import annotations
+
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from datetime import datetime
+from pathlib import Path
+from typing import Sequence
+
+from core.db import database_name
+from core.errors import AppError, LLMError, StepDependencyNotMet
+from data_pipeline.pair_quality import compute_coverage, count_by_difficulty, dedupe_pairs
+from data_pipeline.pairs import Pair, pairs_file_name, write_pairs
+from data_pipeline.qa_detail import write_metadata_detail
+from data_pipeline.schema_model import SNAPSHOT_FILE, Table, load_snapshot
+from data_pipeline.sql_synth import coverage_pairs, plan_theme_work, theme_pairs
+from data_pipeline.steps.base import OutputFile, StepContext, StepResult
+from data_pipeline.themes import Theme, display_name, llm_themes, rule_based_themes, theme_tables
+
+OUTPUT_PATTERNS = ("qs_*_pair.json", "qs_*_pair.meta.json", "qs_*_pair.json.backup", "metadata_detail.md")
+THEME_COUNT = 5          # themes asked of the LLM (the seeds' 5 themes x 10 pairs)
+PAIRS_PER_THEME = 10
+
+
+def _load_inputs(task_dir: Path) -> tuple[list[Table], dict[str, str]]:
+    path = task_dir / SNAPSHOT_FILE
+    if not path.is_file():
+        raise StepDependencyNotMet(f"{SNAPSHOT_FILE} not found in the task directory: run ddl_generation first")
+    tables, _ = load_snapshot(path)
+    if not tables:
+        raise StepDependencyNotMet(f"{SNAPSHOT_FILE} lists no tables: run ddl_generation first")
+    docs = {}
+    for t in tables:
+        md = task_dir / f"{t.file_stem}_detail.md"
+        if md.is_file():
+            docs[display_name(t)] = md.read_text(encoding="utf-8")
+    return tables, docs
+
+
+def _rule_based(ctx: StepContext, tables: list[Table]) -> tuple[list[Theme], list[Pair], list[str]]:
+    themes = rule_based_themes(tables)
+    ctx.logger.info(f"rule-based themes: {len(themes)} from the foreign-key graph of {len(tables)} tables")
+    work = plan_theme_work(themes, tables)
+    pairs: list[Pair] = []
+    for i, theme in enumerate(themes, 1):
+        ctx.check_cancelled()
+        started = time.monotonic()
+        own, children = work[theme.topic_name]
+        made = theme_pairs(theme.topic_name, own, children, tables)
+        pairs.extend(made)
+        ctx.progress(0.1 + 0.8 * i / len(themes), f"theme {i}/{len(themes)}: {theme.topic_name}")
+        ctx.logger.info(f"theme {i}/{len(themes)} '{theme.topic_name}': {len(made)} pairs "
+                        f"in {time.monotonic() - started:.2f}s")
+    return themes, pairs, []
+
+
+def _llm(ctx: StepContext, tables: list[Table], docs: dict[str, str]
+         ) -> tuple[list[Theme], list[Pair], list[str], list[dict]]:
+    from data_pipeline.qa_llm import generate_theme_pairs
+    started = time.monotonic()
+    try:
+        themes, problems = llm_themes(ctx.llm, tables, docs, ctx.business_context, THEME_COUNT)
+    except AppError as exc:
+        raise LLMError(f"theme discovery failed: {exc.details}") from None
+    if not themes:
+        raise LLMError("theme discovery returned no theme that names a task table")
+    ctx.logger.info(f"LLM themes: {len(themes)} in {time.monotonic() - started:.1f}s")
+    ctx.progress(0.1, f"{len(themes)} themes")
+    pairs: list[Pair] = []
+    failed: list[dict] = []
+    done = 0
+    workers = max(1, min(ctx.settings.llm_max_concurrency, len(themes)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="qa_theme") as pool:
+        futures = {pool.submit(generate_theme_pairs, ctx.llm, th, tables, docs, ctx.business_context,
+                               PAIRS_PER_THEME): (th, time.monotonic()) for th in themes}
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            if ctx.cancel_event.is_set():
+                for f in pending:
+                    f.cancel()
+                ctx.check_cancelled()
+            for f in finished:
+                theme, t0 = futures[f]
+                done += 1
+                try:
+                    made, issues = f.result()
+                except AppError as exc:   # LLMError and friends: reported, never content
+                    failed.append({"theme": theme.topic_name, "error": exc.details})
+                    ctx.logger.warning(f"theme {done}/{len(themes)} '{theme.topic_name}' failed: {exc.details}")
+                    continue
+                pairs.extend(made)
+                problems.extend(issues)
+                ctx.progress(0.1 + 0.8 * done / len(themes), f"theme {done}/{len(themes)}: {theme.topic_name}")
+                ctx.logger.info(f"theme {done}/{len(themes)} '{theme.topic_name}': {len(made)} pairs "
+                                f"({len(issues)} rejected) in {time.monotonic() - t0:.1f}s")
+    if len(failed) == len(themes):
+        raise LLMError(f"question generation failed for every theme; first error: {failed[0]['error']}")
+    return themes, pairs, problems, failed
+
+
+def _theme_of(themes: Sequence[Theme], tables: Sequence[Table]) -> dict[str, str]:
+    """qualified table -> the first theme that lists it (where a top-up pair is filed)."""
+    out: dict[str, str] = {}
+    for th in themes:
+        for t in theme_tables(th, tables):
+            out.setdefault(t.qualified, th.topic_name)
+    return out
+
+
+def run(ctx: StepContext) -> StepResult:
+    started = time.monotonic()
+    tables, docs = _load_inputs(ctx.task_dir)
+    mode = "llm" if ctx.llm is not None else "rule_based"
+    ctx.logger.info(f"qa_generation ({mode}) on {len(tables)} tables, {len(docs)} detail docs")
+    ctx.progress(0.0, "themes")
+    failed: list[dict] = []
+    if ctx.llm is not None:
+        themes, raw, problems, failed = _llm(ctx, tables, docs)
+    else:
+        themes, raw, problems = _rule_based(ctx, tables)
+    dedup = dedupe_pairs(raw)
+    coverage = compute_coverage([p.sql for p in dedup.kept], tables)
+    top_up = 0
+    if not coverage.complete:
+        extra = dedupe_pairs(coverage_pairs(tables, coverage.missing_tables, coverage.missing_fk_edges,
+                                            _theme_of(themes, tables)), seen=dedup)
+        top_up = len(extra.kept)
+        dedup.kept.extend(extra.kept)
+        dedup.exact += extra.exact
+        dedup.template += extra.template
+        ctx.logger.info(f"coverage top-up: {top_up} rule-based pairs for {len(coverage.missing_tables)} tables "
+                        f"and {len(coverage.missing_fk_edges)} FK edges not covered")
+        coverage = compute_coverage([p.sql for p in dedup.kept], tables)
+    warnings = list(problems) + [f"theme '{f['theme']}' failed: {f['error']}" for f in failed]
+    if not coverage.complete:
+        warnings.append(f"coverage incomplete: tables {coverage.missing_tables}, edges {coverage.missing_fk_edges}")
+    pairs = dedup.kept
+    if not pairs:
+        raise AppError("no question-SQL pair could be generated", message="问答对生成失败")
+
+    ctx.progress(0.9, "writing files")
+    db = ctx.params.get("db_name") or database_name(ctx.business_url) or "db"
+    stamp = datetime.now().strftime("%Y%m%d_%H%M%S")
+    pair_file = ctx.task_dir / pairs_file_name(db, stamp)
+    by_difficulty = count_by_difficulty(p.meta.get("difficulty") for p in pairs)
+    by_source = {s: sum(1 for p in pairs if p.meta.get("source") == s) for s in ("llm", "rule_based")}
+    generator = ctx.llm.describe() if ctx.llm is not None else {"generator": "rule_based"}
+    write_pairs(pair_file, pairs, {"generator": generator, "themes": [t.topic_name for t in themes]})
+    from data_pipeline.metadata_file import write_metadata_txt
+    write_metadata_txt(ctx.task_dir, tables, themes=[t.as_metadata() for t in themes])
+    summary = {
+        "themes": len(themes), "pairs": len(pairs), "by_difficulty": by_difficulty,
+        "duplicates_removed": dedup.counts, "pairs_by_source": by_source, "coverage_top_up": top_up,
+        "tables_covered": coverage.tables_covered, "tables_total": coverage.tables_total,
+        "fk_edges_covered": coverage.fk_edges_covered, "fk_edges_total": coverage.fk_edges_total,
+        "source": mode, "failed_themes": failed, "pair_file": pair_file.name,
+        "llm_usage": ctx.llm.usage.to_dict() if ctx.llm is not None else None,
+        "duration_s": round(time.monotonic() - started, 2)}
+    write_metadata_detail(ctx.task_dir / "metadata_detail.md", themes, pairs, summary, generator)
+    ctx.progress(1.0, f"{len(pairs)} pairs")
+    ctx.logger.info(f"qa_generation done: {len(pairs)} pairs in {len(themes)} themes, duplicates removed "
+                    f"{dedup.counts}, tables {coverage.tables_covered}/{coverage.tables_total}, FK edges "
+                    f"{coverage.fk_edges_covered}/{coverage.fk_edges_total}, {summary['duration_s']}s")
+    return StepResult(summary, [
+        OutputFile(pair_file.name, "json", "Question-SQL训练数据对", is_primary=True),
+        OutputFile(pair_file.name[: -len(".json")] + ".meta.json", "json", "问答对元数据（主题、难度、来源）"),
+        OutputFile("metadata.txt", "txt", "表结构与业务主题元数据（SQL脚本）"),
+        OutputFile("metadata_detail.md", "md", "业务主题分析详情")], warnings)
