@@ -63,6 +63,12 @@ class Reply:
     usage: Optional[dict] = None
     finish_reason: str = "stop"
 
+    @classmethod
+    def of_json(cls, value: Any, *, fenced: bool = False, **kwargs: Any) -> "Reply":
+        """An assistant answer whose content is `value` as JSON (optionally inside a ```json fence)."""
+        text = json.dumps(value, ensure_ascii=False)
+        return cls(content=f"```json\n{text}\n```" if fenced else text, **kwargs)
+
 
 ReplyLike = Union[Reply, str, dict, Callable[[dict], Any]]
 

@@ -1,6 +1,7 @@
 """core.embedding: the built-in hashing embedder, and the remote embedder against the local OpenAI stub."""
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 import sys
@@ -52,7 +53,7 @@ def test_hashing_is_deterministic_across_processes():
             f"print(json.dumps(HashingEmbedder(32).embed_query({text!r})))")
     out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True,
                          env={"PYTHONHASHSEED": "12345", "PATH": "/usr/bin:/bin"}, check=True, timeout=60)
-    assert [round(v, 12) for v in eval(out.stdout)] == [round(v, 12) for v in here]
+    assert [round(v, 12) for v in json.loads(out.stdout)] == [round(v, 12) for v in here]
     assert HashingEmbedder(32).embed_documents([text]) == [here]
 
 

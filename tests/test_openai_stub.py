@@ -28,7 +28,8 @@ def test_default_chat_answer_is_a_chat_completion_with_usage(openai_stub):
 
 
 def test_scripted_replies_are_fifo_then_responder(openai_stub):
-    openai_stub.script("one", Reply(status=429, retry_after=2), Reply(body="{not json"), {"content": "four"})
+    openai_stub.script("one", Reply(status=429, retry_after=2), Reply(body="{not json"), {"content": "four"},
+                       Reply.of_json({"名": 1}, fenced=True))
     openai_stub.responder = lambda req: f"echo {req['messages'][-1]['content']}"
     root = openai_stub.root_url  # also without /v1
     assert _chat(root, "x").json()["choices"][0]["message"]["content"] == "one"
@@ -37,6 +38,7 @@ def test_scripted_replies_are_fifo_then_responder(openai_stub):
     r = _chat(root, "x")
     assert r.status_code == 200 and r.text == "{not json"
     assert _chat(root, "x").json()["choices"][0]["message"]["content"] == "four"
+    assert _chat(root, "x").json()["choices"][0]["message"]["content"] == '```json\n{"名": 1}\n```'
     assert _chat(root, "P-7").json()["choices"][0]["message"]["content"] == "echo P-7"
     assert openai_stub.pending() == 0
 
