@@ -261,3 +261,21 @@ def test_cancel_a_slow_second_run(page, slow_llm_server, shot):
     assert data["status"] == "cancelled" and data["progress"] < 100
     assert slow_llm_server.stub.chat_requests, "the slow run never reached the LLM"
     shot(page, "08_task_cancelled")
+
+
+def test_create_with_uploaded_table_list(page, console_server, shot):
+    page.goto(f"{console_server.base_url}/#/create")
+    page.get_by_label("任务名称").fill(unique("上传清单"))
+    page.get_by_label("上传表清单文件").check()
+    page.get_by_label("表清单文件 (.txt，每行一个 schema.table 或 table)").set_input_files(files=[{
+        "name": "tables.txt", "mimeType": "text/plain",
+        "buffer": "# 服务区\npublic.bss_service_area\nbss_company\n".encode("utf-8")}])
+    page.get_by_label("创建后立即执行完整流程").uncheck()
+    page.get_by_role("button", name="创建任务").click()
+    page.wait_for_url(re.compile(r"#/tasks/task_\d{8}_\d{6}(_\d+)?$"))
+    task_id = page.url.rsplit("/", 1)[-1]
+    expect(page.locator(".head-status .badge")).to_have_text("待执行")
+    expect(page.get_by_role("button", name="执行", exact=True)).to_be_enabled()
+    info = console_server.api("GET", f"data_pipeline/tasks/{task_id}/table-list-info")["data"]
+    assert info["has_table_list"] and info["table_count"] == 2, info
+    shot(page, "02b_created_from_uploaded_list")

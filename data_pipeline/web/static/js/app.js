@@ -48,7 +48,11 @@ async function health() {
   }
 }
 
-window.addEventListener("hashchange", route);
+window.addEventListener("hashchange", async () => {
+  await route();
+  // keyboard and screen-reader users land on the new page's content
+  document.getElementById("main").focus({ preventScroll: true });
+});
 route();
 health();
 setInterval(health, 30000);

@@ -142,16 +142,21 @@ export async function render(main) {
       const task = await post("data_pipeline/tasks", body);
       conn.password.value = ""; // never kept in the page after submit
       const taskId = task.task_id;
-      if (srcFile.checked) {
-        const fd = new FormData();
-        fd.append("file", listFile.files[0]);
-        await upload(taskPath(taskId, "/upload-table-list"), fd);
-      }
-      if (runNow.input.checked) {
-        await post(taskPath(taskId, "/execute"), { execution_mode: "complete" });
-        toast(`任务 ${taskId} 已创建并开始执行`, "ok");
-      } else {
-        toast(`任务 ${taskId} 已创建`, "ok");
+      try {
+        if (srcFile.checked) {
+          const fd = new FormData();
+          fd.append("file", listFile.files[0]);
+          await upload(taskPath(taskId, "/upload-table-list"), fd);
+        }
+        if (runNow.input.checked) {
+          await post(taskPath(taskId, "/execute"), { execution_mode: "complete" });
+          toast(`任务 ${taskId} 已创建并开始执行`, "ok");
+        } else {
+          toast(`任务 ${taskId} 已创建`, "ok");
+        }
+      } catch (err) {
+        // the task exists: say what failed and continue to its page, where it can be fixed or run
+        toast(`任务 ${taskId} 已创建，但${srcFile.checked ? "上传表清单或" : ""}启动执行失败：${err.message} ${err.details || ""}`, "error");
       }
       location.hash = `#/tasks/${encodeURIComponent(taskId)}`;
     }, errors);

@@ -5,7 +5,7 @@ import { el, field, checkbox, button, busy, showError, statusBadge, progressBar,
          toast, STEPS, STEP_LABELS, STEP_STATUS } from "../ui.js";
 import * as logsTab from "./logs.js";
 import * as filesTab from "./files.js";
-import { summaryTable, findQuality } from "./summary.js";
+import { summaryTable, findQuality, qualityTiles } from "./summary.js";
 
 const TABS = [["overview", "概览"], ["logs", "日志"], ["files", "文件"]];
 
@@ -89,10 +89,11 @@ function executionsTable(executions) {
 
 function qualitySection(task) {
   const quality = findQuality(task.result);
-  const body = quality ? summaryTable(quality)
+  const body = quality
+    ? [qualityTiles(quality), el("details", {}, el("summary", { text: "完整质量报告" }), summaryTable(quality))]
     : task.result ? summaryTable(task.result) : el("p.muted", { text: "任务完成后显示结果摘要" });
   return el("section.card.quality", { "aria-label": "质量报告" },
-    el("h2", { text: quality ? "质量报告" : "执行结果" }), body);
+    el("h2", { text: quality ? "质量报告" : "执行结果" }), ...[body].flat());
 }
 
 /** The overview tab: run controls are built once (they keep the user's choices); the rest redraws. */

@@ -39,61 +39,78 @@ export async function render(box, task) {
   const status = el("span.muted.log-status", { role: "status", "aria-live": "polite" });
   const errors = el("div.error-slot");
   let mode = "live"; // "live" follows the stream; "search" shows query results
-  let seen = new Set();
   let buffer = [];
 
-  const levelRank = (l) => LEVELS.indexOf((l || "INFO").toUpperCase());
-  const visible = (e) => (!level.value || levelRank(e.level) >= levelRank(level.value))
+  const visible = (e) => (!level.value || (e.level || "").toUpperCase() === level.value)
                          && (!step.value || e.step === step.value);
-  const keyOf = (e) => e.line_number !== undefined ? "n" + e.line_number : `${e.timestamp}|${e.level}|${e.message}`;
 
   function add(entries) {
     let added = 0;
     for (const e of entries) {
-      const k = keyOf(e);
-      if (seen.has(k)) continue;
-      seen.add(k); buffer.push(e);
+      buffer.push(e);
       if (mode === "live" && visible(e)) { view.append(line(e)); added += 1; }
     }
-    if (buffer.length > MAX_LINES) { buffer = buffer.slice(-MAX_LINES); }
+    if (buffer.length > MAX_LINES) buffer = buffer.slice(-MAX_LINES);
     while (view.childElementCount > MAX_LINES) view.firstChild.remove();
     if (added && autoScroll.input.checked) view.scrollTop = view.scrollHeight;
   }
   function redraw() {
-    view.replaceChildren(...buffer.filter(visible).map(line));
+    const shown = buffer.filter(visible);
+    view.replaceChildren(...(shown.length ? shown.map(line) : [el("p.muted", { text: "暂无日志" })]));
     if (autoScroll.input.checked) view.scrollTop = view.scrollHeight;
   }
 
+  // The stream replays the file from the start and follows it while an execution runs, then sends `end`.
+  // After `end` a watcher reopens it when a new run starts (the replay then rebuilds the view).
   let source = null;
+  let watching = false;
   function follow() {
     if (source) source.close();
-    if (token() || !window.EventSource) return poll();
-    source = new EventSource(`${API}/${taskPath(id, "/logs/stream")}`);
-    const onData = (ev) => add([toEntry(ev.data)]);
-    source.addEventListener("message", onData);
-    source.addEventListener("log", onData);
+    if (token() || !window.EventSource) { poll(); return; }
+    buffer = [];
+    if (mode === "live") redraw();
+    source = new EventSource(`${API}/${taskPath(id, "/logs/stream")}?from=start`);
+    source.addEventListener("log", (ev) => add([toEntry(ev.data)]));
     source.addEventListener("open", () => { status.textContent = "实时跟踪中"; });
-    source.addEventListener("end", () => { status.textContent = "日志流已结束"; source.close(); });
+    source.addEventListener("end", () => {
+      source.close(); source = null;
+      status.textContent = `当前没有执行中的任务，共 ${buffer.length} 条日志`;
+      if (mode === "live" && !buffer.length) redraw();
+      watch();
+    });
     source.addEventListener("error", () => {
-      // the browser reconnects by itself; after the stream closes for good fall back to polling
+      if (!source) return;
+      // the browser reconnects by itself; when the stream is closed for good, poll instead
       if (source.readyState === EventSource.CLOSED) { status.textContent = "实时连接断开，改为定时刷新"; poll(); }
       else status.textContent = "重新连接中…";
     });
-    timers.onLeave(() => source && source.close());
+  }
+  timers.onLeave(() => { if (source) source.close(); });
+  function watch() {
+    if (watching) return;
+    watching = true;
+    timers.every(3000, async () => {
+      if (source) return;
+      try {
+        const t = await get(taskPath(id));
+        if (t.status === "in_progress" || t.current_step) follow();
+      } catch (_) { /* next tick */ }
+    });
   }
   let polling = false;
+  async function pollOnce() {
+    try {
+      const data = await get(taskPath(id, "/logs?limit=1000"));
+      buffer = data.logs || [];
+      if (mode === "live") redraw();
+      status.textContent = `定时刷新：共 ${data.total ?? buffer.length} 条`;
+    } catch (err) { showError(errors, err, "加载日志失败"); }
+  }
   function poll() {
     if (polling) return;
     polling = true;
-    timers.every(3000, async () => {
-      try { add((await get(taskPath(id, "/logs?limit=500"))).logs || []); } catch (_) { /* next tick */ }
-    });
-  }
-
-  async function loadRecent() {
-    const data = await get(taskPath(id, "/logs?limit=500"));
-    add(data.logs || []);
-    status.textContent = data.total !== undefined ? `共 ${data.total} 条` : "";
+    pollOnce();
+    timers.every(3000, pollOnce);
   }
 
   const searchBtn = el("button.btn.primary", { type: "submit", text: "搜索" });
@@ -123,6 +140,5 @@ export async function render(box, task) {
   });
 
   box.replaceChildren(form, errors, el("div.log-foot", {}, status), view);
-  try { await loadRecent(); } catch (err) { showError(errors, err, "加载日志失败"); }
   follow();
 }
