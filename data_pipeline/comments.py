@@ -49,7 +49,8 @@ WORDS = {
     "discount": "折扣", "tax": "税额", "unit": "单位", "weight": "重量", "length": "长度", "size": "大小",
     "age": "年龄", "gender": "性别", "sex": "性别", "birthday": "生日", "score": "得分", "grade": "等级",
     "station": "站点", "site": "站点", "road": "道路", "contact": "联系", "person": "人员", "member": "会员",
-    "card": "卡", "bank": "银行", "channel": "渠道", "platform": "平台", "app": "应用", "device": "设备",
+    "card": "卡", "bank": "银行", "event": "事件", "full": "完整", "home": "家庭", "line": "行",
+    "detail": "明细", "channel": "渠道", "platform": "平台", "app": "应用", "device": "设备",
 }
 AUDIT = {
     ("create", "ts"): "创建时间", ("create", "time"): "创建时间", ("created", "at"): "创建时间",
@@ -60,7 +61,9 @@ AUDIT = {
     ("delete", "time"): "删除时间（软删除标记）", ("deleted", "at"): "删除时间（软删除标记）",
     ("deleted", "by"): "删除人", ("delete", "by"): "删除人", ("is", "deleted"): "是否删除（软删除标记）",
     ("del", "flag"): "删除标记", ("deleted",): "是否删除（软删除标记）", ("version",): "版本号",
+    ("full", "name"): "姓名", ("real", "name"): "姓名", ("id", "card"): "身份证号", ("id", "card", "no"): "身份证号",
 }
+_CJK = re.compile(r"[\u4e00-\u9fff]")
 SUFFIX = {  # last token -> how the column's meaning ends
     "id": "ID", "no": "编号", "code": "编码", "name": "名称", "type": "类型", "status": "状态", "state": "状态",
     "date": "日期", "time": "时间", "ts": "时间", "at": "时间", "count": "数量", "cnt": "数量", "num": "数量",
@@ -108,8 +111,22 @@ def _type_word(col: Column) -> str:
     return "文本"
 
 
+def _singular(tok: str) -> str:
+    return tok[:-1] if tok.endswith("s") and tok[:-1] in WORDS else tok
+
+
+def _with_values(text: str, col: Column) -> str:
+    if col.enum_values:
+        return text + f"，可选值：{'、'.join(col.enum_values[:8])}"
+    if col.is_enum_like and col.top_values:
+        return text + f"，取值如：{'、'.join(tv.value for tv in col.top_values[:6])}"
+    return text
+
+
 def rule_column_comment(table: Table, col: Column, tables_by_name: dict[tuple[str, str], Table]) -> str:
-    toks = pii.tokens(col.name)
+    if _CJK.search(col.name):
+        return _with_values(col.name, col)   # the name is already words a reader understands
+    toks = [_singular(t) for t in pii.tokens(col.name)] or [col.name]
     key = tuple(toks)
     if key in AUDIT:
         return AUDIT[key]
@@ -131,10 +148,7 @@ def rule_column_comment(table: Table, col: Column, tables_by_name: dict[tuple[st
     if unknown == len(toks):
         # nothing we can translate: say so instead of inventing a meaning
         text = f"{col.name}（{_type_word(col)}字段，含义待确认）"
-    if col.is_enum_like and col.top_values:
-        values = "、".join(tv.value for tv in col.top_values[:6])
-        text += f"，取值如：{values}"
-    return text
+    return _with_values(text, col)
 
 
 def rule_table_comment(table: Table, tables_by_name: dict[tuple[str, str], Table]) -> str:
@@ -144,7 +158,9 @@ def rule_table_comment(table: Table, tables_by_name: dict[tuple[str, str], Table
                                             for c in table.primary_key)
     if len(fk_targets) >= 2 and pk_from_fks:
         return f"{'与'.join(dict.fromkeys(fk_targets))}的关联表"
-    toks = pii.tokens(table.name)
+    if _CJK.search(table.name):
+        return table.name
+    toks = [_singular(t) for t in pii.tokens(table.name)] or [table.name]
     if len(toks) > 1 and toks[0] not in WORDS and len(toks[0]) <= 4 and any(t in WORDS for t in toks[1:]):
         toks = toks[1:]   # a short system prefix such as t_, tb_, ods_: not part of the meaning
     text, unknown = translate(toks)
@@ -163,7 +179,8 @@ def describe(table: Table) -> str:
     if table.primary_key:
         parts.append(f"主键为 {', '.join(table.primary_key)}")
     for fk in table.foreign_keys:
-        parts.append(f"{', '.join(fk.columns)} 关联 {fk.ref_table}.{', '.join(fk.ref_columns)}")
+        cols = fk.columns[0] if len(fk.columns) == 1 else f"({', '.join(fk.columns)})"
+        parts.append(f"{cols} 关联 {fk.ref_table}({', '.join(fk.ref_columns)})")
     kind = {"view": "（视图）", "materialized_view": "（物化视图）", "partitioned_table": "（分区表）"}
     return "，".join(parts) + kind.get(table.kind, "") + "。"
 

@@ -62,7 +62,7 @@ NOT_PERSON = {"company", "corp", "org", "organization", "dept", "department", "a
 def tokens(name: str) -> list[str]:
     """snake_case / camelCase / spaced name -> lower-case tokens."""
     spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
-    return [t for t in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if t]
+    return [t for t in re.split(r"[\W_]+", spaced.lower()) if t]
 
 
 def kind_by_name(name: str) -> Optional[str]:

@@ -97,9 +97,10 @@ def run(ctx: StepContext) -> StepResult:
             try:
                 counts = future.result()
             except Exception as exc:  # one table's failure is reported, the others go on
-                error = str(exc) if isinstance(exc, AppError) else first_line(exc)
+                error = str(exc) if isinstance(exc, AppError) else f"{type(exc).__name__}: {first_line(exc)}"
                 failed.append({"table": table.qualified, "error": error})
-                log.error("table %d/%d %s failed: %s", i, n, table.qualified, error)
+                log.error("table %d/%d %s failed: %s", i, n, table.qualified, error,
+                          exc_info=not isinstance(exc, AppError))   # a bug: keep the traceback for operators
             else:
                 done.append(table)
                 for k in totals:
