@@ -1,0 +1,42 @@
+"""Processes: this host's name, liveness of a pid, and signalling an executor (its whole process group)."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+from pathlib import Path
+
+
+def this_host() -> str:
+    return socket.gethostname()
+
+
+def pid_alive(pid: int) -> bool:
+    """True when `pid` runs on this host and is not a zombie (an exited child nobody has reaped yet)."""
+    if not pid or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def signal_executor(pid: int, sig: int = signal.SIGTERM) -> bool:
+    """Send `sig` to the executor: its whole process group when it leads one (API-spawned executors run in
+    their own session, so children such as helper processes stop too), else the process alone (a CLI run in
+    a terminal shares the shell's group, which must not be signalled). False when the process is gone."""
+    try:
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False

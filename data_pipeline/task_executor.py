@@ -1,0 +1,84 @@
+"""The executor subprocess: `python data_pipeline/task_executor.py --task-id … --execution-mode complete|step
+[--step-name …] --execution-id …`.
+
+Spawned by the API (data_pipeline.executor.launcher) after it claimed the execution in PostgreSQL, in its own
+session, stdout/stderr appended to the task's data_pipeline.log. It reads the same settings from the
+environment, attaches to the same (embedded) PostgreSQL without bootstrapping, records pid/host/heartbeat,
+runs the step(s) and records the outcome. SIGTERM cancels cleanly. Exit code: 0 completed, 1 failed,
+3 cancelled, 2 bad arguments/configuration.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+from pathlib import Path
+
+# runnable as a script path: the project root must be importable, and this file's own directory must not
+# shadow anything (Python puts it first on sys.path)
+if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
+    sys.path.pop(0)
+PROJECT_ROOT = str(Path(__file__).resolve().parent.parent)
+if PROJECT_ROOT not in sys.path:
+    sys.path.insert(0, PROJECT_ROOT)
+
+from app_config import ConfigError, get_settings  # noqa: E402
+from data_pipeline.executor.plan import EXECUTION_MODES  # noqa: E402
+from data_pipeline.ids import is_valid_task_id  # noqa: E402
+from data_pipeline.steps import STEPS  # noqa: E402
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Run one claimed execution of a data pipeline task")
+    parser.add_argument("--task-id", required=True)
+    parser.add_argument("--execution-mode", choices=EXECUTION_MODES, default="complete")
+    parser.add_argument("--step-name", choices=STEPS)
+    parser.add_argument("--execution-id", required=True, help="the execution row claimed by the API")
+    args = parser.parse_args(argv)
+    if not is_valid_task_id(args.task_id):
+        parser.error("--task-id is not a valid task id")
+    if args.execution_mode == "step" and not args.step_name:
+        parser.error("--step-name is required with --execution-mode step")
+    if not args.execution_id.startswith(args.task_id + "_step_"):
+        parser.error("--execution-id does not belong to --task-id")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    cancel_event = threading.Event()
+    from data_pipeline.executor.session import EXIT_CODES, install_cancel_signals, run_claimed_execution
+    install_cancel_signals(cancel_event)  # before attaching: a SIGTERM from now on ends the run cleanly
+    try:
+        settings = get_settings()
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    from data_pipeline.context import build_context
+    ctx = build_context(settings, bootstrap=False, maxconn=4)
+    try:
+        outcome = run_claimed_execution(ctx, task_id=args.task_id, execution_id=args.execution_id,
+                                        mode=args.execution_mode,
+                                        step=args.step_name if args.execution_mode == "step" else None,
+                                        cancel_event=cancel_event)
+    finally:
+        ctx.db.close()
+    return EXIT_CODES.get(outcome, 1)
+
+
+def exit_now(code: int) -> None:
+    """Exit without waiting for a cancelled step's threads (e.g. a thread pool blocked in an LLM call, which
+    the interpreter would join, and which could still write files after the cancel cleaned them up). The
+    atexit handlers still run: the embedded PostgreSQL must see this process detach."""
+    import atexit
+    import logging
+    logging.shutdown()
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    exit_now(main())

@@ -1,0 +1,196 @@
+"""The executor through the API (Flask test client in this process, real executor subprocesses, real PostgreSQL,
+demo database, rule-based generator unless a test points the LLM at the local stub)."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+
+import pytest
+
+from citu_app import create_app
+from core.task_logging import parse_line
+from data_pipeline.executor.process import pid_alive
+from data_pipeline.store import executions as execution_store
+from data_pipeline.store import logs as log_store
+from data_pipeline.store import outputs as output_store
+from tests.executor_support import (BASE, comments_responder, llm_overrides, stop_executors, task_status,
+                                    wait_final, wait_step_running)
+
+TABLES = ["bss_company", "bss_service_area"]
+
+
+@pytest.fixture()
+def run_client(client, app_ctx):
+    yield client
+    stop_executors(app_ctx.db)
+
+
+def create(client, **body) -> str:
+    resp = client.post(BASE, json={"table_names": TABLES, **body})
+    assert resp.status_code == 201, resp.get_json()
+    return resp.get_json()["data"]["task_id"]
+
+
+def execute(client, task_id, **body):
+    return client.post(f"{BASE}/{task_id}/execute", json=body)
+
+
+def error_code(resp, status):
+    body = resp.get_json()
+    assert resp.status_code == status, body
+    assert "Traceback" not in json.dumps(body)
+    return body["error"]["code"]
+
+
+def test_execute_rejects_bad_requests(run_client):
+    task_id = create(run_client)
+    assert error_code(execute(run_client, task_id, execution_mode="fast"), 400) == "INVALID_EXECUTION_MODE"
+    assert error_code(execute(run_client, task_id, execution_mode="step"), 400) == "MISSING_STEP_NAME"
+    assert error_code(execute(run_client, task_id, execution_mode="step", step_name="ddl"), 400) == "INVALID_STEP_NAME"
+    assert error_code(execute(run_client, task_id, step="nope"), 400) == "INVALID_STEP_NAME"
+    assert error_code(execute(run_client, task_id, force_execute="yes"), 400) == "VALIDATION_ERROR"
+    assert error_code(execute(run_client, task_id, unknown=1), 400) == "VALIDATION_ERROR"
+    assert error_code(execute(run_client, "task_20990101_000000"), 404) == "TASK_NOT_FOUND"
+    assert error_code(execute(run_client, "../etc"), 404) in ("NOT_FOUND", "VALIDATION_ERROR")
+    assert error_code(execute(run_client, "task_bad"), 400) == "VALIDATION_ERROR"
+    assert error_code(run_client.post(f"{BASE}/{task_id}/cancel"), 409) == "TASK_NOT_CANCELLABLE"
+    upload_mode = run_client.post(BASE, json={"task_name": "no list"}).get_json()["data"]["task_id"]
+    assert error_code(execute(run_client, upload_mode), 400) == "TABLE_LIST_MISSING"
+    # nothing was claimed by any of these
+    assert task_status(run_client, task_id)["status"] == "pending"
+
+
+def test_step_by_step_with_dependencies_outputs_logs_and_rerun(run_client, app_ctx):
+    task_id = create(run_client)
+    assert error_code(execute(run_client, task_id, execution_mode="step", step_name="qa_generation"),
+                      409) == "STEP_DEPENDENCY_NOT_MET"
+
+    resp = execute(run_client, task_id, execution_mode="step", step_name="ddl_generation")
+    body = resp.get_json()
+    assert resp.status_code == 202 and body["success"] is True and body["code"] == 202, body
+    data = body["data"]
+    assert data["task_id"] == task_id and data["execution_mode"] == "step" and data["step_name"] == "ddl_generation"
+    assert data["status"] == "running" and data["started_at"]
+    assert data["message"] == "任务正在后台执行，请通过状态接口查询进度" and data["response"] == "任务执行已启动"
+    assert re.fullmatch(rf"{task_id}_step_ddl_generation_exec_\d{{8}}_\d{{6}}(_\d+)?", data["execution_id"])
+    # the API never runs a step: the execution has a separate process
+    execution = execution_store.get_execution(app_ctx.db, data["execution_id"])
+    assert execution["pid"] and execution["pid"] != os.getpid()
+
+    status = wait_final(run_client, task_id)
+    assert status["step_status"] == {"ddl_generation": "completed", "qa_generation": "pending",
+                                     "sql_validation": "pending", "training_load": "pending"}, status
+    assert status["status"] == "partial_completed" and status["progress"] == 40
+    ddl = status["steps"][0]
+    assert ddl["started_at"] and ddl["completed_at"] and ddl["duration"] > 0 and ddl["error_message"] is None
+    assert status["result"]["steps"]["ddl_generation"]
+
+    task_dir = app_ctx.task_dir(task_id)
+    for name in ("bss_company.ddl", "bss_company_detail.md", "bss_service_area.ddl", "metadata.txt",
+                 "task_result.json"):
+        assert (task_dir / name).is_file(), name
+    result_file = json.loads((task_dir / "task_result.json").read_text())
+    assert result_file["step_status"]["ddl_generation"] == "completed"
+    rows = {r["file_name"]: r for r in output_store.list_outputs(app_ctx.db, task_id)}
+    assert {"bss_company.ddl", "bss_service_area_detail.md", "metadata.txt"} <= set(rows)
+    import hashlib
+    ddl_row = rows["bss_company.ddl"]
+    assert ddl_row["step_name"] == "ddl_generation" and ddl_row["file_type"] == "ddl"
+    assert ddl_row["content_hash"] == hashlib.sha256((task_dir / "bss_company.ddl").read_bytes()).hexdigest()
+    assert ddl_row["file_size"] == (task_dir / "bss_company.ddl").stat().st_size
+    assert ddl_row["execution_id"] == data["execution_id"]
+
+    # every line of the task log carries its step; step start/finish with duration are there
+    lines = (task_dir / "data_pipeline.log").read_text(encoding="utf-8").splitlines()
+    parsed = [parse_line(line) for line in lines]
+    entries = [p for p in parsed if p]
+    assert entries and all(p["step"] for p in entries)
+    assert any(p["step"] == "ddl_generation" and re.search(r"completed in [\d.]+ s", p["message"]) for p in entries)
+    # key events are in the DB log, batched
+    db_logs = log_store.list_logs(app_ctx.db, task_id)
+    assert any(r["step_name"] == "ddl_generation" and "completed" in r["message"] for r in db_logs), db_logs
+
+    # qa may now run; afterwards re-running ddl resets the later steps
+    assert execute(run_client, task_id, execution_mode="step", step_name="qa_generation").status_code == 202
+    status = wait_final(run_client, task_id)
+    assert status["step_status"]["qa_generation"] == "completed", status["error_message"]
+    assert list(task_dir.glob("qs_*_pair.json"))
+    old_ddl_mtime = (task_dir / "bss_company.ddl").stat().st_mtime
+    (task_dir / "stale_table.ddl").write_text("-- left over from an earlier run\n")
+
+    resp = execute(run_client, task_id, step="ddl_generation")  # seed 000's form: {"step": ...}
+    assert resp.status_code == 202 and resp.get_json()["data"]["execution_mode"] == "step"
+    status = wait_final(run_client, task_id)
+    assert status["step_status"]["ddl_generation"] == "completed"
+    assert status["step_status"]["qa_generation"] == "pending"
+    assert "qa_generation" not in status["result"]["steps"]
+    assert not (task_dir / "stale_table.ddl").exists()  # clean_previous removed the step's earlier outputs
+    assert (task_dir / "bss_company.ddl").stat().st_mtime >= old_ddl_mtime
+    executions = run_client.get(f"{BASE}/{task_id}/executions").get_json()["data"]["executions"]
+    assert [e["status"] for e in executions] == ["completed"] * 3
+    assert executions[0]["files_cleaned"] is True
+
+
+def test_complete_mode_skips_disabled_steps(run_client, app_ctx):
+    task_id = create(run_client, enable_sql_validation=False, enable_training_data_load=False)
+    assert execute(run_client, task_id).status_code == 202  # empty body -> complete mode
+    status = wait_final(run_client, task_id)
+    assert status["step_status"] == {"ddl_generation": "completed", "qa_generation": "completed",
+                                     "sql_validation": "skipped", "training_load": "skipped"}, status
+    assert status["status"] == "completed" and status["progress"] == 100
+    assert status["completed_at"] and status["duration"] > 0
+
+
+def test_force_execute_skips_the_dependency_check(run_client):
+    task_id = create(run_client)
+    resp = execute(run_client, task_id, execution_mode="step", step_name="qa_generation", force_execute=True)
+    assert resp.status_code == 202
+    status = wait_final(run_client, task_id)
+    # forced without DDL outputs: the step itself reports what is missing, in words, not a traceback
+    assert status["step_status"]["qa_generation"] == "failed"
+    assert status["status"] == "failed" and status["error_message"]
+    assert "Traceback" not in status["error_message"]
+
+
+@pytest.fixture()
+def slow_client(app, app_ctx, openai_stub, settings):
+    """An API whose executors use the LLM stub with 1.5 s per call, one call at a time: ddl_generation then
+    takes ~1.5 s per table (real work, slowed down only by the stub's latency)."""
+    openai_stub.latency = 1.5
+    openai_stub.responder = comments_responder
+    slow_app = create_app(settings=settings.model_copy(update=llm_overrides(openai_stub, cancel_grace_s=1.0)))
+    yield slow_app.test_client()
+    stop_executors(app_ctx.db)
+
+
+def test_cancel_mid_step_within_two_seconds(client, slow_client, app_ctx):
+    task_id = create(client, table_names=TABLES + ["bss_car_day_count", "bss_section_route", "bss_business_day_data"])
+    resp = execute(slow_client, task_id, execution_mode="step", step_name="ddl_generation")
+    assert resp.status_code == 202
+    execution_id = resp.get_json()["data"]["execution_id"]
+    wait_step_running(client, task_id, "ddl_generation", timeout=30, min_progress=10)
+    pid = execution_store.get_execution(app_ctx.db, execution_id)["pid"]
+    assert pid_alive(pid)
+    t0 = time.monotonic()
+    resp = slow_client.post(f"{BASE}/{task_id}/cancel")
+    elapsed = time.monotonic() - t0
+    body = resp.get_json()
+    assert resp.status_code == 200 and body["data"]["status"] == "cancelled", body
+    assert elapsed < 2.0, elapsed
+    status = task_status(client, task_id)
+    assert status["status"] == "cancelled" and status["step_status"]["ddl_generation"] == "cancelled"
+    assert status["current_step"] is None
+    execution = execution_store.get_execution(app_ctx.db, execution_id)
+    assert execution["status"] == "cancelled" and execution["completed_at"]
+    time.sleep(0.5)
+    assert not pid_alive(pid)  # the executor is gone
+    # partial outputs of the cancelled step are removed and none is registered
+    task_dir = app_ctx.task_dir(task_id)
+    assert not list(task_dir.glob("*.ddl")) and not list(task_dir.glob("*_detail.md"))
+    assert not [r for r in output_store.list_outputs(app_ctx.db, task_id) if r["step_name"] == "ddl_generation"]
+    assert error_code(client.post(f"{BASE}/{task_id}/cancel"), 409) == "TASK_NOT_CANCELLABLE"
+    # the step can run again afterwards (rule-based, fast)
+    assert execute(client, task_id, execution_mode="step", step_name="ddl_generation").status_code == 202
+    assert wait_final(client, task_id)["step_status"]["ddl_generation"] == "completed"
