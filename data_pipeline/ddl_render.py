@@ -173,7 +173,7 @@ def _source_word(source: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ markdown
-def _short_type(col: Column) -> str:
+def short_type(col: Column) -> str:
     t = col.data_type
     t = re.sub(r"^character varying", "varchar", t)
     t = re.sub(r"^character\b", "char", t)
@@ -202,7 +202,7 @@ def render_md(table: Table, *, source_label: str = "") -> str:
             flags.append("主键")
         if not col.nullable:
             flags.append("非空")
-        text = f"- {col.name} ({_short_type(col)}) - {col.effective_comment or '（无注释）'}"
+        text = f"- {col.name} ({short_type(col)}) - {col.effective_comment or '（无注释）'}"
         if not col.comment and col.generated_comment:
             text += f" {GENERATED_MARK}"
         if flags:

@@ -1,0 +1,163 @@
+"""Database tools (contract "Database tools", seed 002 §6): list business tables, one table's DDL/Markdown.
+
+Both read the business database through read-only sessions with timeouts; `db_connection` omitted means the
+configured default. A connection failure answers DATABASE_CONNECTION_ERROR with a scrubbed message (400 when
+the client supplied the URL, 500 for the configured default); the password is never echoed.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from typing import Literal, Optional, Union
+
+from flask import Blueprint
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from core.db import database_name, is_postgres_url
+from core.errors import AppError, DatabaseConnectionError, LLMError, ValidationFailed
+from core.secrets import scrub_text
+from data_pipeline import comments
+from data_pipeline.api import ctx
+from data_pipeline.api.envelope import json_body, ok, parse
+from data_pipeline.ddl_render import render_ddl, render_md, short_type
+from data_pipeline.introspect import introspect, list_tables
+from data_pipeline.steps.ddl_generation import DB_LABEL, RULE_LABEL, generator_label, table_label
+from data_pipeline.table_list import TableRef, parse_name
+
+bp = Blueprint("database", __name__, url_prefix="/api/v0/database")
+log = logging.getLogger(__name__)
+
+
+class TableNotFound(AppError):
+    """No such table or view in the business database."""
+    status, code, message, error_type = 404, "NOT_FOUND", "表不存在", "NotFoundError"
+
+
+def _check_url(value: Optional[str]) -> Optional[str]:
+    if value is not None and not is_postgres_url(value):
+        raise ValueError("must be a URL like postgresql://user:password@host:5432/dbname")
+    return value
+
+
+class ListTablesRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    db_connection: Optional[str] = Field(None, max_length=2048)
+    schema_: Union[str, list[str], None] = Field(None, alias="schema")
+    table_name_pattern: Optional[str] = Field(None, max_length=200)
+
+    @field_validator("db_connection")
+    @classmethod
+    def _url(cls, v: Optional[str]) -> Optional[str]:
+        return _check_url(v)
+
+    def schemas(self) -> list[str]:
+        raw = self.schema_ if isinstance(self.schema_, list) else (self.schema_ or "public").split(",")
+        names = [s.strip() for s in raw if isinstance(s, str) and s.strip()]
+        if not names or any(len(s.encode("utf-8")) > 63 for s in names):
+            raise ValidationFailed("schema: give one or more schema names (comma separated, at most 63 bytes each)",
+                                   invalid_params=["schema"])
+        return list(dict.fromkeys(names))
+
+
+class TableDDLRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    table: str = Field(..., min_length=1, max_length=300)
+    db_connection: Optional[str] = Field(None, max_length=2048)
+    business_context: Optional[str] = Field(None, max_length=4000)
+    type: Literal["ddl", "md", "both"] = "both"
+
+    @field_validator("db_connection")
+    @classmethod
+    def _url(cls, v: Optional[str]) -> Optional[str]:
+        return _check_url(v)
+
+
+def _business_url(given: Optional[str]) -> str:
+    url = given or ctx().runtime.business_url
+    if not url:
+        raise ValidationFailed("no business database configured: pass db_connection", invalid_params=["db_connection"])
+    return url
+
+
+def _connection_error(exc: DatabaseConnectionError, client_url: bool) -> DatabaseConnectionError:
+    err = DatabaseConnectionError(scrub_text(exc.details), invalid_params=["db_connection"] if client_url else [])
+    if client_url:
+        err.status = 400   # the client's URL is the problem, not our service
+    return err
+
+
+@bp.post("/tables")
+def tables():
+    req = parse(ListTablesRequest, json_body())
+    schemas = req.schemas()
+    url = _business_url(req.db_connection)
+    try:
+        items = list_tables(url, schemas, req.table_name_pattern or None, ctx().settings)
+    except DatabaseConnectionError as exc:
+        raise _connection_error(exc, bool(req.db_connection)) from None
+    names = [TableRef(i["schema"], i["name"]).qualified for i in items]
+    data = {
+        "tables": names, "total": len(names), "schemas": schemas, "table_name_pattern": req.table_name_pattern,
+        "db_connection_info": {"database": database_name(url)},
+        "objects": [{"name": n, "type": i["type"], "comment": i["comment"]} for n, i in zip(names, items)],
+    }
+    return ok(data, message="获取表列表成功")
+
+
+def _fill_comments(table, business_context: str) -> dict:
+    """LLM comments when an LLM is configured (falling back to rules if it fails), else rule-based."""
+    from core.llm import make_llm
+    by_name = {(table.schema, table.name): table}
+    settings = ctx().settings
+    llm = make_llm(settings)
+    if llm is None:
+        comments.apply_rule_based(table, by_name)
+        return {"has_llm_comments": False, "generator": RULE_LABEL}
+    try:
+        with llm:
+            comments.apply_llm(table, llm, business_context, by_name)
+        return {"has_llm_comments": table.comment_source == "llm", "generator": generator_label(llm)}
+    except LLMError as exc:
+        log.warning("LLM comments for %s failed, using rules: %s", table.qualified, exc.details)
+        comments.apply_rule_based(table, by_name)
+        return {"has_llm_comments": False, "generator": RULE_LABEL, "llm_error": exc.details}
+
+
+def _field(col) -> dict:
+    return {"column_name": col.name, "data_type": re.sub(r"\(.*\)$", "", short_type(col)).strip(),
+            "full_type": col.data_type, "max_length": col.max_length, "is_nullable": col.nullable,
+            "is_primary_key": col.is_primary_key, "comment": col.effective_comment,
+            "comment_source": col.comment_source if not col.comment else "database",
+            "is_enum_like": col.is_enum_like, "pii_kind": col.pii_kind}
+
+
+@bp.post("/table/ddl")
+def table_ddl():
+    req = parse(TableDDLRequest, json_body(required=True))
+    try:
+        ref = parse_name(req.table)
+    except ValueError as exc:
+        raise ValidationFailed(f"table: {exc}", invalid_params=["table"]) from None
+    url = _business_url(req.db_connection)
+    try:
+        found, _missing = introspect(url, [ref], ctx().settings)
+    except DatabaseConnectionError as exc:
+        raise _connection_error(exc, bool(req.db_connection)) from None
+    if not found:
+        raise TableNotFound(f"table {ref.qualified} not found in database {database_name(url)!r}",
+                            invalid_params=["table"])
+    table = found[0]
+    info = _fill_comments(table, req.business_context or "")
+    label = DB_LABEL if table.comment_source == "database" else table_label(table, info["generator"])
+    data = {
+        "ddl": render_ddl(table, source_label=label) if req.type in ("ddl", "both") else None,
+        "md": render_md(table, source_label=label) if req.type in ("md", "both") else None,
+        "table_info": {"table_name": table.name, "schema_name": table.schema, "full_name": TableRef(table.schema, table.name).qualified,
+                       "comment": table.effective_comment, "comment_source": table.comment_source,
+                       "table_type": table.kind, "field_count": len(table.columns), "row_count": table.row_estimate,
+                       "row_count_exact": table.row_count_exact},
+        "fields": [_field(c) for c in table.columns],
+        "generation_info": {"business_context": req.business_context, "output_type": req.type,
+                            "database": database_name(url), **info},
+    }
+    return ok(data, message="获取表DDL成功")
