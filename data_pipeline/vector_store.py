@@ -72,17 +72,17 @@ def unique_documents(docs: Sequence[TrainingDocument]) -> tuple[list[TrainingDoc
     return kept, len(docs) - len(kept)
 
 
-def vector_literal(vector: Sequence[float]) -> str:
-    """pgvector's text form '[x,y,...]'. Rejects zero, empty and non-finite vectors (they break cosine search)."""
+def checked_vector(vector: Sequence[float]) -> list[float]:
+    """The vector as floats. Rejects zero, empty and non-finite vectors (they break cosine search)."""
     values = [float(x) for x in vector]
-    if not values or not all(math.isfinite(x) for x in values) or not any(values):
+    if not values or not any(values) or not all(map(math.isfinite, values)):
         raise ValueError("embedding is empty, zero or not finite")
-    return "[" + ",".join(repr(x) for x in values) + "]"
+    return values
 
 
 def build_rows(task_id: str, docs: Sequence[TrainingDocument], vectors: Sequence[Sequence[float]],
                collection_ids: dict[str, str], dimension: int) -> list[tuple]:
-    """(id, collection_id, vector_text, document, cmetadata_json) per document, checked against the contract."""
+    """(id, collection_id, vector floats, document, cmetadata_json) per document, checked against the contract."""
     if len(docs) != len(vectors):
         raise VectorLoadFailed(f"the embedder returned {len(vectors)} vectors for {len(docs)} documents")
     rows = []
@@ -90,12 +90,12 @@ def build_rows(task_id: str, docs: Sequence[TrainingDocument], vectors: Sequence
         if len(vector) != dimension:
             raise VectorLoadFailed(f"embedding dimension {len(vector)} differs from the model's {dimension}")
         try:
-            literal = vector_literal(vector)
+            values = checked_vector(vector)
         except ValueError as exc:
             raise VectorLoadFailed(f"{doc.source or doc.collection}: {exc}") from None
         row_id = doc.id
         meta = {"id": row_id, "task_id": task_id, "source": doc.source, **doc.extra}
-        rows.append((row_id, collection_ids[doc.collection], literal, doc.document,
+        rows.append((row_id, collection_ids[doc.collection], values, doc.document,
                      json.dumps(meta, ensure_ascii=False)))
     return rows
 
@@ -112,7 +112,7 @@ class LoadStats:
 def write_task_rows(db, task_id: str, docs: Sequence[TrainingDocument], vectors: Sequence[Sequence[float]],
                     dimension: int, *, truncate: bool = False,
                     before_truncate: Optional[Callable[[object], None]] = None,
-                    check_cancelled: Callable[[], None] = lambda: None, page_size: int = 500) -> LoadStats:
+                    check_cancelled: Callable[[], None] = lambda: None, page_size: int = 2000) -> LoadStats:
     """Replace `task_id`'s rows with `docs` in ONE transaction (optionally emptying the embedding table first).
 
     `before_truncate(cursor)` runs inside the transaction after writers are blocked and before the table is
@@ -144,9 +144,11 @@ def write_task_rows(db, task_id: str, docs: Sequence[TrainingDocument], vectors:
             collection_ids = vector_store_sql.upsert_collections(cur, COLLECTIONS, collection_uuid)
             replaced = vector_store_sql.delete_task_rows(cur, task_id)
             rows = build_rows(task_id, docs, vectors, collection_ids, dimension)
+            staging = vector_store_sql.create_embedding_staging(cur)
             for start in range(0, len(rows), page_size):
                 check_cancelled()
-                vector_store_sql.insert_embeddings(cur, rows[start:start + page_size], page_size=page_size)
+                vector_store_sql.copy_embeddings(cur, staging, rows[start:start + page_size])
+            vector_store_sql.insert_from_staging(cur, staging)
             counts = vector_store_sql.count_task_rows(cur, task_id)
             check_cancelled()
     return LoadStats(counts={c: counts.get(c, 0) for c in COLLECTIONS}, inserted=len(rows),

@@ -9,7 +9,7 @@ from core.errors import FileNotFound, InvalidFileName, ValidationFailed
 from data_pipeline import vector_backup
 from data_pipeline.steps import training_load
 from data_pipeline.vector_store import (TrainingDocument, VectorLoadFailed, build_rows, document_id,
-                                        question_sql_document, unique_documents, vector_literal)
+                                        question_sql_document, unique_documents, checked_vector)
 from tests.vector_fixtures import all_rows, empty_vector_tables, step_context, write_task_files
 
 TASK_A = "task_20250102_000001"
@@ -42,10 +42,10 @@ def test_ids_are_deterministic_and_suffixed_per_collection():
 
 
 def test_zero_or_wrong_vectors_are_never_built():
-    assert vector_literal([0.5, -0.25]) == "[0.5,-0.25]"
+    assert checked_vector([0.5, -0.25]) == [0.5, -0.25]
     for bad in ([0.0, 0.0], [], [float("nan"), 1.0], [float("inf"), 1.0]):
         with pytest.raises(ValueError):
-            vector_literal(bad)
+            checked_vector(bad)
     doc = TrainingDocument("ddl", "create table t (id int)", source="t.ddl")
     ids = {"ddl": "00000000-0000-0000-0000-000000000001"}
     with pytest.raises(VectorLoadFailed, match="zero"):

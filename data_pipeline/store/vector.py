@@ -7,10 +7,12 @@ e.g. `createdat`), so the extra key is harmless to it and lets us count or repla
 """
 from __future__ import annotations
 
+import io
 import json
+import struct
+import uuid
 from typing import Iterable, Sequence
 
-import psycopg2.extras
 from psycopg2 import sql
 
 COLLECTION_TABLE = "langchain_pg_collection"
@@ -23,6 +25,7 @@ TABLE_COLUMNS = {
 }
 # one key for every writer of the vector tables in this project (load, truncate, restore)
 _LOCK_KEY = 0x7EC7_0001
+_I16, _I32 = struct.Struct(">h"), struct.Struct(">i")
 
 
 def lock_writers(cur, *, wait: bool = True) -> bool:
@@ -71,19 +74,48 @@ def foreign_dimensions(cur, task_id: str) -> list[int]:
     return sorted(int(d) for (d,) in _tuples(cur.fetchall(), ("d",)))
 
 
-def insert_embeddings(cur, rows: Sequence[tuple], page_size: int = 500) -> int:
-    """Insert (id, collection_id, vector_text, document, cmetadata_json) rows; an existing id is replaced.
+def create_embedding_staging(cur) -> str:
+    """A temporary table shaped like the embedding table, dropped at commit."""
+    cur.execute(f"CREATE TEMP TABLE load_{EMBEDDING_TABLE} (LIKE {EMBEDDING_TABLE}) ON COMMIT DROP")
+    return f"load_{EMBEDDING_TABLE}"
+
+
+def copy_embeddings(cur, staging: str, rows: Sequence[tuple]) -> int:
+    """Stream (id, collection_uuid, floats, document, cmetadata_json) rows into `staging` with binary COPY.
+
+    Binary because formatting hundreds of floats per row as text costs more than everything else in a load;
+    pgvector's binary input is int16 dimension, int16 unused, then float4 values (big-endian).
+    """
+    buf = io.BytesIO()
+    buf.write(b"PGCOPY\n\xff\r\n\x00" + _I32.pack(0) + _I32.pack(0))
+    for row_id, collection_id, vector, document, cmetadata in rows:
+        fields = (row_id.encode("utf-8"), uuid.UUID(str(collection_id)).bytes,
+                  struct.pack(f">hh{len(vector)}f", len(vector), 0, *vector),
+                  document.encode("utf-8"), b"\x01" + cmetadata.encode("utf-8"))
+        buf.write(_I16.pack(len(fields)))
+        for value in fields:
+            buf.write(_I32.pack(len(value)))
+            buf.write(value)
+    buf.write(_I16.pack(-1))
+    buf.seek(0)
+    cur.copy_expert(sql.SQL("COPY {s} (id, collection_id, embedding, document, cmetadata) FROM STDIN WITH "
+                            "(FORMAT binary)").format(s=sql.Identifier(staging)).as_string(cur.connection), buf)
+    return len(rows)
+
+
+def insert_from_staging(cur, staging: str) -> int:
+    """Move staged rows into the embedding table; an existing id is replaced.
 
     Ids are derived from the content, so the same document loaded by another task is one row (now owned by the
     latest loader) instead of a duplicate that Vanna would return twice.
     """
-    psycopg2.extras.execute_values(
-        cur,
-        f"INSERT INTO {EMBEDDING_TABLE} (id, collection_id, embedding, document, cmetadata) VALUES %s "
+    cur.execute(sql.SQL(
+        "INSERT INTO {t} (id, collection_id, embedding, document, cmetadata) "
+        "SELECT id, collection_id, embedding, document, cmetadata FROM {s} "
         "ON CONFLICT (id) DO UPDATE SET collection_id = EXCLUDED.collection_id, embedding = EXCLUDED.embedding, "
-        "document = EXCLUDED.document, cmetadata = EXCLUDED.cmetadata",
-        rows, template="(%s, %s::uuid, %s::vector, %s, %s::jsonb)", page_size=page_size)
-    return len(rows)
+        "document = EXCLUDED.document, cmetadata = EXCLUDED.cmetadata").format(
+        t=sql.Identifier(EMBEDDING_TABLE), s=sql.Identifier(staging)))
+    return cur.rowcount
 
 
 def count_task_rows(cur, task_id: str) -> dict[str, int]:
