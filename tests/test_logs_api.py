@@ -195,3 +195,76 @@ def test_sse_stream_follows_appends_and_ends(client, app_ctx):
     assert r.status_code == 200 and r.mimetype == "text/event-stream"
     assert body.count("event: log") == 2 and "event: end" in body
     assert "ValueError: boom" in body.split("event: log")[2]
+
+
+def _naive(lines_text: str, flt) -> list[tuple[int, dict]]:
+    """Reference: parse every entry with core.task_logging.parse_line, filter in plain Python."""
+    from core.task_logging import parse_line
+    entries, current = [], None
+    for n, line in enumerate(lines_text.split("\n")[:-1], start=1):
+        p = parse_line(line)
+        if p:
+            current = [n, dict(p)]
+            entries.append(current)
+        elif current is None:
+            current = [n, {"timestamp": None, "level": None, "logger": None, "step": None, "message": line}]
+            entries.append(current)
+        else:
+            current[1]["message"] += "\n" + line
+    out = []
+    for n, e in entries:
+        if flt.levels and e["level"] not in flt.levels:
+            continue
+        if flt.step_name and e["step"] != flt.step_name:
+            continue
+        if flt.start_time and (e["timestamp"] is None or e["timestamp"] < flt.start_time):
+            continue
+        if flt.end_time and (e["timestamp"] is None or e["timestamp"] > flt.end_time):
+            continue
+        if flt.logger_name and flt.logger_name.lower() not in (e["logger"] or "").lower():
+            continue
+        if flt.keyword:
+            whole = f"{e['timestamp']} [{e['level']}] {e['logger']}: " + (f"[{e['step']}] " if e["step"] else "")
+            if flt.keyword.lower().encode() not in (whole + e["message"]).encode().lower():
+                continue
+        out.append((n, e))
+    return out
+
+
+def test_query_engine_agrees_with_a_naive_parser_on_tricky_logs(tmp_path, monkeypatch):
+    """Random log with decoys (step tags and logger names inside messages, tracebacks, orphan lines at the
+    start, non-ASCII); small chunks force many chunk boundaries and both the sparse and the indexed paths."""
+    import random
+    from data_pipeline import log_query
+    monkeypatch.setattr(log_query, "CHUNK", 4096)
+    monkeypatch.setattr(log_query, "SPARSE_HITS", 3)
+    rnd = random.Random(3)
+    levels = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+    steps = [*STEPS, "executor"]
+    out = ["stray child output before any header", "second stray line"]
+    for i in range(3000):
+        ts = f"2025-06-27 1{i // 600}:{(i // 10) % 60:02d}:{i % 60:02d}"
+        step = rnd.choice(steps)
+        msg = rnd.choice(["plain 表 message", "decoy: [qa_generation] inside", "logger dp.qa.worker: x",
+                          "Keyword KEYWORD keyword", "sql_validation mentioned"])
+        out.append(f"{ts} [{rnd.choice(levels)}] dp.{step}.worker: [{step}] {msg} {i}")
+        if rnd.random() < 0.05:
+            out.extend(["Traceback (most recent call last):", "  keyword in traceback", "ValueError: x"])
+    text = "\n".join(out) + "\n"
+    path = tmp_path / "t.log"
+    path.write_text(text, encoding="utf-8")
+    filters = [log_query.LogFilter(), log_query.LogFilter(step_name="qa_generation"),
+               log_query.LogFilter(logger_name="QA_GEN"), log_query.LogFilter(keyword="keyword"),
+               log_query.LogFilter(keyword="表", levels={"ERROR", "INFO"}),
+               log_query.LogFilter(levels={"WARNING"}, start_time="2025-06-27 11:00:00",
+                                   end_time="2025-06-27 12:30:00"),
+               log_query.LogFilter(keyword="traceback", step_name="sql_validation"),
+               log_query.LogFilter(keyword="stray"),
+               log_query.LogFilter(logger_name="executor", levels={"CRITICAL"}, keyword="decoy")]
+    for flt in filters:
+        expected = _naive(text, flt)
+        with open(path, "rb") as fh:
+            res = log_query.query(fh, flt)
+            got = log_query.page(fh, res, page_no=1, page_size=10_000, sort_order="asc")
+        assert res.total == len(expected) and (expected or flt.keyword == "stray"), flt
+        assert [(e["line_number"], e["message"]) for e in got] == [(n, e["message"]) for n, e in expected], flt

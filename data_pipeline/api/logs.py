@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from core.errors import FileNotFound
 from core.secrets import scrub_text
 from core.task_logging import LOG_FILE_NAME
-from data_pipeline import file_safety, log_reader
+from data_pipeline import file_safety, log_query, log_reader
 from data_pipeline import tasks as task_service
 from data_pipeline.api import ctx
 from data_pipeline.api.envelope import json_body, ok, parse, query_args
@@ -117,15 +117,15 @@ class QueryBody(BaseModel):
 def query_logs(task_id: str):
     started = time.perf_counter()
     q = parse(QueryBody, json_body())
-    flt = log_reader.LogFilter(levels=_levels(q.level), start_time=q.start_time, end_time=q.end_time,
+    flt = log_query.LogFilter(levels=_levels(q.level), start_time=q.start_time, end_time=q.end_time,
                                keyword=q.keyword or None, logger_name=q.logger_name or None, step_name=q.step_name)
     path, display = _log_path(task_id)
     entries, total, info = [], 0, {"exists": False, "file_path": display, "file_size": 0, "last_modified": None}
     if path is not None:
         with file_safety.open_nofollow(path) as fh:
             st = os.fstat(fh.fileno())
-            result = log_reader.query(fh, flt)
-            entries = log_reader.page(fh, result, page_no=q.page, page_size=q.page_size, sort_by=q.sort_by,
+            result = log_query.query(fh, flt)
+            entries = log_query.page(fh, result, page_no=q.page, page_size=q.page_size, sort_by=q.sort_by,
                                       sort_order=q.sort_order)
             total = result.total
         info.update(exists=True, file_size=st.st_size,
