@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import csv
 import json
+import os
 import re
 
 import pytest
@@ -85,7 +86,7 @@ def test_reload_does_not_duplicate_and_counts_only_this_task(vec):
 
 
 def test_validation_report_limits_pairs_unless_file_was_rewritten(vec):
-    write_task_files(vec.task_dir(TASK_A))
+    pairs_path = write_task_files(vec.task_dir(TASK_A))
     ids = [pair_files.pair_id(q) for q, _ in TRICKY_PAIRS]
     write_report(vec.task_dir(TASK_A), {ids[0]: "valid", ids[1]: "error", ids[2]: "empty", ids[3]: "timeout",
                                         ids[4]: "rejected"})
@@ -95,10 +96,22 @@ def test_validation_report_limits_pairs_unless_file_was_rewritten(vec):
     loaded = {ast.literal_eval(r["document"])["question"] for r in all_rows(vec.db) if r["collection"] == "sql"}
     assert loaded == {TRICKY_PAIRS[0][0], TRICKY_PAIRS[2][0]}
 
+    # the newest report says validation rewrote the file: what is in it now is what survived
     write_report(vec.task_dir(TASK_A), {ids[0]: "error"}, ts="20250101_120600", file_modified=True)
     result = training_load.run(step_context(vec, TASK_A))
-    assert result.summary["loaded"]["sql"] == 5
-    assert "rewritten" in result.summary["pairs"]["rule"]
+    assert result.summary["loaded"]["sql"] == 5 and "rewritten" in result.summary["pairs"]["rule"]
+
+    # a report about another pair file does not filter this one
+    write_report(vec.task_dir(TASK_A), {ids[0]: "error"}, ts="20250101_120700", pairs_file="qs_x_20200101_000000_pair.json")
+    assert training_load.run(step_context(vec, TASK_A)).summary["loaded"]["sql"] == 5
+
+    # a pair file replaced after validation (e.g. uploaded) is not judged by the older report
+    write_report(vec.task_dir(TASK_A), {ids[0]: "error"}, ts="20250101_120800")
+    assert training_load.run(step_context(vec, TASK_A)).summary["loaded"]["sql"] == 0   # only ids[0], invalid
+    report = vec.task_dir(TASK_A) / "sql_validation_20250101_120800_report.json"
+    os.utime(pairs_path, (report.stat().st_mtime + 60, report.stat().st_mtime + 60))
+    result = training_load.run(step_context(vec, TASK_A))
+    assert result.summary["loaded"]["sql"] == 5 and "changed after validation" in result.summary["pairs"]["rule"]
 
 
 def test_truncate_backs_up_first_and_empties_only_embeddings(vec):

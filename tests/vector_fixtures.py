@@ -46,10 +46,14 @@ def write_task_files(task_dir: Path, pairs=TRICKY_PAIRS, ts: str = "20250101_120
     return path
 
 
-def write_report(task_dir: Path, statuses: dict[str, str], ts: str = "20250101_120500", **extra) -> Path:
+def write_report(task_dir: Path, statuses: dict[str, str], ts: str = "20250101_120500", *,
+                 pairs_file: str = "qs_highway_db_20250101_120000_pair.json", file_modified: bool = False) -> Path:
+    """A validation report shaped like data_pipeline/steps/sql_validation.py's (only the keys the load reads)."""
     path = task_dir / f"sql_validation_{ts}_report.json"
-    path.write_text(json.dumps({**extra, "pairs": [{"pair_id": pid, "status": st} for pid, st in statuses.items()]},
-                               ensure_ascii=False), encoding="utf-8")
+    report = {"metadata": {"pairs_file": pairs_file, "modify_original_file": file_modified},
+              "summary": {"file_modification_stats": {"enabled": file_modified, "file_modified": file_modified}},
+              "detailed_results": [{"pair_id": pid, "status": st} for pid, st in statuses.items()]}
+    path.write_text(json.dumps(report, ensure_ascii=False), encoding="utf-8")
     return path
 
 

@@ -78,16 +78,13 @@ def _latest_report(task_dir: Path) -> Optional[Path]:
     return reports[-1] if reports else None
 
 
-def _report_entries(report: dict) -> list[dict]:
-    for key in ("pairs", "details", "pair_details", "results"):
-        value = report.get(key)
-        if isinstance(value, list) and all(isinstance(v, dict) for v in value):
-            return value
-    return []
-
-
 def select_pairs(task_dir: Path) -> tuple[list[pair_files.Pair], dict]:
-    """The pairs to load from the latest pair file, and how they were chosen (see module docstring)."""
+    """The pairs to load from the latest pair file, and how they were chosen (see module docstring).
+
+    Reads `sql_validation_*_report.json` as data_pipeline/steps/sql_validation.py writes it: `metadata.pairs_file`,
+    `summary.file_modification_stats.file_modified` and `detailed_results[{pair_id, status}]` (status of the SQL
+    as it is in the file when the file was not rewritten).
+    """
     path = pair_files.latest_pairs_file(task_dir)
     if path is None:
         return [], {"pairs_file": None, "rule": "no pair file"}
@@ -104,30 +101,22 @@ def select_pairs(task_dir: Path) -> tuple[list[pair_files.Pair], dict]:
     except (OSError, json.JSONDecodeError) as exc:
         raise VectorLoadFailed(f"cannot read {report_path.name}: {exc}") from None
     info["validation_report"] = report_path.name
-    if _file_was_rewritten(report, path):
+    metadata = report.get("metadata") if isinstance(report.get("metadata"), dict) else {}
+    summary = report.get("summary") if isinstance(report.get("summary"), dict) else {}
+    if metadata.get("pairs_file") not in (None, path.name):
+        return pairs, {**info, "rule": "validation report is about another pair file -> all pairs"}
+    if path.stat().st_mtime > report_path.stat().st_mtime + 1:
+        return pairs, {**info, "rule": "pair file changed after validation (e.g. uploaded) -> all pairs"}
+    if (summary.get("file_modification_stats") or {}).get("file_modified") is True:
         return pairs, {**info, "rule": "pair file rewritten by validation -> all pairs"}
-    status_by_id = {}
-    for entry in _report_entries(report):
-        pid = entry.get("pair_id") or entry.get("id")
-        status = entry.get("original_status") or entry.get("status")
-        if isinstance(pid, str) and isinstance(status, str):
-            status_by_id[pid] = status
+    entries = report.get("detailed_results")
+    status_by_id = {e["pair_id"]: e["status"] for e in entries or []
+                    if isinstance(e, dict) and isinstance(e.get("pair_id"), str) and isinstance(e.get("status"), str)}
     if not status_by_id:
         raise VectorLoadFailed(f"{report_path.name} has no per-pair statuses; cannot tell valid pairs apart")
     kept = [p for p in pairs if status_by_id.get(p.id) in EXECUTABLE_STATUSES]
-    return kept, {**info, "rule": "validation report -> executable pairs only",
+    return kept, {**info, "rule": "validation report -> executable pairs only (valid or empty result)",
                   "pairs_not_executable": len(pairs) - len(kept)}
-
-
-def _file_was_rewritten(report: dict, pairs_path: Path) -> bool:
-    for key in ("file_modified", "original_file_modified", "modified_original_file"):
-        value = report.get(key)
-        if isinstance(value, dict):
-            value = value.get("modified") or value.get("applied")
-        if value is True:
-            named = report.get("pairs_file") or report.get("input_file")
-            return not named or Path(str(named)).name == pairs_path.name
-    return False
 
 
 def pair_documents(pairs: list[pair_files.Pair], source: str) -> tuple[list[TrainingDocument], int]:
