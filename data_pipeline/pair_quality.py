@@ -14,6 +14,7 @@ functions so its numbers and the generator's agree.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Iterable, Optional, Sequence
 
@@ -139,46 +140,49 @@ def fk_edges(tables: Sequence[Table]) -> list[FkEdge]:
     return edges
 
 
+@lru_cache(maxsize=4096)
 def _parse(sql: str) -> Optional[exp.Expression]:
+    """Parsed once per distinct text (coverage is computed again after a top-up); callers never mutate it."""
     try:
         return sqlglot.parse_one(sql, read="postgres")
     except (sqlglot.errors.ParseError, sqlglot.errors.TokenError, ValueError):
         return None
 
 
-def _resolve_tables(tree: exp.Expression, tables: Sequence[Table]) -> dict[str, str]:
-    """alias (or bare name) -> qualified name of a known table, for every table reference in the tree."""
-    by_name: dict[tuple[str, str], str] = {(t.schema, t.name): t.qualified for t in tables}
-    public_or_unique: dict[str, str] = {}
-    for t in tables:
-        if t.schema == "public" or t.name not in public_or_unique:
-            public_or_unique[t.name] = t.qualified
-    aliases: dict[str, str] = {}
-    for ref in tree.find_all(exp.Table):
-        qualified = by_name.get((ref.db, ref.name)) if ref.db else public_or_unique.get(ref.name)
-        if qualified:
-            aliases[ref.alias_or_name] = qualified
-            aliases.setdefault(ref.name, qualified)
-    return aliases
+class _Catalog:
+    """What coverage needs to know about the tables, computed once per `compute_coverage` call."""
+
+    def __init__(self, tables: Sequence[Table]):
+        self.by_name = {(t.schema, t.name): t.qualified for t in tables}
+        self.public_or_unique: dict[str, str] = {}
+        for t in tables:
+            if t.schema == "public" or t.name not in self.public_or_unique:
+                self.public_or_unique[t.name] = t.qualified
+        self.columns_of = {t.qualified: {c.name for c in t.columns} for t in tables}
+        self.edges = fk_edges(tables)
+
+    def resolve(self, tree: exp.Expression) -> dict[str, str]:
+        """alias (or bare name) -> qualified name of a known table, for every table reference in the tree."""
+        aliases: dict[str, str] = {}
+        for ref in tree.find_all(exp.Table):
+            qualified = self.by_name.get((ref.db, ref.name)) if ref.db else self.public_or_unique.get(ref.name)
+            if qualified:
+                aliases[ref.alias_or_name] = qualified
+                aliases.setdefault(ref.name, qualified)
+        return aliases
 
 
-def sql_coverage(sql: str, tables: Sequence[Table]) -> tuple[set[str], set[str]]:
-    """(qualified tables referenced, keys of FK edges whose join equalities appear) for one statement.
-
-    Unqualified columns are attributed to the only referenced table that has a column of that name.
-    An unparseable statement covers nothing.
-    """
+def _coverage_of(sql: str, catalog: _Catalog) -> tuple[set[str], set[str]]:
     tree = _parse(sql)
     if tree is None:
         return set(), set()
-    aliases = _resolve_tables(tree, tables)
+    aliases = catalog.resolve(tree)
     referenced = set(aliases.values())
-    columns_of = {t.qualified: {c.name for c in t.columns} for t in tables}
 
     def owner(col: exp.Column) -> Optional[str]:
         if col.table:
             return aliases.get(col.table)
-        owners = [q for q in referenced if col.name in columns_of.get(q, ())]
+        owners = [q for q in referenced if col.name in catalog.columns_of.get(q, ())]
         return owners[0] if len(owners) == 1 else None
 
     equalities: set[frozenset] = set()
@@ -189,12 +193,21 @@ def sql_coverage(sql: str, tables: Sequence[Table]) -> tuple[set[str], set[str]]
             if a and b:
                 equalities.add(frozenset({(a, left.name), (b, right.name)}))
     covered = set()
-    for edge in fk_edges(tables):
+    for edge in catalog.edges:
         if edge.child in referenced and edge.parent in referenced and all(
                 frozenset({(edge.child, c), (edge.parent, r)}) in equalities
                 for c, r in zip(edge.columns, edge.ref_columns)):
             covered.add(edge.key)
     return referenced, covered
+
+
+def sql_coverage(sql: str, tables: Sequence[Table]) -> tuple[set[str], set[str]]:
+    """(qualified tables referenced, keys of FK edges whose join equalities appear) for one statement.
+
+    Unqualified columns are attributed to the only referenced table that has a column of that name.
+    An unparseable statement covers nothing.
+    """
+    return _coverage_of(sql, _Catalog(tables))
 
 
 @dataclass
@@ -220,12 +233,13 @@ def compute_coverage(sqls: Iterable[str], tables: Sequence[Table]) -> Coverage:
     """How many of `tables` and of their FK edges the statements touch (see `sql_coverage`)."""
     seen_tables: set[str] = set()
     seen_edges: set[str] = set()
+    catalog = _Catalog(tables)
     for sql in sqls:
-        t, e = sql_coverage(sql, tables)
+        t, e = _coverage_of(sql, catalog)
         seen_tables |= t
         seen_edges |= e
     all_tables = [t.qualified for t in tables]
-    all_edges = [e.key for e in fk_edges(tables)]
+    all_edges = [e.key for e in catalog.edges]
     return Coverage(
         tables_total=len(all_tables), tables_covered=sum(1 for t in all_tables if t in seen_tables),
         fk_edges_total=len(all_edges), fk_edges_covered=sum(1 for e in all_edges if e in seen_edges),

@@ -324,14 +324,18 @@ def _join_on(child_alias: str, fk: ForeignKey, parent_alias: str) -> str:
     return " AND ".join(f"{col(c, child_alias)} = {col(r, parent_alias)}" for c, r in zip(fk.columns, fk.ref_columns))
 
 
+def _shares_bigram(a: str, b: str) -> bool:
+    return any(a[i:i + 2] in b for i in range(len(a) - 1))
+
+
 def _group_key(parent: Table) -> tuple[str, str]:
     """(column, words) a join groups the parent by: its label, else a category, else its referenced key."""
-    label = label_column(parent)
-    if label:
-        return label.name, column_noun(label)
-    cats = categories(parent)
-    if cats:
-        return cats[0].name, column_noun(cats[0])
+    parent_noun = table_noun(parent)
+    for column in [label_column(parent), *categories(parent)[:1]]:
+        if column is not None:
+            words = column_noun(column)
+            # "公司名称" already names its table ("…公司"); a bare "名称"/"name" needs the table's noun in front
+            return column.name, words if _shares_bigram(words, parent_noun) else f"{parent_noun}{words}"
     key = (parent.primary_key or [parent.columns[0].name])[0]
     return key, f"{table_noun(parent)}{column_noun(parent.column(key)) if parent.column(key) else key}"
 
@@ -452,7 +456,7 @@ def coverage_pairs(tables: Sequence[Table], missing_tables: Sequence[str], missi
         for fk in t.foreign_keys:
             parent = by_q.get(f"{fk.ref_schema}.{fk.ref_table}")
             if parent is not None and _edge(t, fk).key in missing_edges:
-                out.append(fk_pair(t, fk, parent, theme_of.get(t.qualified), tag=f"（{t.name}）"))
+                out.append(fk_pair(t, fk, parent, theme_of.get(t.qualified), tag=f"（{t.name}→{parent.name}）"))
     for q in missing_tables:
         t = by_q[q]
         p = table_pairs(t, theme_of.get(q))[0]
