@@ -89,8 +89,13 @@ class Table:
 
     @property
     def file_stem(self) -> str:
-        """File name stem: the table name for `public`, `schema__table` otherwise (unique across schemas)."""
-        return self.name if self.schema == "public" else f"{self.schema}__{self.name}"
+        """File name stem: the table name for `public`, `schema__table` otherwise (unique across schemas).
+
+        Identifiers may hold any character: `/`, `\\`, control characters become `_` and a leading dot gets a
+        `_` prefix, so a table named `../x` can never write outside the task directory."""
+        stem = self.name if self.schema == "public" else f"{self.schema}__{self.name}"
+        stem = "".join("_" if ch in "/\\" or ord(ch) < 32 or ord(ch) == 127 else ch for ch in stem)
+        return "_" + stem if stem.startswith(".") else stem
 
     @property
     def effective_comment(self) -> str:

@@ -80,6 +80,7 @@ INSERT INTO public.events SELECT i, date '2024-06-01' + i * 2, 'k' || (i % 4) FR
 CREATE TABLE public."100%_done" (x int);
 CREATE TABLE public.a_b (x int);
 CREATE TABLE public.axb (x int);
+CREATE TABLE public."../up" ("a""quote" int);
 ANALYZE public.customer;
 """
 

@@ -244,3 +244,16 @@ def test_fixture_rule_based_covers_every_shape(tmp_path, settings, fixture_url, 
         assert raw not in outputs, raw
     with scratch_db(admin_url(app_ctx), "ddl_exec_rules") as url:
         execute_outputs(tmp_path, url)
+
+
+def test_hostile_table_name_stays_inside_the_task_dir(tmp_path, settings, fixture_url, app_ctx):
+    task_dir = tmp_path / "task"
+    task_dir.mkdir()
+    result = ddl_generation.run(make_ctx(task_dir, settings, fixture_url, [TableRef("public", "../up")]))
+    assert result.summary["succeeded"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["task"]
+    assert (task_dir / "_.._up.ddl").exists() and (task_dir / "_.._up_detail.md").exists()
+    with scratch_db(admin_url(app_ctx), "ddl_exec_hostile") as url:
+        execute_outputs(task_dir, url)
+        assert fetchall(url, """SELECT attname FROM pg_attribute WHERE attrelid = 'public."../up"'::regclass
+                                AND attnum > 0""") == [('a"quote',)]
