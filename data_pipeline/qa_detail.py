@@ -22,7 +22,7 @@ def render_metadata_detail(themes: Sequence[Theme], pairs: Sequence[Pair], summa
               f"外键关系 {summary['fk_edges_covered']}/{summary['fk_edges_total']}",
               f"- 去重：完全重复 {summary['duplicates_removed']['exact']}，"
               f"模板重复 {summary['duplicates_removed']['template']}",
-              f"- 难度分布：" + "，".join(f"{d} {n}" for d, n in summary["by_difficulty"].items())]
+              "- 难度分布：" + "，".join(f"{d} {n}" for d, n in summary["by_difficulty"].items())]
     if summary.get("coverage_top_up"):
         lines.append(f"- 覆盖补充（规则生成）：{summary['coverage_top_up']} 条")
     for failure in summary.get("failed_themes") or []:

@@ -5,10 +5,10 @@ import pytest
 
 from data_pipeline.introspect import introspect
 from data_pipeline.pair_quality import DIFFICULTIES, compute_coverage, dedupe_pairs, fk_edges
-from data_pipeline.schema_model import Column, ForeignKey, Table, ValueCount
+from data_pipeline.schema_model import Column, Table, ValueCount
 from data_pipeline.sql_check import SqlChecker
-from data_pipeline.sql_synth import (coverage_pairs, plan_theme_work, quote_ident, soft_delete_conditions,
-                                     table_pairs, theme_pairs)
+from data_pipeline.qa_rule_plan import coverage_pairs, plan_theme_work, theme_pairs
+from data_pipeline.sql_synth import quote_ident, soft_delete_conditions, table_pairs
 from data_pipeline.table_list import parse_names
 from data_pipeline.themes import rule_based_themes
 

@@ -26,7 +26,7 @@ from data_pipeline.pair_quality import compute_coverage, count_by_difficulty, de
 from data_pipeline.pairs import Pair, pairs_file_name, write_pairs
 from data_pipeline.qa_detail import write_metadata_detail
 from data_pipeline.schema_model import SNAPSHOT_FILE, Table, load_snapshot
-from data_pipeline.sql_synth import coverage_pairs, plan_theme_work, theme_pairs
+from data_pipeline.qa_rule_plan import coverage_pairs, plan_theme_work, theme_pairs
 from data_pipeline.steps.base import OutputFile, StepContext, StepResult
 from data_pipeline.themes import Theme, display_name, llm_themes, rule_based_themes, theme_tables
 
