@@ -254,8 +254,10 @@ def _sample(conn, table: Table, limit: int) -> None:
     rows_known = table.row_estimate or 0
     queries = []
     if rows_known > TABLESAMPLE_FROM and table.kind in ("table", "materialized_view", "partitioned_table"):
-        percent = min(100.0, max(0.01, limit * 20 * 100.0 / rows_known))
-        queries.append(sql.SQL("SELECT {} FROM {} TABLESAMPLE SYSTEM (%s) LIMIT %s").format(cols, _quoted(table)))
+        # SYSTEM picks whole pages: read ~100 rows per wanted sample (spread over many pages), keep a random few
+        percent = min(100.0, max(0.001, limit * 100 * 100.0 / rows_known))
+        queries.append(sql.SQL("SELECT {} FROM {} TABLESAMPLE SYSTEM (%s) ORDER BY random() LIMIT %s").format(
+            cols, _quoted(table)))
         params = [(percent, limit)]
     else:
         params = []

@@ -119,6 +119,9 @@ def test_demo_database(business_url, settings):
     assert day.row_estimate > 50_000 and 0 < len(day.column("wx").samples) <= settings.sample_rows
     assert link.primary_key == ["section_route_id", "service_area_id"] and len(link.foreign_keys) == 2
     assert day.column("source_type").is_enum_like
+    assert len(set(day.column("oper_date").samples)) > 1   # samples spread over pages, not one block
+    (cars,), _ = introspect(business_url, parse_names(["bss_car_day_count"]), settings, sample=False)
+    assert cars.row_estimate > 100_000 and not cars.row_count_exact   # big: the estimate, no count(*)
 
 
 def test_like_pattern_escapes():
