@@ -118,3 +118,36 @@ def test_reload_leaves_no_duplicates_and_keeps_vannas_own_rows(vanna, app_ctx):
     ddl_id = next(row_id for kind, _, _, row_id in first if kind == "ddl")
     assert vanna.remove_training_data(ddl_id) is True
     assert len(_training_rows(vanna)) == len(first) - 1
+
+
+def test_vanna_reads_a_real_pipeline_run(vanna, app_ctx):
+    """ddl_generation -> qa_generation -> sql_validation -> training_load on two demo tables (rule-based, no LLM),
+    then Vanna sees every generated DDL, doc and surviving pair."""
+    from dataclasses import replace
+
+    from data_pipeline.pairs import latest_pairs_file, read_pairs
+    from data_pipeline.steps import step_module
+    from data_pipeline.table_list import parse_names
+
+    task = "task_20250103_000002"
+    app_ctx.task_dir(task).mkdir(parents=True)
+    ctx = replace(step_context(app_ctx, task, params={"business_context": "高速公路服务区管理系统",
+                                                      "modify_original_file": True}),
+                  tables=parse_names(["bss_company", "bss_service_area"]))
+    for step in ("ddl_generation", "qa_generation", "sql_validation"):
+        step_module(step).run(ctx)
+    result = training_load.run(ctx)
+
+    task_dir = app_ctx.task_dir(task)
+    ddl = {p.read_text(encoding="utf-8") for p in task_dir.glob("*.ddl")}
+    docs = {p.read_text(encoding="utf-8") for p in task_dir.glob("bss_*_detail.md")}
+    pairs = {(p.question, p.sql) for p in read_pairs(latest_pairs_file(task_dir))}
+    assert len(ddl) == 2 and len(docs) == 2 and pairs
+    assert result.summary["loaded"] == {"sql": len(pairs), "ddl": 2, "documentation": 2}
+
+    rows = _training_rows(vanna)
+    assert {content for kind, _, content, _ in rows if kind == "ddl"} == ddl
+    assert {content for kind, _, content, _ in rows if kind == "documentation"} == docs
+    assert {(q, content) for kind, q, content, _ in rows if kind == "sql"} == pairs
+    question, sql = sorted(pairs)[0]
+    assert {"question": question, "sql": sql} in vanna.get_similar_question_sql(question)

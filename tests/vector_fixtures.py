@@ -41,6 +41,8 @@ def write_task_files(task_dir: Path, pairs=TRICKY_PAIRS, ts: str = "20250101_120
     task_dir.mkdir(parents=True)
     for name, text in {**DDL_TEXTS, **MD_TEXTS}.items():
         (task_dir / name).write_text(text, encoding="utf-8")
+    # qa_generation's theme analysis matches *_detail.md but is not a table document: never loaded
+    (task_dir / "metadata_detail.md").write_text("# 业务主题分析详情\n- 主题数：1\n", encoding="utf-8")
     path = task_dir / pair_files.pairs_file_name("highway_db", ts)
     pair_files.write_pairs(path, [pair_files.Pair(q, s) for q, s in pairs])
     return path

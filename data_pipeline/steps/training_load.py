@@ -1,7 +1,8 @@
 """Step 4, `training_load`: the task's DDL, Markdown docs and validated question-SQL pairs into Vanna's vector
 tables (`langchain_pg_collection` / `langchain_pg_embedding` in our metadata database).
 
-Documents: one per `*.ddl` file and one per `*_detail.md` file (raw text), one per pair of the latest pair file.
+Documents: one per `*.ddl` file and one per table `*_detail.md` file (raw text; qa_generation's theme analysis
+`metadata_detail.md` is not a table document and is not loaded), one per pair of the latest pair file.
 Which pairs: when the latest `sql_validation_*_report.json` says the pair file was rewritten
 (`modify_original_file`), the file holds only the surviving pairs and all are loaded; otherwise only the pairs the
 report marks executable (valid, or ran with an empty result) are loaded; without a report (validation disabled
@@ -33,6 +34,8 @@ from data_pipeline.vector_store import (COLLECTIONS, TrainingDocument, VectorLoa
 OUTPUT_PATTERNS = ("training_load_*.log",)
 STEP = "training_load"
 REPORT_GLOB = "sql_validation_*_report.json"
+# `*_detail.md` files that are not a table's document (qa_generation's theme analysis)
+NOT_TABLE_DOCS = frozenset({"metadata_detail.md"})
 EXECUTABLE_STATUSES = ("valid", "empty")
 
 
@@ -63,12 +66,14 @@ def _read_text(path: Path) -> str:
 
 
 def file_documents(task_dir: Path) -> list[TrainingDocument]:
-    """One document per `*.ddl` and per `*_detail.md` file, raw text, in name order; empty files skipped."""
+    """One document per `*.ddl` and per table `*_detail.md` file, raw text, in name order; empty files skipped."""
     docs = []
     for pattern, collection in (("*.ddl", "ddl"), ("*_detail.md", "documentation")):
         for path in sorted(task_dir.glob(pattern)):
+            if path.name in NOT_TABLE_DOCS or not path.is_file():
+                continue
             text = _read_text(path)
-            if path.is_file() and text.strip():
+            if text.strip():
                 docs.append(TrainingDocument(collection, text, source=path.name))
     return docs
 
