@@ -1,8 +1,8 @@
 """Files and table lists of a task: list, download (two URL forms), upload, zip archive, table-list endpoints.
 
 Every view validates the task id (400) and the task's existence (404) before touching the file system, and
-file names through `data_pipeline.file_safety`. Routes use `<path:file_name>` so names with `/` reach the
-validator and get INVALID_FILE_NAME instead of a generic 404.
+file names through `data_pipeline.file_safety`. Routes use `<anypath:file_name>` (anything, even `//x`) so names
+with `/` reach the validator and get INVALID_FILE_NAME instead of a redirect or a generic 404.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from datetime import datetime
 from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, request, stream_with_context
+from werkzeug.routing import BaseConverter
 from werkzeug.wsgi import wrap_file
 
 from core.errors import ValidationFailed
@@ -21,6 +22,18 @@ from data_pipeline.api.envelope import json_body, ok
 from data_pipeline.store import tasks as task_store
 
 bp = Blueprint("files", __name__, url_prefix="/api/v0/data_pipeline/tasks")
+
+
+class AnyPathConverter(BaseConverter):
+    """Everything after `/files/`, even empty or starting with `/` (`//etc/passwd`), so that the validator
+    answers INVALID_FILE_NAME instead of a redirect or a generic 404. Used with merge_slashes=False."""
+    regex = r"[\s\S]*"  # newlines too (a %0A in the name must reach the validator)
+    part_isolating = False
+    weight = 300
+
+
+# registered before the routes below are added (deferred functions run in recording order)
+bp.record_once(lambda state: state.app.url_map.converters.setdefault("anypath", AnyPathConverter))
 
 _TEXT = "text/plain; charset=utf-8"
 CONTENT_TYPES = {".ddl": _TEXT, ".log": _TEXT, ".txt": _TEXT, ".sql": _TEXT,
@@ -69,7 +82,7 @@ def _send(task_id: str, file_name: str):
     return resp.make_conditional(request.environ, accept_ranges=True, complete_length=st.st_size)
 
 
-@bp.get("/<task_id>/files/download/<path:file_name>")
+@bp.get("/<task_id>/files/download/<anypath:file_name>", merge_slashes=False)
 def download_file_seed000(task_id: str, file_name: str):
     return _send(task_id, file_name)
 
@@ -85,7 +98,7 @@ def download_archive(task_id: str):
     return resp
 
 
-@bp.get("/<task_id>/files/<path:file_name>")
+@bp.get("/<task_id>/files/<anypath:file_name>", merge_slashes=False)
 def download_file(task_id: str, file_name: str):
     return _send(task_id, file_name)
 
@@ -120,6 +133,7 @@ def upload_table_list(task_id: str):
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise ValidationFailed("multipart field 'file' is required", invalid_params=["file"])
+    file_safety.validate_file_name(upload.filename)  # never used as a path, but refused like everywhere else
     data = table_list_upload.read_upload(upload.stream, ctx().settings)
     refs = table_list_upload.parse_upload(data, upload.filename, ctx().settings)
     business_context = request.form.get("business_context")
