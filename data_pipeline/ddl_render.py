@@ -81,7 +81,8 @@ def _type_prelude(table: Table) -> list[str]:
     return lines
 
 
-def _column_line(col: Column) -> str:
+def _column_line(col: Column) -> tuple[str, list[str]]:
+    """The column's definition and `--` notes about what could not be carried over (non-portable defaults)."""
     parts = [quote_ident(col.name), _column_type(col)]
     notes = []
     if col.generated_expr:
@@ -98,8 +99,7 @@ def _column_line(col: Column) -> str:
             notes.append(f"原默认值 {col.default}")
     if not col.nullable:
         parts.append("NOT NULL")
-    line = " ".join(parts)
-    return line, notes
+    return " ".join(parts), notes
 
 
 def _known(table: Table, known: Optional[set[tuple[str, str]]], schema: str, name: str) -> bool:

@@ -106,7 +106,7 @@ def introspect(business_url: str, refs: list[TableRef], settings, *, sample: boo
         return [], []
     with business_readonly(business_url, statement_timeout_ms=settings.statement_timeout_ms,
                            lock_timeout_ms=settings.lock_timeout_ms) as conn:
-        tables, oids = _read_catalog(conn, refs)
+        tables = _read_catalog(conn, refs)
         found = {(t.schema, t.name) for t in tables}
         missing = [r for r in refs if (r.schema, r.name) not in found]
         for table in tables:
@@ -130,7 +130,7 @@ def _dict_rows(cur) -> list[dict]:
     return [dict(zip(names, row)) for row in cur.fetchall()]
 
 
-def _read_catalog(conn, refs: list[TableRef]) -> tuple[list[Table], dict[int, Table]]:
+def _read_catalog(conn, refs: list[TableRef]) -> list[Table]:
     with conn.cursor() as cur:
         cur.execute(_RELATIONS, {"schemas": [r.schema for r in refs], "names": [r.name for r in refs]})
         relations = _dict_rows(cur)
@@ -146,7 +146,7 @@ def _read_catalog(conn, refs: list[TableRef]) -> tuple[list[Table], dict[int, Ta
             by_oid[rel["oid"]] = table
             tables.append(table)
         if not tables:
-            return [], {}
+            return []
         oids = list(by_oid)
         cur.execute(_COLUMNS, {"oids": oids})
         for row in _dict_rows(cur):
@@ -155,7 +155,7 @@ def _read_catalog(conn, refs: list[TableRef]) -> tuple[list[Table], dict[int, Ta
         for row in _dict_rows(cur):
             _apply_constraint(by_oid[row["oid"]], row)
     conn.rollback()
-    return tables, by_oid
+    return tables
 
 
 def _column(row: dict) -> Column:
@@ -241,16 +241,16 @@ def _read_stats(conn, tables: list[Table]) -> dict[tuple[str, str], dict[str, di
     return out
 
 
-def _text_columns(table: Table, names: Iterable[str]):
+def _text_columns(names: Iterable[str]):
     return sql.SQL(", ").join(
-        sql.SQL("left({}::text, %s)" % SAMPLE_TEXT_MAX).format(sql.Identifier(n)) for n in names)
+        sql.SQL("left({}::text, {})").format(sql.Identifier(n), sql.Literal(SAMPLE_TEXT_MAX)) for n in names)
 
 
 def _sample(conn, table: Table, limit: int) -> None:
     """Up to `limit` rows; TABLESAMPLE SYSTEM on big tables (a few pages instead of a scan)."""
     if not table.columns:
         return
-    cols = _text_columns(table, [c.name for c in table.columns])
+    cols = _text_columns([c.name for c in table.columns])
     rows_known = table.row_estimate or 0
     queries = []
     if rows_known > TABLESAMPLE_FROM and table.kind in ("table", "materialized_view", "partitioned_table"):
@@ -316,7 +316,7 @@ def _profile(conn, table: Table, stats: dict[str, dict]) -> None:
 
 
 def _profile_by_reading(conn, table: Table, columns: list[Column]) -> None:
-    query = sql.SQL("SELECT {} FROM {} LIMIT %s").format(_text_columns(table, [c.name for c in columns]),
+    query = sql.SQL("SELECT {} FROM {} LIMIT %s").format(_text_columns([c.name for c in columns]),
                                                          _quoted(table))
     try:
         with conn.cursor() as cur:

@@ -13,8 +13,6 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import Optional
-
 from core.db import first_line
 from core.errors import AppError, TableListMissing
 from data_pipeline import comments, introspect as introspection
