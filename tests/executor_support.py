@@ -11,9 +11,11 @@ import time
 from pathlib import Path
 from typing import Callable, Optional
 
+import pytest
 import requests
 
 from app_config import PROJECT_ROOT, load_settings, settings_env
+from citu_app import create_app
 from data_pipeline.executor.process import signal_executor
 from data_pipeline.store import executions as execution_store
 
@@ -78,6 +80,17 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture()
+def slow_client(app, app_ctx, openai_stub, settings):
+    """An API whose executors use the LLM stub with 1.5 s per call, one call at a time: ddl_generation then
+    takes ~1.5 s per table (real work, slowed down only by the stub's latency)."""
+    openai_stub.latency = 1.5
+    openai_stub.responder = comments_responder
+    slow_app = create_app(settings=settings.model_copy(update=llm_overrides(openai_stub, cancel_grace_s=1.0)))
+    yield slow_app.test_client()
+    stop_executors(app_ctx.db)
 
 
 class ServerProcess:

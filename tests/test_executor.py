@@ -9,14 +9,13 @@ import time
 
 import pytest
 
-from citu_app import create_app
 from core.task_logging import parse_line
 from data_pipeline.executor.process import pid_alive
 from data_pipeline.store import executions as execution_store
 from data_pipeline.store import logs as log_store
 from data_pipeline.store import outputs as output_store
-from tests.executor_support import (BASE, comments_responder, llm_overrides, stop_executors, task_status,
-                                    wait_final, wait_step_running)
+from tests.executor_support import (BASE, slow_client, stop_executors, task_status, wait_final,  # noqa: F401
+                                    wait_step_running)
 
 TABLES = ["bss_company", "bss_service_area"]
 
@@ -152,17 +151,6 @@ def test_force_execute_skips_the_dependency_check(run_client):
     assert status["step_status"]["qa_generation"] == "failed"
     assert status["status"] == "failed" and status["error_message"]
     assert "Traceback" not in status["error_message"]
-
-
-@pytest.fixture()
-def slow_client(app, app_ctx, openai_stub, settings):
-    """An API whose executors use the LLM stub with 1.5 s per call, one call at a time: ddl_generation then
-    takes ~1.5 s per table (real work, slowed down only by the stub's latency)."""
-    openai_stub.latency = 1.5
-    openai_stub.responder = comments_responder
-    slow_app = create_app(settings=settings.model_copy(update=llm_overrides(openai_stub, cancel_grace_s=1.0)))
-    yield slow_app.test_client()
-    stop_executors(app_ctx.db)
 
 
 def test_cancel_mid_step_within_two_seconds(client, slow_client, app_ctx):

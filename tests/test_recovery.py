@@ -1,0 +1,134 @@
+"""Crash recovery and retention: kill -9 of an executor, stale heartbeats, API restart mid-step, cleanup."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from app_config import PROJECT_ROOT
+from data_pipeline import ids, monitor
+from data_pipeline.cleanup import cleanup_expired
+from data_pipeline.executor import recovery
+from data_pipeline.executor.process import pid_alive
+from data_pipeline.store import executions as execution_store
+from data_pipeline.store import logs as log_store
+from tests.executor_support import (BASE, HttpClient, ServerProcess, comments_responder, llm_overrides,  # noqa: F401
+                                    slow_client, stop_executors, task_status, wait_final, wait_for,
+                                    wait_step_running)
+
+FIVE_TABLES = ["bss_company", "bss_service_area", "bss_car_day_count", "bss_section_route", "bss_business_day_data"]
+
+
+def create(client, tables=FIVE_TABLES) -> str:
+    resp = client.post(BASE, json={"table_names": tables})
+    assert resp.status_code == 201, resp.get_json()
+    return resp.get_json()["data"]["task_id"]
+
+
+def test_kill_9_mid_step_is_failed_with_a_reason_then_the_step_reruns(client, slow_client, app_ctx, settings):
+    task_id = create(client)
+    resp = slow_client.post(f"{BASE}/{task_id}/execute", json={"execution_mode": "step", "step_name": "ddl_generation"})
+    execution_id = resp.get_json()["data"]["execution_id"]
+    wait_step_running(client, task_id, "ddl_generation", min_progress=10)
+    pid = execution_store.get_execution(app_ctx.db, execution_id)["pid"]
+    # a live executor is never touched by the check
+    assert recovery.fail_dead_executions(app_ctx.db, settings) == []
+
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not pid_alive(pid), 5, what="the killed executor to be reaped")
+    t0 = time.monotonic()
+    report = monitor.run_once(app_ctx)  # what the API's monitor thread does every MONITOR_INTERVAL_S
+    assert time.monotonic() - t0 < 60
+    assert [f["execution_id"] for f in report["failed"]] == [execution_id]
+    status = task_status(client, task_id)
+    assert status["status"] == "failed" and status["current_step"] is None
+    assert status["step_status"]["ddl_generation"] == "failed"
+    assert "executor exited unexpectedly" in status["steps"][0]["error_message"]
+    assert "executor exited unexpectedly" in status["error_message"]
+    execution = execution_store.get_execution(app_ctx.db, execution_id)
+    assert execution["status"] == "failed" and "exited unexpectedly" in execution["error_message"]
+    log_text = (app_ctx.task_dir(task_id) / "data_pipeline.log").read_text(encoding="utf-8")
+    assert f"execution {execution_id} marked failed: executor exited unexpectedly" in log_text
+    assert any("marked failed" in r["message"] for r in log_store.list_logs(app_ctx.db, task_id))
+    assert monitor.run_once(app_ctx)["failed"] == []  # idempotent
+
+    # the step can be re-run (rule-based generator: fast)
+    assert client.post(f"{BASE}/{task_id}/execute", json={"step": "ddl_generation"}).status_code == 202
+    status = wait_final(client, task_id)
+    assert status["step_status"]["ddl_generation"] == "completed" and status["status"] == "partial_completed"
+
+
+def test_stale_heartbeat_fails_an_execution_on_another_host(client, app_ctx, settings):
+    task_id = create(client, ["bss_company"])
+    claimed = execution_store.claim_execution(
+        app_ctx.db, task_id=task_id, execution_id=ids.new_execution_id(task_id, "ddl_generation"),
+        execution_step="ddl_generation", execution_mode="step", options={}, force=False, max_running=5)
+    # an executor elsewhere: its pid cannot be checked from here, only its heartbeat
+    execution_store.record_process(app_ctx.db, claimed["execution_id"], pid=4_000_000, host="other-host.example")
+    short = settings.model_copy(update={"heartbeat_stale_s": 1.0})
+    assert recovery.fail_dead_executions(app_ctx.db, short) == []
+    time.sleep(1.3)
+    failed = recovery.fail_dead_executions(app_ctx.db, short, app_ctx.tasks_root)
+    assert len(failed) == 1 and failed[0]["reason"].startswith("no heartbeat for 1 s")
+    execution = execution_store.get_execution(app_ctx.db, claimed["execution_id"])
+    assert execution["status"] == "failed" and execution["error_message"].startswith("no heartbeat for")
+    assert task_status(client, task_id)["status"] == "failed"
+
+
+def test_api_restart_mid_step_leaves_the_executor_running(client, app_ctx, settings, openai_stub, tmp_path):
+    openai_stub.latency = 1.5
+    openai_stub.responder = comments_responder
+    overrides = llm_overrides(openai_stub)
+    server = ServerProcess(settings.data_home, tmp_path / "server1.log", **overrides).start()
+    try:
+        http = HttpClient(server.url)
+        task_id = create(http)
+        resp = http.post(f"{BASE}/{task_id}/execute", json={"execution_mode": "step", "step_name": "ddl_generation"})
+        assert resp.status_code == 202, resp.get_json()
+        execution_id = resp.get_json()["data"]["execution_id"]
+        wait_step_running(http, task_id, "ddl_generation", min_progress=10)
+        pid = execution_store.get_execution(app_ctx.db, execution_id)["pid"]
+    finally:
+        server.stop(signal.SIGTERM)
+    assert pid_alive(pid), "stopping the API must not stop a running executor"
+    server = ServerProcess(settings.data_home, tmp_path / "server2.log", **overrides).start()
+    try:
+        http = HttpClient(server.url)
+        during = task_status(http, task_id)
+        if during["current_step"] is not None:  # still running (the usual case), read through the new API
+            assert during["current_step"]["execution_id"] == execution_id and during["status"] == "in_progress"
+        status = wait_final(http, task_id, timeout=60)
+        assert status["step_status"]["ddl_generation"] == "completed", status
+        assert status["status"] == "partial_completed" and status["progress"] == 40
+        files = list(app_ctx.task_dir(task_id).glob("*.ddl"))
+        assert len(files) == len(FIVE_TABLES)
+    finally:
+        server.stop()
+        stop_executors(app_ctx.db)
+
+
+def test_retention_cleanup_removes_only_old_finished_tasks(client, app_ctx):
+    old_done, old_failed, recent, old_pending = (create(client, ["bss_company"]) for _ in range(4))
+    db = app_ctx.db
+    for task_id, status, age in ((old_done, "completed", 40), (old_failed, "failed", 31), (recent, "completed", 1),
+                                 (old_pending, "pending", 90)):
+        db.execute("UPDATE data_pipeline_tasks SET status = %s, created_at = now() - make_interval(days => %s), "
+                   "completed_at = CASE WHEN %s <> 'pending' THEN now() - make_interval(days => %s) END "
+                   "WHERE id = %s", (status, age, status, age, task_id))
+    dry = subprocess.run([sys.executable, "-m", "data_pipeline.cleanup", "--days", "30", "--dry-run"],
+                         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+    assert dry.returncode == 0, dry.stderr
+    assert sorted(json.loads(dry.stdout)["removed"]) == sorted([old_done, old_failed])
+    assert app_ctx.task_dir(old_done).is_dir()
+
+    report = cleanup_expired(app_ctx, 30)
+    assert sorted(report["removed"]) == sorted([old_done, old_failed])
+    for task_id in (old_done, old_failed):
+        assert client.get(f"{BASE}/{task_id}").status_code == 404
+        assert not app_ctx.task_dir(task_id).exists()
+    for task_id in (recent, old_pending):
+        assert client.get(f"{BASE}/{task_id}").status_code == 200 and app_ctx.task_dir(task_id).is_dir()
+    assert cleanup_expired(app_ctx, 0)["removed"] == []  # 0 disables retention
