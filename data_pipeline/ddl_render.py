@@ -30,6 +30,7 @@ xmlelement xmlexists xmlforest xmlnamespaces xmlparse xmlpi xmlroot xmlserialize
 """.split())
 _PLAIN = re.compile(r"^[a-z_][a-z0-9_$]*$")
 GENERATED_MARK = "[生成]"
+PII_WORDS = {"phone": "电话号码", "id_card": "身份证号", "email": "邮箱", "person_name": "姓名", "address": "地址"}
 # defaults that need nothing but the table itself (no sequences, no user functions)
 _SAFE_DEFAULT = re.compile(
     r"^(NULL|true|false|-?\d+(\.\d+)?|'(?:[^']|'')*'(::[\w .\"\[\]()]+)*|\(-?\d+(\.\d+)?\)(::[\w .\"]+)*|"
@@ -235,7 +236,7 @@ def _notes(table: Table) -> list[str]:
         elif col.is_enum_like and col.top_values:
             notes.append(f"{col.name} 为枚举字段，包含取值：{_values((tv.value for tv in col.top_values), 10)}")
         if col.pii_kind:
-            notes.append(f"{col.name} 含个人信息（{col.pii_kind}），示例已脱敏")
+            notes.append(f"{col.name} 含个人信息（{PII_WORDS.get(col.pii_kind, col.pii_kind)}），示例已脱敏")
     if table.kind in ("view", "materialized_view"):
         notes.append(f"这是一个{'视图' if table.kind == 'view' else '物化视图'}")
     if table.partition_key:

@@ -52,7 +52,7 @@ PERSON_WHO = {"person", "real", "full", "first", "last", "given", "family", "mid
 PERSON_TOKENS = {"realname", "fullname", "firstname", "lastname", "surname", "linkman", "contactperson",
                  "xm", "username_cn"}
 PERSON_ZH = ("姓名", "联系人", "负责人", "法人", "经办人", "收货人", "持卡人", "客户名称")
-# values of columns named like these are never taken for person names by their shape
+# values of columns named like these are never taken for person names or addresses by their shape
 NOT_PERSON = {"company", "corp", "org", "organization", "dept", "department", "area", "service", "branch", "shop",
               "store", "product", "brand", "route", "section", "road", "city", "province", "district", "county",
               "region", "type", "category", "status", "state", "table", "column", "file", "project", "item",
@@ -127,8 +127,8 @@ def kind_by_values(name: str, values: Iterable[str]) -> Optional[str]:
     hits = kinds.count(best)
     if best is None or hits < min(2, len(values)) or hits / len(values) < 0.6:
         return None
-    if best == "person_name" and set(tokens(name)) & NOT_PERSON:
-        return None
+    if best in ("person_name", "address") and set(tokens(name)) & NOT_PERSON:
+        return None   # 张江 in company_name, 南昌市西服务区 in service_area_name: names of things, not people
     return best
 
 

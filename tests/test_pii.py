@@ -47,6 +47,8 @@ def test_kind_by_values(values, kind):
 
 def test_person_shaped_values_on_non_person_columns_are_not_names():
     assert pii.kind_by_values("company_name", ["王府井", "张江"]) is None
+    assert pii.kind_by_values("service_area_name", ["南昌市西服务区", "九江市北服务区"]) is None
+    assert pii.kind_by_values("col", ["南昌市西服务区", "九江市北服务区"]) == "address"   # unnamed: be safe
 
 
 def test_masks_keep_shape():
