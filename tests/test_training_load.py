@@ -199,3 +199,33 @@ def test_nothing_to_load_is_a_clear_error(vec):
     vec.task_dir(TASK_A).mkdir(parents=True)
     with pytest.raises(AppError, match="nothing to load"):
         training_load.run(step_context(vec, TASK_A))
+
+
+def test_complete_run_through_the_executor_loads_and_truncates(client, app_ctx):
+    """The real executor subprocess: complete run with truncate_vector_tables on the execute call."""
+    from tests.executor_support import BASE, stop_executors, wait_final
+    empty_vector_tables(app_ctx.db)
+    try:
+        write_task_files(app_ctx.task_dir(TASK_B), pairs=[("别的任务的旧问题", "SELECT 1")])
+        training_load.run(step_context(app_ctx, TASK_B))          # rows another task left behind
+        resp = client.post(BASE, json={"table_names": ["bss_company"], "task_name": "向量加载"})
+        task_id = resp.get_json()["data"]["task_id"]
+        resp = client.post(f"{BASE}/{task_id}/execute", json={"execution_mode": "complete",
+                                                              "truncate_vector_tables": True})
+        assert resp.status_code == 202, resp.get_json()
+        status = wait_final(client, task_id, timeout=120)
+        assert status["status"] == "completed", (status["error_message"], status["step_status"])
+        rows = all_rows(app_ctx.db)
+        assert rows and {r["cmetadata"]["task_id"] for r in rows} == {task_id}   # old rows emptied, ours loaded
+        counts = {"sql": 0, "ddl": 0, "documentation": 0}
+        for r in rows:
+            counts[r["collection"]] += 1
+        summary = status["result"]["steps"]["training_load"]
+        assert summary["truncated_rows"] == 5      # task B's 2 ddl + 2 docs + 1 pair
+        assert summary["loaded"] == counts and counts["ddl"] == 1 and counts["documentation"] == 1 and counts["sql"] > 0
+        backups = list((app_ctx.task_dir(task_id) / "vector_bak").glob("langchain_pg_embedding_*.csv"))
+        assert len(backups) == 1 and "别的任务的旧问题" in backups[0].read_text(encoding="utf-8")
+        assert list(app_ctx.task_dir(task_id).glob("training_load_*.log"))
+    finally:
+        stop_executors(app_ctx.db)
+        empty_vector_tables(app_ctx.db)
