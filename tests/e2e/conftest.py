@@ -80,7 +80,7 @@ class ServerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "PORT": str(self.port), "HOST": "127.0.0.1",
                "DP_DATA_HOME": os.environ["DP_DATA_HOME"], "WORKERS": "1", "THREADS": "8", "LOG_LEVEL": "INFO",
-               "MONITOR_INTERVAL_S": "2", **extra_env}
+               **extra_env}
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen([sys.executable, "citu_app.py"], cwd=ROOT, env=env, stdout=self._log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
@@ -116,14 +116,23 @@ class ServerProcess:
         self._log.close()
 
 
-def _serve(name: str, extra_env: dict):
-    server = ServerProcess(name, extra_env)
-    try:
-        server.wait_ready()
-    except Exception:
-        server.stop()
-        raise
-    return server
+def _serve(name: str, extra_env: dict, attempts: int = 3):
+    """Start and wait for /health. A start whose worker never answers is retried (with a warning that names
+    the cause seen here: a gunicorn worker forked while the master's monitor thread held an import lock
+    deadlocks in `import`; the fix belongs in the service, the retry keeps this suite about the console)."""
+    import warnings
+    for attempt in range(1, attempts + 1):
+        server = ServerProcess(f"{name}_{attempt}" if attempt > 1 else name, extra_env)
+        try:
+            server.wait_ready(timeout=45.0)
+            return server
+        except RuntimeError as exc:
+            exited_by_itself = server.proc.poll() is not None
+            server.stop()
+            if attempt == attempts or exited_by_itself:
+                raise
+            warnings.warn(f"server start {attempt} not ready, retrying: {str(exc)[:300]}")
+    raise AssertionError("unreachable")
 
 
 @pytest.fixture(scope="module")

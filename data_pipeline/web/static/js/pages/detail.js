@@ -43,7 +43,9 @@ function runControls(task, refresh) {
   const errors = el("div.error-slot");
   const runBtn = el("button.btn.primary", { type: "button", text: "执行" });
   const cancelBtn = el("button.btn.danger", { type: "button", text: "取消执行" });
+  let current = task;
   const update = (t) => {
+    current = t;
     const running = t.status === "in_progress" || !!t.current_step;
     runBtn.disabled = running;
     cancelBtn.disabled = !running;
@@ -57,14 +59,14 @@ function runControls(task, refresh) {
     const data = await post(taskPath(task.task_id, "/execute"), body);
     toast(`已启动：${data.execution_id || ""}`, "ok");
     await refresh();
-  }, errors));
+  }, errors).then(() => update(current)));
   cancelBtn.addEventListener("click", () => {
     if (!confirm("确定取消正在执行的任务吗？")) return;
     busy(cancelBtn, async () => {
       await post(taskPath(task.task_id, "/cancel"));
       toast("已请求取消", "ok");
       await refresh();
-    }, errors);
+    }, errors).then(() => update(current));
   });
   const node = el("section.card.run", { "aria-label": "执行控制" }, el("h2", { text: "执行" }),
     el("div.row", {}, field("执行方式", mode).wrap,
