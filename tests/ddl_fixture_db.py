@@ -81,6 +81,7 @@ CREATE TABLE public."100%_done" (x int);
 CREATE TABLE public.a_b (x int);
 CREATE TABLE public.axb (x int);
 CREATE TABLE public."../up" ("a""quote" int);
+CREATE VIEW public.slow_view AS SELECT pg_sleep(0.6)::text AS waited, 'x'::text AS kind;
 ANALYZE public.customer;
 """
 

@@ -141,3 +141,15 @@ def test_list_tables(fixture_url, settings):
     assert [i["name"] for i in list_tables(fixture_url, ["public"], "100%*", settings)] == ["100%_done"]
     assert [i["name"] for i in list_tables(fixture_url, ["public"], "CUST*", settings)] == ["customer",
                                                                                              "customer_view"]
+
+
+def test_statement_timeout_degrades_to_catalog_only(fixture_url, settings):
+    """Reading a view that sleeps hits statement_timeout: counts, samples and profiles are skipped, the
+    catalog still comes back (and the other table in the same call is complete)."""
+    fast = settings.model_copy(update={"statement_timeout_ms": 200})
+    tables, missing = introspect(fixture_url, [TableRef("public", "slow_view"), TableRef("public", "customer")],
+                                 fast)
+    slow, customer = tables
+    assert not missing and [c.name for c in slow.columns] == ["waited", "kind"]
+    assert slow.row_estimate is None and all(not c.samples for c in slow.columns)
+    assert customer.row_estimate == 40 and customer.column("status").samples
