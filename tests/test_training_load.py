@@ -222,7 +222,8 @@ def test_complete_run_through_the_executor_loads_and_truncates(client, app_ctx):
             counts[r["collection"]] += 1
         summary = status["result"]["steps"]["training_load"]
         assert summary["truncated_rows"] == 5      # task B's 2 ddl + 2 docs + 1 pair
-        assert summary["loaded"] == counts and counts["ddl"] == 1 and counts["documentation"] == 1 and counts["sql"] > 0
+        assert summary["loaded"] == counts
+        assert counts["ddl"] == 1 and counts["documentation"] == 1 and counts["sql"] > 0
         backups = list((app_ctx.task_dir(task_id) / "vector_bak").glob("langchain_pg_embedding_*.csv"))
         assert len(backups) == 1 and "别的任务的旧问题" in backups[0].read_text(encoding="utf-8")
         assert list(app_ctx.task_dir(task_id).glob("training_load_*.log"))

@@ -105,3 +105,13 @@ def test_other_client_mistakes(vclient):
            "VALIDATION_ERROR")
     _error(vclient.get(f"{BASE}/restore/list", query_string={"task_id": "x/../y"}), 400, "VALIDATION_ERROR")
     _error(vclient.post(f"{BASE}/restore", data="[1]", content_type="application/json"), 400, "VALIDATION_ERROR")
+
+
+def test_restore_answers_409_while_a_load_holds_the_vector_lock(vclient, app_ctx):
+    from data_pipeline.store import vector as vector_sql
+    backup = vclient.post(f"{BASE}/backup").get_json()["data"]
+    with app_ctx.db.connection() as conn, conn.cursor() as cur:
+        vector_sql.lock_writers(cur)            # what a running training_load holds for its transaction
+        resp = vclient.post(f"{BASE}/restore", json={"timestamp": backup["timestamp"]})
+        _error(resp, 409, "VALIDATION_ERROR")
+    assert vclient.post(f"{BASE}/restore", json={"timestamp": backup["timestamp"]}).status_code == 200
