@@ -17,6 +17,7 @@ from typing import Any, Optional, Sequence
 from pydantic import BaseModel, Field
 
 from data_pipeline.schema_model import Column, Table
+from data_pipeline.table_list import TableRef
 
 MAX_THEME_TABLES = 6
 BIG_TABLE_ROWS = 100_000
@@ -30,18 +31,28 @@ _COLUMN_TAIL = re.compile(r"[，,。;；:：\s].*$")
 
 
 def display_name(table: Table) -> str:
-    """How the table is named in table lists, prompts and themes: `name` in public, `schema.name` elsewhere."""
-    return table.name if table.schema == "public" else table.qualified
+    """How the table is named in table lists, prompts and themes: `name` in public, `schema.name` elsewhere,
+    each part double-quoted only when it needs to be (as in table_list.txt)."""
+    return TableRef(table.schema, table.name).short
+
+
+_PERIOD_WORDS = re.compile(r"(每日|每天|每月|每周|每年|每小时)")
+_BY_PHRASE = re.compile(r"(?<=..)按.*$")          # "车流量按车型统计" -> "车流量": the grouping is not the noun
 
 
 def table_noun(table: Table) -> str:
-    """A short noun for the table from its comment ("服务区基础信息表（…）" -> "服务区"), else its name."""
+    """A short noun for the table from its comment, else its name: bracketed remarks, a trailing "…表" kind,
+    "按…" phrases and period words go ("服务区基础信息表（…）" -> "服务区", "车流量按车型每日统计表" -> "车流量")."""
     text = _BRACKETS.sub("", table.effective_comment or "").strip()
+    text = _COLUMN_TAIL.sub("", text)
     for suffix in _TABLE_SUFFIXES:
         if text.endswith(suffix) and len(text) > len(suffix):
             text = text[: -len(suffix)]
             break
-    return text.strip() or table.name
+    text = _BY_PHRASE.sub("", text)
+    shorter = _PERIOD_WORDS.sub("", text)
+    text = shorter if len(shorter) >= 2 else text
+    return text.rstrip("的之").strip() or table.name
 
 
 def table_title(table: Table) -> str:
@@ -91,21 +102,16 @@ class ThemesAnswer(BaseModel):
 # ------------------------------------------------------------------------------------------- rule based
 
 
-def _is_measure(column: Column, table: Table) -> bool:
-    from data_pipeline.sql_synth import is_measure   # one definition of "measure", shared with the generator
-    return is_measure(column, table)
-
-
 def _entities_and_metrics(members: Sequence[Table]) -> tuple[list[str], list[str]]:
+    """Entities: table nouns, label and category columns; metrics: measure columns (the generator's roles)."""
     entities: list[str] = []
     metrics: list[str] = []
+    from data_pipeline.sql_synth import categories, label_column, measures
     for t in members:
         entities.append(table_noun(t))
-        for c in t.columns:
-            if c.is_enum_like and not c.pii_kind and not c.is_primary_key:
-                entities.append(column_noun(c))
-            elif _is_measure(c, t):
-                metrics.append(column_noun(c))
+        label = label_column(t)
+        entities.extend(column_noun(c) for c in ([label] if label else []) + categories(t))
+        metrics.extend(column_noun(c) for c in measures(t))
     dedup = lambda xs: list(dict.fromkeys(x for x in xs if x))
     return dedup(entities)[:12], dedup(metrics)[:12] or ["记录数"]
 
@@ -214,6 +220,7 @@ def table_lookup(tables: Sequence[Table]) -> dict[str, Table]:
     lookup: dict[str, Table] = {}
     for t in tables:
         lookup[display_name(t)] = t
+        lookup[TableRef(t.schema, t.name).qualified] = t
         lookup[t.qualified] = t
     for t in tables:
         lookup.setdefault(t.name, t)
@@ -228,7 +235,7 @@ def themes_from_answer(answer: ThemesAnswer, tables: Sequence[Table]) -> tuple[l
     for a in answer.themes:
         known, unknown = [], []
         for name in a.related_tables:
-            t = lookup.get(name.strip().strip('"').lower())
+            t = lookup.get(name.strip().lower()) or lookup.get(name.strip().replace('"', '').lower())
             (known.append(display_name(t)) if t else unknown.append(name))
         if not known:
             problems.append(f"theme '{a.topic_name}' dropped: none of its tables exist ({unknown})")

@@ -86,5 +86,5 @@ def test_llm_theme_answer_validation_drops_unknown_tables():
         {"topic_name": "幽灵", "related_tables": ["ghost"]},
         {"topic_name": "客户", "related_tables": ["public.customers"]}]})
     themes, problems = themes_from_answer(answer, tables)
-    assert [(t.topic_name, t.related_tables) for t in themes] == [("订单", ["orders"]), ("客户", ["Customers"])]
+    assert [(t.topic_name, t.related_tables) for t in themes] == [("订单", ["orders"]), ("客户", ['"Customers"'])]
     assert len(problems) == 2 and all(t.source == "llm" for t in themes)

@@ -91,3 +91,26 @@ def test_coverage_top_up_covers_missing_edges_and_tables(demo_tables):
     coverage = compute_coverage([p.sql for p in extra], demo_tables)
     assert coverage.complete
     assert all(p.meta["source"] == "rule_based" and p.meta["coverage_top_up"] for p in extra)
+
+
+def test_awkward_schema_pairs_run_and_never_carry_pii(app_ctx, settings):
+    """Mixed-case/space/reserved/Chinese identifiers, composite FK, enum, domains, views, partitions, PII."""
+    from tests.ddl_fixture_db import FIXTURE_SQL, PLANTED, admin_url, recreate, run_sql
+    url = recreate(admin_url(app_ctx), "qa_awkward_fixture")
+    run_sql(url, FIXTURE_SQL)
+    refs = parse_names(['"Sales Dept"."Order"', "销售.订单明细", "customer", "customer_view", "status_counts",
+                        "events", '"../up"'])
+    tables, missing = introspect(url, refs, settings)
+    assert not missing
+    themes = rule_based_themes(tables)
+    work = plan_theme_work(themes, tables)
+    pairs = dedupe_pairs([p for th in themes for p in theme_pairs(th.topic_name, *work[th.topic_name], tables)]).kept
+    coverage = compute_coverage([p.sql for p in pairs], tables)
+    assert coverage.complete and coverage.fk_edges_total == 1
+    with SqlChecker(url, statement_timeout_ms=settings.statement_timeout_ms,
+                    lock_timeout_ms=settings.lock_timeout_ms, row_cap=5, concurrency=1) as checker:
+        results = checker.check_many([p.sql for p in pairs])
+    assert [(p.sql, r.error) for p, r in zip(pairs, results) if not r.executable] == []
+    text = " ".join(p.question + p.sql for p in pairs)
+    assert not [v for v in PLANTED.values() if v in text]
+    assert any("'frozen'" in p.sql or "'active'" in p.sql or "'closed'" in p.sql for p in pairs)
