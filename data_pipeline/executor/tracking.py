@@ -93,28 +93,29 @@ def abort(db: Database, task_id: str, execution_id: str, outcome: str, reason: s
 
 
 class TerminalProgress:
-    """Observer printing one line per step event and throttled progress lines (CLI)."""
+    """Observer printing one line per step event and per new progress message (CLI). Repeats of the same
+    message are printed at most every `min_interval` seconds."""
 
-    def __init__(self, stream: TextIO = sys.stdout, min_interval: float = 0.5):
+    def __init__(self, stream: TextIO = sys.stdout, min_interval: float = 2.0):
         self.stream, self.min_interval = stream, min_interval
-        self._last = 0.0
+        self._last, self._last_message = 0.0, None
 
-    def _print(self, text: str) -> None:
+    def note(self, text: str) -> None:
         print(f"{datetime.now():%H:%M:%S} {text}", file=self.stream, flush=True)
 
     def step_started(self, step: str, index: int, total: int) -> None:
-        self._print(f"[{step}] ({index}/{total}) started")
+        self.note(f"[{step}] ({index}/{total}) started")
 
     def step_progress(self, step: str, overall: int, fraction: float, message: str) -> None:
         now = time.monotonic()
-        if fraction < 1.0 and now - self._last < self.min_interval:
+        if message == self._last_message and now - self._last < self.min_interval:
             return
-        self._last = now
-        self._print(f"[{step}] {overall:3d}%  {fraction * 100:5.1f}% of step  {message}".rstrip())
+        self._last, self._last_message = now, message
+        self.note(f"[{step}] {overall:3d}%  {fraction * 100:5.1f}% of step  {message}".rstrip())
 
     def step_finished(self, step: str, status: str, duration: float, error: Optional[str]) -> None:
         tail = f": {error}" if error else ""
-        self._print(f"[{step}] {status} in {duration:.1f} s{tail}")
+        self.note(f"[{step}] {status} in {duration:.1f} s{tail}")
 
     def run_finished(self, outcome: str, state: TaskState, duration: float) -> None:
-        self._print(f"run {outcome} in {duration:.1f} s; task status {state.status}, progress {state.progress}%")
+        self.note(f"run {outcome} in {duration:.1f} s; task status {state.status}, progress {state.progress}%")

@@ -1,0 +1,64 @@
+"""`python -m data_pipeline.schema_workflow`: manual runs, tracked like API runs unless --no-db-tracking."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+from app_config import PROJECT_ROOT
+from data_pipeline.store import executions as execution_store
+from data_pipeline.store import tasks as task_store
+
+
+def cli(*args, timeout=120):
+    return subprocess.run([sys.executable, "-m", "data_pipeline.schema_workflow", *args], cwd=PROJECT_ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_tracked_manual_run_step_by_step(clean_db, app_ctx):
+    run = cli("--table-names", "bss_company,bss_service_area", "--business-context", "高速公路服务区管理系统",
+              "--execution-mode", "step", "--step", "ddl_generation")
+    assert run.returncode == 0, run.stdout + run.stderr
+    task_id = re.search(r"task (manual_\d{8}_\d{6}(?:_\d+)?)", run.stdout).group(1)
+    # terminal progress: step, percent and table counts
+    assert re.search(r"\[ddl_generation\]\s+\d+%.*table \d+/2", run.stdout), run.stdout
+    assert "[ddl_generation] completed in" in run.stdout
+    task = task_store.get_task(app_ctx.db, task_id)
+    assert task["created_by"] == "manual" and task["status"] == "partial_completed" and task["progress"] == 40
+    assert task["step_status"]["ddl_generation"] == "completed"
+    execution = task_store.list_executions(app_ctx.db, task_id)[0]
+    assert execution["status"] == "completed" and execution["pid"] and execution["host"]
+    assert (app_ctx.task_dir(task_id) / "bss_company.ddl").is_file()
+
+    # dependencies hold for manual runs too; seed 001's numbered steps and --task-id continue the task
+    refused = cli("--task-id", task_id, "--step", "3")
+    assert refused.returncode == 1 and "STEP_DEPENDENCY_NOT_MET" in refused.stderr
+    run = cli("--task-id", task_id, "--execution-mode", "single", "--single-step", "2")
+    assert run.returncode == 0, run.stdout + run.stderr
+    task = task_store.get_task(app_ctx.db, task_id)
+    assert task["step_status"]["qa_generation"] == "completed"
+    assert not execution_store.running_executions(app_ctx.db)
+
+
+def test_untracked_complete_run_into_an_output_dir(clean_db, app_ctx, tmp_path):
+    tables = tmp_path / "tables.txt"
+    tables.write_text("# demo\nbss_company\nbss_service_area, bss_section_route\n", encoding="utf-8")
+    out = tmp_path / "out"
+    run = cli("--table-list", str(tables), "--output-dir", str(out), "--no-db-tracking", "--skip-validation",
+              "--disable-training-data-load")
+    assert run.returncode == 0, run.stdout + run.stderr
+    (task_dir,) = list(out.iterdir())
+    assert re.fullmatch(r"manual_\d{8}_\d{6}(_\d+)?", task_dir.name)
+    names = {p.name for p in task_dir.iterdir()}
+    assert {"bss_company.ddl", "bss_section_route_detail.md", "metadata.txt", "data_pipeline.log",
+            "task_result.json"} <= names
+    assert any(n.startswith("qs_") and n.endswith("_pair.json") for n in names)
+    assert "[sql_validation]" not in run.stdout or "skipped" in run.stdout
+    assert task_store.get_task(app_ctx.db, task_dir.name) is None  # nothing recorded
+
+
+def test_usage_errors(clean_db):
+    assert cli("--execution-mode", "step").returncode == 2
+    assert cli("--step", "9").returncode == 2
+    missing = cli("--task-id", "manual_20990101_000000", "--step", "1")
+    assert missing.returncode == 1 and "TASK_NOT_FOUND" in missing.stderr
