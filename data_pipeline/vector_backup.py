@@ -22,8 +22,8 @@ from data_pipeline.store import vector as vector_sql
 
 BACKUP_DIR = "vector_bak"
 TIMESTAMP_RE = re.compile(r"^\d{8}_\d{6}(_\d{1,3})?$")
-CSV_RE = re.compile(r"^(?P<table>langchain_pg_collection|langchain_pg_embedding)_(?P<ts>\d{8}_\d{6}(?:_\d{1,3})?)\.csv$")
-LOG_RE = re.compile(r"^backup_(?P<ts>\d{8}_\d{6}(?:_\d{1,3})?)\.log$")
+CSV_RE = re.compile(r"^(?P<table>langchain_pg_collection|langchain_pg_embedding)"
+                    r"_(?P<ts>\d{8}_\d{6}(?:_\d{1,3})?)\.csv$")
 _LOG_LINE_RE = re.compile(r"^(?P<table>langchain_pg_\w+): rows=(?P<rows>\d+) bytes=(?P<bytes>\d+)")
 
 

@@ -65,4 +65,5 @@ def restore():
     directory = vector_backup.backup_directory(c, _task_id(req.task_id))
     files = vector_backup.resolve_files(directory, timestamp=req.timestamp, file_names=req.files)
     result = vector_backup.restore(c.db, files, truncate_before_restore=req.truncate_before_restore, wait=False)
-    return ok({"task_id": req.task_id, "directory": c.display_path(directory), **result}, message="向量表恢复成功")
+    return ok({"task_id": req.task_id, "directory": c.display_path(directory), **result},
+              message="向量表恢复成功")

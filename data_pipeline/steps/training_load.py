@@ -183,6 +183,8 @@ def run(ctx: StepContext) -> StepResult:
         if backup and not truncate:
             result = vector_backup.backup(ctx.meta_db, ctx.task_dir / vector_backup.BACKUP_DIR)
             backup_info = result.summary()
+            log(f"backed up {backup_info['total_rows']} rows ({backup_info['total_bytes']} bytes) to "
+                f"{vector_backup.BACKUP_DIR}/ (tables kept)")
 
         def backup_then_truncate(cur):
             nonlocal backup_info
@@ -199,7 +201,8 @@ def run(ctx: StepContext) -> StepResult:
         if backup_info:
             outputs += [OutputFile(f"{vector_backup.BACKUP_DIR}/{f['file_name']}", "csv", "向量表备份")
                         for f in backup_info["files"]]
-            outputs.append(OutputFile(f"{vector_backup.BACKUP_DIR}/{backup_info['log_file']}", "log", "向量表备份日志"))
+            outputs.append(OutputFile(f"{vector_backup.BACKUP_DIR}/{backup_info['log_file']}", "log",
+                                      "向量表备份日志"))
         summary = {
             "loaded": stats.counts, "total_rows": total,
             "embedding": {"model": embedder.name, "dimension": embedder.dimension},
@@ -215,8 +218,11 @@ def run(ctx: StepContext) -> StepResult:
             + f"), replaced {stats.replaced_task_rows} earlier rows of this task"
             + (f", emptied {stats.truncated_rows} rows first" if truncate else "")
             + f"; embed {embed_seconds:.2f}s, insert {stats.insert_seconds:.2f}s, total {duration:.2f}s")
+        warnings = [] if stats.counts["sql"] else [f"no question-SQL pair loaded ({pair_info['rule']})"]
+        for warning in warnings:
+            log(warning, "WARNING")
         ctx.progress(1.0, "training data loaded")
-        return StepResult(summary=summary, outputs=outputs)
+        return StepResult(summary=summary, outputs=outputs, warnings=warnings)
     except AppError as exc:
         log(f"failed: {exc.details}", "ERROR")
         raise
