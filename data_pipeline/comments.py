@@ -234,9 +234,17 @@ def _usable(text: Optional[str], limit: int = 200) -> Optional[str]:
     return text
 
 
-def prompt_payload(table: Table) -> str:
-    """The table as the LLM sees it: structure, existing comments, masked samples, enum values."""
-    cols = []
+def prompt_payload(table: Table, tables_by_name: Optional[dict[tuple[str, str], Table]] = None) -> str:
+    """The table as the LLM sees it, compact (one column per line): structure, existing comments, masked
+    samples or frequent values, enum values, referenced tables with their comments."""
+    tables_by_name = tables_by_name or {}
+    head = {"table": table.qualified, "kind": table.kind, "comment": table.comment, "rows": table.row_estimate,
+            "primary_key": table.primary_key,
+            "foreign_keys": [{"columns": f.columns, "references": f"{f.ref_schema}.{f.ref_table}",
+                              "ref_columns": f.ref_columns,
+                              "ref_comment": table_label(tables_by_name.get((f.ref_schema, f.ref_table)), "")
+                              or None} for f in table.foreign_keys]}
+    lines = [json.dumps(head, ensure_ascii=False), "columns:"]
     for c in table.columns:
         item = {"name": c.name, "type": c.data_type}
         if c.comment:
@@ -248,16 +256,11 @@ def prompt_payload(table: Table) -> str:
         elif c.is_enum_like and c.top_values:
             item["frequent_values"] = [tv.value for tv in c.top_values[:10]]
         elif c.samples:
-            item["samples"] = c.samples[:5]
+            item["samples"] = c.samples[:3]
         if c.pii_kind:
             item["personal_data"] = c.pii_kind
-        cols.append(item)
-    data = {"table": table.qualified, "kind": table.kind, "comment": table.comment, "rows": table.row_estimate,
-            "primary_key": table.primary_key,
-            "foreign_keys": [{"columns": f.columns, "references": f"{f.ref_schema}.{f.ref_table}",
-                              "ref_columns": f.ref_columns} for f in table.foreign_keys],
-            "columns": cols}
-    return json.dumps(data, ensure_ascii=False, indent=1)
+        lines.append(json.dumps(item, ensure_ascii=False))
+    return "\n".join(lines)
 
 
 def apply_llm(table: Table, llm, business_context: str, tables_by_name: dict[tuple[str, str], Table]) -> int:
@@ -268,7 +271,7 @@ def apply_llm(table: Table, llm, business_context: str, tables_by_name: dict[tup
     messages = [
         {"role": "system", "content": load_prompt("ddl_comments_system")},
         {"role": "user", "content": load_prompt(
-            "ddl_comments", business_context=business_context or "（未提供）", table_json=prompt_payload(table),
+            "ddl_comments", business_context=business_context or "（未提供）", table_json=prompt_payload(table, tables_by_name),
             missing_columns=json.dumps(missing, ensure_ascii=False),
             need_table_comment="是" if not table.comment else "否（已有注释，保持不变）")},
     ]
