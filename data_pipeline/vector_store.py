@@ -155,8 +155,3 @@ def write_task_rows(db, task_id: str, docs: Sequence[TrainingDocument], vectors:
                      replaced_task_rows=replaced, truncated_rows=truncated,
                      insert_seconds=time.perf_counter() - started)
 
-
-def task_counts(db, task_id: str) -> dict[str, int]:
-    with db.connection() as conn, conn.cursor() as cur:
-        counts = vector_store_sql.count_task_rows(cur, task_id)
-    return {c: counts.get(c, 0) for c in COLLECTIONS}

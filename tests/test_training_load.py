@@ -230,3 +230,23 @@ def test_complete_run_through_the_executor_loads_and_truncates(client, app_ctx):
     finally:
         stop_executors(app_ctx.db)
         empty_vector_tables(app_ctx.db)
+
+
+def test_remote_embedder_embeds_whole_documents_and_a_zero_vector_fails_cleanly(vec, openai_stub):
+    from tests.openai_stub import Reply
+    openai_stub.embedding_dimension = 16
+    remote = vec.settings.model_copy(update={"embedding_base_url": openai_stub.base_url,
+                                             "embedding_model": "stub-embed", "embedding_batch_size": 4,
+                                             "llm_max_retries": 0})
+    write_task_files(vec.task_dir(TASK_A))
+    result = training_load.run(step_context(vec, TASK_A, settings=remote))
+    assert result.summary["embedding"] == {"model": "openai-compatible:stub-embed", "dimension": 16}
+    sent = [text for r in openai_stub.embedding_requests for text in r.json["input"]]
+    assert sorted(sent) == sorted(r["document"] for r in all_rows(vec.db))    # the whole document, once each
+    assert {r["dims"] for r in all_rows(vec.db)} == {16}
+    before = all_rows(vec.db)
+
+    openai_stub.script_embeddings(Reply(embeddings=[[0.0] * 16] * 4))
+    with pytest.raises(AppError, match="zero vector"):
+        training_load.run(step_context(vec, TASK_A, settings=remote, options={"truncate_vector_tables": True}))
+    assert all_rows(vec.db) == before
