@@ -268,3 +268,67 @@ def test_query_engine_agrees_with_a_naive_parser_on_tricky_logs(tmp_path, monkey
             got = log_query.page(fh, res, page_no=1, page_size=10_000, sort_order="asc")
         assert res.total == len(expected) and (expected or flt.keyword == "stray"), flt
         assert [(e["line_number"], e["message"]) for e in got] == [(n, e["message"]) for n, e in expected], flt
+
+
+def test_sse_under_gunicorn_gthread(app_ctx, settings, tmp_path):
+    """Real server (gunicorn gthread, 4 threads -> 2 stream slots): events arrive while the file grows, a third
+    concurrent stream is refused with the envelope, other requests still answer, slots come back on close."""
+    import json as _json
+    import socket
+
+    import requests
+
+    from tests.executor_support import ServerProcess
+
+    app_ctx.db.execute("TRUNCATE data_pipeline_tasks CASCADE")
+    server = ServerProcess(settings.data_home, tmp_path / "api.log", threads=4).start()
+    streams = []
+    try:
+        task_id = requests.post(server.url + API, json={"task_name": "sse"}, timeout=10).json()["data"]["task_id"]
+        # a running execution owned by this (alive) process keeps the streams open
+        app_ctx.db.execute(
+            """INSERT INTO data_pipeline_task_executions (task_id, execution_id, execution_step, pid, host,
+                   heartbeat_at) VALUES (%s, %s, 'ddl_generation', %s, %s, now())""",
+            (task_id, f"{task_id}_step_ddl_generation_exec_x", os.getpid(), socket.gethostname()))
+        path = app_ctx.task_dir(task_id) / LOG_FILE_NAME
+        path.write_text("2025-06-27 14:00:00 [INFO] dp: [ddl_generation] old line\n", encoding="utf-8")
+        url = f"{server.url}{API}/{task_id}/logs/stream?from=end&heartbeat=1"
+        first = requests.get(url, stream=True, timeout=10)
+        assert first.status_code == 200
+        streams.append(first)
+        lines = first.iter_lines(decode_unicode=True)
+        assert next(lines).startswith("retry:")
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write("2025-06-27 14:00:05 [WARNING] dp: [ddl_generation] new line 表\n")
+        started = time.monotonic()
+        payload = None
+        for line in lines:
+            if line.startswith("data:") and "new line" in line:
+                payload = _json.loads(line[5:])
+                break
+        assert payload and payload["level"] == "WARNING" and payload["message"] == "new line 表"
+        assert time.monotonic() - started < 5
+        assert "old line" not in str(payload)
+        streams.append(requests.get(url, stream=True, timeout=10))
+        assert streams[-1].status_code == 200
+        third = requests.get(url, stream=True, timeout=10)
+        assert third.status_code == 409 and third.json()["error"]["code"] == "CONCURRENCY_LIMIT_REACHED"
+        assert requests.get(f"{server.url}{API}/{task_id}/logs", timeout=5).status_code == 200
+        for s in streams:
+            s.close()
+        streams.clear()
+
+        def reopened():
+            r = requests.get(url, stream=True, timeout=10)
+            if r.status_code == 200:
+                streams.append(r)
+                return True
+            r.close()
+            return False
+        from tests.executor_support import wait_for
+        wait_for(reopened, 10, 0.3, "a stream slot to be released")
+    finally:
+        for s in streams:
+            s.close()
+        app_ctx.db.execute("UPDATE data_pipeline_task_executions SET status = 'failed' WHERE status = 'running'")
+        server.stop()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import threading
 import time
 from datetime import datetime
 from typing import Literal, Optional
@@ -152,6 +153,19 @@ class StreamArgs(BaseModel):
     heartbeat: float = Field(15, ge=1, le=60)
 
 
+_stream_slots: dict[int, threading.BoundedSemaphore] = {}
+_slots_lock = threading.Lock()
+
+
+def _stream_slot(threads: int) -> threading.BoundedSemaphore:
+    """At most half of a worker's threads follow logs at once: the other half keeps answering requests."""
+    with _slots_lock:
+        if os.getpid() not in _stream_slots:
+            _stream_slots.clear()  # a forked worker starts with its own counter
+            _stream_slots[os.getpid()] = threading.BoundedSemaphore(max(1, threads // 2))
+        return _stream_slots[os.getpid()]
+
+
 def _sse(event: str, data: dict) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
@@ -170,8 +184,13 @@ def stream_logs(task_id: str):
     def still_running() -> bool:
         return task_store.running_execution(db, task_id) is not None
 
+    slot = _stream_slot(ctx().settings.threads)
+    if not slot.acquire(blocking=False):
+        from core.errors import ConcurrencyLimitReached
+        raise ConcurrencyLimitReached("too many log streams are open on this worker; poll GET /logs or retry")
+
     def events():
-        yield f"retry: 3000\n\n"
+        yield "retry: 3000\n\n"
         yield _sse("open", {"task_id": task_id, "from": args.start})
         count = 0
         for entry in log_reader.follow(open_file, from_start=args.start == "start", still_running=still_running,
@@ -187,6 +206,7 @@ def stream_logs(task_id: str):
         yield _sse("end", {"task_id": task_id, "entries": count})
 
     resp = Response(stream_with_context(events()), content_type="text/event-stream; charset=utf-8")
+    resp.call_on_close(slot.release)  # runs when the server closes the response, even if never iterated
     resp.headers["Cache-Control"] = "no-cache"
     resp.headers["X-Accel-Buffering"] = "no"  # no proxy buffering
     return resp
