@@ -28,8 +28,14 @@ _LOCK_KEY = 0x7EC7_0001
 _I16, _I32 = struct.Struct(">h"), struct.Struct(">i")
 
 
+# how long a writer waits for another load/restore (or a foreign lock on the table) before failing clearly
+WRITER_LOCK_TIMEOUT = "300s"
+
+
 def lock_writers(cur, *, wait: bool = True) -> bool:
-    """Serialise our own writers for the rest of the transaction; False when `wait` is off and it is taken."""
+    """Serialise our own writers for the rest of the transaction; False when `wait` is off and it is taken.
+    Waiting is bounded (`WRITER_LOCK_TIMEOUT`), so a stuck lock fails the step instead of hanging it."""
+    cur.execute(f"SET LOCAL lock_timeout = '{WRITER_LOCK_TIMEOUT}'")
     if wait:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
         return True
