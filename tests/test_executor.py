@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import time
 
 import pytest
@@ -182,3 +183,42 @@ def test_cancel_mid_step_within_two_seconds(client, slow_client, app_ctx):
     # the step can run again afterwards (rule-based, fast)
     assert execute(client, task_id, execution_mode="step", step_name="ddl_generation").status_code == 202
     assert wait_final(client, task_id)["step_status"]["ddl_generation"] == "completed"
+
+
+def test_cancel_of_an_unresponsive_executor_is_forced(client, slow_client, app_ctx):
+    """An executor that cannot handle SIGTERM (here: stopped with SIGSTOP) is killed after CANCEL_GRACE_S and
+    the API records the cancellation itself, still within 2 s."""
+    task_id = create(client, table_names=TABLES + ["bss_car_day_count"])
+    execution_id = execute(slow_client, task_id, step="ddl_generation").get_json()["data"]["execution_id"]
+    wait_step_running(client, task_id, "ddl_generation", min_progress=10)
+    pid = execution_store.get_execution(app_ctx.db, execution_id)["pid"]
+    os.kill(pid, signal.SIGSTOP)
+    t0 = time.monotonic()
+    body = slow_client.post(f"{BASE}/{task_id}/cancel").get_json()
+    elapsed = time.monotonic() - t0
+    assert body["data"]["status"] == "cancelled" and body["data"]["forced"] is True, body
+    assert 0.9 < elapsed < 2.0, elapsed
+    status = task_status(client, task_id)
+    assert status["status"] == "cancelled" and status["step_status"]["ddl_generation"] == "cancelled"
+    assert "stopped forcibly" in status["steps"][0]["error_message"]
+    time.sleep(0.3)
+    assert not pid_alive(pid)
+
+
+def test_spawn_failure_marks_the_execution_failed(run_client, app_ctx, monkeypatch):
+    from data_pipeline.executor import launcher
+    task_id = create(run_client)
+    # fault injection at the process boundary: the interpreter to start does not exist
+    monkeypatch.setattr(launcher, "executor_command", lambda **kw: ["/nonexistent/python3", "x.py"])
+    resp = execute(run_client, task_id, step="ddl_generation")
+    body = resp.get_json()
+    assert resp.status_code == 500 and "could not be started" in body["error"]["details"]
+    (execution,) = run_client.get(f"{BASE}/{task_id}/executions").get_json()["data"]["executions"]
+    assert execution["status"] == "failed" and "could not be started" in execution["error_message"]
+    assert task_status(run_client, task_id)["status"] == "failed"
+
+
+def test_execute_complete_that_cannot_start_leaves_no_task(run_client):
+    resp = run_client.post(f"{BASE}/execute-complete", json={"task_name": "no tables"})
+    assert error_code(resp, 400) == "TABLE_LIST_MISSING"
+    assert run_client.get(BASE).get_json()["data"]["total"] == 0

@@ -132,3 +132,23 @@ def test_retention_cleanup_removes_only_old_finished_tasks(client, app_ctx):
     for task_id in (recent, old_pending):
         assert client.get(f"{BASE}/{task_id}").status_code == 200 and app_ctx.task_dir(task_id).is_dir()
     assert cleanup_expired(app_ctx, 0)["removed"] == []  # 0 disables retention
+
+
+def test_an_executor_declared_dead_stops_without_overwriting_the_verdict(client, slow_client, app_ctx, settings):
+    task_id = create(client, ["bss_company", "bss_service_area", "bss_car_day_count"])
+    execution_id = slow_client.post(f"{BASE}/{task_id}/execute", json={"step": "ddl_generation"}).get_json()[
+        "data"]["execution_id"]
+    wait_step_running(client, task_id, "ddl_generation", min_progress=10)
+    pid = execution_store.get_execution(app_ctx.db, execution_id)["pid"]
+    os.kill(pid, signal.SIGSTOP)  # frozen: no heartbeat any more
+    try:
+        short = settings.model_copy(update={"heartbeat_stale_s": 1.0})
+        wait_for(lambda: recovery.fail_dead_executions(app_ctx.db, short), 10, 0.2, "the stale heartbeat verdict")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    # the executor wakes up, finds its execution no longer running at the next heartbeat, and leaves
+    wait_for(lambda: not pid_alive(pid), 15, 0.1, "the executor to stop")
+    status = task_status(client, task_id)
+    assert status["status"] == "failed" and status["step_status"]["ddl_generation"] == "failed"
+    assert status["error_message"].startswith("no heartbeat for")
+    assert execution_store.get_execution(app_ctx.db, execution_id)["status"] == "failed"
