@@ -56,13 +56,15 @@ SCHEMA = [
     ("payments", "支付流水表", ["method varchar(10)", "amount numeric(12,2)", "paid_at timestamp"], {"order_id": "orders"}),
     ("refunds", None, ["amount numeric(12,2)", "reason varchar(20)"], {"payment_id": "payments"}),
     ("couriers", "配送员表", ["name varchar(30)", "company varchar(30)"], {}),
-    ("deliveries", "配送单表", ["status varchar(10)", "delivered_on date"], {"order_id": "orders", "courier_id": "couriers"}),
+    ("deliveries", "配送单表", ["status varchar(10)", "delivered_on date"],
+     {"order_id": "orders", "courier_id": "couriers"}),
     ("inventory", "库存表", ["qty integer"], {"warehouse_id": "warehouses", "product_id": "products"}),
     ("purchase_orders", "采购单表", ["amount numeric(12,2)", "ordered_on date"],
      {"supplier_id": "suppliers", "warehouse_id": "warehouses"}),
     ("promotions", "促销活动表", ["name varchar(50)", "kind varchar(10)", "starts_on date"], {}),
     ("promotion_products", None, [], {"promotion_id": "promotions", "product_id": "products"}),
-    ("reviews", "商品评价表", ["rating integer", "reviewed_on date"], {"product_id": "products", "customer_id": "customers"}),
+    ("reviews", "商品评价表", ["rating integer", "reviewed_on date"],
+     {"product_id": "products", "customer_id": "customers"}),
     ("shifts", "排班表", ["work_date date", "hours numeric(4,1)"], {"employee_id": "employees"}),
 ]
 ROWS = 2000
@@ -189,7 +191,8 @@ def main() -> None:
         print(f"ddl_generation {t1 - t0:.2f}s  qa_generation {t2 - t1:.2f}s  makespan {makespan:.2f}s")
         print(f"qa: {qa.summary['themes']} themes, {qa.summary['pairs']} pairs, tables "
               f"{qa.summary['tables_covered']}/{qa.summary['tables_total']}, FK edges "
-              f"{qa.summary['fk_edges_covered']}/{qa.summary['fk_edges_total']}, top-up {qa.summary['coverage_top_up']}, "
+              f"{qa.summary['fk_edges_covered']}/{qa.summary['fk_edges_total']}, "
+              f"top-up {qa.summary['coverage_top_up']}, "
               f"duplicates {qa.summary['duplicates_removed']}; ddl succeeded {ddl.summary['succeeded']}")
         if bound > 0:
             print(f"critical-path bound {bound:.2f}s  ratio {makespan / bound:.3f}   "

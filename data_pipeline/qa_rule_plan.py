@@ -12,6 +12,8 @@ from data_pipeline.schema_model import Table
 from data_pipeline.sql_synth import edge_key, edge_pairs, fk_pair, table_pairs
 from data_pipeline.themes import table_noun
 
+TOP_UP_THEME = "覆盖补充"   # where a top-up pair is filed when no theme lists its table
+
 
 
 def plan_theme_work(themes: Sequence, tables: Sequence[Table]) -> dict[str, tuple[list[Table], list[Table]]]:
@@ -52,17 +54,18 @@ def coverage_pairs(tables: Sequence[Table], missing_tables: Sequence[str], missi
                    theme_of: dict[str, str]) -> list[Pair]:
     """Rule-based pairs that cover what is still missing: one join per missing edge (tagged with the table name
     so it cannot collide with a pair already kept), one count per missing table. `theme_of` maps a qualified
-    table name to the theme the pair is filed under."""
+    table name to the theme the pair is filed under (`TOP_UP_THEME` when absent)."""
     by_q = {t.qualified: t for t in tables}
     out: list[Pair] = []
     for t in tables:
         for fk in t.foreign_keys:
             parent = by_q.get(f"{fk.ref_schema}.{fk.ref_table}")
             if parent is not None and edge_key(t, fk) in missing_edges:
-                out.append(fk_pair(t, fk, parent, theme_of.get(t.qualified), tag=f"（{t.name}→{parent.name}）"))
+                out.append(fk_pair(t, fk, parent, theme_of.get(t.qualified, TOP_UP_THEME),
+                                   tag=f"（{t.name}→{parent.name}）"))
     for q in missing_tables:
         t = by_q[q]
-        p = table_pairs(t, theme_of.get(q))[0]
+        p = table_pairs(t, theme_of.get(q, TOP_UP_THEME))[0]
         out.append(Pair(f"{t.name}（{table_noun(t)}）表共有多少条记录？", p.sql, p.meta))
     for p in out:
         p.meta["coverage_top_up"] = True

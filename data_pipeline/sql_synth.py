@@ -366,7 +366,8 @@ def link_pair(link: Table, tables_by_q: dict[str, Table], theme: Optional[str] =
     b_key = (pb.primary_key or fb.ref_columns)[0]
     live = soft_delete_conditions(link, "l") + soft_delete_conditions(pa, "a") + soft_delete_conditions(pb, "b")
     sql = (f"SELECT {col(key, 'a')}, COUNT(DISTINCT {col(b_key, 'b')}) AS record_count\nFROM {table_ref(link, 'l')}\n"
-           f"JOIN {table_ref(pa, 'a')} ON {_join_on('l', fa, 'a')}\nJOIN {table_ref(pb, 'b')} ON {_join_on('l', fb, 'b')}"
+           f"JOIN {table_ref(pa, 'a')} ON {_join_on('l', fa, 'a')}\n"
+           f"JOIN {table_ref(pb, 'b')} ON {_join_on('l', fb, 'b')}"
            f"{_where(live)}\nGROUP BY {col(key, 'a')}\nORDER BY record_count DESC\nLIMIT 20")
     return _pair(f"各{words}关联的{table_noun(pb)}数量是多少？{tag}", sql, "join", "link_join", [link, pa, pb],
                  [_edge(link, fa), _edge(link, fb)], theme)

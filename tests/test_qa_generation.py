@@ -176,3 +176,30 @@ def test_llm_theme_failure_fails_the_step(app_ctx, task_dir):
         with pytest.raises(LLMError, match="theme discovery failed"):
             qa_generation.run(_ctx(app_ctx, task_dir, settings, make_llm(settings)))
     assert latest_pairs_file(task_dir) is None
+
+
+def test_llm_prompts_never_carry_planted_pii(app_ctx, tmp_path):
+    """PII canary for this step: ddl (rule-based) then qa in LLM mode on a schema with planted personal data;
+    no request to the LLM contains any planted value."""
+    from tests.ddl_fixture_db import FIXTURE_SQL, PLANTED, admin_url, recreate, run_sql
+    url = recreate(admin_url(app_ctx), "qa_pii_canary")
+    run_sql(url, FIXTURE_SQL)
+    base = app_ctx.settings
+    ctx = StepContext(task_id="task_20250101_000001", task_dir=tmp_path, params={}, options={}, settings=base,
+                      business_url=url, meta_db=app_ctx.db, tables=parse_names(["customer", "events"]),
+                      logger=logging.getLogger("test.qa"))
+    ddl_generation.run(ctx)
+    themes = {"themes": [{"topic_name": "客户", "related_tables": ["customer"]},
+                         {"topic_name": "事件", "related_tables": ["events"]}]}
+    with OpenAIStub() as stub:
+        stub.responder = lambda req: Reply(content=json.dumps(
+            themes if "归纳为最多" in req["messages"][-1]["content"] else
+            [{"question": "各状态客户数？", "sql": "SELECT status, count(*) FROM customer GROUP BY status"}],
+            ensure_ascii=False))
+        settings = load_settings({"data_home": base.data_home, "llm_base_url": stub.base_url,
+                                  "llm_model": "stub-model", "log_level": "WARNING"})
+        ctx.settings, ctx.llm = settings, make_llm(settings)
+        qa_generation.run(ctx)
+        sent = "\n".join(r.prompt_text() for r in stub.requests)
+    assert "customer" in sent and len(stub.requests) == 3
+    assert [k for k, v in PLANTED.items() if v in sent] == []
