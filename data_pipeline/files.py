@@ -25,7 +25,6 @@ from typing import Iterator, Optional
 
 from core.errors import FileTooLarge, InvalidFileName, TaskAlreadyRunning, UnsupportedFileType, ValidationFailed
 from data_pipeline import file_safety
-from data_pipeline.steps import STEPS
 from data_pipeline.store import outputs as output_store
 
 UPLOAD_TYPES = (".ddl", ".md", ".json", ".txt", ".sql", ".csv")
@@ -37,16 +36,17 @@ URL_PREFIX = "/api/v0/data_pipeline/tasks"
 
 _EXT_TYPES = {".ddl": "ddl", ".md": "md", ".json": "json", ".log": "log", ".txt": "txt", ".sql": "sql",
               ".csv": "csv", ".zip": "zip"}
-# the step that owns a file, by name (used when the outputs table has no row for it)
+# the step that owns a file, by name, when the outputs table has no row for it. Mirrors the steps'
+# OUTPUT_PATTERNS (tests/test_files_api.py checks it against them) without importing step code into the API;
+# first match wins, so the specific names come before the globs that would also match them.
 STEP_PATTERNS: tuple[tuple[str, str], ...] = (
     ("qs_*_pair.json", "qa_generation"), ("qs_*_pair.meta.json", "qa_generation"),
-    ("qs_*_pair.json.backup*", "sql_validation"), ("qa_generation*", "qa_generation"),
-    ("metadata*.txt", "qa_generation"), ("metadata*.md", "qa_generation"),
-    ("db_query_decision_prompt.txt", "ddl_generation"), ("sql_validation*", "sql_validation"),
-    ("*validation*", "sql_validation"), ("training_load*", "training_load"), ("vector_bak/*", "training_load"),
-    ("*.ddl", "ddl_generation"), ("*_detail.md", "ddl_generation"), ("*.md", "ddl_generation"),
-    ("schema_snapshot.json", "ddl_generation"), ("filename_mapping.txt", "ddl_generation"),
-    ("ddl_generation*", "ddl_generation"),
+    ("qs_*_pair.json.backup*", "qa_generation"), ("metadata_detail.md", "qa_generation"),
+    ("metadata.txt", "ddl_generation"), ("schema_snapshot.json", "ddl_generation"),
+    ("*.ddl", "ddl_generation"), ("*_detail.md", "ddl_generation"),
+    ("sql_validation_*", "sql_validation"), ("file_modifications_*.log", "sql_validation"),
+    ("quality_report.json", "sql_validation"),
+    ("training_load_*", "training_load"), ("vector_bak/*", "training_load"),
 )
 DESCRIPTIONS: tuple[tuple[str, str], ...] = (
     ("data_pipeline.log", "任务执行日志"), ("task_config.json", "任务配置"), ("task_result.json", "任务结果"),
@@ -72,27 +72,9 @@ def _match(patterns, rel: str) -> Optional[str]:
 
 
 def step_of(rel: str) -> Optional[str]:
-    """The step that owns a file: step modules' OUTPUT_PATTERNS first (when importable), else the table above."""
+    """The step that owns a file (by name; a backup `x.bakN` belongs to the step of `x`)."""
     m = _BACKUP_RE.match(rel)
-    rel = m["original"] if m else rel
-    for step in STEPS:
-        for pattern in _module_patterns(step):
-            if fnmatch.fnmatchcase(rel, pattern):
-                return step
-    return _match(STEP_PATTERNS, rel)
-
-
-_PATTERN_CACHE: dict[str, tuple[str, ...]] = {}
-
-
-def _module_patterns(step: str) -> tuple[str, ...]:
-    if step not in _PATTERN_CACHE:
-        try:
-            from data_pipeline.steps import step_module
-            _PATTERN_CACHE[step] = tuple(getattr(step_module(step), "OUTPUT_PATTERNS", ()))
-        except Exception:  # a step not written yet (or failing to import) must not break listing
-            return ()
-    return _PATTERN_CACHE[step]
+    return _match(STEP_PATTERNS, m["original"] if m else rel)
 
 
 def human_size(size: int) -> str:

@@ -219,3 +219,12 @@ def test_human_size_and_types():
     assert files_service.file_type_of("a.DDL") == "ddl" and files_service.file_type_of("a.md.bak3") == "backup"
     assert files_service.step_of("sql_validation_20250627_summary.log") == "sql_validation"
     assert files_service.step_of("qs_db_20250627_143052_pair.json.bak1") == "qa_generation"
+
+
+def test_step_patterns_agree_with_the_step_modules():
+    """files.STEP_PATTERNS mirrors each step's OUTPUT_PATTERNS (the API does not import step code)."""
+    from data_pipeline.steps import STEPS, step_module
+    for step in STEPS:
+        for pattern in step_module(step).OUTPUT_PATTERNS:
+            sample = pattern.replace("*", "highway_db_20250627_143052")
+            assert files_service.step_of(sample) == step, (step, pattern)
