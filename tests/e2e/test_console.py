@@ -118,6 +118,16 @@ def test_task_list_filters(page, console_server, finished_task, shot):
     page.get_by_label("状态").select_option("failed")
     page.get_by_role("button", name="筛选").click()
     expect(page.get_by_text("没有符合条件的任务")).to_be_visible()
+    # time range: created after a far-future instant matches nothing; a past start matches the task again
+    page.get_by_label("状态").select_option("")
+    page.get_by_label("创建时间从").fill("2099-01-01T00:00")
+    with page.expect_response(lambda r: r.url.endswith("/tasks/query")) as resp_info:
+        page.get_by_role("button", name="筛选").click()
+    assert resp_info.value.request.post_data_json["created_time_start"] == "2099-01-01T00:00:00"
+    expect(page.get_by_text("没有符合条件的任务")).to_be_visible()
+    page.get_by_label("创建时间从").fill("2000-01-01T00:00")
+    page.get_by_role("button", name="筛选").click()
+    expect(row).to_be_visible()
     page.get_by_role("button", name="重置").click()
     expect(row).to_be_visible()
 
@@ -240,6 +250,8 @@ def test_api_errors_are_shown_from_the_envelope(page, console_server, shot):
     alert = page.locator(".picker .error-box")
     expect(alert).to_be_visible()
     expect(alert).to_contain_text("DATABASE_CONNECTION_ERROR")
+    # tables listed from the default database are gone: nothing of another database stays selectable
+    expect(page.locator("#table-list input[type=checkbox]")).to_have_count(0)
     assert "s3cret-pw" not in page.content()  # the password is never echoed back into the page
     shot(page, "06_error_display")
 

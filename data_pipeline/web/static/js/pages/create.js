@@ -33,7 +33,10 @@ function tablePicker(getConnection) {
     const body = { schema: schema.value.trim() || "public", table_name_pattern: pattern.value.trim() || "*" };
     const conn = getConnection();
     if (conn) body.db_connection = conn;
-    const data = await post("database/tables", body);
+    reset("查询中…"); // never leave tables of another database (or an earlier search) selectable
+    let data;
+    try { data = await post("database/tables", body); }
+    catch (err) { count.textContent = "查询失败"; throw err; }
     const types = Object.fromEntries((data.objects || []).map((o) => [o.name, o.type]));
     list.replaceChildren(...(data.tables || []).map((name) => {
       const box = el("input", { type: "checkbox", value: name, checked: selected.has(name),
@@ -45,6 +48,11 @@ function tablePicker(getConnection) {
     if (!(data.tables || []).length) list.append(el("p.muted", { text: "没有匹配的表" }));
     updateCount(data.total);
   }, errors));
+  function reset(message = "尚未加载") {
+    selected.clear();
+    list.replaceChildren();
+    count.textContent = message;
+  }
   const setAll = (on) => {
     list.querySelectorAll("input[type=checkbox]").forEach((b) => {
       b.checked = on; on ? selected.add(b.value) : selected.delete(b.value);
@@ -57,7 +65,7 @@ function tablePicker(getConnection) {
        field("表名通配符 (* 与 ?)", pattern).wrap,
        el("div.field.actions", {}, loadBtn, button("全选", () => setAll(true)), button("清空", () => setAll(false)))),
     errors, count, list);
-  return { node, selected, load: () => loadBtn.click() };
+  return { node, selected, reset, load: () => loadBtn.click() };
 }
 
 export async function render(main) {
@@ -80,7 +88,7 @@ export async function render(main) {
   const connBox = el("fieldset.conn", { hidden: true }, el("legend", { text: "自定义连接（密码不会回显）" }),
     el("div.row", {}, field("主机", conn.host).wrap, field("端口", conn.port).wrap, field("数据库", conn.database).wrap),
     el("div.row", {}, field("用户名", conn.user).wrap, field("密码", conn.password).wrap));
-  const syncDb = () => { connBox.hidden = !dbCustom.checked; };
+  const syncDb = () => { connBox.hidden = !dbCustom.checked; picker.reset("数据库已切换，请重新查询表"); };
   dbDefault.addEventListener("change", syncDb);
   dbCustom.addEventListener("change", syncDb);
   const getConnection = () => (dbCustom.checked && conn.host.value && conn.database.value
