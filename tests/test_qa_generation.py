@@ -58,6 +58,8 @@ def test_rule_based_step_on_demo_db(app_ctx, task_dir, settings):
     assert all(set(item) == {"question", "sql"} for item in flat) and len(flat) == s["pairs"]
     pairs = read_pairs(pair_file)
     assert all(p.meta["source"] == "rule_based" and p.meta["theme"] and p.meta["difficulty"] for p in pairs)
+    sidecar = json.loads(pair_file.with_name(pair_file.name.replace(".json", ".meta.json")).read_text("utf-8"))
+    assert sidecar["dedupe"] == s["duplicates_removed"] and sidecar["generator"] == {"generator": "rule_based"}
 
     tables, _ = load_snapshot(task_dir / SNAPSHOT_FILE)
     assert compute_coverage([p.sql for p in pairs], tables).complete

@@ -159,7 +159,8 @@ def run(ctx: StepContext) -> StepResult:
     by_difficulty = count_by_difficulty(p.meta.get("difficulty") for p in pairs)
     by_source = {s: sum(1 for p in pairs if p.meta.get("source") == s) for s in ("llm", "rule_based")}
     generator = ctx.llm.describe() if ctx.llm is not None else {"generator": "rule_based"}
-    write_pairs(pair_file, pairs, {"generator": generator, "themes": [t.topic_name for t in themes]})
+    write_pairs(pair_file, pairs, {"generator": generator, "themes": [t.topic_name for t in themes],
+                                   "dedupe": dedup.counts, "coverage": coverage.as_dict()})
     from data_pipeline.metadata_file import write_metadata_txt
     write_metadata_txt(ctx.task_dir, tables, themes=[t.as_metadata() for t in themes])
     summary = {
