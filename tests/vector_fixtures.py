@@ -31,7 +31,8 @@ DDL_TEXTS = {
 }
 MD_TEXTS = {
     "bss_service_area_detail.md": "## bss_service_area（服务区）\n- id (varchar(32)) - 主键\n- service_area_name - 名称\n",
-    "bss_company_detail.md": "## bss_company（公司）\n- company_name (varchar(255)) - 公司名称\n",
+    # a lone "\\." line is COPY's end-of-data marker in text form: the CSV backup must quote it
+    "bss_company_detail.md": "## bss_company（公司）\n- company_name (varchar(255)) - 公司名称, \"引号\"\n\\.\n结尾\n",
 }
 
 
