@@ -70,9 +70,11 @@ class RepairAttempt:
     sql: Optional[str]          # None: no usable answer this round
     status: str                 # a check status, or "no_answer" / "llm_error" / "off_schema"
     error: str = ""
+    execution_time: float = 0.0     # seconds spent checking this SQL (0 when it never reached the database)
 
     def to_dict(self) -> dict:
-        return {"round": self.round, "sql": self.sql, "status": self.status, "error": self.error}
+        return {"round": self.round, "sql": self.sql, "status": self.status, "error": self.error,
+                "execution_time": self.execution_time}
 
 
 @dataclass
@@ -253,7 +255,8 @@ def _repair_batch(batch: list[RepairCandidate], rnd: int, *, llm: Any, check: Ca
             retry.append(c)
             continue
         result = check(sql)
-        outcomes[c.pair_id].attempts.append(RepairAttempt(rnd, sql, result.status, result.error))
+        outcomes[c.pair_id].attempts.append(
+            RepairAttempt(rnd, sql, result.status, result.error, result.execution_time))
         if result.executable:
             outcomes[c.pair_id].repaired_sql = sql
             outcomes[c.pair_id].check = result
