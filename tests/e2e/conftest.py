@@ -165,3 +165,12 @@ def shot():
         pg.screenshot(path=str(path), full_page=True)
         return path
     return take
+
+
+@pytest.fixture(scope="module")
+def token_server(app_ctx):
+    """The service with API_TOKEN set: every /api/ call needs the bearer token."""
+    server = _serve("token", {"API_TOKEN": "console-e2e-token"})
+    server.token = "console-e2e-token"
+    yield server
+    server.stop()

@@ -36,6 +36,7 @@ export async function request(method, path, body, { form } = {}) {
   }
   let envelope = null;
   try { envelope = await resp.json(); } catch (_) { /* not JSON: keep the status */ }
+  if (resp.status === 401) window.dispatchEvent(new Event("dp:unauthorized"));
   if (!resp.ok || !envelope || envelope.success === false) throw new ApiError(resp.status, envelope);
   return envelope.data;
 }

@@ -1,6 +1,6 @@
 // Hash router: #/tasks, #/create, #/tasks/{id}[/overview|logs|files]. Each page module exports render(main, params).
-import { get } from "./api.js";
-import { el, timers, errorBox } from "./ui.js";
+import { authHeaders, setToken, token } from "./api.js";
+import { el, timers, errorBox, toast } from "./ui.js";
 import * as tasksPage from "./pages/tasks.js";
 import * as createPage from "./pages/create.js";
 import * as detailPage from "./pages/detail.js";
@@ -47,6 +47,33 @@ async function health() {
     slot.className = "health down";
   }
 }
+
+// With API_TOKEN set, plain links cannot carry the Authorization header: downloads then go through fetch.
+document.addEventListener("click", async (ev) => {
+  const link = ev.target.closest && ev.target.closest("a[data-download]");
+  if (!link || !token()) return;
+  ev.preventDefault();
+  try {
+    const resp = await fetch(link.href, { headers: authHeaders() });
+    if (!resp.ok) throw new Error(`HTTP ${resp.status}`);
+    const url = URL.createObjectURL(await resp.blob());
+    const tmp = el("a", { href: url, download: link.getAttribute("download") || "" });
+    document.body.append(tmp); tmp.click(); tmp.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  } catch (err) { toast("下载失败：" + err.message, "error"); }
+});
+
+// A 401 anywhere offers the token form (kept in sessionStorage for this tab only).
+window.addEventListener("dp:unauthorized", () => {
+  if (document.getElementById("token-form")) return;
+  const input = el("input", { type: "password", id: "token-input", autocomplete: "off" });
+  const form = el("form.token-form#token-form", { "aria-label": "API 令牌" },
+    el("label", { for: "token-input", text: "此服务需要 API 令牌：" }), input,
+    el("button.btn.primary", { type: "submit", text: "保存并重试" }));
+  form.addEventListener("submit", (e) => { e.preventDefault(); setToken(input.value.trim()); form.remove(); route(); });
+  document.querySelector(".topbar").after(form);
+  input.focus();
+});
 
 window.addEventListener("hashchange", async () => {
   await route();

@@ -33,7 +33,7 @@ export async function render(box, task) {
       const text = await getText(fileUrl(id, name, true));
       preview.replaceChildren(
         el("div.preview-head", {}, el("h2", { text: `预览：${name}` }),
-           el("a.btn", { href: fileUrl(id, name), download: name, text: "下载" }),
+           el("a.btn", { href: fileUrl(id, name), download: name, "data-download": "1", text: "下载" }),
            button("关闭预览", () => { preview.hidden = true; })),
         previewNode(name, text));
       preview.querySelector("h2").focus?.();
@@ -56,7 +56,7 @@ export async function render(box, task) {
         el("td.actions", {},
            PREVIEWABLE.test(f.file_name) ? button("预览", () => show(f.file_name), "small",
                                                   { "aria-label": `预览 ${f.file_name}` }) : "",
-           el("a.btn.small", { href: fileUrl(id, f.file_name), download: f.file_name, text: "下载",
+           el("a.btn.small", { href: fileUrl(id, f.file_name), download: f.file_name, "data-download": "1", text: "下载",
                                "aria-label": `下载 ${f.file_name}` }))))
         : [el("tr", {}, el("td.empty", { colspan: "6", text: "暂无文件" }))]));
     } catch (err) { showError(errors, err, "加载文件列表失败"); }
@@ -88,7 +88,7 @@ export async function render(box, task) {
   box.replaceChildren(
     el("div.page-head", {}, el("h2", { text: "输出文件" }),
        el("div", {}, button("刷新", load),
-          el("a.btn", { href: `${API}/${taskPath(id, "/files/archive")}`, text: "打包下载 (zip)" }))),
+          el("a.btn", { href: `${API}/${taskPath(id, "/files/archive")}`, download: `${id}.zip`, "data-download": "1", text: "打包下载 (zip)" }))),
     summary, errors,
     el("div.table-wrap", {}, el("table.files", {},
       el("thead", {}, el("tr", {}, ["文件", "步骤", "类型", "大小", "修改时间", "操作"]

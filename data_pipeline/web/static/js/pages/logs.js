@@ -119,7 +119,7 @@ export async function render(box, task) {
     el("div.field.actions", {}, searchBtn,
        button("实时跟踪", () => { mode = "live"; keyword.value = ""; redraw(); status.textContent = "实时跟踪中"; }),
        autoScroll.wrap,
-       el("a.btn", { href: fileUrl(id, "data_pipeline.log"), download: "data_pipeline.log", text: "下载日志" })));
+       el("a.btn", { href: fileUrl(id, "data_pipeline.log"), download: "data_pipeline.log", "data-download": "1", text: "下载日志" })));
   // level/step filter the live view instantly; a keyword runs a server-side query
   const refilter = () => { if (mode === "live") redraw(); else form.requestSubmit(); };
   level.addEventListener("change", refilter);

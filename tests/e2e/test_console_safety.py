@@ -1,0 +1,59 @@
+"""The console with API_TOKEN set, and untrusted file content in the Markdown preview (real browser)."""
+from __future__ import annotations
+
+import requests
+from playwright.sync_api import expect
+
+from tests.e2e.test_console import unique
+
+EVIL_MD = """# 标题 <img src=x onerror="window.__pwned=1">
+
+<script>window.__pwned = 2</script>
+
+| 列 | 说明 |
+|---|---|
+| id | <b onmouseover="window.__pwned=3">主键</b> |
+
+[点我](javascript:window.__pwned=4) 和 [正常链接](https://example.com/doc)
+"""
+
+
+def test_markdown_preview_renders_untrusted_text_inert(page, console_server, shot):
+    created = console_server.api("POST", "data_pipeline/tasks", json={"task_name": unique("预览安全"),
+                                                                     "table_names": ["bss_company"]})
+    task_id = created["data"]["task_id"]
+    files = {"file": ("evil_notes.md", EVIL_MD.encode("utf-8"), "text/markdown")}
+    up = requests.post(f"{console_server.base_url}/api/v0/data_pipeline/tasks/{task_id}/files", files=files,
+                       timeout=30).json()
+    assert up["success"], up
+    page.goto(f"{console_server.base_url}/#/tasks/{task_id}/files")
+    page.get_by_role("button", name="预览 evil_notes.md").click()
+    md = page.locator("#file-preview .md")
+    expect(md.locator("h2")).to_contain_text("<img src=x")  # markup shown as text
+    expect(md.locator("table td").nth(1)).to_contain_text('<b onmouseover="window.__pwned=3">主键</b>')
+    assert md.locator("img, script, b").count() == 0
+    # only the http(s) link became a link
+    links = md.locator("a")
+    expect(links).to_have_count(1)
+    expect(links.first).to_have_attribute("href", "https://example.com/doc")
+    md.locator("table td").nth(1).hover()
+    assert page.evaluate("window.__pwned") is None
+    shot(page, "09_markdown_untrusted")
+
+
+def test_token_protected_api_asks_for_the_token(page, token_server, shot):
+    headers = {"Authorization": f"Bearer {token_server.token}"}
+    created = requests.post(f"{token_server.base_url}/api/v0/data_pipeline/tasks", headers=headers, timeout=30,
+                            json={"task_name": unique("令牌"), "table_names": ["bss_company"]}).json()
+    task_id = created["data"]["task_id"]
+    page.goto(f"{token_server.base_url}/#/tasks")
+    expect(page.locator(".error-box")).to_contain_text("UNAUTHORIZED")
+    page.get_by_label("此服务需要 API 令牌：").fill(token_server.token)
+    page.get_by_role("button", name="保存并重试").click()
+    expect(page.locator(f'tr[data-task-id="{task_id}"]')).to_be_visible()
+    # a download link goes through fetch with the header (a plain link would get 401)
+    page.goto(f"{token_server.base_url}/#/tasks/{task_id}/files")
+    with page.expect_download() as dl_info:
+        page.get_by_role("link", name="下载 table_list.txt").click()
+    assert "bss_company" in open(dl_info.value.path(), encoding="utf-8").read()
+    shot(page, "10_token_files")
