@@ -129,5 +129,6 @@ def test_complete_run_over_http_produces_every_file(settings, clean_db, app_ctx,
     assert any(n.startswith("sql_validation_") for n in names)
     result = json.loads((task_dir / "task_result.json").read_text(encoding="utf-8"))
     assert result["status"] == "completed" and set(result["result"]["steps"]) == set(status["step_status"])
+    assert "quality" in status["result"] and "quality" in result["result"]
     steps_with_outputs = {r["step_name"] for r in output_store.list_outputs(app_ctx.db, data["task_id"])}
     assert {"ddl_generation", "qa_generation", "sql_validation"} <= steps_with_outputs

@@ -153,7 +153,10 @@ class Runner:
                 self.state.progress = max(self.state.progress, overall_progress(step, fraction))
                 due = time.monotonic() - self._last_save >= PROGRESS_SAVE_INTERVAL_S
             if due:
-                self._save()
+                try:
+                    self._save()
+                except Exception as exc:  # noqa: BLE001 - a missed progress write must not fail the step
+                    log.warning("progress not recorded: %s", type(exc).__name__, extra={"step": step})
             self._notify("step_progress", step, self.state.progress, fraction, str(message))
         return progress
 
@@ -289,7 +292,7 @@ def quality_report(spec: RunSpec) -> Optional[dict]:
         return None
     try:
         from data_pipeline import quality
-        build = getattr(quality, "quality_report", None) or getattr(quality, "build_report", None)
+        build = getattr(quality, "build_quality_report", None)
         return build(spec.task_dir) if build else None
     except Exception as exc:  # noqa: BLE001 - a report problem must not fail a finished run
         log.warning("quality report unavailable: %s: %s", type(exc).__name__, scrub_text(str(exc))[:200])
