@@ -152,3 +152,23 @@ def test_an_executor_declared_dead_stops_without_overwriting_the_verdict(client,
     assert status["status"] == "failed" and status["step_status"]["ddl_generation"] == "failed"
     assert status["error_message"].startswith("no heartbeat for")
     assert execution_store.get_execution(app_ctx.db, execution_id)["status"] == "failed"
+
+
+def test_api_start_fails_executions_whose_executor_is_gone(client, app_ctx, settings, tmp_path):
+    """The monitor thread of a starting API instance checks running executions at once."""
+    task_id = create(client, ["bss_company"])
+    claimed = execution_store.claim_execution(
+        app_ctx.db, task_id=task_id, execution_id=ids.new_execution_id(task_id, "complete"),
+        execution_step="complete", execution_mode="complete", options={}, force=False, max_running=5)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a real pid of this host that no longer exists
+    from data_pipeline.executor.process import this_host
+    execution_store.record_process(app_ctx.db, claimed["execution_id"], pid=gone.pid, host=this_host())
+    server = ServerProcess(settings.data_home, tmp_path / "api.log").start()
+    try:
+        execution = wait_for(lambda: (e := execution_store.get_execution(app_ctx.db, claimed["execution_id"]))
+                             ["status"] != "running" and e, 20, 0.1, "the monitor's verdict")
+    finally:
+        server.stop()
+    assert execution["status"] == "failed" and "executor exited unexpectedly" in execution["error_message"]
+    assert task_status(client, task_id)["status"] == "failed"
