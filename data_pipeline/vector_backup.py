@@ -211,6 +211,10 @@ def restore(db, files: dict[str, Path], *, truncate_before_restore: bool = True,
             added_collections = vector_sql.restore_collections(cur, coll_staging) if coll_staging else 0
             deleted = vector_sql.delete_all_embeddings(cur) if truncate_before_restore else 0
             restored, skipped = vector_sql.restore_embeddings(cur, emb_staging, coll_staging)
+            dimensions = vector_sql.distinct_dimensions(cur)
+            if len(dimensions) > 1:   # Vanna's cosine search fails on mixed dimensions: refuse, roll back
+                raise ValidationFailed(f"the restore would mix embedding dimensions {dimensions}; restore with "
+                                       "truncate_before_restore=true", invalid_params=["truncate_before_restore"])
             totals = vector_sql.count_rows(cur)
     except AppError:
         raise

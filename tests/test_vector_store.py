@@ -90,7 +90,8 @@ def test_backup_then_restore_round_trip(vec, tmp_path):
 
     # without truncation: restored rows are replaced in place, other rows stay
     vec.db.execute("INSERT INTO langchain_pg_embedding (id, collection_id, embedding, document, cmetadata) "
-                   "SELECT 'keep-doc', uuid, '[1,2]', 'keep', '{\"id\": \"keep-doc\"}' "
+                   "SELECT 'keep-doc', uuid, array_fill(0.5::real, ARRAY[384])::vector, 'keep', "
+                   "'{\"id\": \"keep-doc\"}' "
                    "FROM langchain_pg_collection WHERE name = 'documentation'")
     report = vector_backup.restore(vec.db, files, truncate_before_restore=False)
     assert report["table_rows_after"]["langchain_pg_embedding"] == len(original) + 1
@@ -147,3 +148,18 @@ def test_symlinked_backup_file_is_refused(tmp_path):
     (tmp_path / "bak" / "langchain_pg_embedding_20250101_000000.csv").symlink_to(outside)
     with pytest.raises(InvalidFileName):
         vector_backup.resolve_files(tmp_path / "bak", file_names=["langchain_pg_embedding_20250101_000000.csv"])
+
+
+def test_restore_refuses_to_mix_dimensions(vec, tmp_path):
+    write_task_files(vec.task_dir(TASK_A))
+    training_load.run(step_context(vec, TASK_A))
+    result = vector_backup.backup(vec.db, tmp_path)
+    files = vector_backup.resolve_files(tmp_path, timestamp=result.timestamp)
+    empty_vector_tables(vec.db)
+    vec.db.execute("INSERT INTO langchain_pg_embedding (id, collection_id, embedding, document, cmetadata) "
+                   "SELECT 'small-doc', uuid, '[1,2]', 'small', '{\"id\": \"small-doc\"}' "
+                   "FROM langchain_pg_collection WHERE name = 'documentation'")
+    with pytest.raises(ValidationFailed, match="mix embedding dimensions"):
+        vector_backup.restore(vec.db, files, truncate_before_restore=False)
+    assert [r["id"] for r in all_rows(vec.db)] == ["small-doc"]
+    assert vector_backup.restore(vec.db, files)["embeddings_deleted_before"] == 1

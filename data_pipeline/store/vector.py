@@ -132,6 +132,11 @@ def count_task_rows(cur, task_id: str) -> dict[str, int]:
     return {name: int(n) for name, n in _tuples(cur.fetchall(), ("name", "n"))}
 
 
+def distinct_dimensions(cur) -> list[int]:
+    cur.execute(f"SELECT DISTINCT vector_dims(embedding) FROM {EMBEDDING_TABLE} WHERE embedding IS NOT NULL")
+    return sorted(int(r[0] if not isinstance(r, dict) else r["vector_dims"]) for r in cur.fetchall())
+
+
 def count_rows(cur) -> dict[str, int]:
     out = {}
     for table in VECTOR_TABLES:
