@@ -205,3 +205,19 @@ def test_llm_prompts_never_carry_planted_pii(app_ctx, tmp_path):
         sent = "\n".join(r.prompt_text() for r in stub.requests)
     assert "customer" in sent and len(stub.requests) == 3
     assert [k for k, v in PLANTED.items() if v in sent] == []
+
+
+def test_llm_mode_cancel_stops_between_themes(app_ctx, task_dir):
+    from data_pipeline.steps.base import StepCancelled
+    with OpenAIStub() as stub:
+        stub.responder = _responder
+        settings = load_settings({"data_home": app_ctx.settings.data_home, "llm_base_url": stub.base_url,
+                                  "llm_model": "stub-model", "llm_max_retries": 0, "llm_max_concurrency": 1,
+                                  "log_level": "WARNING"})
+        ctx = _ctx(app_ctx, task_dir, settings, make_llm(settings))
+        ctx.progress = lambda fraction, message="": ctx.cancel_event.set() if "theme 1/" in message else None
+        with pytest.raises(StepCancelled):
+            qa_generation.run(ctx)
+        calls = len(stub.requests)
+    assert calls < 4          # the theme call + at most the pair calls already started
+    assert latest_pairs_file(task_dir) is None

@@ -27,7 +27,7 @@ from data_pipeline.pairs import Pair, pairs_file_name, write_pairs
 from data_pipeline.qa_detail import write_metadata_detail
 from data_pipeline.schema_model import SNAPSHOT_FILE, Table, load_snapshot
 from data_pipeline.qa_rule_plan import coverage_pairs, plan_theme_work, theme_pairs
-from data_pipeline.steps.base import OutputFile, StepContext, StepResult
+from data_pipeline.steps.base import OutputFile, StepCancelled, StepContext, StepResult
 from data_pipeline.themes import Theme, display_name, llm_themes, rule_based_themes, theme_tables
 
 OUTPUT_PATTERNS = ("qs_*_pair.json", "qs_*_pair.meta.json", "qs_*_pair.json.backup", "metadata_detail.md")
@@ -83,9 +83,13 @@ def _llm(ctx: StepContext, tables: list[Table], docs: dict[str, str]
     failed: list[dict] = []
     done = 0
     workers = max(1, min(ctx.settings.llm_max_concurrency, len(themes)))
+
+    def one_theme(theme: Theme) -> tuple[list[Pair], list[str]]:
+        ctx.check_cancelled()    # a queued theme does not start once the execution is being cancelled
+        return generate_theme_pairs(ctx.llm, theme, tables, docs, ctx.business_context, PAIRS_PER_THEME)
+
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="qa_theme") as pool:
-        futures = {pool.submit(generate_theme_pairs, ctx.llm, th, tables, docs, ctx.business_context,
-                               PAIRS_PER_THEME): (th, time.monotonic()) for th in themes}
+        futures = {pool.submit(one_theme, th): (th, time.monotonic()) for th in themes}
         pending = set(futures)
         while pending:
             finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
@@ -98,6 +102,8 @@ def _llm(ctx: StepContext, tables: list[Table], docs: dict[str, str]
                 done += 1
                 try:
                     made, issues = f.result()
+                except StepCancelled:
+                    raise
                 except AppError as exc:   # LLMError and friends: reported, never content
                     failed.append({"theme": theme.topic_name, "error": exc.details})
                     ctx.logger.warning(f"theme {done}/{len(themes)} '{theme.topic_name}' failed: {exc.details}")
