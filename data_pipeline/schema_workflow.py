@@ -1,7 +1,7 @@
 """Manual runs from a terminal: `python -m data_pipeline.schema_workflow` (seed 001 "命令行参数扩展").
 
-    python -m data_pipeline.schema_workflow --table-list tables.txt --business-context "高速公路服务区管理系统"
-    python -m data_pipeline.schema_workflow --table-names bss_company,bss_service_area --execution-mode step --step ddl_generation
+    python -m data_pipeline.schema_workflow --table-list tables.txt --business-context "高速公路服务区"
+    python -m data_pipeline.schema_workflow --table-names bss_company,bss_service_area --step ddl_generation
     python -m data_pipeline.schema_workflow --task-id manual_20250701_120000 --step qa_generation
     python -m data_pipeline.schema_workflow --table-list tables.txt --no-db-tracking --output-dir ./out
 

@@ -16,7 +16,7 @@ def cli(*args, timeout=120):
 
 
 def test_tracked_manual_run_step_by_step(clean_db, app_ctx):
-    run = cli("--table-names", "bss_company,bss_service_area", "--business-context", "高速公路服务区管理系统",
+    run = cli("--table-names", "bss_company,bss_service_area", "--business-context", "高速公路服务区",
               "--execution-mode", "step", "--step", "ddl_generation")
     assert run.returncode == 0, run.stdout + run.stderr
     task_id = re.search(r"task (manual_\d{8}_\d{6}(?:_\d+)?)", run.stdout).group(1)

@@ -48,7 +48,8 @@ def test_execute_rejects_bad_requests(run_client):
     task_id = create(run_client)
     assert error_code(execute(run_client, task_id, execution_mode="fast"), 400) == "INVALID_EXECUTION_MODE"
     assert error_code(execute(run_client, task_id, execution_mode="step"), 400) == "MISSING_STEP_NAME"
-    assert error_code(execute(run_client, task_id, execution_mode="step", step_name="ddl"), 400) == "INVALID_STEP_NAME"
+    bad_step = execute(run_client, task_id, execution_mode="step", step_name="ddl")
+    assert error_code(bad_step, 400) == "INVALID_STEP_NAME"
     assert error_code(execute(run_client, task_id, step="nope"), 400) == "INVALID_STEP_NAME"
     assert error_code(execute(run_client, task_id, force_execute="yes"), 400) == "VALIDATION_ERROR"
     assert error_code(execute(run_client, task_id, unknown=1), 400) == "VALIDATION_ERROR"

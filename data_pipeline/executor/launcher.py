@@ -49,10 +49,8 @@ def start_execution(ctx: AppContext, task_id: str, *, execution_mode: Optional[s
     backup = params.get("backup_vector_tables", False) if backup_vector_tables is None else backup_vector_tables
     options = {"clean_previous": bool(clean_previous), "force_execute": bool(force_execute),
                "backup_vector_tables": bool(backup or truncate), "truncate_vector_tables": bool(truncate)}
-    check = None
-    if mode == "step" and not force_execute:
-        def check(step_status: dict) -> Optional[str]:
-            return plan.dependency_problem(step, step_status)
+    check = (lambda step_status: plan.dependency_problem(step, step_status)) \
+        if mode == "step" and not force_execute else None
     execution = execution_store.claim_execution(
         ctx.db, task_id=task_id, execution_id=ids.new_execution_id(task_id, step or "complete"),
         execution_step=step or "complete", execution_mode=mode, options=options, force=bool(force_execute),

@@ -125,7 +125,8 @@ def run_claimed_execution(ctx: AppContext, *, task_id: str, execution_id: str, m
         spec = RunSpec(task_id=task_id, task_dir=task_dir, params=params, options=execution.get("options") or {},
                        mode=mode, step=step, settings=settings,
                        business_url=params.get("db_connection") or ctx.runtime.business_url, meta_db=db,
-                       tables=tables, execution_id=execution_id, llm=make_llm(settings, cancel_event), observers=list(observers))
+                       tables=tables, execution_id=execution_id, llm=make_llm(settings, cancel_event),
+                       observers=list(observers))
         runner = Runner(spec, TaskState.from_row(row), tracker=DbTracker(db, task_id, execution_id),
                         cancel_event=cancel_event, step_filter=step_filter,
                         stop_wait=min(0.5, max(settings.cancel_grace_s / 2, 0.05)))
