@@ -14,7 +14,8 @@ FINISHED_OK = ("completed", "skipped")
 
 def resolve(mode: Optional[str], step_name: Optional[str]) -> tuple[str, Optional[str]]:
     """Validated (mode, step). Raises the contract's 400 errors. Complete mode ignores a step name."""
-    mode = (mode or "complete").strip() if isinstance(mode, str) else mode
+    mode = mode.strip() if isinstance(mode, str) else mode
+    mode = mode or "complete"
     if mode not in EXECUTION_MODES:
         raise InvalidExecutionMode(f"execution_mode must be one of {', '.join(EXECUTION_MODES)}",
                                    invalid_params=["execution_mode"])
