@@ -94,6 +94,7 @@ def main() -> None:
         cases = [
             ("GET /logs?limit=100", get(f"{api}/{task_id}/logs?limit=100"), 0.050),
             ("GET /logs?limit=100&level=ERROR", get(f"{api}/{task_id}/logs?limit=100&level=ERROR"), None),
+            ("GET /logs?level=CRITICAL (none: whole file)", get(f"{api}/{task_id}/logs?level=CRITICAL"), None),
             ("POST /logs/query keyword+level", post({"keyword": "unique_marker_1", "level": "ERROR"}), 0.5),
             ("POST /logs/query keyword+level (common word)", post({"keyword": "SQL验证失败", "level": "INFO"}), 0.5),
             ("POST /logs/query step_name", post({"step_name": "sql_validation", "page_size": 100}), None),

@@ -104,15 +104,18 @@ def _line_starts(arr: np.ndarray) -> np.ndarray:
     return starts[starts < len(arr)]
 
 
+_HEADER_COLUMNS = np.array([4, 7, 10, 13, 16, 19, 20])
+_HEADER_BYTES = np.frombuffer(b"--  :: [", dtype=np.uint8)[[0, 1, 2, 4, 5, 6, 7]]
+
+
 def _header_mask(arr: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Lines laid out like `dddd-dd-dd dd:dd:dd [X`: the header lines."""
     ok = starts + 22 <= len(arr)
     s = starts[ok]
     mask = np.zeros(len(starts), dtype=bool)
-    m = ((arr[s] >= 48) & (arr[s] <= 57) & (arr[s + 4] == 45) & (arr[s + 7] == 45) & (arr[s + 10] == 32)
-         & (arr[s + 13] == 58) & (arr[s + 16] == 58) & (arr[s + 19] == 32) & (arr[s + 20] == 91)
-         & (arr[s + 21] >= 65) & (arr[s + 21] <= 90))
-    mask[ok] = m
+    punct = (arr[s[:, None] + _HEADER_COLUMNS] == _HEADER_BYTES).all(axis=1)
+    first, level = arr[s], arr[s + 21]
+    mask[ok] = punct & (first >= 48) & (first <= 57) & (level >= 65) & (level <= 90)
     return mask
 
 
@@ -121,12 +124,28 @@ def _timestamps(arr: np.ndarray, heads: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(arr[idx]).view("S19").ravel()
 
 
-def _hits(hay: bytes, needle: bytes) -> np.ndarray:
-    out, pos, find = [], hay.find(needle), hay.find
-    while pos != -1:
-        out.append(pos)
-        pos = find(needle, pos + 1)
-    return np.asarray(out, dtype=np.int64)
+def _hits(arr: np.ndarray, needle: bytes, fold: bool) -> np.ndarray:
+    """Start offsets of every (possibly overlapping) occurrence of `needle` in `arr`, vectorised: candidates
+    for the first byte, then narrowed byte by byte. `fold`: ASCII letters match in either case (the needle is
+    lower case)."""
+    k = len(needle)
+    if k == 0 or len(arr) < k:
+        return np.zeros(0, dtype=np.int64)
+
+    def equal(values: np.ndarray, byte: int) -> np.ndarray:
+        if fold and 97 <= byte <= 122:
+            return (values | 0x20) == byte
+        return values == byte
+
+    # anchor on the needle byte that is rarest in typical logs: a non-ASCII or letter byte beats ' ', ':', '['
+    anchor = max(range(k), key=lambda j: (needle[j] >= 128, 97 <= needle[j] <= 122 or 65 <= needle[j] <= 90, -j))
+    window = arr[anchor:len(arr) - k + 1 + anchor]
+    cands = np.flatnonzero(equal(window, needle[anchor]))
+    for j in range(k):
+        if j == anchor or not len(cands):
+            continue
+        cands = cands[equal(arr[cands + j], needle[j])]
+    return cands.astype(np.int64)
 
 
 def _entries_with(hits: np.ndarray, heads: np.ndarray, n: int) -> np.ndarray:
@@ -141,7 +160,7 @@ def _entries_with(hits: np.ndarray, heads: np.ndarray, n: int) -> np.ndarray:
 _LEVEL_LEN = np.array([len(v) for v in LEVELS] + [0], dtype=np.int64)  # index -1 -> 0
 
 
-def _header_field_mask(arr: np.ndarray, hay: bytes, needle: bytes, heads: np.ndarray, levels: np.ndarray,
+def _header_field_mask(arr: np.ndarray, needle: bytes, fold: bool, heads: np.ndarray, levels: np.ndarray,
                        field_name: str) -> np.ndarray:
     """Entries whose header carries `needle` as the step tag (`step`) or inside the logger name (`logger`).
 
@@ -149,7 +168,7 @@ def _header_field_mask(arr: np.ndarray, hay: bytes, needle: bytes, heads: np.nda
     after its start (at the `:` of `logger: `); a hit elsewhere (in the message) does not count.
     """
     mask = np.zeros(len(heads), dtype=bool)
-    hits = _hits(hay, needle)
+    hits = _hits(arr, needle, fold)
     if not len(hits) or not len(heads):
         return mask
     owner = np.searchsorted(heads, hits, side="right") - 1
@@ -184,7 +203,7 @@ def _entry_bounds(chunk: bytes, pos: int) -> tuple[int, int]:
     return start, (len(chunk) if end == -1 else end + 1)
 
 
-def _sparse(chunk: bytes, hay: bytes, hits: np.ndarray, flt: LogFilter, line_base: int, offset: int,
+def _sparse(chunk: bytes, hits: np.ndarray, flt: LogFilter, line_base: int, offset: int,
             result: "QueryResult") -> int:
     """Check the entries holding a few keyword hits one by one; line numbers by counting newlines.
     Returns the line number of the first line after the chunk."""
@@ -196,7 +215,7 @@ def _sparse(chunk: bytes, hay: bytes, hits: np.ndarray, flt: LogFilter, line_bas
         start, end = _entry_bounds(chunk, pos)
         done_until = end
         entry = parse_entry(chunk[start:end])
-        if not flt.accepts(entry, hay[start:end]):
+        if not flt.accepts(entry, chunk[start:end].lower()):
             continue
         cursor_line += chunk.count(b"\n", cursor, start)
         cursor = start
@@ -224,19 +243,16 @@ def query(fh: BinaryIO, flt: LogFilter) -> QueryResult:
     level_ids = [LEVELS.index(v) for v in flt.levels] if flt.levels else None
     start_b = flt.start_time.encode("ascii") if flt.start_time else None
     end_b = flt.end_time.encode("ascii") if flt.end_time else None
-    # ASCII case folding costs a copy of each chunk: only when a needle has ASCII letters to fold
-    fold = any(n is not None and n != n.upper() for n in (keyword, logger))
     for offset, chunk in _chunks(fh):
-        hay = chunk.lower() if fold else chunk
+        arr = np.frombuffer(chunk, dtype=np.uint8)
         if keyword:
-            kw_hits = _hits(hay, keyword)
+            kw_hits = _hits(arr, keyword, True)
             if len(kw_hits) < SPARSE_HITS:
                 if len(kw_hits):
-                    line_base = _sparse(chunk, hay, kw_hits, flt, line_base, offset, result)
+                    line_base = _sparse(chunk, kw_hits, flt, line_base, offset, result)
                 else:
                     line_base += _line_count(chunk)
                 continue
-        arr = np.frombuffer(chunk, dtype=np.uint8)
         starts = _line_starts(arr)
         is_head = _header_mask(arr, starts)
         head_idx = np.flatnonzero(is_head)
@@ -265,9 +281,9 @@ def query(fh: BinaryIO, flt: LogFilter) -> QueryResult:
                 mask &= stamps <= end_b
         if mask.any() and (keyword or logger or step):
             if step:
-                mask &= _header_field_mask(arr, chunk, step, heads, levels, "step")
+                mask &= _header_field_mask(arr, step, False, heads, levels, "step")
             if logger and mask.any():
-                mask &= _header_field_mask(arr, hay, logger, heads, levels, "logger")
+                mask &= _header_field_mask(arr, logger, True, heads, levels, "logger")
             if keyword and mask.any():
                 mask &= _entries_with(kw_hits, heads, n)
         picked = np.flatnonzero(mask)

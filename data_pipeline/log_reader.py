@@ -50,6 +50,7 @@ def tail(fh: BinaryIO, limit: int, levels: Optional[set[str]] = None) -> list[di
     found: list[bytes] = []
     pending: list[bytes] = []       # continuation lines (newest first) waiting for their header
     carry = b""                     # partial first line of the block read last
+    tokens = [f" [{level}] ".encode("ascii") for level in levels] if levels else []
     while pos > 0 and len(found) < limit:
         size = min(BLOCK, pos)
         pos -= size
@@ -57,6 +58,13 @@ def tail(fh: BinaryIO, limit: int, levels: Optional[set[str]] = None) -> list[di
         data = fh.read(size) + carry
         lines = data.split(b"\n")
         carry = lines.pop(0) if pos > 0 else b""
+        if tokens and not any(tok in data for tok in tokens):
+            # no wanted header in this block: its headers own `pending` and their own lines (all dropped);
+            # only the lines before its first header can belong to a wanted entry further back
+            first = next((i for i, line in enumerate(lines) if is_header(line)), None)
+            if first is not None:
+                pending = list(reversed(lines[:first]))
+                continue
         for line in reversed(lines):
             if not line and not pending and not found:
                 continue  # the final newline

@@ -332,3 +332,21 @@ def test_sse_under_gunicorn_gthread(app_ctx, settings, tmp_path):
             s.close()
         app_ctx.db.execute("UPDATE data_pipeline_task_executions SET status = 'failed' WHERE status = 'running'")
         server.stop()
+
+
+def test_tail_with_rare_level_skips_blocks_but_keeps_entries_whole(tmp_path, monkeypatch):
+    monkeypatch.setattr(log_reader, "BLOCK", 256)
+    lines = []
+    for i in range(400):
+        lines.append(f"2025-06-27 14:00:{i % 60:02d} [INFO] dp: [qa_generation] filler {i}")
+        if i in (5, 390):
+            lines.append(f"2025-06-27 14:00:{i % 60:02d} [CRITICAL] dp: [qa_generation] rare {i}")
+            lines.extend(["Traceback (most recent call last):", "  deep", "KeyError: 'x'"])
+    path = tmp_path / "r.log"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with open(path, "rb") as fh:
+        got = log_reader.tail(fh, 10, {"CRITICAL"})
+    assert [e["message"].split("\n")[0] for e in got] == ["rare 5", "rare 390"]
+    assert all(e["message"].endswith("KeyError: 'x'") for e in got)
+    with open(path, "rb") as fh:
+        assert [e["message"] for e in log_reader.tail(fh, 2, {"INFO"})] == ["filler 398", "filler 399"]
