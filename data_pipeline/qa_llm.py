@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 from pydantic import BaseModel, Field
 
-from data_pipeline.pair_quality import DIFFICULTIES, classify_difficulty, sql_coverage
+from data_pipeline.pair_quality import DIFFICULTIES, classify_difficulty, fk_edges, sql_coverage
 from data_pipeline.pairs import Pair
 from data_pipeline.schema_model import Table
 from data_pipeline.sql_guard import check_sql
@@ -25,6 +25,27 @@ class PairAnswer(BaseModel):
 
 
 PairsAnswer = list[PairAnswer]
+
+DOC_CHARS_PER_TABLE = 6000    # a wide table's Markdown is cut here: the prompt stays within a model's context
+
+
+def doc_excerpt(text: str, limit: int = DOC_CHARS_PER_TABLE) -> str:
+    """`text` cut at the last line break before `limit` characters, saying so."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind("\n", 0, limit)
+    return text[: cut if cut > 0 else limit] + "\n…（文档过长，已截断）"
+
+
+def table_docs(tables: Sequence[Table], docs: dict[str, str], limit: int = DOC_CHARS_PER_TABLE) -> str:
+    """The tables' Markdown docs (as on disk), each capped; a table without a doc gets its name as heading."""
+    return "\n\n".join(doc_excerpt(docs.get(display_name(t)) or f"## {display_name(t)}", limit) for t in tables)
+
+
+def relationships(tables: Sequence[Table]) -> str:
+    """The foreign keys among `tables`, one per line, for the pair prompt (joins should follow them)."""
+    lines = [f"- {e.child}({', '.join(e.columns)}) -> {e.parent}({', '.join(e.ref_columns)})" for e in fk_edges(tables)]
+    return "\n".join(lines) or "（无外键关系）"
 
 
 def ask_json(llm: Any, prompt_name: str, schema: Any, **variables: Any) -> Any:
@@ -47,8 +68,8 @@ def generate_theme_pairs(llm: Any, theme: Theme, tables: Sequence[Table], docs: 
         topic_name=theme.topic_name, topic_description=theme.description or theme.topic_name,
         biz_entities="、".join(theme.biz_entities) or "（未列出）",
         biz_metrics="、".join(theme.biz_metrics) or "（未列出）", pair_count=count,
-        difficulties=", ".join(DIFFICULTIES),
-        table_docs="\n\n".join(docs.get(display_name(t)) or f"## {display_name(t)}" for t in members))
+        difficulties=", ".join(DIFFICULTIES), table_docs=table_docs(members, docs),
+        relationships=relationships(members))
     pairs, problems = [], []
     for i, item in enumerate(answer):
         question, sql = item.question.strip(), item.sql.strip().rstrip(";").strip()

@@ -21,6 +21,7 @@ from data_pipeline.table_list import TableRef
 
 MAX_THEME_TABLES = 6
 BIG_TABLE_ROWS = 100_000
+THEME_DOC_CHARS = 2500
 
 # ------------------------------------------------------------------------------------------- vocabulary
 
@@ -254,11 +255,11 @@ def llm_themes(llm: Any, tables: Sequence[Table], docs: dict[str, str], business
 
     Raises whatever the LLM client raises (core.errors.LLMError): the step reports it, nothing is invented.
     """
-    from data_pipeline.qa_llm import ask_json
-    table_docs = "\n\n".join(docs.get(display_name(t)) or f"## {display_name(t)}" for t in tables)
+    from data_pipeline.qa_llm import ask_json, table_docs
+    # the theme call sees every table: a shorter cap per doc keeps 50+ tables within a model's context
     answer = ask_json(llm, "qa_themes", ThemesAnswer, business_context=business_context or "（未提供）",
                       theme_count=count, table_names=", ".join(display_name(t) for t in tables),
-                      table_docs=table_docs)
+                      table_docs=table_docs(tables, docs, limit=THEME_DOC_CHARS))
     themes, problems = themes_from_answer(answer, tables)
     return themes[:count] if count else themes, problems
 

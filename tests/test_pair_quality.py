@@ -88,3 +88,11 @@ def test_llm_theme_answer_validation_drops_unknown_tables():
     themes, problems = themes_from_answer(answer, tables)
     assert [(t.topic_name, t.related_tables) for t in themes] == [("订单", ["orders"]), ("客户", ['"Customers"'])]
     assert len(problems) == 2 and all(t.source == "llm" for t in themes)
+
+
+def test_doc_excerpt_cuts_at_a_line_and_says_so():
+    from data_pipeline.qa_llm import doc_excerpt
+    text = "\n".join(f"line {i}" for i in range(100))
+    assert doc_excerpt(text, 10_000) == text
+    cut = doc_excerpt(text, 50)
+    assert cut.endswith("已截断）") and len(cut) < 70 and cut.splitlines()[-2].startswith("line ")

@@ -165,6 +165,10 @@ def test_llm_mode_with_failing_theme_duplicates_and_top_up(app_ctx, task_dir):
     # the theme prompt carried the tables' Markdown docs (as edited on disk)
     theme_prompt = requests_seen[0].json["messages"][-1]["content"]
     assert "bss_company" in theme_prompt and "测试业务" in theme_prompt
+    car_prompt = next(r.json["messages"][-1]["content"] for r in requests_seen
+                      if "业务主题：车流分析" in r.json["messages"][-1]["content"])
+    assert "public.bss_car_day_count(service_area_id) -> public.bss_service_area(id)" in car_prompt
+    assert "bss_business_day_data" not in car_prompt      # only the theme's tables
     detail = (task_dir / "metadata_detail.md").read_text(encoding="utf-8")
     assert "公司管理" in detail and "生成失败" in detail
 
