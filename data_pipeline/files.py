@@ -86,6 +86,7 @@ def human_size(size: int) -> str:
     return f"{value:.1f} GB"
 
 
+HASH_MAX_BYTES = 64 * 1024 * 1024  # larger files (a growing log, big backups) are listed without a hash
 _HASH_CACHE: dict[tuple[str, int, int], str] = {}
 _HASH_LOCK = threading.Lock()
 
@@ -148,7 +149,7 @@ def list_files(db, task_id: str, task_dir: Path) -> dict:
                                                                   for p in PRIMARY_PATTERNS),
             "description": row.get("description") or _match(DESCRIPTIONS, rel) or "",
             "step": row.get("step_name") or step_of(rel),
-            "content_hash": sha256_of(task_dir / rel, st),
+            "content_hash": sha256_of(task_dir / rel, st) if st.st_size <= HASH_MAX_BYTES else None,
             "download_url": url,
         })
     files.sort(key=lambda f: (f["directory"] or "", not f["is_primary"], f["file_name"]))

@@ -137,6 +137,8 @@ def upload_table_list(task_id: str):
     data = table_list_upload.read_upload(upload.stream, ctx().settings)
     refs = table_list_upload.parse_upload(data, upload.filename, ctx().settings)
     business_context = request.form.get("business_context")
+    if business_context is not None and len(business_context) > 4000:
+        raise ValidationFailed("business_context must be at most 4000 characters", invalid_params=["business_context"])
     allow = _flag(request.form.get("allow_missing") or request.args.get("allow_missing"))
     result = table_list_upload.apply_table_list(ctx(), task, refs, business_context=business_context,
                                                 allow_missing=allow)
