@@ -3,8 +3,8 @@
 The file is read in 8 MB chunks cut on entry boundaries (an entry = header line + continuation lines, never
 split). Per chunk, numpy finds every line start and marks header lines by their fixed layout
 (`YYYY-mm-dd HH:MM:SS [L...`), so level and time filters are vector operations on the headers. Filters with a
-literal (keyword, `: [step] `, logger name) locate it with `bytes.find` (C speed) and map each hit to its
-entry with `searchsorted`; only hits need a per-item check. The result keeps (offset, line number, level) per
+literal (keyword, `: [step] `, logger name) locate it with vectorised byte comparisons and map each hit to its
+entry with `searchsorted`; a keyword with few hits in a chunk is checked entry by entry instead. The result keeps (offset, line number, level) per
 matching entry; `page` parses only the entries of the requested page.
 
 Entries are appended in time order, so timestamp order is file order (ties: line number). Keyword matching is
@@ -126,8 +126,8 @@ def _timestamps(arr: np.ndarray, heads: np.ndarray) -> np.ndarray:
 
 def _hits(arr: np.ndarray, needle: bytes, fold: bool) -> np.ndarray:
     """Start offsets of every (possibly overlapping) occurrence of `needle` in `arr`, vectorised: candidates
-    for the first byte, then narrowed byte by byte. `fold`: ASCII letters match in either case (the needle is
-    lower case)."""
+    for one anchor byte of the needle, then narrowed byte by byte. `fold`: ASCII letters match in either case
+    (the needle is given in lower case)."""
     k = len(needle)
     if k == 0 or len(arr) < k:
         return np.zeros(0, dtype=np.int64)
