@@ -38,12 +38,12 @@ def display_name(table: Table) -> str:
 
 
 _PERIOD_WORDS = re.compile(r"(每日|每天|每月|每周|每年|每小时)")
-_BY_PHRASE = re.compile(r"(?<=..)按.*$")          # "车流量按车型统计" -> "车流量": the grouping is not the noun
+_BY_PHRASE = re.compile(r"(?<=..)按.*$")          # "销量按门店统计" -> "销量": the grouping is not the noun
 
 
 def table_noun(table: Table) -> str:
     """A short noun for the table from its comment, else its name: bracketed remarks, a trailing "…表" kind,
-    "按…" phrases and period words go ("服务区基础信息表（…）" -> "服务区", "车流量按车型每日统计表" -> "车流量")."""
+    "按…" phrases and period words go ("门店基础信息表（…）" -> "门店", "销量按门店每日统计表" -> "销量")."""
     text = _BRACKETS.sub("", table.effective_comment or "").strip()
     text = _COLUMN_TAIL.sub("", text)
     for suffix in _TABLE_SUFFIXES:
