@@ -116,6 +116,22 @@ def resolve_file(task_dir: Path, file_name: str, directory: Optional[str] = None
     return candidate
 
 
+def resolve_download(task_dir: Path, file_name: str, directory: Optional[str] = None) -> Path:
+    """A file to download: `directory` when given; else the top level, then the allow-listed subdirectories
+    (so a client that builds URLs from `file_name` alone still reaches `vector_bak/` files)."""
+    if directory:
+        return resolve_file(task_dir, file_name, directory)
+    try:
+        return resolve_file(task_dir, file_name)
+    except FileNotFound:
+        for sub in ALLOWED_SUBDIRS:
+            try:
+                return resolve_file(task_dir, file_name, sub)
+            except (FileNotFound, InvalidFileName):
+                continue
+        raise
+
+
 def open_nofollow(path: Path) -> BinaryIO:
     """Open a file for reading without following a symlink at the last component (race-safe final check)."""
     try:

@@ -69,6 +69,9 @@ def test_list_reconciles_directory_and_outputs_table(client, app_ctx, task):
     assert d["total_files"] == 6 and d["total_size"] == sum(f["file_size"] for f in d["files"])
     r = client.get(backup["download_url"])
     assert r.status_code == 200 and r.data == b"a,b\n" and r.headers["Content-Type"].startswith("text/csv")
+    # clients that build the URL from file_name alone reach it too (top level first, then vector_bak/)
+    r = client.get(f"{API}/{task_id}/files/download/langchain_pg_embedding_20250627_143052.csv")
+    assert r.status_code == 200 and r.data == b"a,b\n"
 
 
 def test_download_both_forms_headers_and_conditional(client, task):

@@ -67,7 +67,7 @@ def list_files(task_id: str):
 
 def _send(task_id: str, file_name: str):
     _task, task_dir = _task_and_dir(task_id)
-    path = file_safety.resolve_file(task_dir, file_name, request.args.get("dir"))
+    path = file_safety.resolve_download(task_dir, file_name, request.args.get("dir"))
     fh = file_safety.open_nofollow(path)
     st = os.fstat(fh.fileno())
     inline = request.args.get("inline", "").lower() in ("1", "true", "yes")
