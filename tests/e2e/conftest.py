@@ -124,7 +124,7 @@ def _serve(name: str, extra_env: dict, attempts: int = 3):
     for attempt in range(1, attempts + 1):
         server = ServerProcess(f"{name}_{attempt}" if attempt > 1 else name, extra_env)
         try:
-            server.wait_ready(timeout=45.0)
+            server.wait_ready(timeout=25.0)
             return server
         except RuntimeError as exc:
             exited_by_itself = server.proc.poll() is not None

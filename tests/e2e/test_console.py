@@ -305,3 +305,26 @@ def test_create_with_uploaded_table_list(page, console_server, shot):
     info = console_server.api("GET", f"data_pipeline/tasks/{task_id}/table-list-info")["data"]
     assert info["has_table_list"] and info["table_count"] == 2, info
     shot(page, "02b_created_from_uploaded_list")
+
+
+def test_zz_rerun_one_step_then_delete(page, console_server, finished_task, shot):
+    """Runs last in this module (it changes the shared task): one step again, then delete from the page."""
+    task_id = finished_task["task_id"]
+    page.goto(f"{console_server.base_url}/#/tasks/{task_id}")
+    history = page.locator("section[aria-label=执行历史] tbody tr")
+    expect(history).to_have_count(1)
+    page.get_by_label("执行方式").select_option("sql_validation")
+    page.get_by_role("button", name="执行", exact=True).click()
+    expect(history).to_have_count(2, timeout=30000)
+    expect(history.first).to_contain_text(f"{task_id}_step_sql_validation_exec_")
+    expect(history.first.locator(".badge")).to_have_text("已完成", timeout=60000)
+    # re-running a step resets the later step to pending (contract), and the page shows it
+    expect(page.locator('.step-card[data-step="sql_validation"] .badge')).to_have_text("已完成")
+    expect(page.locator('.step-card[data-step="training_load"] .badge')).to_have_text("待执行")
+    shot(page, "11_single_step_rerun")
+    page.once("dialog", lambda d: d.accept())
+    page.get_by_role("button", name="删除任务").click()
+    page.wait_for_url("**/#/tasks")
+    expect(page.locator(f'tr[data-task-id="{task_id}"]')).to_have_count(0)
+    gone = console_server.api("GET", f"data_pipeline/tasks/{task_id}")
+    assert gone["error"]["code"] == "TASK_NOT_FOUND"

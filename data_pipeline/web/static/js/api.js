@@ -43,6 +43,7 @@ export async function request(method, path, body, { form } = {}) {
 
 export const get = (path) => request("GET", path);
 export const post = (path, body) => request("POST", path, body === undefined ? {} : body);
+export const del = (path) => request("DELETE", path);
 export const upload = (path, form) => request("POST", path, undefined, { form });
 
 export const taskPath = (id, rest = "") => `data_pipeline/tasks/${encodeURIComponent(id)}${rest}`;

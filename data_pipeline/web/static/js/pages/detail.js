@@ -1,6 +1,6 @@
 // Task detail: header with live progress, tabs (overview / logs / files). The overview has the four step
 // cards, run/cancel controls, executions history and the quality report summary from the task's `result`.
-import { get, post, taskPath } from "../api.js";
+import { get, post, del, taskPath } from "../api.js";
 import { el, field, checkbox, button, busy, showError, statusBadge, progressBar, fmtTime, fmtDuration, timers,
          toast, STEPS, STEP_LABELS, STEP_STATUS } from "../ui.js";
 import * as logsTab from "./logs.js";
@@ -9,12 +9,27 @@ import { summaryTable, findQuality, qualityTiles } from "./summary.js";
 
 const TABS = [["overview", "概览"], ["logs", "日志"], ["files", "文件"]];
 
+function deleteButton(task) {
+  const btn = el("button.btn.small.danger", { type: "button", text: "删除任务",
+                                             disabled: task.status === "in_progress" || !!task.current_step });
+  btn.addEventListener("click", () => {
+    if (!confirm(`删除任务 ${task.task_id} 及其全部输出文件？此操作不可恢复。`)) return;
+    busy(btn, async () => {
+      await del(taskPath(task.task_id));
+      toast(`任务 ${task.task_id} 已删除`, "ok");
+      location.hash = "#/tasks";
+    });
+  });
+  return btn;
+}
+
 function header(task) {
   return el("div.detail-head", {},
     el("div", {}, el("h1", { text: task.task_name || task.task_id }),
        el("div.muted.mono", { text: `${task.task_id} · ${task.db_name || "默认数据库"} · 创建于 ${fmtTime(task.created_at)}` })),
     el("div.head-status", {}, statusBadge(task.status),
-       el("span.muted", { text: task.duration !== null && task.duration !== undefined ? "耗时 " + fmtDuration(task.duration) : "" })),
+       el("span.muted", { text: task.duration !== null && task.duration !== undefined ? "耗时 " + fmtDuration(task.duration) : "" }),
+       deleteButton(task)),
     el("div.head-progress", {}, progressBar(task.progress, "任务总进度")),
     task.error_message ? el("div.error-box", { role: "alert" }, el("strong", { text: "任务错误：" }), task.error_message) : "");
 }
