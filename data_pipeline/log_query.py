@@ -137,8 +137,13 @@ def _hits(arr: np.ndarray, needle: bytes, fold: bool) -> np.ndarray:
             return (values | 0x20) == byte
         return values == byte
 
-    # anchor on the needle byte that is rarest in typical logs: a non-ASCII or letter byte beats ' ', ':', '['
-    anchor = max(range(k), key=lambda j: (needle[j] >= 128, 97 <= needle[j] <= 122 or 65 <= needle[j] <= 90, -j))
+    # anchor on the needle byte that is rarest in a sample of this chunk: fewest candidates to narrow down
+    counts = np.bincount(arr[:1 << 16], minlength=256)
+
+    def frequency(j: int) -> int:
+        byte = needle[j]
+        return int(counts[byte] + (counts[byte - 32] if fold and 97 <= byte <= 122 else 0))
+    anchor = min(range(k), key=frequency)
     window = arr[anchor:len(arr) - k + 1 + anchor]
     cands = np.flatnonzero(equal(window, needle[anchor]))
     for j in range(k):
