@@ -328,3 +328,21 @@ def test_zz_rerun_one_step_then_delete(page, console_server, finished_task, shot
     expect(page.locator(f'tr[data-task-id="{task_id}"]')).to_have_count(0)
     gone = console_server.api("GET", f"data_pipeline/tasks/{task_id}")
     assert gone["error"]["code"] == "TASK_NOT_FOUND"
+
+
+def test_task_list_refreshes_itself_while_a_task_runs(page, slow_llm_server, shot):
+    base = slow_llm_server.base_url
+    created = slow_llm_server.api("POST", "data_pipeline/tasks", json={
+        "task_name": unique("自动刷新"), "table_names": ["bss_company", "bss_service_area", "bss_car_day_count"]})
+    task_id = created["data"]["task_id"]
+    started = slow_llm_server.api("POST", f"data_pipeline/tasks/{task_id}/execute", json={})
+    assert started["success"], started
+    page.goto(f"{base}/#/tasks")
+    row = page.locator(f'tr[data-task-id="{task_id}"]')
+    expect(row.locator(".badge")).to_have_text("执行中")
+    expect(page.locator(".auto-refresh")).to_contain_text("自动刷新")
+    shot(page, "01b_task_list_running")
+    # the run ends elsewhere (API cancel); the open page notices by itself
+    assert slow_llm_server.api("POST", f"data_pipeline/tasks/{task_id}/cancel")["success"]
+    expect(row.locator(".badge")).to_have_text("已取消", timeout=15000)
+    expect(page.locator(".auto-refresh")).to_have_text("")

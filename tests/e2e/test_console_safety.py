@@ -57,3 +57,30 @@ def test_token_protected_api_asks_for_the_token(page, token_server, shot):
         page.get_by_role("link", name="下载 table_list.txt").click()
     assert "bss_company" in open(dl_info.value.path(), encoding="utf-8").read()
     shot(page, "10_token_files")
+
+
+def test_keyboard_only_use(page, console_server):
+    import re
+    page.goto(f"{console_server.base_url}/#/tasks")
+    expect(page.locator("table.tasks")).to_be_visible()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="跳到主要内容")).to_be_focused()
+    for _ in range(8):  # to the "创建任务" navigation link
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent.trim()") == "创建任务":
+            break
+    # the focused element is visibly marked
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"#/create$"))
+    # the picker works from the keyboard: Enter in the pattern field runs the query, Space ticks a table
+    pattern = page.get_by_label("表名通配符 (* 与 ?)")
+    pattern.focus()
+    pattern.fill("bss_comp*")
+    page.keyboard.press("Enter")
+    box = page.locator('#table-list input[value="public.bss_company"]')
+    expect(page.locator("#table-list input[type=checkbox]")).to_have_count(1)
+    box.focus()
+    page.keyboard.press("Space")
+    expect(box).to_be_checked()
+    expect(page.get_by_text("已选 1 张表")).to_be_visible()
