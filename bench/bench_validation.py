@@ -1,12 +1,14 @@
 """Benchmark of SQL validation throughput (static check + EXPLAIN + capped read-only execution) on the demo DB.
 
-    .venv/bin/python bench/bench_validation.py [--pairs 1000] [--concurrency 4] [--seed 7]
+    .venv/bin/python bench/bench_validation.py [--pairs 1000] [--concurrency 4] [--seed 7] [--source synth|qa]
 
 Starts the embedded PostgreSQL in a temporary data home (demo highway_db built there), synthesises `--pairs`
 varied question-SQL pairs over the bss_* tables (random real values: service areas, dates, car types,
 companies; the mix mirrors the rule-based generator: lookups and counts on small tables, date-filtered and
 grouped aggregates on the 97k/292k-row fact tables, joins along foreign keys, a few full-table aggregates, and
-~3 % broken or hostile SQL), then prints:
+~3 % broken or hostile SQL) — or, with `--source qa`, runs the real ddl_generation + qa_generation steps
+(rule-based) on the 7 demo tables and cycles their pairs up to `--pairs` (that output is dominated by
+full-table aggregates over the fact tables, 20-180 ms of server time each) — then prints:
   1. SqlChecker.check_many pairs/s at concurrency 1, 2 and --concurrency   target >= 300 pairs/s
   2. the whole sql_validation step (rule-based, modify_original_file) pairs/s end to end
   3. time per SQL class (median ms), so a slow mix is visible, not averaged away
@@ -110,11 +112,37 @@ def synthesise(n: int, values: dict, seed: int) -> list[tuple[str, str, str]]:
     return out
 
 
+def rule_based_pairs(n: int, settings, runtime, home: Path) -> list[tuple[str, str, str]]:
+    """The real rule-based generator's pairs on all 7 demo tables, cycled to `n` (distinct questions)."""
+    from core.db import Database
+    from data_pipeline.pair_quality import classify_difficulty
+    from data_pipeline.pairs import latest_pairs_file, read_pairs
+    from data_pipeline.steps import ddl_generation, qa_generation
+    from data_pipeline.steps.base import StepContext
+    from data_pipeline.table_list import parse_names
+
+    task_dir = home / "qa_task"
+    task_dir.mkdir()
+    names = ["bss_business_day_data", "bss_car_day_count", "bss_company", "bss_section_route",
+             "bss_section_route_area_link", "bss_service_area", "bss_service_area_mapper"]
+    ctx = StepContext(task_id="manual_20250101_000001", task_dir=task_dir, params={"business_context": "高速公路服务区"},
+                      options={}, settings=settings, business_url=runtime.business_url,
+                      meta_db=Database(runtime.meta_url), tables=parse_names(names),
+                      logger=logging.getLogger("bench.qa"))
+    ddl_generation.run(ctx)
+    qa_generation.run(ctx)
+    base = read_pairs(latest_pairs_file(task_dir))
+    print(f"rule-based generator produced {len(base)} pairs; cycled to {n}")
+    return [(classify_difficulty(p.sql), f"{p.question}（#{i + 1}）", p.sql)
+            for i, p in ((i, base[i % len(base)]) for i in range(n))]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--source", choices=("synth", "qa"), default="synth")
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="dp_bench_validation_"))
@@ -132,7 +160,10 @@ def main() -> None:
         t0 = time.perf_counter()
         runtime = prepare(settings)
         print(f"embedded PostgreSQL + demo DB ready in {time.perf_counter() - t0:.1f} s; cores: {os.cpu_count()}")
-        pairs = synthesise(args.pairs, _values(runtime.business_url), args.seed)
+        if args.source == "qa":
+            pairs = rule_based_pairs(args.pairs, settings, runtime, home)
+        else:
+            pairs = synthesise(args.pairs, _values(runtime.business_url), args.seed)
         sqls = [sql for _, _, sql in pairs]
 
         with SqlChecker.from_settings(runtime.business_url, settings) as warm:   # warm the buffer cache

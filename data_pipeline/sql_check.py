@@ -185,8 +185,7 @@ class SqlChecker:
         """Check every SQL in parallel; results in input order. `on_result(index, result)` is called as each
         finishes (from worker threads). When `should_stop()` turns true, checks not yet started return None."""
         sqls = list(sqls)
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="sql_check")
+        pool = self._ensure_pool()
 
         def run(index: int) -> Optional[CheckResult]:
             if should_stop():
@@ -196,4 +195,15 @@ class SqlChecker:
                 on_result(index, result)
             return result
 
-        return list(self._pool.map(run, range(len(sqls))))
+        return list(pool.map(run, range(len(sqls))))
+
+    def check_pooled(self, sql: str) -> CheckResult:
+        """`check` on one of the pool's connections (for callers on other threads, e.g. repair workers: the
+        number of connections stays `concurrency`)."""
+        return self._ensure_pool().submit(self.check, sql).result()
+
+    def _ensure_pool(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="sql_check")
+            return self._pool

@@ -98,9 +98,8 @@ def denied_function(name: str) -> Optional[str]:
     return next((p for p in DENIED_FUNCTION_PREFIXES if bare.startswith(p)), None)
 
 
-def _statement_body(sql: str) -> str:
+def _statement_body(sql: str, tokens: list) -> str:
     """The text up to the last token that is not `;` — drops trailing semicolons and comments."""
-    tokens = sqlglot.Dialect.get_or_raise(DIALECT).tokenize(sql)
     meaningful = [t for t in tokens if t.token_type != sqlglot.TokenType.SEMICOLON]
     return sql[: meaningful[-1].end + 1].strip() if meaningful else ""
 
@@ -115,9 +114,11 @@ def check_sql(sql: str) -> GuardResult:
     """
     if not isinstance(sql, str) or not sql.strip():
         return _reject("empty SQL")
+    dialect = sqlglot.Dialect.get_or_raise(DIALECT)
     try:
+        tokens = dialect.tokenize(sql)   # once: for the parser and for the statement body
         # a lone `;` (possibly carrying a comment) parses as an empty Semicolon statement: not a statement
-        statements = [s for s in sqlglot.parse(sql, read=DIALECT)
+        statements = [s for s in dialect.parser().parse(tokens, sql)
                       if s is not None and not isinstance(s, exp.Semicolon)]
     except (ParseError, TokenError) as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
@@ -151,7 +152,7 @@ def check_sql(sql: str) -> GuardResult:
                            f"or reads server files)")
         if isinstance(func, exp.Anonymous):
             functions.append(name)
-    body = _statement_body(sql)
+    body = _statement_body(sql, tokens)
     if not body:
         return _reject("empty SQL (only comments or semicolons)")
     return GuardResult(ok=True, body=body, functions=tuple(sorted(set(functions))))

@@ -263,3 +263,30 @@ def test_check_many_stops_when_asked(fast_settings, business_url):
     stop.set()
     with SqlChecker.from_settings(business_url, fast_settings) as checker:
         assert checker.check_many([GOOD.sql] * 3, should_stop=stop.is_set) == [None, None, None]
+
+
+def test_real_rule_based_pipeline_output_validates_and_reports_quality(app_ctx, tmp_path, settings):
+    """ddl_generation -> qa_generation (rule-based, all 7 demo tables) -> sql_validation: the generator's SQL all
+    executes, and the quality report sees full coverage and every database comment kept."""
+    from data_pipeline.steps import ddl_generation, qa_generation
+    from data_pipeline.table_list import parse_names
+    from tests.test_sql_synth import DEMO_TABLES
+
+    ctx = StepContext(task_id="task_20250101_120000", task_dir=tmp_path, params={"business_context": "高速公路服务区"},
+                      options={}, settings=settings, business_url=app_ctx.runtime.business_url, meta_db=app_ctx.db,
+                      tables=parse_names(DEMO_TABLES), logger=logging.getLogger("test.pipeline"))
+    ddl_generation.run(ctx)
+    qa = qa_generation.run(ctx)
+    result = sql_validation.run(ctx)
+    s = result.summary
+    assert s["total_questions"] == qa.summary["pairs"] >= 40
+    assert s["status_counts"]["error"] == s["status_counts"]["rejected"] == s["status_counts"]["timeout"] == 0
+    assert s["success_rate"] == 1.0 and s["file_modification_stats"]["file_modified"] is False
+    q = s["quality"]
+    assert q["executable_rate"] == 1.0 and q["pairs_out"] == q["pairs_in"]
+    assert q["coverage"]["tables_covered"] == q["coverage"]["tables_total"] == 7
+    assert q["coverage"]["fk_edges_covered"] == q["coverage"]["fk_edges_total"] == 5
+    assert q["duplicates"]["removed_by_generator"] is not None
+    assert q["comments"]["existing_comments_kept"] == q["comments"]["existing_database_comments"] > 0
+    assert q["comments"]["kept_checked_against"] == "ddl_files"
+    assert all(q["difficulty"]["distribution"][d] > 0 for d in ("single_table", "aggregate", "join"))

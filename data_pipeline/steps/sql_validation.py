@@ -158,7 +158,7 @@ def _repair(ctx: StepContext, checker: SqlChecker, pairs: list[Pair], checks: li
         ctx.logger.info("repair round %d: %d tried, %d now executable", rnd, tried, fixed)
         ctx.progress(VALIDATE_SHARE + REPAIR_SHARE * rnd / 2, f"repair round {rnd}")
 
-    return repair_failing(candidates, llm=ctx.llm, check=checker.check, ddl=DdlLibrary(ctx.task_dir, tables),
+    return repair_failing(candidates, llm=ctx.llm, check=checker.check_pooled, ddl=DdlLibrary(ctx.task_dir, tables),
                           business_context=ctx.business_context, concurrency=ctx.settings.llm_max_concurrency,
                           should_stop=ctx.cancel_event.is_set, on_round=on_round)
 
