@@ -160,7 +160,7 @@ def _split_component(part: list[str], graph: dict[str, set[str]]) -> list[list[s
         members = members[:MAX_THEME_TABLES]
         if not set(members) & remaining:
             continue
-        groups.append(sorted(members, key=part.index))
+        groups.append([hub] + sorted(members[1:], key=part.index))   # hub first: it names the theme
         remaining -= set(members)
         if not remaining:
             break
@@ -171,8 +171,9 @@ def _is_big(table: Table) -> bool:
     return (table.row_estimate or 0) >= BIG_TABLE_ROWS
 
 
-def _theme_for(members: list[Table], graph: dict[str, set[str]], single: bool) -> Theme:
-    hub = max(members, key=lambda t: (len(graph[t.qualified]), -members.index(t)))
+def _theme_for(members: list[Table], single: bool) -> Theme:
+    """A theme over `members`, named after its first table (the hub)."""
+    hub = members[0]
     entities, metrics = _entities_and_metrics(members)
     if single:
         name = f"{table_title(hub)}分析"
@@ -195,16 +196,20 @@ def rule_based_themes(tables: Sequence[Table]) -> list[Theme]:
     graph = _neighbours(tables)
     groups: list[list[str]] = []
     for part in _components(order, graph):
-        groups.extend([part] if len(part) <= MAX_THEME_TABLES else _split_component(part, graph))
+        if len(part) <= MAX_THEME_TABLES:
+            hub = max(part, key=lambda q: (len(graph[q]), -part.index(q)))
+            groups.append([hub] + [q for q in part if q != hub])
+        else:
+            groups.extend(_split_component(part, graph))
     for child in tables:
         for fk in child.foreign_keys:
             parent = f"{fk.ref_schema}.{fk.ref_table}"
             if parent in by_q and not any(child.qualified in g and parent in g for g in groups):
                 next(g for g in groups if child.qualified in g).append(parent)
-    themes = [_theme_for([by_q[q] for q in g], graph, single=len(g) == 1) for g in groups]
+    themes = [_theme_for([by_q[q] for q in g], single=len(g) == 1) for g in groups]
     for t in tables:
         if _is_big(t) and not any(g == [t.qualified] for g in groups):
-            themes.append(_theme_for([t], graph, single=True))
+            themes.append(_theme_for([t], single=True))
     names: dict[str, int] = {}
     for theme in themes:   # names must be unique: they key the per-theme counts
         names[theme.topic_name] = names.get(theme.topic_name, 0) + 1
