@@ -290,3 +290,30 @@ def test_real_rule_based_pipeline_output_validates_and_reports_quality(app_ctx, 
     assert q["comments"]["existing_comments_kept"] == q["comments"]["existing_database_comments"] > 0
     assert q["comments"]["kept_checked_against"] == "ddl_files"
     assert all(q["difficulty"]["distribution"][d] > 0 for d in ("single_table", "aggregate", "join"))
+
+
+def test_cancel_during_checks_stops_the_step_without_touching_the_file(task_dir, fast_settings, business_url):
+    from data_pipeline.steps.base import StepCancelled
+    path = _write(task_dir, [Pair(f"问题{i}", f"SELECT {i} FROM bss_company") for i in range(60)] + [HOSTILE])
+    before = path.read_bytes()
+    ctx = _ctx(task_dir, fast_settings.model_copy(update={"validation_concurrency": 1}), business_url)
+    ctx.progress = lambda fraction, message="": ctx.cancel_event.set()
+    with pytest.raises(StepCancelled):
+        sql_validation.run(ctx)
+    assert path.read_bytes() == before and not list(task_dir.glob("sql_validation_*"))
+
+
+def test_empty_pair_file_gives_an_empty_report(task_dir, fast_settings, business_url):
+    _write(task_dir, [])
+    result = sql_validation.run(_ctx(task_dir, fast_settings, business_url))
+    assert result.summary["total_questions"] == 0 and result.summary["success_rate"] == 0.0
+    assert result.summary["quality"]["pairs_out"] == 0
+
+
+def test_percent_signs_comments_and_semicolons_reach_the_server_intact(fast_settings, business_url):
+    with SqlChecker.from_settings(business_url, fast_settings) as checker:
+        like = checker.check("SELECT company_name FROM bss_company WHERE company_name LIKE '%%' || '%' -- any\n;")
+        assert like.status == "valid" and like.row_count == 8
+        capped = checker.check("SELECT * FROM bss_business_day_data")
+        assert capped.row_count == fast_settings.validation_row_cap and capped.row_cap_reached
+        assert checker.check("SELECT 1/0 FROM bss_company").error == "division by zero"

@@ -202,3 +202,19 @@ def test_hostile_sql_directly_on_the_demo_database_changes_nothing(settings, bus
                                                     if r.executable]
     assert max(r.execution_time for r in results) < TIMEOUT_MS / 1000 + WALL_MARGIN_S
     assert fingerprint(business_url) == before
+
+
+def test_a_lock_wait_ends_at_lock_timeout(app_ctx, settings, scratch_url):
+    """A table locked by someone else (e.g. a migration) makes a check wait at most lock_timeout."""
+    holder = psycopg2.connect(scratch_url)
+    try:
+        with holder.cursor() as cur:
+            cur.execute("LOCK TABLE bss_company IN ACCESS EXCLUSIVE MODE")
+        s = settings.model_copy(update={"statement_timeout_ms": 5000, "lock_timeout_ms": 200})
+        with SqlChecker.from_settings(scratch_url, s) as checker:
+            result = checker.check("SELECT count(*) FROM bss_company")
+        assert result.status == "timeout" and "lock timeout" in result.error
+        assert result.execution_time < 0.2 + WALL_MARGIN_S
+    finally:
+        holder.rollback()
+        holder.close()
