@@ -110,9 +110,8 @@ def create_schema(url: str, n_tables: int) -> list[str]:
 class Simulator:
     """Answers the three prompt kinds with valid JSON; remembers the themes it made up for the pair calls."""
 
-    def __init__(self, table_names: list[str], pairs_per_theme: int):
+    def __init__(self, table_names: list[str]):
         self.tables = table_names
-        self.pairs_per_theme = pairs_per_theme
         self.theme_tables: dict[str, list[str]] = {}
         self.lock = threading.Lock()
 
@@ -132,10 +131,11 @@ class Simulator:
                 self.theme_tables = {t["topic_name"]: t["related_tables"] for t in themes}
             return Reply(content=json.dumps({"themes": themes}, ensure_ascii=False))
         topic = re.search(r"业务主题：(\S+)", prompt).group(1)
+        count = int(re.search(r"写 (\d+) 个", prompt).group(1))
         with self.lock:
             tables = self.theme_tables[topic]
         aggs = ("count", "max", "min", "sum", "avg")   # distinct templates: a simulator's pairs are not duplicates
-        combos = [(t, a) for a in aggs for t in tables][:self.pairs_per_theme]
+        combos = [(t, a) for a in aggs for t in tables][:count]
         pairs = [{"question": f"{topic}：{t}的{a}统计是多少？", "sql": f"SELECT {a}(id) FROM {t} WHERE id > 10",
                   "difficulty": "aggregate"} for t, a in combos]
         return Reply(content=json.dumps(pairs, ensure_ascii=False))
@@ -157,7 +157,7 @@ def main() -> None:
         admin.close()
         business_url = embedded_pg.uri_for(server, "bench_business")
         names = create_schema(business_url, args.tables)
-        sim = Simulator(names, qa_generation.PAIRS_PER_THEME)
+        sim = Simulator(names)
         with OpenAIStub(latency=args.latency) as stub:
             stub.responder = sim
             settings = load_settings({"data_home": home, "llm_base_url": stub.base_url, "llm_model": "sim",

@@ -96,3 +96,12 @@ def test_doc_excerpt_cuts_at_a_line_and_says_so():
     assert doc_excerpt(text, 10_000) == text
     cut = doc_excerpt(text, 50)
     assert cut.endswith("已截断）") and len(cut) < 70 and cut.splitlines()[-2].startswith("line ")
+
+
+def test_theme_budget_fills_the_concurrency_slots():
+    from data_pipeline.steps.qa_generation import MAX_PAIRS_PER_CALL, theme_budget
+    for concurrency in range(1, 17):
+        themes, pairs = theme_budget(concurrency)
+        assert themes >= 3 and pairs <= MAX_PAIRS_PER_CALL and themes * pairs >= 45
+    assert theme_budget(4) == (4, 13)          # one round of 4 calls instead of 4 + 1
+    assert theme_budget(8) == (5, 10)

@@ -33,6 +33,22 @@ from data_pipeline.themes import Theme, display_name, llm_themes, rule_based_the
 OUTPUT_PATTERNS = ("qs_*_pair.json", "qs_*_pair.meta.json", "qs_*_pair.json.backup", "metadata_detail.md")
 THEME_COUNT = 5          # themes asked of the LLM (the seeds' 5 themes x 10 pairs)
 PAIRS_PER_THEME = 10
+MAX_PAIRS_PER_CALL = 15
+
+
+def theme_budget(concurrency: int) -> tuple[int, int]:
+    """(themes to ask for, pairs per theme) for about THEME_COUNT x PAIRS_PER_THEME pairs in as few rounds of
+    `concurrency` parallel calls as possible: 5 themes on 4 slots take two rounds, the second with one call
+    and three idle slots; 4 themes x 13 pairs take one (a call asking for 13 pairs is longer than one asking
+    for 10, not twice as long). Never fewer than 3 themes or more than MAX_PAIRS_PER_CALL pairs per call.
+    """
+    themes = THEME_COUNT
+    if 3 <= concurrency < THEME_COUNT:
+        themes = concurrency * (THEME_COUNT // concurrency)
+    elif concurrency < 3 and THEME_COUNT % concurrency:
+        themes = max(3, concurrency * (THEME_COUNT // concurrency))
+    pairs = min(MAX_PAIRS_PER_CALL, -(-THEME_COUNT * PAIRS_PER_THEME // themes))
+    return themes, pairs
 
 
 def _load_inputs(task_dir: Path) -> tuple[list[Table], dict[str, str]]:
@@ -72,7 +88,8 @@ def _llm(ctx: StepContext, tables: list[Table], docs: dict[str, str]
     from data_pipeline.qa_llm import generate_theme_pairs
     started = time.monotonic()
     try:
-        themes, problems = llm_themes(ctx.llm, tables, docs, ctx.business_context, THEME_COUNT)
+        theme_count, per_theme = theme_budget(ctx.settings.llm_max_concurrency)
+        themes, problems = llm_themes(ctx.llm, tables, docs, ctx.business_context, theme_count)
     except AppError as exc:
         raise LLMError(f"theme discovery failed: {exc.details}") from None
     if not themes:
@@ -86,7 +103,7 @@ def _llm(ctx: StepContext, tables: list[Table], docs: dict[str, str]
 
     def one_theme(theme: Theme) -> tuple[list[Pair], list[str]]:
         ctx.check_cancelled()    # a queued theme does not start once the execution is being cancelled
-        return generate_theme_pairs(ctx.llm, theme, tables, docs, ctx.business_context, PAIRS_PER_THEME)
+        return generate_theme_pairs(ctx.llm, theme, tables, docs, ctx.business_context, per_theme)
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="qa_theme") as pool:
         futures = {pool.submit(one_theme, th): (th, time.monotonic()) for th in themes}
