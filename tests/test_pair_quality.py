@@ -105,3 +105,11 @@ def test_theme_budget_fills_the_concurrency_slots():
         assert themes >= 3 and pairs <= MAX_PAIRS_PER_CALL and themes * pairs >= 45
     assert theme_budget(4) == (4, 13)          # one round of 4 calls instead of 4 + 1
     assert theme_budget(8) == (5, 10)
+
+
+def test_docstring_examples_hold():
+    import doctest
+
+    from data_pipeline import pair_quality
+    result = doctest.testmod(pair_quality)
+    assert result.attempted >= 8 and result.failed == 0
