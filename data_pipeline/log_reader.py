@@ -20,6 +20,8 @@ from core.task_logging import LINE_RE
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _HEADER_B = re.compile(rb"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \[[A-Z]+\] ")
 BLOCK = 64 << 10
+MAX_LINE = 1 << 20   # a longer line (e.g. binary junk from a child's stderr) is served cut, memory stays bounded
+LINE_KEEP = 4 << 10
 
 
 def is_header(line: bytes) -> bool:
@@ -58,6 +60,9 @@ def tail(fh: BinaryIO, limit: int, levels: Optional[set[str]] = None) -> list[di
         data = fh.read(size) + carry
         lines = data.split(b"\n")
         carry = lines.pop(0) if pos > 0 else b""
+        if len(carry) > MAX_LINE:  # keep the end of an overlong line as its own cut continuation line
+            lines.insert(0, b"[...] " + carry[-LINE_KEEP:])
+            carry = b""
         if tokens and not any(tok in data for tok in tokens):
             # no wanted header in this block: its headers own `pending` and their own lines (all dropped);
             # only the lines before its first header can belong to a wanted entry further back

@@ -350,3 +350,15 @@ def test_tail_with_rare_level_skips_blocks_but_keeps_entries_whole(tmp_path, mon
     assert all(e["message"].endswith("KeyError: 'x'") for e in got)
     with open(path, "rb") as fh:
         assert [e["message"] for e in log_reader.tail(fh, 2, {"INFO"})] == ["filler 398", "filler 399"]
+
+
+def test_tail_of_an_overlong_line_stays_bounded(tmp_path):
+    path = tmp_path / "junk.log"
+    with open(path, "wb") as fh:
+        fh.write(b"2025-06-27 14:00:00 [INFO] dp: [executor] before\n")
+        fh.write(b"x" * (5 * log_reader.MAX_LINE) + b"\n")
+        fh.write(b"2025-06-27 14:00:01 [INFO] dp: [executor] after\n")
+    with open(path, "rb") as fh:
+        entries = log_reader.tail(fh, 10)
+    assert [e["message"].split("\n")[0] for e in entries] == ["before", "after"]
+    assert len(entries[0]["message"]) < 10 * log_reader.LINE_KEEP + log_reader.MAX_LINE
