@@ -344,7 +344,7 @@ def fk_pair(child: Table, fk: ForeignKey, parent: Table, theme: Optional[str] = 
     """One join along `fk`: the child's measure total (or row count) per parent label."""
     key, words = _group_key(parent)
     ms = measures(child)
-    live = soft_delete_conditions(child, "c") + (soft_delete_conditions(parent, "p") if parent is not child else [])
+    live = soft_delete_conditions(child, "c") + soft_delete_conditions(parent, "p")
     agg, what, alias = ((f"SUM({col(ms[0].name, 'c')})", f"{column_noun(ms[0])}合计", "total") if ms else
                         ("COUNT(*)", _entity_count(child), "record_count"))
     sql = (f"SELECT {col(key, 'p')}, {agg} AS {alias}\nFROM {table_ref(child, 'c')}\n"

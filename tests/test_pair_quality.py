@@ -113,3 +113,17 @@ def test_docstring_examples_hold():
     from data_pipeline import pair_quality
     result = doctest.testmod(pair_quality)
     assert result.attempted >= 7 and result.failed == 0
+
+
+def test_self_referencing_fk_is_joined_and_covered():
+    from data_pipeline.qa_rule_plan import plan_theme_work, theme_pairs
+    emp = Table("public", "employee", comment="员工表", primary_key=["id"], columns=[
+        Column("id", "integer", is_primary_key=True), Column("name", "text", comment="姓名"),
+        Column("manager_id", "integer", comment="上级"), Column("deleted_at", "timestamp")],
+        foreign_keys=[ForeignKey("fk_mgr", ["manager_id"], "public", "employee", ["id"])])
+    themes = rule_based_themes([emp])
+    work = plan_theme_work(themes, [emp])
+    pairs = [p for th in themes for p in theme_pairs(th.topic_name, *work[th.topic_name], [emp])]
+    assert compute_coverage([p.sql for p in pairs], [emp]).complete
+    join = next(p for p in pairs if p.meta["difficulty"] == "join")
+    assert "c.deleted_at IS NULL AND p.deleted_at IS NULL" in join.sql
