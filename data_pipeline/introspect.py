@@ -211,10 +211,12 @@ def _refine_row_count(conn, table: Table) -> None:
         table.row_estimate = None
     if table.row_estimate is not None and table.row_estimate >= EXACT_COUNT_LIMIT:
         return
-    query = sql.SQL("SELECT count(*) FROM (SELECT 1 FROM {} LIMIT %s) s").format(_quoted(table))
+    # values go in as literals, not %s parameters: a `%` inside a quoted identifier would be read as a placeholder
+    query = sql.SQL("SELECT count(*) FROM (SELECT 1 FROM {} LIMIT {}) s").format(
+        _quoted(table), sql.Literal(EXACT_COUNT_LIMIT + 1))
     try:
         with conn.cursor() as cur:
-            cur.execute(query, (EXACT_COUNT_LIMIT + 1,))
+            cur.execute(query)
             count = cur.fetchone()[0]
     except psycopg2.Error as exc:
         log.warning("row count of %s skipped: %s", table.qualified, first_line(exc))
@@ -256,18 +258,14 @@ def _sample(conn, table: Table, limit: int) -> None:
     if rows_known > TABLESAMPLE_FROM and table.kind in ("table", "materialized_view", "partitioned_table"):
         # SYSTEM picks whole pages: read ~100 rows per wanted sample (spread over many pages), keep a random few
         percent = min(100.0, max(0.001, limit * 100 * 100.0 / rows_known))
-        queries.append(sql.SQL("SELECT {} FROM {} TABLESAMPLE SYSTEM (%s) ORDER BY random() LIMIT %s").format(
-            cols, _quoted(table)))
-        params = [(percent, limit)]
-    else:
-        params = []
-    queries.append(sql.SQL("SELECT {} FROM {} LIMIT %s").format(cols, _quoted(table)))
-    params.append((limit,))
+        queries.append(sql.SQL("SELECT {} FROM {} TABLESAMPLE SYSTEM ({}) ORDER BY random() LIMIT {}").format(
+            cols, _quoted(table), sql.Literal(percent), sql.Literal(limit)))
+    queries.append(sql.SQL("SELECT {} FROM {} LIMIT {}").format(cols, _quoted(table), sql.Literal(limit)))
     rows: list[tuple] = []
-    for query, args in zip(queries, params):
+    for query in queries:
         try:
             with conn.cursor() as cur:
-                cur.execute(query, args)
+                cur.execute(query)  # no parameters: see _refine_row_count
                 rows = cur.fetchall()
         except psycopg2.Error as exc:
             log.warning("sampling %s failed: %s", table.qualified, first_line(exc))
@@ -316,11 +314,11 @@ def _profile(conn, table: Table, stats: dict[str, dict]) -> None:
 
 
 def _profile_by_reading(conn, table: Table, columns: list[Column]) -> None:
-    query = sql.SQL("SELECT {} FROM {} LIMIT %s").format(_text_columns([c.name for c in columns]),
-                                                         _quoted(table))
+    query = sql.SQL("SELECT {} FROM {} LIMIT {}").format(_text_columns([c.name for c in columns]),
+                                                         _quoted(table), sql.Literal(PROFILE_ROWS))
     try:
         with conn.cursor() as cur:
-            cur.execute(query, (PROFILE_ROWS,))
+            cur.execute(query)  # no parameters: see _refine_row_count
             rows = cur.fetchall()
     except psycopg2.Error as exc:
         log.warning("profiling %s skipped: %s", table.qualified, first_line(exc))

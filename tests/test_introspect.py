@@ -153,3 +153,9 @@ def test_statement_timeout_degrades_to_catalog_only(fixture_url, settings):
     assert not missing and [c.name for c in slow.columns] == ["waited", "kind"]
     assert slow.row_estimate is None and all(not c.samples for c in slow.columns)
     assert customer.row_estimate == 40 and customer.column("status").samples
+
+
+def test_percent_in_a_table_name_is_not_a_placeholder(fixture_url, settings):
+    tables, missing = introspect(fixture_url, [TableRef("public", "100%_done")], settings)
+    assert missing == [] and [c.name for c in tables[0].columns] == ["x"]
+    assert tables[0].row_count_exact is True
