@@ -91,7 +91,7 @@ def main() -> int:
     t0 = time.perf_counter()
     build_context(settings)  # embedded PostgreSQL + demo DB, kept attached by this process
     print(f"bootstrap (embedded PostgreSQL + demo database): {time.perf_counter() - t0:.1f} s")
-    server = ServerProcess(HOME, HOME / "api.log", workers=args.workers, threads=args.threads).start()
+    server = ServerProcess(HOME, "bench", workers=args.workers, threads=args.threads).start()
     url = server.url
     tables = DEMO_TABLES[:args.tables]
     try:

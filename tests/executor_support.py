@@ -48,7 +48,7 @@ def wait_final(client, task_id: str, timeout: float = 60) -> dict:
     return wait_for(done, timeout, 0.1, f"task {task_id} to finish")
 
 
-def wait_step_running(client, task_id: str, step: str, timeout: float = 30, min_progress: float = 0.0) -> dict:
+def wait_step_running(client, task_id: str, step: str, timeout: float = 60, min_progress: float = 0.0) -> dict:
     def running():
         data = task_status(client, task_id)
         s = next(x for x in data["steps"] if x["step_name"] == step)
@@ -96,19 +96,23 @@ def slow_client(app, app_ctx, openai_stub, settings):
 class ServerProcess:
     """`python citu_app.py` (gunicorn) on a free port, with the test session's data home and given settings."""
 
-    def __init__(self, data_home: Path, log_path: Path, **overrides):
+    def __init__(self, data_home: Path, name: str, **overrides):
         self.port = free_port()
         settings = load_settings({"data_home": data_home, "port": self.port, "workers": 1, "threads": 16,
-                                  "log_level": "WARNING", **overrides})
+                                  "log_level": os.environ.get("DP_TEST_SERVER_LOG_LEVEL", "WARNING"), **overrides})
         self.env = {**os.environ, **settings_env(settings)}
-        self.log_path = log_path
+        # next to the session's data (pytest's tmp dirs rotate when several sessions run at once)
+        self.log_path = Path(data_home) / "server_logs" / f"{name}_{self.port}.log"
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.proc: Optional[subprocess.Popen] = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 60) -> "ServerProcess":
+    def start(self, timeout: float = 120) -> "ServerProcess":
+        """Start and wait for /health. Generous timeout: pgserver serialises attaches machine-wide with one lock
+        file, so other sessions starting their own embedded servers can delay ours."""
         with open(self.log_path, "ab") as out:
             self.proc = subprocess.Popen([sys.executable, str(PROJECT_ROOT / "citu_app.py")], cwd=str(PROJECT_ROOT),
                                          env=self.env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,

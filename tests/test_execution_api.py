@@ -20,14 +20,13 @@ STEP_BODY = {"execution_mode": "step", "step_name": "ddl_generation"}
 
 
 @pytest.fixture(scope="module")
-def slow_servers(settings, app_ctx, tmp_path_factory):
+def slow_servers(settings, app_ctx):
     """Two API instances on one database, MAX_CONCURRENT_TASKS=2, executors slowed by a 2 s LLM stub (so every
     accepted run is still running while the burst of requests arrives)."""
     stub = OpenAIStub(latency=2.0).start()
     stub.responder = comments_responder
-    logs = tmp_path_factory.mktemp("servers")
     overrides = llm_overrides(stub, max_concurrent_tasks=2, cancel_grace_s=0.5)
-    servers = [ServerProcess(settings.data_home, logs / f"api{i}.log", **overrides) for i in (1, 2)]
+    servers = [ServerProcess(settings.data_home, f"api{i}", **overrides) for i in (1, 2)]
     try:
         for server in servers:
             server.start()
@@ -100,9 +99,9 @@ def test_global_cap_across_tasks_and_instances(slow_servers, clean_db, app_ctx):
     assert resp.status_code == 409 and resp.get_json()["error"]["code"] == "TASK_NOT_CANCELLABLE"
 
 
-def test_complete_run_over_http_produces_every_file(settings, clean_db, app_ctx, tmp_path):
+def test_complete_run_over_http_produces_every_file(settings, clean_db, app_ctx):
     """execute-complete on the gunicorn-served app (rule-based generator) -> completed, all files present."""
-    server = ServerProcess(settings.data_home, tmp_path / "api.log").start()
+    server = ServerProcess(settings.data_home, "complete_run").start()
     try:
         http = HttpClient(server.url)
         resp = http.post(f"{BASE}/execute-complete",

@@ -160,7 +160,7 @@ def test_cancel_mid_step_within_two_seconds(client, slow_client, app_ctx):
     resp = execute(slow_client, task_id, execution_mode="step", step_name="ddl_generation")
     assert resp.status_code == 202
     execution_id = resp.get_json()["data"]["execution_id"]
-    wait_step_running(client, task_id, "ddl_generation", timeout=30, min_progress=10)
+    wait_step_running(client, task_id, "ddl_generation", min_progress=10)
     pid = execution_store.get_execution(app_ctx.db, execution_id)["pid"]
     assert pid_alive(pid)
     t0 = time.monotonic()

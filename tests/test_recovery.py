@@ -78,11 +78,11 @@ def test_stale_heartbeat_fails_an_execution_on_another_host(client, app_ctx, set
     assert task_status(client, task_id)["status"] == "failed"
 
 
-def test_api_restart_mid_step_leaves_the_executor_running(client, app_ctx, settings, openai_stub, tmp_path):
+def test_api_restart_mid_step_leaves_the_executor_running(client, app_ctx, settings, openai_stub):
     openai_stub.latency = 1.5
     openai_stub.responder = comments_responder
     overrides = llm_overrides(openai_stub)
-    server = ServerProcess(settings.data_home, tmp_path / "server1.log", **overrides).start()
+    server = ServerProcess(settings.data_home, "restart_before", **overrides).start()
     try:
         http = HttpClient(server.url)
         task_id = create(http)
@@ -94,7 +94,7 @@ def test_api_restart_mid_step_leaves_the_executor_running(client, app_ctx, setti
     finally:
         server.stop(signal.SIGTERM)
     assert pid_alive(pid), "stopping the API must not stop a running executor"
-    server = ServerProcess(settings.data_home, tmp_path / "server2.log", **overrides).start()
+    server = ServerProcess(settings.data_home, "restart_after", **overrides).start()
     try:
         http = HttpClient(server.url)
         during = task_status(http, task_id)
@@ -154,7 +154,7 @@ def test_an_executor_declared_dead_stops_without_overwriting_the_verdict(client,
     assert execution_store.get_execution(app_ctx.db, execution_id)["status"] == "failed"
 
 
-def test_api_start_fails_executions_whose_executor_is_gone(client, app_ctx, settings, tmp_path):
+def test_api_start_fails_executions_whose_executor_is_gone(client, app_ctx, settings):
     """The monitor thread of a starting API instance checks running executions at once."""
     task_id = create(client, ["bss_company"])
     claimed = execution_store.claim_execution(
@@ -164,7 +164,7 @@ def test_api_start_fails_executions_whose_executor_is_gone(client, app_ctx, sett
     gone.wait()  # a real pid of this host that no longer exists
     from data_pipeline.executor.process import this_host
     execution_store.record_process(app_ctx.db, claimed["execution_id"], pid=gone.pid, host=this_host())
-    server = ServerProcess(settings.data_home, tmp_path / "api.log").start()
+    server = ServerProcess(settings.data_home, "monitor_at_start").start()
     try:
         execution = wait_for(lambda: (e := execution_store.get_execution(app_ctx.db, claimed["execution_id"]))
                              ["status"] != "running" and e, 20, 0.1, "the monitor's verdict")

@@ -169,9 +169,11 @@ class Runner:
         t0, wall0 = time.monotonic(), time.time()
         try:
             module = step_module(step)
-        except ImportError as exc:
-            log.error("step %s cannot be loaded: %s", step, exc, extra={"step": step})
-            return self._end_step(step, "failed", f"step {step} is not available in this installation", t0)
+        except Exception as exc:  # noqa: BLE001 - a broken step module fails that step, with the reason
+            log.error("step %s cannot be loaded\n%s", step, traceback.format_exc(), extra={"step": step})
+            first = (str(exc).strip().splitlines() or [""])[0]
+            return self._end_step(step, "failed", scrub_text(f"step {step} cannot be loaded: "
+                                                             f"{type(exc).__name__}: {first}")[:500], t0)
         patterns = tuple(getattr(module, "OUTPUT_PATTERNS", ()))
         if spec.options.get("clean_previous", True):
             removed = outputs.clean_step_outputs(spec.meta_db if spec.track_outputs else None, spec.task_id,
