@@ -277,7 +277,8 @@ class Runner:
             if quality is not None:
                 result["quality"] = quality
             state.result = mask_secrets(result)
-        write_result_file(spec, state)
+        if not self.lost:  # another process ended this execution: its verdict stands, not our view
+            write_result_file(spec, state)
         log.info("execution %s %s in %.2f s; task status %s", spec.execution_id or "-", outcome, duration,
                  state.status, extra={"step": "executor"})
         self._save(finish={"status": outcome, "error_message": error,
