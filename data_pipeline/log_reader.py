@@ -95,15 +95,17 @@ def _level_of(header: bytes) -> str:
 
 def follow(open_file: Callable[[], BinaryIO], *, from_start: bool, still_running: Callable[[], bool],
            max_seconds: float, poll: float = 0.25, idle_flush: float = 0.5,
-           heartbeat: float = 15.0) -> Iterator[Optional[dict]]:
+           heartbeat: float = 15.0, fh: Optional[BinaryIO] = None) -> Iterator[Optional[dict]]:
     """tail -f: yield entries as they are appended; yield None as a heartbeat tick.
+
+    `fh`: the file already opened (and positioned) by the caller, so that "from the end" means from the moment
+    of the request rather than from the generator's first iteration; else it is opened (and retried) here.
 
     Stops after `max_seconds`, or when `still_running()` is false and the file has been drained. A partial
     last line is held until its newline arrives; an entry is emitted when the next header arrives or after
     `idle_flush` seconds without new lines.
     """
     started = last_beat = time.monotonic()
-    fh = None
     buf = b""
     entry: list[bytes] = []
     last_line_at = time.monotonic()

@@ -16,7 +16,7 @@ from typing import Literal, Optional
 from flask import Blueprint, Response, stream_with_context
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from core.errors import FileNotFound
+from core.errors import FileNotFound, InvalidFileName
 from core.secrets import scrub_text
 from core.task_logging import LOG_FILE_NAME
 from data_pipeline import file_safety, log_query, log_reader
@@ -184,8 +184,17 @@ def stream_logs(task_id: str):
     def still_running() -> bool:
         return task_store.running_execution(db, task_id) is not None
 
+    try:  # opened now: "from=end" starts at this request, not at the first read of the response
+        first_fh = open_file()
+        if args.start == "end":
+            first_fh.seek(0, os.SEEK_END)
+    except (FileNotFound, InvalidFileName):
+        first_fh = None  # not written yet (or unusable): follow() keeps trying to open it
+
     slot = _stream_slot(ctx().settings.threads)
     if not slot.acquire(blocking=False):
+        if first_fh is not None:
+            first_fh.close()
         from core.errors import ConcurrencyLimitReached
         raise ConcurrencyLimitReached("too many log streams are open on this worker; poll GET /logs or retry")
 
@@ -194,7 +203,7 @@ def stream_logs(task_id: str):
         yield _sse("open", {"task_id": task_id, "from": args.start})
         count = 0
         for entry in log_reader.follow(open_file, from_start=args.start == "start", still_running=still_running,
-                                       max_seconds=args.max_seconds, heartbeat=args.heartbeat):
+                                       max_seconds=args.max_seconds, heartbeat=args.heartbeat, fh=first_fh):
             if entry is None:
                 yield ": keepalive\n\n"
                 continue
@@ -207,6 +216,8 @@ def stream_logs(task_id: str):
 
     resp = Response(stream_with_context(events()), content_type="text/event-stream; charset=utf-8")
     resp.call_on_close(slot.release)  # runs when the server closes the response, even if never iterated
+    if first_fh is not None:
+        resp.call_on_close(first_fh.close)  # follow() closes it too; closing twice is harmless
     resp.headers["Cache-Control"] = "no-cache"
     resp.headers["X-Accel-Buffering"] = "no"  # no proxy buffering
     return resp
