@@ -44,7 +44,8 @@ DENIED_FUNCTION_PREFIXES: tuple[str, ...] = (
     # configuration, transaction ids, snapshots, WAL, replication, backups, statistics reset
     "set_config", "txid_", "pg_current_xact_id", "pg_export_snapshot", "pg_switch_wal", "pg_create_",
     "pg_drop_", "pg_replication_", "pg_logical_", "pg_wal_", "pg_backup_", "pg_start_backup",
-    "pg_stop_backup", "pg_stat_reset", "pg_import_system_collations", "pg_copy_",
+    "pg_stop_backup", "pg_stat_reset", "pg_stat_statements_reset", "pg_import_system_collations", "pg_copy_",
+    "pg_signal", "pg_logdir_ls", "pg_prewarm", "brin_summarize", "brin_desummarize", "gin_clean_pending_list",
     # run other SQL text or other databases (would bypass this check)
     "dblink", "query_to_xml", "cursor_to_xml", "query_to_xmlschema", "cursor_to_xmlschema",
     "database_to_xml", "schema_to_xml", "table_to_xml",

@@ -31,6 +31,7 @@ from core.errors import LLMError
 from core.llm import load_prompt
 from data_pipeline.schema_model import Table
 from data_pipeline.sql_check import FAILED, CheckResult
+from data_pipeline.sql_guard import check_sql
 
 MAX_ROUNDS = 2
 BATCH_SIZE = 5
@@ -258,7 +259,8 @@ def _repair_batch(batch: list[RepairCandidate], rnd: int, *, llm: Any, check: Ca
         outcomes[c.pair_id].attempts.append(
             RepairAttempt(rnd, sql, result.status, result.error, result.execution_time))
         if result.executable:
-            outcomes[c.pair_id].repaired_sql = sql
+            # stored as the guard's statement body: no trailing `;` or comment in the training data
+            outcomes[c.pair_id].repaired_sql = check_sql(sql).body or sql
             outcomes[c.pair_id].check = result
         else:
             retry.append(RepairCandidate(c.pair_id, c.question, sql, result, c.tables))

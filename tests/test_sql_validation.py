@@ -165,8 +165,8 @@ def test_llm_repair_matches_answers_by_pair_id_and_revalidates(task_dir, fast_se
             repairs += [{"pair_id": pid, "sql": FIXES.get(pid, "DELETE FROM bss_company")} for pid in reversed(ids)
                         if pid != MISSING.id]
             repairs.append({"pair_id": MISSING.id, "sql": "SELECT still_wrong FROM bss_service_area"})
-        else:                  # round 2: only what still fails
-            repairs = [{"pair_id": pid, "sql": FIXES.get(pid)} for pid in ids]
+        else:                  # round 2: only what still fails (the fix ends with `;` and a comment)
+            repairs = [{"pair_id": pid, "sql": FIXES.get(pid) and FIXES[pid] + ";  -- fixed"} for pid in ids]
         return "```json\n" + json.dumps({"repairs": repairs}, ensure_ascii=False) + "\n```"
 
     with OpenAIStub() as stub:
