@@ -281,7 +281,8 @@ def test_sse_under_gunicorn_gthread(app_ctx, settings, tmp_path):
     from tests.executor_support import ServerProcess
 
     app_ctx.db.execute("TRUNCATE data_pipeline_tasks CASCADE")
-    server = ServerProcess(settings.data_home, tmp_path / "api.log", threads=4).start()
+    # the fake running execution below has no real heartbeat: keep the monitor from failing it mid-test
+    server = ServerProcess(settings.data_home, tmp_path / "api.log", threads=4, heartbeat_stale_s=600).start()
     streams = []
     try:
         task_id = requests.post(server.url + API, json={"task_name": "sse"}, timeout=10).json()["data"]["task_id"]
