@@ -305,7 +305,9 @@ def stream_archive(task_id: str, task_dir: Path, chunk_size: int = 1 << 20) -> I
                 with zf.open(info, "w", force_zip64=st.st_size > (1 << 31)) as dest:
                     for block in iter(lambda: fh.read(chunk_size), b""):
                         dest.write(block)
-                        if sink.offset and len(sink.chunks) > 16:
+                        if len(sink.chunks) > 16:
                             yield sink.drain()
-            yield sink.drain()
-    yield sink.drain()
+            if sink.chunks:
+                yield sink.drain()
+    if sink.chunks:  # the central directory, written when the ZipFile closes
+        yield sink.drain()
