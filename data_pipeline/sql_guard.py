@@ -153,6 +153,12 @@ def check_sql(sql: str) -> GuardResult:
                            f"or reads server files)")
         if isinstance(func, exp.Anonymous):
             functions.append(name)
+    # the same denylist on the text as written: any name followed by `(` — in case sqlglot maps a PostgreSQL
+    # function to a typed expression whose SQL name differs from what the server would call
+    for token, following in zip(tokens, tokens[1:]):
+        if following.token_type == sqlglot.TokenType.L_PAREN and denied_function(token.text):
+            return _reject(f"function {token.text.lower()}() is not allowed (side effects, stalls, signals other "
+                           f"sessions or reads server files)")
     body = _statement_body(sql, tokens)
     if not body:
         return _reject("empty SQL (only comments or semicolons)")

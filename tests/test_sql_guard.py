@@ -20,6 +20,8 @@ ACCEPTED = [
     "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY pay_sum) FROM bss_business_day_data",
     "SELECT 'a;b' AS semicolon_in_string",
     "SELECT 1; -- trailing comment",
+    "SELECT 'pg_sleep(1)' AS text_not_a_call, 'nextval(1)'",
+    "SELECT * FROM generate_series(1, 3) AS g",
 ]
 
 
@@ -73,6 +75,12 @@ REJECTED = [
     ("SELECT txid_current()", "function txid_current()"),
     ("SELECT pg_notify('c', 'x')", "function pg_notify()"),
     ("SELECT query_to_xml('DELETE FROM t RETURNING 1', true, true, '')", "function query_to_xml()"),
+    ("SELECT * FROM pg_sleep(600)", "function pg_sleep()"),
+    ("SELECT * FROM bss_company, LATERAL pg_sleep(1)", "function pg_sleep()"),
+    ("SELECT * FROM dblink('dbname=x', 'DELETE FROM t') AS t(a int)", "function dblink()"),
+    ("SELECT company_name FROM bss_company ORDER BY pg_sleep(1)", "function pg_sleep()"),
+    ("SELECT 'x' WHERE pg_try_advisory_lock(1)", "function pg_try_advisory_lock()"),
+    ("SELECT (pg_stat_reset())::text", "function pg_stat_reset()"),
     ("SELEC * FROM t", "unparseable SQL"),
     ("SELECT * FROM (SELECT 1", "unparseable SQL"),
     ("", "empty SQL"),
