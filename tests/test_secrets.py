@@ -163,3 +163,23 @@ def test_planted_password_after_a_complete_run(client, app_ctx, business_url, sc
         assert log_rows > 0 and scanner.checked > 30
     finally:
         stop_executors(app_ctx.db)
+
+
+def test_planted_password_in_a_failing_run(client, app_ctx, scanner):
+    """The connection fails (nothing listens on port 1): error messages, logs and files still hold no secret."""
+    url = f"postgresql://someone:{PASSWORD}@127.0.0.1:1/nowhere?connect_timeout=2"
+    resp = client.post(BASE, json={"task_name": "secret fail", "db_connection": url, "table_names": ["bss_company"]})
+    task_id = resp.get_json()["data"]["task_id"]
+    try:
+        resp = client.post(f"{BASE}/{task_id}/execute", json={"execution_mode": "complete"})
+        scanner.check("execute response", resp.data)
+        if resp.status_code == 202:
+            status = wait_final(client, task_id, timeout=120)
+            assert status["status"] == "failed" and status["error_message"]
+        listing = client.post(f"{BASE}/{task_id}/table-list", json={"table_names": ["bss_company"]})
+        scanner.check("table-list against an unreachable database", listing.data)
+        scan_task_read_endpoints(scanner, client, task_id)
+        scan_task_dir(scanner, app_ctx.task_dir(task_id))
+        scan_database(scanner, app_ctx.db, task_id)
+    finally:
+        stop_executors(app_ctx.db)
