@@ -309,14 +309,15 @@ def _summary_lines(ctx: StepContext, report: dict, quality_report: dict) -> list
     lines = [
         "SQL验证报告 (sql_validation)", "=" * 50,
         f"任务: {m['task_id']}", f"输入文件: {m['pairs_file']}", f"业务数据库: {m['business_database']}",
-        f"验证时间: {m['generated_at']}  总耗时: {m['duration_s']:.2f} s  (验证 {m['validation_duration_s']:.2f} s, "
-        f"{s['pairs_per_second'] or 0} 条/秒)",
+        f"验证时间: {m['generated_at']}  总耗时: {m['duration_s']:.2f} s  "
+        f"(验证 {m['validation_duration_s']:.2f} s, {s['pairs_per_second'] or 0} 条/秒)",
         f"方法: 静态检查(sqlglot) + EXPLAIN + 只读事务执行 (行上限 {m['row_cap']}, statement_timeout "
         f"{m['statement_timeout_ms']} ms, 并发连接 {m['concurrency']}), 全部回滚", "",
         "验证结果摘要", "-" * 50,
         f"  总SQL数量: {s['total_questions']}",
         f"  有效SQL(可执行): {s['valid_sqls']}  (有结果 {c[VALID]}, 空结果 {c[EMPTY]})",
-        f"  无效SQL: {s['invalid_sqls']}  (执行错误 {c[ERROR]}, 超时 {c[TIMEOUT]}, 安全检查拒绝 {c[REJECTED]})",
+        f"  无效SQL: {s['invalid_sqls']}  "
+        f"(执行错误 {c[ERROR]}, 超时 {c[TIMEOUT]}, 安全检查拒绝 {c[REJECTED]})",
         f"  成功率: {s['success_rate'] * 100:.1f}%   修复后: {s['final_success_rate'] * 100:.1f}%",
         f"  平均执行耗时: {s['average_execution_time']:.4f} s", "",
         "修复", "-" * 50, f"  模式: {m['repair_mode']}",
@@ -324,15 +325,16 @@ def _summary_lines(ctx: StepContext, report: dict, quality_report: dict) -> list
         "文件修改", "-" * 50,
     ]
     if f["enabled"]:
-        lines.append(f"  修复 {f['modified']} 条, 删除 {f['deleted']} 条, 文件已修改: {'是' if f['file_modified'] else '否'}"
+        changed = "是" if f["file_modified"] else "否"
+        lines.append(f"  修复 {f['modified']} 条, 删除 {f['deleted']} 条, 文件已修改: {changed}"
                      + (f", 备份: {f['backup_file']}" if f.get("backup_file") else "")
                      + f", 记录: {f['log_file']}")
     else:
         lines.append("  未启用 (modify_original_file=false)：原文件未改动，仅生成报告")
     failing = [d for d in report["detailed_results"] if not d["final_valid"]]
     if failing:
-        lines += ["", f"仍然无效的SQL ({len(failing)} 条{'，仅列出前 %d 条' % FAILURES_LISTED if len(failing) > FAILURES_LISTED else ''})",
-                  "-" * 50]
+        listed = f"，仅列出前 {FAILURES_LISTED} 条" if len(failing) > FAILURES_LISTED else ""
+        lines += ["", f"仍然无效的SQL ({len(failing)} 条{listed})", "-" * 50]
         for d in failing[:FAILURES_LISTED]:
             lines.append(f"  [{d['pair_id']}] {d['final_status']}: {d['final_error'] or ''}")
             lines.append(f"    问题: {d['question']}")
