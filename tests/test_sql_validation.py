@@ -195,6 +195,7 @@ def test_llm_repair_matches_answers_by_pair_id_and_revalidates(task_dir, fast_se
     assert by_id[HOSTILE.id]["repair_successful"] is False
     assert report["summary"]["repair_stats"]["attempted"] == 3
     assert report["summary"]["repair_stats"]["successful"] == 2
+    assert report["summary"]["repair_stats"]["llm_usage"]["calls"] == 2          # one batch per round
     assert report["summary"]["final_valid_sqls"] == 3
     assert result.summary["quality"]["repair"]["success_rate"] == round(2 / 3, 4)
 

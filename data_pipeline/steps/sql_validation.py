@@ -35,7 +35,7 @@ from data_pipeline import quality
 from data_pipeline.pairs import Pair, latest_pairs_file, read_pairs, sidecar_path, write_pairs
 from data_pipeline.schema_model import SNAPSHOT_FILE, load_snapshot
 from data_pipeline.sql_check import EMPTY, ERROR, FAILED, REJECTED, TIMEOUT, VALID, CheckResult, SqlChecker
-from data_pipeline.sql_repair import DdlLibrary, RepairCandidate, RepairOutcome, repair_failing
+from data_pipeline.sql_repair import REPAIR_PURPOSE, DdlLibrary, RepairCandidate, RepairOutcome, repair_failing
 from data_pipeline.steps.base import OutputFile, StepContext, StepResult
 
 STEP = "sql_validation"
@@ -96,6 +96,9 @@ def run(ctx: StepContext) -> StepResult:
                     "removed %d", time.monotonic() - started, sm["valid_sqls"], sm["total_questions"],
                     sm["success_rate"] * 100, sm["status_counts"][EMPTY], sm["repair_stats"]["successful"],
                     sm["repair_stats"]["attempted"], sm["pairs_kept"], mod_stats["deleted"])
+    ctx.logger.info("quality: %d -> %d pairs, executable %s, tables covered %s", quality_report["pairs_in"],
+                    quality_report["pairs_out"], quality_report["executable_rate"],
+                    (quality_report.get("coverage") or {}).get("tables_covered", "unknown"))
     outputs = [OutputFile(summary_name, "log", "SQL验证结果摘要", is_primary=True),
                OutputFile(report_name, "report", "SQL验证详细报告"),
                OutputFile(quality.QUALITY_FILE, "report", "训练数据质量报告")]
@@ -272,7 +275,10 @@ def _report(ctx: StepContext, pairs_path: Path, details: list[dict], outcomes: d
     succeeded = sum(1 for o in outcomes.values() if o.succeeded)
     rounds = max((len(o.attempts) for o in outcomes.values()), default=0)
     s = ctx.settings
-    usage = getattr(getattr(ctx.llm, "usage", None), "to_dict", lambda: None)() if repair_mode == "llm" else None
+    usage = None
+    if repair_mode == "llm" and hasattr(getattr(ctx.llm, "usage", None), "to_dict"):
+        # the client may be shared with other steps of the execution: only the repair calls
+        usage = (ctx.llm.usage.to_dict().get("by_purpose") or {}).get(REPAIR_PURPOSE)
     return {
         "metadata": {
             "task_id": ctx.task_id, "step": STEP, "generated_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
