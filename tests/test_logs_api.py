@@ -272,7 +272,8 @@ def test_query_engine_agrees_with_a_naive_parser_on_tricky_logs(tmp_path, monkey
 
 def test_sse_under_gunicorn_gthread(app_ctx, settings, tmp_path):
     """Real server (gunicorn gthread, 4 threads -> 2 stream slots): events arrive while the file grows, a third
-    concurrent stream is refused with the envelope, other requests still answer, slots come back on close."""
+    concurrent stream is refused with the envelope, other requests still answer, slots come back on close.
+    Also checks UTF-8 and hostile file names over real HTTP."""
     import json as _json
     import socket
 
@@ -293,6 +294,14 @@ def test_sse_under_gunicorn_gthread(app_ctx, settings, tmp_path):
             (task_id, f"{task_id}_step_ddl_generation_exec_x", os.getpid(), socket.gethostname()))
         path = app_ctx.task_dir(task_id) / LOG_FILE_NAME
         path.write_text("2025-06-27 14:00:00 [INFO] dp: [ddl_generation] old line\n", encoding="utf-8")
+        # over real HTTP too: UTF-8 names download, hostile ones get the envelope (no redirect, no 404 page)
+        (app_ctx.task_dir(task_id) / "服务区 说明.md").write_text("# 说明\n", encoding="utf-8")
+        from urllib.parse import quote as _quote
+        r = requests.get(f"{server.url}{API}/{task_id}/files/{_quote('服务区 说明.md')}", timeout=5)
+        assert r.status_code == 200 and r.content.decode() == "# 说明\n"
+        for hostile in ("..%2ftask_config.json", "%2e%2e%2f%2e%2e%2fetc%2fpasswd", "/etc/passwd", "a%00b.txt"):
+            r = requests.get(f"{server.url}{API}/{task_id}/files/{hostile}", timeout=5, allow_redirects=False)
+            assert r.status_code == 400 and r.json()["error"]["code"] == "INVALID_FILE_NAME", (hostile, r.text)
         url = f"{server.url}{API}/{task_id}/logs/stream?from=end&heartbeat=1"
         first = requests.get(url, stream=True, timeout=10)
         assert first.status_code == 200
