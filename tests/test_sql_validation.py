@@ -103,8 +103,7 @@ def test_rule_based_run_classifies_reports_and_cleans_the_file(task_dir, fast_se
 
     # the file: invalid pairs dropped, empty result kept, original backed up byte for byte
     assert (task_dir / (path.name + ".backup")).read_bytes() == original
-    assert sidecar_path(task_dir / (path.name + ".backup")).exists() or \
-        (task_dir / (sidecar_path(path).name + ".backup")).exists()
+    assert (task_dir / (sidecar_path(path).name + ".backup")).exists()
     kept = read_pairs(path)
     assert [p.id for p in kept] == [GOOD.id, EMPTY.id]
     assert kept[0].meta["difficulty"] == "aggregate"           # sidecar metadata survives the rewrite
@@ -318,3 +317,34 @@ def test_percent_signs_comments_and_semicolons_reach_the_server_intact(fast_sett
         capped = checker.check("SELECT * FROM bss_business_day_data")
         assert capped.row_count == fast_settings.validation_row_cap and capped.row_cap_reached
         assert checker.check("SELECT 1/0 FROM bss_company").error == "division by zero"
+
+
+def test_repair_keeps_business_connections_within_the_pool_size(app_ctx, task_dir, fast_settings, business_url):
+    """Concurrent repair batches re-check through the checker's pool: never more than validation_concurrency
+    connections to the business database (counted in pg_stat_activity while the LLM is answering)."""
+    broken = [Pair(f"第{i}个问题", f"SELECT nosuch_{i} FROM bss_company") for i in range(15)]
+    _write(task_dir, broken)
+    admin = psycopg2.connect(app_ctx.runtime.meta_url)
+    admin.autocommit = True
+    seen, lock = [], threading.Lock()
+
+    def responder(req):
+        with lock, admin.cursor() as cur:
+            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'data_pipeline_sql_check'")
+            seen.append(cur.fetchone()[0])
+            first_round = len(seen) <= 3
+        fix = "SELECT still_nosuch FROM bss_company" if first_round else "SELECT company_name FROM bss_company"
+        return json.dumps({"repairs": [{"pair_id": pid, "sql": fix} for pid in _pair_ids(req)]})
+
+    try:
+        with OpenAIStub(latency=0.05) as stub:
+            stub.responder = responder
+            s = fast_settings.model_copy(update={"llm_base_url": stub.base_url, "llm_model": "stub-model",
+                                                 "llm_max_concurrency": 3})
+            with make_llm(s) as llm:
+                result = sql_validation.run(_ctx(task_dir, s, business_url, llm=llm))
+            assert stub.max_in_flight >= 2            # batches really ran concurrently
+    finally:
+        admin.close()
+    assert len(seen) == 6 and max(seen) <= fast_settings.validation_concurrency   # 3 batches x 2 rounds
+    assert result.summary["repair_stats"]["successful"] == 15
