@@ -341,8 +341,10 @@ def test_task_list_refreshes_itself_while_a_task_runs(page, slow_llm_server, sho
     row = page.locator(f'tr[data-task-id="{task_id}"]')
     expect(row.locator(".badge")).to_have_text("执行中")
     expect(page.locator(".auto-refresh")).to_contain_text("自动刷新")
+    # the step badges move too (auto-refresh, no reload)
+    expect(row.locator(".mini.s-running")).to_have_count(1, timeout=20000)
     shot(page, "01b_task_list_running")
-    # the run ends elsewhere (API cancel); the open page notices by itself
+    # the run ends elsewhere (API cancel, once a step runs); the open page notices by itself
     assert slow_llm_server.api("POST", f"data_pipeline/tasks/{task_id}/cancel")["success"]
     expect(row.locator(".badge")).to_have_text("已取消", timeout=15000)
     expect(page.locator(".auto-refresh")).to_have_text("")

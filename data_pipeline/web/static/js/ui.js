@@ -139,7 +139,17 @@ export async function busy(btn, fn, slot) {
 /** Timers that die with the page: the router calls clear() on every navigation. */
 export const timers = {
   list: [],
-  every(ms, fn) { const id = setInterval(fn, ms); this.list.push(() => clearInterval(id)); return id; },
+  /** Call fn every ms; a tick is skipped while the previous call (a slow request) is still running. */
+  every(ms, fn) {
+    let running = false;
+    const id = setInterval(async () => {
+      if (running) return;
+      running = true;
+      try { await fn(); } finally { running = false; }
+    }, ms);
+    this.list.push(() => clearInterval(id));
+    return id;
+  },
   onLeave(fn) { this.list.push(fn); },
   clear() { this.list.splice(0).forEach((f) => { try { f(); } catch (_) { /* ignore */ } }); },
 };
