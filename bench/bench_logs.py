@@ -1,6 +1,6 @@
 """Benchmark of the logs API on a 1,000,000-line task log.
 
-    .venv/bin/python bench/bench_logs.py [--lines 1000000] [--runs 5]
+    .venv/bin/python bench/bench_logs.py [--lines 1000000] [--runs 5] [--server]
 
 Creates a task (embedded PostgreSQL in a temporary data home), writes a realistic `data_pipeline.log`
 (every step, all levels, a multi-line traceback every ~2,000 entries), then times through the Flask test client:
@@ -8,6 +8,7 @@ Creates a task (embedded PostgreSQL in a temporary data home), writes a realisti
   POST /logs/query {keyword, level}          target <= 0.5 s
   POST /logs/query {step_name}               (information)
   POST /logs/query {keyword} (no level)      (information)
+With `--server` the same requests also go over HTTP to `python citu_app.py` (gunicorn) on a free port.
 Prints median / best of `--runs` after one warm-up (the OS page cache is warm, as on a server).
 """
 from __future__ import annotations
@@ -70,6 +71,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--server", action="store_true", help="also measure over HTTP against a gunicorn server")
     args = ap.parse_args()
     home = Path(tempfile.mkdtemp(prefix="dp_bench_logs_"))
     os.environ["DP_DATA_HOME"] = str(home)
@@ -85,32 +87,45 @@ def main() -> None:
         n = write_log(path, args.lines)
         print(f"log: {n:,} lines, {path.stat().st_size / 1e6:.1f} MB, written in {time.perf_counter() - t:.1f} s")
 
-        def get(url):
-            return lambda: client.get(url).get_json()["data"]
-
-        def post(body):
-            return lambda: client.post(f"{api}/{task_id}/logs/query", json=body).get_json()["data"]
-
-        cases = [
-            ("GET /logs?limit=100", get(f"{api}/{task_id}/logs?limit=100"), 0.050),
-            ("GET /logs?limit=100&level=ERROR", get(f"{api}/{task_id}/logs?limit=100&level=ERROR"), None),
-            ("GET /logs?level=CRITICAL (none: whole file)", get(f"{api}/{task_id}/logs?level=CRITICAL"), None),
-            ("POST /logs/query keyword+level", post({"keyword": "unique_marker_1", "level": "ERROR"}), 0.5),
-            ("POST /logs/query keyword+level (common word)", post({"keyword": "SQL验证失败", "level": "INFO"}), 0.5),
-            ("POST /logs/query step_name", post({"step_name": "sql_validation", "page_size": 100}), None),
-            ("POST /logs/query no filter", post({"page": 3}), None),
-        ]
-        for label, fn, target in cases:
-            med, best, data = timed(fn, args.runs)
-            total = data.get("total", data.get("pagination", {}).get("total"))
-            verdict = "" if target is None else ("  OK" if med <= target else f"  OVER target {target * 1000:.0f} ms")
-            print(f"{label:48s} median {med * 1000:8.1f} ms  best {best * 1000:8.1f} ms  "
-                  f"matches {total:>9,}{verdict}")
+        run_cases(lambda url: client.get(url).get_json()["data"],
+                  lambda url, body: client.post(url, json=body).get_json()["data"], api, task_id, args.runs,
+                  "Flask test client")
+        if args.server:
+            import requests
+            from tests.server_process import ServerProcess
+            with ServerProcess(home) as server:
+                http = requests.Session()
+                run_cases(lambda url: http.get(server.base_url + url, timeout=60).json()["data"],
+                          lambda url, body: http.post(server.base_url + url, json=body, timeout=60).json()["data"],
+                          api, task_id, args.runs, "HTTP, gunicorn")
     finally:
-        try:
-            from core import embedded_pg  # noqa: F401  (stopped by its atexit hook)
-        finally:
-            shutil.rmtree(home, ignore_errors=True)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def run_cases(get_json, post_json, api: str, task_id: str, runs: int, label: str) -> None:
+    print(f"-- {label}")
+
+    def get(url):
+        return lambda: get_json(url)
+
+    def post(body):
+        return lambda: post_json(f"{api}/{task_id}/logs/query", body)
+
+    cases = [
+        ("GET /logs?limit=100", get(f"{api}/{task_id}/logs?limit=100"), 0.050),
+        ("GET /logs?limit=100&level=ERROR", get(f"{api}/{task_id}/logs?limit=100&level=ERROR"), None),
+        ("GET /logs?level=CRITICAL (none: whole file)", get(f"{api}/{task_id}/logs?level=CRITICAL"), None),
+        ("POST /logs/query keyword+level", post({"keyword": "unique_marker_1", "level": "ERROR"}), 0.5),
+        ("POST /logs/query keyword+level (common word)", post({"keyword": "SQL验证失败", "level": "INFO"}), 0.5),
+        ("POST /logs/query step_name", post({"step_name": "sql_validation", "page_size": 100}), None),
+        ("POST /logs/query no filter", post({"page": 3}), None),
+    ]
+    for case, fn, target in cases:
+        med, best, data = timed(fn, runs)
+        total = data.get("total", data.get("pagination", {}).get("total"))
+        verdict = "" if target is None else ("  OK" if med <= target else f"  OVER target {target * 1000:.0f} ms")
+        print(f"{case:48s} median {med * 1000:8.1f} ms  best {best * 1000:8.1f} ms  "
+              f"matches {total:>9,}{verdict}")
 
 
 if __name__ == "__main__":
