@@ -143,17 +143,19 @@ class SqlChecker:
             return CheckResult(status=REJECTED, error=verdict.reason)
         try:
             return self._execute(self._connection(), verdict.body)
-        except (psycopg2.InterfaceError, psycopg2.OperationalError) as exc:
-            if not self._is_broken(exc):
-                raise
-            # the server closed this connection (restart, idle timeout, admin kill): reopen once and retry
+        except psycopg2.Error:
+            # the server closed this connection (restart, idle timeout, admin kill): reopen once and retry;
+            # a failure to reconnect raises DatabaseConnectionError (the step fails with a clear message)
+            pass
+        try:
             return self._execute(self._connection(fresh=True), verdict.body)
-
-    def _is_broken(self, exc: BaseException) -> bool:
-        conn = getattr(self._local, "conn", None)
-        return conn is None or bool(conn.closed) or isinstance(exc, psycopg2.InterfaceError)
+        except psycopg2.Error as exc:
+            # the connection died again on this very statement: report it on the pair, keep going
+            self._connection(fresh=True)
+            return CheckResult(status=ERROR, error=f"connection lost during the check: {first_line(exc)}")
 
     def _execute(self, conn, body: str) -> CheckResult:
+        """Raises psycopg2.Error only when the connection is gone; every other failure is a CheckResult."""
         started = time.perf_counter()
         try:
             with conn.cursor() as cur:
