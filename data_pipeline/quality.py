@@ -45,17 +45,25 @@ def _read_json(path: Path) -> Optional[dict]:
 
 
 def latest_validation_report(task_dir: Path, pairs_file: Optional[Path]) -> Optional[dict]:
-    """The newest validation report whose `metadata.pairs_file` is `pairs_file` (by name), else None."""
+    """The newest validation report whose `metadata.pairs_file` is `pairs_file` (by name), else None.
+
+    A report older than the pair file (the file was uploaded or regenerated after validation) is returned with
+    `_outdated: True`; the step itself rewrites the pair file before it writes its report."""
     if pairs_file is None:
         return None
     for path in sorted(Path(task_dir).glob(REPORT_GLOB), key=lambda p: p.name, reverse=True):
         report = _read_json(path)
         if report and report.get("metadata", {}).get("pairs_file") == pairs_file.name:
-            return {**report, "_file": path.name}
+            outdated = pairs_file.stat().st_mtime > path.stat().st_mtime + 1
+            return {**report, "_file": path.name, "_outdated": outdated}
     return None
 
 
 def _validation_section(report: Optional[dict], pairs_out: int) -> dict:
+    if report is not None and report.get("_outdated"):
+        return {"status": "outdated", "report_file": report.get("_file"), "pairs_in": None,
+                "executable_rate": None, "executable_rate_after_repair": None, "non_empty_rate": None,
+                "note": "the pair file changed after the last validation: executability is unknown"}
     if report is None:
         return {"status": "not_run", "pairs_in": None, "executable_rate": None,
                 "executable_rate_after_repair": None, "non_empty_rate": None,
@@ -73,7 +81,7 @@ def _validation_section(report: Optional[dict], pairs_out: int) -> dict:
 
 
 def _repair_section(report: Optional[dict]) -> dict:
-    if report is None:
+    if report is None or report.get("_outdated"):
         return {"mode": "not_run", "attempted": None, "succeeded": None, "failed": None, "success_rate": None}
     stats = report.get("summary", {}).get("repair_stats", {})
     attempted = stats.get("attempted", 0)

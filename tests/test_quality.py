@@ -103,3 +103,15 @@ def test_empty_task_directory_gives_an_honest_empty_report(tmp_path):
     assert q["coverage"] is None and "schema_snapshot.json" in q["schema_note"]
     assert q["executable_rate"] is None
     summary_lines(q)   # renders without a snapshot or pairs
+
+
+def test_a_pair_file_changed_after_validation_makes_the_rates_unknown(tmp_path):
+    import os
+    path = _task(tmp_path)
+    report = tmp_path / "sql_validation_20250101_130000_report.json"
+    report.write_text(json.dumps(_validation_report(path.name)), encoding="utf-8")
+    old = path.stat().st_mtime - 60
+    os.utime(report, (old, old))          # the pair file was uploaded a minute after the validation
+    q = build_quality_report(tmp_path)
+    assert q["validation"]["status"] == "outdated" and q["executable_rate"] is None
+    assert q["repair"]["attempted"] is None
