@@ -14,11 +14,15 @@ allow-listed `directory` argument (`?dir=vector_bak`), never through a `/` in th
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import stat
+import threading
+import time
 import unicodedata
+from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Optional
+from typing import BinaryIO, Iterator, Optional
 from urllib.parse import unquote
 
 from core.errors import FileNotFound, InvalidFileName
@@ -146,9 +150,21 @@ def open_nofollow(path: Path) -> BinaryIO:
     return os.fdopen(fd, "rb")
 
 
+@contextmanager
+def directory_lock(directory: Path) -> Iterator[None]:
+    """An exclusive flock on the directory itself: serialises read-modify-write sequences (backup, then
+    replace) across threads and gunicorn workers on this host."""
+    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def write_bytes_nofollow(path: Path, data: bytes) -> None:
     """Atomically replace `path` with `data`: write a temp file beside it (O_EXCL|O_NOFOLLOW), then rename."""
-    tmp = path.with_name(f".{path.name}.upload.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.{time.monotonic_ns()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
     try:
         with os.fdopen(fd, "wb") as fh:

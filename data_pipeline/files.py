@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import stat
 import threading
 import zipfile
@@ -158,11 +159,29 @@ def list_files(db, task_id: str, task_dir: Path) -> dict:
             "total_size_human": human_size(total), "directory_exists": task_dir.is_dir()}
 
 
-def _next_backup_name(task_dir: Path, name: str) -> str:
+def _keep_backup(task_dir: Path, name: str) -> str:
+    """Keep the current `name` as the first free `{name}.bak{N}` (a hard link, else a copy); race-safe: an
+    N taken meanwhile by a concurrent upload is skipped."""
     n = 1
-    while os.path.lexists(task_dir / f"{name}.bak{n}"):
+    while True:
+        backup = f"{name}.bak{n}"
+        if not os.path.lexists(task_dir / backup):
+            try:
+                os.link(task_dir / name, task_dir / backup)
+                return backup
+            except FileExistsError:
+                pass
+            except OSError:  # no hard links on this file system
+                with file_safety.open_nofollow(task_dir / name) as src:
+                    try:
+                        fd = os.open(task_dir / backup, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+                    except FileExistsError:
+                        n += 1
+                        continue
+                    with os.fdopen(fd, "wb") as dst:
+                        shutil.copyfileobj(src, dst)
+                return backup
         n += 1
-    return f"{name}.bak{n}"
 
 
 def check_upload_name(file_name: str) -> str:
@@ -202,6 +221,23 @@ def check_text(data: bytes, file_name: str) -> str:
     return text
 
 
+def _store_locked(task_dir: Path, file_name: str, data: bytes, overwrite_mode: str):
+    """(action, backup name or None, stat) after writing; None when skipped. Call under directory_lock."""
+    target = file_safety.resolve_file(task_dir, file_name, must_exist=False)
+    exists = os.path.lexists(target)
+    if exists and not stat.S_ISREG(os.lstat(target).st_mode):
+        raise InvalidFileName("a non-regular file (or symbolic link) has this name", invalid_params=["file"])
+    if exists and overwrite_mode == "skip":
+        return None
+    backup_name, action = None, "created"
+    if exists and overwrite_mode == "backup":
+        backup_name, action = _keep_backup(task_dir, file_name), "backed_up_and_replaced"
+    elif exists:
+        action = "replaced"
+    file_safety.write_bytes_nofollow(target, data)
+    return action, backup_name, os.lstat(target)
+
+
 def save_upload(db, *, task_id: str, task_dir: Path, file_name: str, data: bytes, overwrite_mode: str,
                 running: bool) -> dict:
     """Store an uploaded (modified) file and record it in the outputs table. Returns the answer's data."""
@@ -214,22 +250,13 @@ def save_upload(db, *, task_id: str, task_dir: Path, file_name: str, data: bytes
     check_text(data, file_name)
     if not task_dir.is_dir():
         task_dir.mkdir(parents=True, exist_ok=True)
-    target = file_safety.resolve_file(task_dir, file_name, must_exist=False)
-    exists = os.path.lexists(target)
-    if exists and not stat.S_ISREG(os.lstat(target).st_mode):
-        raise InvalidFileName("a non-regular file (or symbolic link) has this name", invalid_params=["file"])
-    backup_name, action = None, "created"
-    if exists and overwrite_mode == "skip":
+    with file_safety.directory_lock(task_dir):  # backup + replace of one name never interleave
+        outcome = _store_locked(task_dir, file_name, data, overwrite_mode)
+    if outcome is None:
+        target = task_dir / file_name
         return {"task_id": task_id, "file_name": file_name, "action": "skipped", "overwrite_mode": overwrite_mode,
-                "backup_file": None, "file_size": target.stat().st_size, "step": step_of(file_name)}
-    if exists and overwrite_mode == "backup":
-        backup_name = _next_backup_name(task_dir, file_name)
-        os.link(target, task_dir / backup_name)  # hard link keeps the old content under the backup name
-        action = "backed_up_and_replaced"
-    elif exists:
-        action = "replaced"
-    file_safety.write_bytes_nofollow(target, data)
-    st = os.lstat(target)
+                "backup_file": None, "file_size": os.lstat(target).st_size, "step": step_of(file_name)}
+    action, backup_name, st = outcome
     digest = hashlib.sha256(data).hexdigest()
     step = step_of(file_name)
     existing = output_store.get_output(db, task_id, file_name)

@@ -231,3 +231,25 @@ def test_step_patterns_agree_with_the_step_modules():
         for pattern in step_module(step).OUTPUT_PATTERNS:
             sample = pattern.replace("*", "highway_db_20250627_143052")
             assert files_service.step_of(sample) == step, (step, pattern)
+
+
+def test_concurrent_backup_uploads_keep_every_version(app, task):
+    """Eight uploads of the same name at once: no error, every previous version kept under a distinct .bakN."""
+    import threading
+    task_id, task_dir = task
+    upload(app.test_client(), task_id, "race.sql", b"v0")
+    results, barrier = [], threading.Barrier(8)
+
+    def one(i):
+        barrier.wait()
+        results.append(upload(app.test_client(), task_id, "race.sql", f"v{i + 1}".encode()).status_code)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [200] * 8
+    versions = {p.read_bytes() for p in task_dir.glob("race.sql*")}
+    assert versions == {f"v{i}".encode() for i in range(9)}
+    assert not list(task_dir.glob(".race.sql*"))  # no temp file left behind
