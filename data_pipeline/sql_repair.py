@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -191,12 +192,21 @@ def request_repairs(llm: Any, batch: Sequence[RepairCandidate], ddl_text: str,
     for item in answer.repairs:
         pid = item.pair_id.strip()
         if pid in wanted and pid not in matched:
-            sql = item.sql.strip() if isinstance(item.sql, str) else None
-            matched[pid] = sql or None
+            matched[pid] = _unfenced(item.sql) if isinstance(item.sql, str) else None
     unknown = [i.pair_id for i in answer.repairs if i.pair_id.strip() not in wanted]
     if unknown:
         log.warning("repair answer named %d unknown pair id(s); ignored", len(unknown))
     return matched
+
+
+_FENCE = re.compile(r"^```(?:[A-Za-z]+[ \t]*\n|\s*)(.*?)\s*```$", re.S)
+
+
+def _unfenced(sql: str) -> Optional[str]:
+    """The SQL without a Markdown code fence some models put around it; None when empty."""
+    text = sql.strip()
+    m = _FENCE.match(text)
+    return (m.group(1).strip() if m else text) or None
 
 
 # --- the rounds ------------------------------------------------------------------------------------------------

@@ -233,7 +233,8 @@ def test_request_repairs_ignores_position_and_unknown_ids(fast_settings, busines
     batch = [RepairCandidate(p.id, p.question, p.sql, CheckResult("error", "boom")) for p in (BROKEN, MISSING)]
     with OpenAIStub() as stub:
         stub.script(json.dumps([{"pair_id": MISSING.id, "sql": "SELECT 2"}, {"pair_id": "p_ffffffffffff", "sql": "x"},
-                                {"pair_id": BROKEN.id, "sql": "SELECT 1"}, {"pair_id": BROKEN.id, "sql": "SELECT 3"}]))
+                                {"pair_id": BROKEN.id, "sql": "```sql\nSELECT 1\n```"},
+                                {"pair_id": BROKEN.id, "sql": "SELECT 3"}]))
         llm_settings = fast_settings.model_copy(update={"llm_base_url": stub.base_url, "llm_model": "stub-model"})
         with make_llm(llm_settings) as llm:
             answers = request_repairs(llm, batch, "-- ddl", "")
