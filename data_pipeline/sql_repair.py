@@ -8,9 +8,9 @@ Contract:
   failed, with the repaired SQL and its new error. Several pairs go into one call (`batch_size`), each tagged
   with its stable pair id; answers are validated by pydantic and matched BY PAIR ID — an answer for an unknown
   id is ignored, a missing id counts as "no answer", the order of the answer never matters.
-- Every repaired SQL goes through the same guard + read-only execution (`SqlChecker.check`) as the original:
-  an LLM answering `DROP TABLE` gets `rejected`, never executed. A repair that references none of the task's
-  tables (e.g. `SELECT 1`) does not count as a repair.
+- Every repaired SQL goes through the same guard + read-only execution (`SqlChecker.check_pooled`) as the
+  original: an LLM answering `DROP TABLE` gets `rejected`, never executed. A repair that references none of
+  the task's tables (e.g. `SELECT 1`) does not count as a repair (`off_schema`).
 - An LLM failure (after the client's retries) fails that batch's attempt, not the step.
 - Without an LLM (rule-based mode) nothing is repaired; the step says so in its report.
 """
@@ -260,7 +260,8 @@ def _repair_batch(batch: list[RepairCandidate], rnd: int, *, llm: Any, check: Ca
             outcomes[c.pair_id].attempts.append(RepairAttempt(rnd, None, "no_answer", reason))
             retry.append(c)
             continue
-        if known_tables and not referenced_tables(sql, known_tables):
+        # guard first (a hostile answer is reported as `rejected`), then the schema test, then the DB check
+        if known_tables and check_sql(sql).ok and not referenced_tables(sql, known_tables):
             outcomes[c.pair_id].attempts.append(
                 RepairAttempt(rnd, sql, "off_schema", "the repaired SQL references none of the task's tables"))
             retry.append(c)

@@ -349,3 +349,16 @@ def test_repair_keeps_business_connections_within_the_pool_size(app_ctx, task_di
         admin.close()
     assert len(seen) == 6 and max(seen) <= fast_settings.validation_concurrency   # 3 batches x 2 rounds
     assert result.summary["repair_stats"]["successful"] == 15
+
+
+def test_off_schema_repairs_do_not_count_and_hostile_ones_are_reported_rejected(task_dir, fast_settings,
+                                                                                business_url):
+    _write(task_dir, [MISSING])
+    answers = iter(["SELECT 1", "SELECT pg_sleep(600)"])
+    with OpenAIStub() as stub:
+        stub.responder = lambda req: json.dumps({"repairs": [{"pair_id": MISSING.id, "sql": next(answers)}]})
+        s = fast_settings.model_copy(update={"llm_base_url": stub.base_url, "llm_model": "stub-model"})
+        with make_llm(s) as llm:
+            sql_validation.run(_ctx(task_dir, s, business_url, llm=llm))
+    attempts = _report(task_dir)["detailed_results"][0]["repair_attempts"]
+    assert [(a["status"], a["execution_time"]) for a in attempts] == [("off_schema", 0.0), ("rejected", 0.0)]
