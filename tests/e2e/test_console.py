@@ -148,10 +148,14 @@ def test_logs_filter_search_and_download(page, console_server, finished_task, sh
     expect(lines.first).to_be_visible()
     assert set(page.locator("#log-view .log-step").all_inner_texts()) == {"[qa_generation]"}
     page.get_by_label("步骤").select_option("")
-    # level filter: WARNING and above only (the view may be empty: then every remaining line still complies)
+    # level filter: exactly that level (same meaning as the API's `level`)
+    all_levels = lines.evaluate_all("ns => ns.map(n => n.dataset.level)")
+    page.get_by_label("级别").select_option("INFO")
+    expect(lines).to_have_count(all_levels.count("INFO"))
+    assert all_levels.count("INFO") > 0
+    assert set(lines.evaluate_all("ns => ns.map(n => n.dataset.level)")) == {"INFO"}
     page.get_by_label("级别").select_option("WARNING")
-    levels = set(page.locator("#log-view .log-line").evaluate_all("ns => ns.map(n => n.dataset.level)"))
-    assert levels <= {"WARNING", "ERROR", "CRITICAL"}, levels
+    expect(lines).to_have_count(all_levels.count("WARNING"))
     page.get_by_label("级别").select_option("")
     expect(lines).to_have_count(total)
     # keyword search is answered by POST logs/query

@@ -29,14 +29,19 @@ function tablePicker(getConnection) {
   function updateCount(total) {
     count.textContent = `已选 ${selected.size} 张表` + (total !== undefined ? ` / 共 ${total} 个对象` : "");
   }
-  const loadBtn = button("查询表", () => busy(loadBtn, async () => {
+  // Each query gets a number; only the newest answer is drawn (a slow earlier search never overwrites it).
+  let querySeq = 0;
+  async function query() {
+    const seq = ++querySeq;
     const body = { schema: schema.value.trim() || "public", table_name_pattern: pattern.value.trim() || "*" };
     const conn = getConnection();
     if (conn) body.db_connection = conn;
     reset("查询中…"); // never leave tables of another database (or an earlier search) selectable
+    showError(errors, null);
     let data;
     try { data = await post("database/tables", body); }
-    catch (err) { count.textContent = "查询失败"; throw err; }
+    catch (err) { if (seq === querySeq) { count.textContent = "查询失败"; showError(errors, err); } return; }
+    if (seq !== querySeq) return;
     const types = Object.fromEntries((data.objects || []).map((o) => [o.name, o.type]));
     list.replaceChildren(...(data.tables || []).map((name) => {
       const box = el("input", { type: "checkbox", value: name, checked: selected.has(name),
@@ -47,7 +52,8 @@ function tablePicker(getConnection) {
     }));
     if (!(data.tables || []).length) list.append(el("p.muted", { text: "没有匹配的表" }));
     updateCount(data.total);
-  }, errors));
+  }
+  const loadBtn = button("查询表", () => query());
   function reset(message = "尚未加载") {
     selected.clear();
     list.replaceChildren();
@@ -59,13 +65,13 @@ function tablePicker(getConnection) {
     });
     updateCount();
   };
-  pattern.addEventListener("keydown", (ev) => { if (ev.key === "Enter") { ev.preventDefault(); loadBtn.click(); } });
+  pattern.addEventListener("keydown", (ev) => { if (ev.key === "Enter") { ev.preventDefault(); query(); } });
   const node = el("div.picker", {},
     el("div.row", {}, field("模式 (schema，逗号分隔)", schema).wrap,
        field("表名通配符 (* 与 ?)", pattern).wrap,
        el("div.field.actions", {}, loadBtn, button("全选", () => setAll(true)), button("清空", () => setAll(false)))),
     errors, count, list);
-  return { node, selected, reset, load: () => loadBtn.click() };
+  return { node, selected, reset, load: query };
 }
 
 export async function render(main) {

@@ -97,11 +97,11 @@ function executionsTable(executions) {
     el("thead", {}, el("tr", {}, ["执行 ID", "步骤", "状态", "开始", "结束", "耗时", "错误"]
       .map((h) => el("th", { scope: "col", text: h })))),
     el("tbody", {}, executions.map((e) => el("tr", {},
-      el("td.mono", { text: e.execution_id }),
+      el("td.mono.exec-id", { text: e.execution_id }),
       el("td", { text: STEP_LABELS[e.step_name || e.execution_step] || e.step_name || e.execution_step }),
       el("td", {}, statusBadge(e.status, STEP_STATUS)),
-      el("td", { text: fmtTime(e.started_at) }), el("td", { text: fmtTime(e.completed_at) }),
-      el("td", { text: fmtDuration(e.duration) }), el("td.err-cell", { text: e.error_message || "" }))))));
+      el("td.nowrap", { text: fmtTime(e.started_at) }), el("td.nowrap", { text: fmtTime(e.completed_at) }),
+      el("td.nowrap", { text: fmtDuration(e.duration) }), el("td.err-cell", { text: e.error_message || "" }))))));
 }
 
 function qualitySection(task) {
