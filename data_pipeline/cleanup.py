@@ -16,6 +16,7 @@ import sys
 from typing import Optional
 
 from core.errors import AppError
+from data_pipeline import tasks as task_service
 from data_pipeline.context import AppContext
 from data_pipeline.store import retention
 
@@ -24,7 +25,6 @@ log = logging.getLogger("data_pipeline.cleanup")
 
 def cleanup_expired(ctx: AppContext, retention_days: Optional[float] = None, *, dry_run: bool = False) -> dict:
     """Remove expired tasks; returns {retention_days, removed: [task_id], skipped: [task_id], dry_run}."""
-    from data_pipeline import tasks as task_service
     days = ctx.settings.retention_days if retention_days is None else retention_days
     if days <= 0:
         return {"retention_days": days, "removed": [], "skipped": [], "dry_run": dry_run, "disabled": True}

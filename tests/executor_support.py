@@ -114,7 +114,8 @@ class ServerProcess:
         """Start and wait for /health. Generous timeout: pgserver serialises attaches machine-wide with one lock
         file, so other sessions starting their own embedded servers can delay ours."""
         with open(self.log_path, "ab") as out:
-            self.proc = subprocess.Popen([sys.executable, str(PROJECT_ROOT / "citu_app.py")], cwd=str(PROJECT_ROOT),
+            self.proc = subprocess.Popen([sys.executable, "-X", "faulthandler", str(PROJECT_ROOT / "citu_app.py")],
+                                         cwd=str(PROJECT_ROOT),
                                          env=self.env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                          start_new_session=True)
 
@@ -125,7 +126,14 @@ class ServerProcess:
                 return requests.get(self.url + "/health", timeout=1).status_code == 200
             except requests.RequestException:
                 return False
-        wait_for(healthy, timeout, 0.1, "the API server to answer /health")
+        try:
+            wait_for(healthy, timeout, 0.1, "the API server to answer /health")
+        except AssertionError:
+            if self.proc.poll() is None:  # stuck: dump every thread's stack into the log, then fail
+                os.kill(self.proc.pid, signal.SIGABRT)
+                time.sleep(1)
+            raise AssertionError(f"server did not start; log {self.log_path}:\n"
+                                 f"{self.log_path.read_text(errors='replace')[-4000:]}") from None
         return self
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> None:

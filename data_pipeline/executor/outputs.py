@@ -90,16 +90,18 @@ def sha256_of(path: Path) -> str:
 
 
 def register_outputs(db: Optional[Database], task_id: str, execution_id: Optional[str], task_dir: Path,
-                     step: Optional[str], declared: Iterable[OutputFile], patterns: Iterable[str] = ()) -> list[dict]:
-    """Register the step's files (declared by the step, plus any other file its patterns match) with size and
-    sha256. Returns the registered entries (also when `db` is None, for the CLI without tracking)."""
+                     step: Optional[str], declared: Iterable[OutputFile], patterns: Iterable[str] = (),
+                     since: float = 0.0) -> list[dict]:
+    """Register the step's files with size and sha256: those the step declared, plus any other file its
+    patterns match that was written in this run (modified at or after `since`, an epoch time). Returns the
+    registered entries (also when `db` is None, for the CLI without tracking)."""
     root = task_dir.resolve()
     entries: dict[str, dict] = {}
     for out in declared:
         entries[out.file_name] = {"file_name": out.file_name, "file_type": out.file_type,
                                   "description": out.description, "is_primary": out.is_primary}
     for path in matching_files(root, patterns):
-        if path.is_file():
+        if path.is_file() and path.stat().st_mtime >= since - 1.0:
             rel = path.relative_to(root).as_posix()
             entries.setdefault(rel, {"file_name": rel, "file_type": TYPE_BY_SUFFIX.get(path.suffix.lower(), "other"),
                                      "description": "", "is_primary": False})

@@ -11,6 +11,7 @@ executor finishing at the same moment keeps whichever was recorded first.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from pathlib import Path
 from typing import Optional
 
@@ -53,7 +54,6 @@ def fail_dead_executions(db: Database, settings: Settings, tasks_root: Optional[
 
 def _record(db: Database, task_id: str, execution_id: str, reason: str, tasks_root: Optional[Path]) -> None:
     """Leave the verdict where operators look: the DB log and the task's log file."""
-    from datetime import datetime
     stamp = datetime.now()
     try:
         log_store.insert_logs(db, [{"task_id": task_id, "execution_id": execution_id, "log_level": "ERROR",

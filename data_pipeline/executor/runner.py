@@ -223,7 +223,8 @@ class Runner:
             return self._end_step(step, "failed", message, t0)
         result: StepResult = box.get("result") or StepResult(summary={})
         registered = outputs.register_outputs(spec.meta_db if spec.track_outputs else None, spec.task_id,
-                                              spec.execution_id, spec.task_dir, step, result.outputs, patterns)
+                                              spec.execution_id, spec.task_dir, step, result.outputs, patterns,
+                                              since=wall0)
         summary = dict(result.summary or {})
         summary.setdefault("output_files", [e["file_name"] for e in registered])
         if result.warnings:
