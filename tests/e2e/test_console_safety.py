@@ -84,3 +84,16 @@ def test_keyboard_only_use(page, console_server):
     page.keyboard.press("Space")
     expect(box).to_be_checked()
     expect(page.get_by_text("已选 1 张表")).to_be_visible()
+
+
+def test_file_list_follows_a_run_started_elsewhere(page, console_server):
+    created = console_server.api("POST", "data_pipeline/tasks", json={"task_name": unique("文件跟随"),
+                                                                     "table_names": ["bss_company"]})
+    task_id = created["data"]["task_id"]
+    page.goto(f"{console_server.base_url}/#/tasks/{task_id}/files")
+    expect(page.locator('table.files tr[data-file="table_list.txt"]')).to_be_visible()
+    assert page.locator('table.files tr[data-file$=".ddl"]').count() == 0
+    assert console_server.api("POST", f"data_pipeline/tasks/{task_id}/execute", json={})["success"]
+    # no reload: the detail page's status poll notices the run and the file list reloads itself
+    expect(page.locator('table.files tr[data-file="bss_company.ddl"]')).to_be_visible(timeout=30000)
+    expect(page.locator(".head-status .badge")).to_have_text("已完成", timeout=60000)

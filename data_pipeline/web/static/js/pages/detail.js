@@ -55,6 +55,11 @@ function runControls(task, refresh) {
   const clean = checkbox("清理该步骤以前的输出", "clean_previous", true);
   const backup = checkbox("备份向量表", "backup_vector_tables", !!(task.parameters || {}).backup_vector_tables);
   const truncate = checkbox("清空向量表", "truncate_vector_tables", !!(task.parameters || {}).truncate_vector_tables);
+  truncate.input.addEventListener("change", () => {
+    // the contract: truncate implies backup
+    if (truncate.input.checked) backup.input.checked = true;
+    backup.input.disabled = truncate.input.checked;
+  });
   const errors = el("div.error-slot");
   const runBtn = el("button.btn.primary", { type: "button", text: "执行" });
   const cancelBtn = el("button.btn.danger", { type: "button", text: "取消执行" });
@@ -151,8 +156,13 @@ export async function render(main, { taskId, tab }) {
     head.replaceChildren(header(task));
     // redraw the overview only when something visible changed (keeps focus and form choices otherwise)
     const key = JSON.stringify([task.status, task.progress, task.steps, task.current_step]);
-    if (draw && key !== lastKey) { lastKey = key; await draw(task); }
+    if (key !== lastKey) {
+      lastKey = key;
+      if (draw) await draw(task);
+      if (tabHook) await tabHook(task); // e.g. the file list follows a running task's new outputs
+    }
   }
+  let tabHook = null;
   let draw = null;
   head.replaceChildren(header(task));
   if (tab === "overview") {
@@ -161,7 +171,10 @@ export async function render(main, { taskId, tab }) {
     await draw(task);
   }
   else if (tab === "logs") await logsTab.render(body, task);
-  else await filesTab.render(body, task);
+  else {
+    tabHook = await filesTab.render(body, task);
+    lastKey = JSON.stringify([task.status, task.progress, task.steps, task.current_step]);
+  }
   // live progress: poll while running (a finished task is polled slowly in case a run starts elsewhere)
   let ticks = 0;
   timers.every(1500, () => {

@@ -96,4 +96,5 @@ export async function render(box, task) {
     preview,
     el("section.card", { "aria-label": "上传文件" }, el("h2", { text: "上传编辑后的文件" }), upForm, upErrors));
   await load();
+  return () => load(); // called by the detail page when the task's state changes
 }
