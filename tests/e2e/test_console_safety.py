@@ -97,3 +97,15 @@ def test_file_list_follows_a_run_started_elsewhere(page, console_server):
     # no reload: the detail page's status poll notices the run and the file list reloads itself
     expect(page.locator('table.files tr[data-file="bss_company.ddl"]')).to_be_visible(timeout=30000)
     expect(page.locator(".head-status .badge")).to_have_text("已完成", timeout=60000)
+
+
+def test_log_view_follows_a_run_started_after_it_opened(page, console_server):
+    created = console_server.api("POST", "data_pipeline/tasks", json={"task_name": unique("日志跟随"),
+                                                                     "table_names": ["bss_company"]})
+    task_id = created["data"]["task_id"]
+    page.goto(f"{console_server.base_url}/#/tasks/{task_id}/logs")
+    expect(page.locator(".log-status")).to_contain_text("当前没有执行中的任务", timeout=20000)
+    assert console_server.api("POST", f"data_pipeline/tasks/{task_id}/execute", json={})["success"]
+    # the run's lines arrive without a reload, through to the executor's final line
+    expect(page.locator("#log-view .log-step", has_text="[training_load]").first).to_be_visible(timeout=60000)
+    expect(page.locator("#log-view .log-line").last).to_contain_text("completed", timeout=30000)

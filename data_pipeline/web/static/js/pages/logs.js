@@ -86,6 +86,10 @@ export async function render(box, task) {
     });
   }
   timers.onLeave(() => { if (source) source.close(); });
+  // After `end`: reopen the stream when a run starts, or when the task changed since (a short run may start
+  // and finish between two checks; its lines must still appear).
+  const taskKey = (t) => JSON.stringify([t.status, t.updated_at, t.current_step && t.current_step.execution_id]);
+  let seenKey = taskKey(task);
   function watch() {
     if (watching) return;
     watching = true;
@@ -93,7 +97,8 @@ export async function render(box, task) {
       if (source) return;
       try {
         const t = await get(taskPath(id));
-        if (t.status === "in_progress" || t.current_step) follow();
+        const key = taskKey(t);
+        if (t.status === "in_progress" || t.current_step || key !== seenKey) { seenKey = key; follow(); }
       } catch (_) { /* next tick */ }
     });
   }
