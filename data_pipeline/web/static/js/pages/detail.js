@@ -153,9 +153,11 @@ export async function render(main, { taskId, tab }) {
       task = await get(taskPath(taskId));
       showError(errors, null);
     } catch (err) { showError(errors, err, "刷新任务状态失败"); return; }
-    head.replaceChildren(header(task));
-    // redraw the overview only when something visible changed (keeps focus and form choices otherwise)
-    const key = JSON.stringify([task.status, task.progress, task.steps, task.current_step]);
+    // redraw only when something visible changed (keeps keyboard focus and form choices otherwise);
+    // while running, the durations change every tick
+    const key = JSON.stringify([task.status, task.progress, task.steps, task.current_step, task.error_message]);
+    const running = task.status === "in_progress" || !!task.current_step;
+    if (key !== lastKey || running) head.replaceChildren(header(task));
     if (key !== lastKey) {
       lastKey = key;
       if (draw) await draw(task);
@@ -167,13 +169,13 @@ export async function render(main, { taskId, tab }) {
   head.replaceChildren(header(task));
   if (tab === "overview") {
     draw = overview(body, task, refresh);
-    lastKey = JSON.stringify([task.status, task.progress, task.steps, task.current_step]);
+    lastKey = JSON.stringify([task.status, task.progress, task.steps, task.current_step, task.error_message]);
     await draw(task);
   }
   else if (tab === "logs") await logsTab.render(body, task);
   else {
     tabHook = await filesTab.render(body, task);
-    lastKey = JSON.stringify([task.status, task.progress, task.steps, task.current_step]);
+    lastKey = JSON.stringify([task.status, task.progress, task.steps, task.current_step, task.error_message]);
   }
   // live progress: poll while running (a finished task is polled slowly in case a run starts elsewhere)
   let ticks = 0;

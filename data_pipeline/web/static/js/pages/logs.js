@@ -46,6 +46,7 @@ export async function render(box, task) {
 
   function add(entries) {
     let added = 0;
+    if (mode === "live") view.querySelector(":scope > p.muted")?.remove(); // the "no logs" placeholder
     for (const e of entries) {
       buffer.push(e);
       if (mode === "live" && visible(e)) { view.append(line(e)); added += 1; }
