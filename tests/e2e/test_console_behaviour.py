@@ -1,4 +1,4 @@
-"""The console with API_TOKEN set, and untrusted file content in the Markdown preview (real browser)."""
+"""Console behaviours in a real browser: untrusted Markdown, API_TOKEN, keyboard use, pages that follow runs, paging."""
 from __future__ import annotations
 
 import requests
@@ -109,3 +109,24 @@ def test_log_view_follows_a_run_started_after_it_opened(page, console_server):
     # the run's lines arrive without a reload, through to the executor's final line
     expect(page.locator("#log-view .log-step", has_text="[training_load]").first).to_be_visible(timeout=60000)
     expect(page.locator("#log-view .log-line").last).to_contain_text("completed", timeout=30000)
+
+
+def test_task_list_pages(page, console_server):
+    prefix = unique("分页")
+    ids = [console_server.api("POST", "data_pipeline/tasks", json={"task_name": f"{prefix}_{i:02d}",
+                                                                  "table_names": ["bss_company"]})["data"]["task_id"]
+           for i in range(12)]
+    page.goto(f"{console_server.base_url}/#/tasks")
+    page.get_by_label("任务名称").fill(prefix)
+    page.get_by_role("button", name="筛选").click()
+    rows = page.locator("table.tasks tbody tr")
+    expect(rows).to_have_count(10)
+    expect(page.get_by_text("共 12 个任务，第 1 / 2 页")).to_be_visible()
+    expect(page.get_by_role("button", name="上一页")).to_be_disabled()
+    first_page = set(rows.evaluate_all("rs => rs.map(r => r.dataset.taskId)"))
+    page.get_by_role("button", name="下一页").click()
+    expect(page.get_by_text("共 12 个任务，第 2 / 2 页")).to_be_visible()
+    expect(rows).to_have_count(2)
+    second_page = set(rows.evaluate_all("rs => rs.map(r => r.dataset.taskId)"))
+    assert first_page | second_page == set(ids) and not first_page & second_page
+    expect(page.get_by_role("button", name="下一页")).to_be_disabled()
