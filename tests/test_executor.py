@@ -161,8 +161,10 @@ def test_cancel_mid_step_within_two_seconds(client, slow_client, app_ctx):
     assert resp.status_code == 202
     execution_id = resp.get_json()["data"]["execution_id"]
     wait_step_running(client, task_id, "ddl_generation", min_progress=10)
-    pid = execution_store.get_execution(app_ctx.db, execution_id)["pid"]
-    assert pid_alive(pid)
+    execution = execution_store.get_execution(app_ctx.db, execution_id)
+    pid = execution["pid"]
+    assert pid_alive(pid) and execution["host"]
+    assert execution["heartbeat_at"] and execution["heartbeat_age_s"] < 3 * app_ctx.settings.heartbeat_interval_s
     t0 = time.monotonic()
     resp = slow_client.post(f"{BASE}/{task_id}/cancel")
     elapsed = time.monotonic() - t0
