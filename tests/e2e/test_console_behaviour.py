@@ -130,3 +130,25 @@ def test_task_list_pages(page, console_server):
     second_page = set(rows.evaluate_all("rs => rs.map(r => r.dataset.taskId)"))
     assert first_page | second_page == set(ids) and not first_page & second_page
     expect(page.get_by_role("button", name="下一页")).to_be_disabled()
+
+
+def test_step_dependency_error_and_force(page, console_server):
+    created = console_server.api("POST", "data_pipeline/tasks", json={"task_name": unique("依赖"),
+                                                                     "table_names": ["bss_company"]})
+    task_id = created["data"]["task_id"]
+    page.goto(f"{console_server.base_url}/#/tasks/{task_id}")
+    page.get_by_label("执行方式").select_option("qa_generation")
+    page.get_by_role("button", name="执行", exact=True).click()
+    alert = page.locator("section[aria-label=执行控制] .error-box")
+    expect(alert).to_contain_text("STEP_DEPENDENCY_NOT_MET")
+    expect(page.get_by_role("button", name="执行", exact=True)).to_be_enabled()
+    # forced: the request is accepted and the run shows up in the history (whatever the step makes of it)
+    page.get_by_label("强制执行（跳过依赖检查）").check()
+    with page.expect_response(lambda r: r.url.endswith("/execute")) as resp_info:
+        page.get_by_role("button", name="执行", exact=True).click()
+    sent = resp_info.value.request.post_data_json
+    assert sent["force_execute"] is True and sent["step_name"] == "qa_generation" and sent["execution_mode"] == "step"
+    assert resp_info.value.status == 202
+    expect(alert).to_have_count(0)
+    expect(page.locator("section[aria-label=执行历史] tbody tr").first).to_contain_text(
+        f"{task_id}_step_qa_generation_exec_", timeout=15000)
