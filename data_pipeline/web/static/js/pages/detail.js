@@ -109,11 +109,14 @@ function executionsTable(executions) {
       el("td.nowrap", { text: fmtDuration(e.duration) }), el("td.err-cell", { text: e.error_message || "" }))))));
 }
 
+const isEmpty = (v) => v === null || v === undefined || v === ""
+  || (typeof v === "object" && Object.values(v).every(isEmpty));
+
 function qualitySection(task) {
   const quality = findQuality(task.result);
   const body = quality
     ? [qualityTiles(quality), el("details", {}, el("summary", { text: "完整质量报告" }), summaryTable(quality))]
-    : task.result ? summaryTable(task.result) : el("p.muted", { text: "任务完成后显示结果摘要" });
+    : !isEmpty(task.result) ? summaryTable(task.result) : el("p.muted", { text: "任务完成后显示结果摘要" });
   return el("section.card.quality", { "aria-label": "质量报告" },
     el("h2", { text: quality ? "质量报告" : "执行结果" }), ...[body].flat());
 }
@@ -181,6 +184,6 @@ export async function render(main, { taskId, tab }) {
   let ticks = 0;
   timers.every(1500, () => {
     ticks += 1;
-    if (task.status === "in_progress" || task.current_step || ticks % 5 === 0) refresh();
+    if (task.status === "in_progress" || task.current_step || ticks % 3 === 0) refresh();
   });
 }
