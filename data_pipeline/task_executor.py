@@ -45,6 +45,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+BEFORE_EXIT: list = []  # last acts of the process (see exit_now)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     cancel_event = threading.Event()
@@ -61,7 +64,7 @@ def main(argv=None) -> int:
         outcome = run_claimed_execution(ctx, task_id=args.task_id, execution_id=args.execution_id,
                                         mode=args.execution_mode,
                                         step=args.step_name if args.execution_mode == "step" else None,
-                                        cancel_event=cancel_event)
+                                        cancel_event=cancel_event, before_exit=BEFORE_EXIT)
     finally:
         ctx.db.close()
     return EXIT_CODES.get(outcome, 1)
@@ -75,6 +78,11 @@ def exit_now(code: int) -> None:
     import logging
     logging.shutdown()
     atexit._run_exitfuncs()
+    for last_act in BEFORE_EXIT:  # e.g. files a cancelled step wrote while the process was detaching
+        try:
+            last_act()
+        except Exception:  # noqa: BLE001 - nothing left to report to
+            pass
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

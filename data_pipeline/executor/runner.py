@@ -65,6 +65,7 @@ class Runner:
         self.lost = False              # the task store says this execution is no longer ours
         self._lock = threading.RLock()
         self._last_save = 0.0
+        self._cancelled_outputs: Optional[tuple] = None
 
     # -- persistence --------------------------------------------------------------------------------------------
     def _save(self, finish: Optional[dict] = None) -> None:
@@ -241,7 +242,17 @@ class Runner:
                                                  self.spec.task_id, self.spec.task_dir, step, patterns, wall0)
         if removed:
             log.info("removed %d partial output file(s) of the cancelled step", len(removed), extra={"step": step})
+        self._cancelled_outputs = (step, patterns, wall0)
         return self._end_step(step, "cancelled", self.cancel_reason, t0)
+
+    def sweep_cancelled_outputs(self) -> list[str]:
+        """Remove, once more, files the cancelled step's threads wrote after the first clean-up (they may still
+        be finishing an LLM call). Called by the executor just before the process ends; files only (a cancelled
+        step's files are never registered)."""
+        if self._cancelled_outputs is None:
+            return []
+        step, patterns, since = self._cancelled_outputs
+        return outputs.remove_partial_outputs(None, self.spec.task_id, self.spec.task_dir, step, patterns, since)
 
     def _end_step(self, step: str, status: str, error: Optional[str], t0: float,
                   summary: Optional[dict] = None) -> tuple[str, Optional[str]]:

@@ -95,8 +95,10 @@ def read_tables(task_dir: Path, settings: Settings) -> Optional[list[table_list.
 
 
 def run_claimed_execution(ctx: AppContext, *, task_id: str, execution_id: str, mode: str, step: Optional[str],
-                          cancel_event: threading.Event, observers: tuple = ()) -> str:
-    """Run an execution that was claimed in the task store. Returns completed / failed / cancelled."""
+                          cancel_event: threading.Event, observers: tuple = (),
+                          before_exit: Optional[list] = None) -> str:
+    """Run an execution that was claimed in the task store. Returns completed / failed / cancelled.
+    `before_exit` (optional list) receives callables the process should run as its very last act."""
     settings, db = ctx.settings, ctx.db
     task_dir = ctx.task_dir(task_id)
     step_filter, handlers = setup_task_logging(settings, task_dir, db=db, task_id=task_id,
@@ -130,6 +132,8 @@ def run_claimed_execution(ctx: AppContext, *, task_id: str, execution_id: str, m
         runner = Runner(spec, TaskState.from_row(row), tracker=DbTracker(db, task_id, execution_id),
                         cancel_event=cancel_event, step_filter=step_filter,
                         stop_wait=min(0.5, max(settings.cancel_grace_s / 2, 0.05)))
+        if before_exit is not None:
+            before_exit.append(runner.sweep_cancelled_outputs)
         outcome = runner.run()
         if heartbeat.lost.is_set() or runner.lost:
             log.warning("execution %s had been ended by another process; its final state was kept", execution_id)
