@@ -116,23 +116,14 @@ class ServerProcess:
         self._log.close()
 
 
-def _serve(name: str, extra_env: dict, attempts: int = 4):
-    """Start and wait for /health. A start whose worker never answers is retried (with a warning that names
-    the cause seen here: a gunicorn worker forked while the master's monitor thread held an import lock
-    deadlocks in `import`; the fix belongs in the service, the retry keeps this suite about the console)."""
-    import warnings
-    for attempt in range(1, attempts + 1):
-        server = ServerProcess(f"{name}_{attempt}" if attempt > 1 else name, extra_env)
-        try:
-            server.wait_ready(timeout=15.0)
-            return server
-        except RuntimeError as exc:
-            exited_by_itself = server.proc.poll() is not None
-            server.stop()
-            if attempt == attempts or exited_by_itself:
-                raise
-            warnings.warn(f"server start {attempt} not ready, retrying: {str(exc)[:300]}")
-    raise AssertionError("unreachable")
+def _serve(name: str, extra_env: dict):
+    server = ServerProcess(name, extra_env)
+    try:
+        server.wait_ready()
+    except Exception:
+        server.stop()
+        raise
+    return server
 
 
 @pytest.fixture(scope="module")
