@@ -141,6 +141,9 @@ def test_an_executor_declared_dead_stops_without_overwriting_the_verdict(client,
     wait_step_running(client, task_id, "ddl_generation", min_progress=10)
     pid = execution_store.get_execution(app_ctx.db, execution_id)["pid"]
     os.kill(pid, signal.SIGSTOP)  # frozen: no heartbeat any more
+    # seen as running on another host, so the monitor cannot kill it: it must stop by itself when it wakes
+    app_ctx.db.execute("UPDATE data_pipeline_task_executions SET host = 'other-host.example' "
+                       "WHERE execution_id = %s", (execution_id,))
     try:
         short = settings.model_copy(update={"heartbeat_stale_s": 1.0})
         wait_for(lambda: recovery.fail_dead_executions(app_ctx.db, short), 10, 0.2, "the stale heartbeat verdict")
@@ -172,3 +175,17 @@ def test_api_start_fails_executions_whose_executor_is_gone(client, app_ctx, sett
         server.stop()
     assert execution["status"] == "failed" and "executor exited unexpectedly" in execution["error_message"]
     assert task_status(client, task_id)["status"] == "failed"
+
+
+def test_a_hung_local_executor_is_killed_after_the_verdict(client, slow_client, app_ctx, settings):
+    task_id = create(client, ["bss_company", "bss_service_area", "bss_car_day_count"])
+    execution_id = slow_client.post(f"{BASE}/{task_id}/execute", json={"step": "ddl_generation"}).get_json()[
+        "data"]["execution_id"]
+    wait_step_running(client, task_id, "ddl_generation", min_progress=10)
+    pid = execution_store.get_execution(app_ctx.db, execution_id)["pid"]
+    os.kill(pid, signal.SIGSTOP)  # hung: alive, silent
+    short = settings.model_copy(update={"heartbeat_stale_s": 1.0})
+    (failed,) = wait_for(lambda: recovery.fail_dead_executions(app_ctx.db, short), 10, 0.2, "the verdict")
+    assert failed["execution_id"] == execution_id and failed["reason"].startswith("no heartbeat for")
+    wait_for(lambda: not pid_alive(pid), 5, 0.1, "the hung executor to be killed")
+    assert task_status(client, task_id)["step_status"]["ddl_generation"] == "failed"

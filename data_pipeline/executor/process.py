@@ -40,3 +40,13 @@ def signal_executor(pid: int, sig: int = signal.SIGTERM) -> bool:
         return True
     except (ProcessLookupError, PermissionError):
         return False
+
+
+def runs_execution(pid: int, execution_id: str) -> bool:
+    """True when `pid` is the executor of `execution_id` (its command line names it): the proof needed before
+    killing a pid recorded earlier, which the system may since have given to an unrelated process."""
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return execution_id.encode() in args

@@ -5,12 +5,14 @@ An execution is declared dead when
   - it runs on this host and its pid no longer exists (or is a zombie): "executor exited unexpectedly", or
   - its heartbeat (or its start, before the first beat) is older than `heartbeat_stale_s`: "no heartbeat for
     N s" (this also covers executors on other hosts, whose pids cannot be checked from here).
-The verdict goes through tracking.abort, which is gated on the execution still running, so a race with an
+A silent executor that still runs on this host (hung) is killed after the verdict. The verdict goes through
+tracking.abort, which is gated on the execution still running, so a race with an
 executor finishing at the same moment keeps whichever was recorded first.
 """
 from __future__ import annotations
 
 import logging
+import signal
 from datetime import datetime
 from pathlib import Path
 from typing import Optional
@@ -19,7 +21,7 @@ from app_config import Settings
 from core.db import Database
 from core.task_logging import LOG_FILE_NAME
 from data_pipeline.executor import tracking
-from data_pipeline.executor.process import pid_alive, this_host
+from data_pipeline.executor.process import pid_alive, runs_execution, signal_executor, this_host
 from data_pipeline.store import executions as execution_store
 from data_pipeline.store import logs as log_store
 
@@ -48,8 +50,18 @@ def fail_dead_executions(db: Database, settings: Settings, tasks_root: Optional[
             continue  # it finished (or was cancelled) meanwhile
         log.warning("task %s: execution %s marked failed: %s", task_id, execution_id, reason)
         _record(db, task_id, execution_id, reason, tasks_root)
+        _stop_if_hung(execution, host)
         failed.append({"task_id": task_id, "execution_id": execution_id, "reason": reason})
     return failed
+
+
+def _stop_if_hung(execution: dict, host: str) -> None:
+    """A silent executor that still exists here is hung: kill it, so it cannot wake up later and write files
+    into a task whose step has been re-run meanwhile (its database writes are gated anyway)."""
+    pid = execution.get("pid")
+    if pid and execution.get("host") == host and pid_alive(pid) and runs_execution(pid, execution["execution_id"]):
+        signal_executor(pid, signal.SIGKILL)
+        log.warning("killed the unresponsive executor pid %d of %s", pid, execution["execution_id"])
 
 
 def _record(db: Database, task_id: str, execution_id: str, reason: str, tasks_root: Optional[Path]) -> None:
