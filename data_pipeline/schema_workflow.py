@@ -115,7 +115,7 @@ def create_manual_task(ctx, args, names: list[str], mode: str) -> str:
     return row["task_id"]
 
 
-def run_tracked(ctx, args, names, mode, step, cancel_event, progress) -> str:
+def run_tracked(ctx, args, names, mode, step, cancel_event, progress, last_acts: list) -> str:
     from data_pipeline import ids
     from data_pipeline.executor import plan
     from data_pipeline.executor.session import run_claimed_execution
@@ -142,7 +142,7 @@ def run_tracked(ctx, args, names, mode, step, cancel_event, progress) -> str:
     progress.note(f"task {task_id}: execution {execution['execution_id']} ({mode}"
                     f"{', ' + step if step else ''}) -> {ctx.display_path(ctx.task_dir(task_id))}")
     return run_claimed_execution(ctx, task_id=task_id, execution_id=execution["execution_id"], mode=mode, step=step,
-                                 cancel_event=cancel_event, observers=(progress,))
+                                 cancel_event=cancel_event, observers=(progress,), before_exit=last_acts)
 
 
 def run_untracked_cli(ctx, args, names, mode, step, cancel_event, progress) -> str:
@@ -199,18 +199,23 @@ def main(argv=None) -> int:
     cancel_event = threading.Event()
     install_cancel_signals(cancel_event)
     progress = TerminalProgress()
+    last_acts: list = []
     ctx = build_context(settings, maxconn=4)
     try:
         if args.no_db_tracking:
             outcome = run_untracked_cli(ctx, args, names, mode, step, cancel_event, progress)
         else:
-            outcome = run_tracked(ctx, args, names, mode, step, cancel_event, progress)
+            outcome = run_tracked(ctx, args, names, mode, step, cancel_event, progress, last_acts)
     except AppError as exc:
         print(f"error: {exc.code}: {exc.details}", file=sys.stderr)
         return 1 if exc.status >= 409 or exc.status == 404 else 2
     finally:
         ctx.db.close()
-    return EXIT_CODES.get(outcome, 1)
+    code = EXIT_CODES.get(outcome, 1)
+    if outcome == "cancelled":  # do not wait for the cancelled step's threads (see session.exit_process)
+        from data_pipeline.executor.session import exit_process
+        exit_process(code, last_acts)
+    return code
 
 
 if __name__ == "__main__":

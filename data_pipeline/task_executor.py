@@ -10,7 +10,6 @@ runs the step(s) and records the outcome. SIGTERM cancels cleanly. Exit code: 0 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import threading
 from pathlib import Path
@@ -45,7 +44,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-BEFORE_EXIT: list = []  # last acts of the process (see exit_now)
+BEFORE_EXIT: list = []  # last acts of the process (see session.exit_process)
 
 
 def main(argv=None) -> int:
@@ -70,23 +69,6 @@ def main(argv=None) -> int:
     return EXIT_CODES.get(outcome, 1)
 
 
-def exit_now(code: int) -> None:
-    """Exit without waiting for a cancelled step's threads (e.g. a thread pool blocked in an LLM call, which
-    the interpreter would join, and which could still write files after the cancel cleaned them up). The
-    atexit handlers still run: the embedded PostgreSQL must see this process detach."""
-    import atexit
-    import logging
-    logging.shutdown()
-    atexit._run_exitfuncs()
-    for last_act in BEFORE_EXIT:  # e.g. files a cancelled step wrote while the process was detaching
-        try:
-            last_act()
-        except Exception:  # noqa: BLE001 - nothing left to report to
-            pass
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
-
-
 if __name__ == "__main__":
-    exit_now(main())
+    from data_pipeline.executor.session import exit_process
+    exit_process(main(), BEFORE_EXIT)

@@ -62,3 +62,35 @@ def test_usage_errors(clean_db):
     assert cli("--step", "9").returncode == 2
     missing = cli("--task-id", "manual_20990101_000000", "--step", "1")
     assert missing.returncode == 1 and "TASK_NOT_FOUND" in missing.stderr
+
+
+def test_ctrl_c_cancels_a_tracked_run(clean_db, app_ctx, openai_stub):
+    import os
+    import signal
+    import time
+    from tests.executor_support import comments_responder, wait_for
+    openai_stub.latency = 1.5
+    openai_stub.responder = comments_responder
+    env = {**os.environ, "LLM_BASE_URL": openai_stub.base_url, "LLM_MODEL": "stub-model", "LLM_MAX_CONCURRENCY": "1",
+           "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "data_pipeline.schema_workflow", "--table-names",
+                             "bss_company,bss_service_area,bss_car_day_count,bss_section_route", "--step", "1"],
+                            cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        while not any(re.search(r"\[ddl_generation\]\s+\d+%.*table 1/4", line) for line in lines):
+            line = proc.stdout.readline()
+            assert line, "".join(lines)
+            lines.append(line)
+        task_id = re.search(r"task (manual_\S+):", "".join(lines)).group(1)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 3, "".join(lines) + rest
+    task = wait_for(lambda: (t := task_store.get_task(app_ctx.db, task_id))["status"] == "cancelled" and t, 5)
+    assert time.monotonic() - t0 < 10
+    assert task["step_status"]["ddl_generation"] == "cancelled"
+    assert not list(app_ctx.task_dir(task_id).glob("*.ddl"))

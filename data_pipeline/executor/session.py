@@ -162,3 +162,22 @@ def run_untracked(settings: Settings, ctx: AppContext, *, task_id: str, task_dir
                       step_filter=step_filter).run()
     finally:
         close_handlers(handlers)
+
+
+def exit_process(code: int, last_acts: list) -> None:
+    """End the process without waiting for a cancelled step's threads (e.g. a thread pool blocked in an LLM
+    call, which the interpreter would join, and which could still write files after the cancel cleaned up).
+    The atexit handlers still run first (the embedded PostgreSQL must see this process detach), then
+    `last_acts` (e.g. Runner.sweep_cancelled_outputs)."""
+    import atexit
+    import sys
+    logging.shutdown()
+    atexit._run_exitfuncs()
+    for act in last_acts:
+        try:
+            act()
+        except Exception:  # noqa: BLE001 - nothing left to report to
+            pass
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
