@@ -168,6 +168,7 @@ def test_logs_filter_search_and_download(page, console_server, finished_task, sh
     expect(found.first).to_be_visible()
     texts = found.all_inner_texts()
     assert texts and all("bss_company" in t.lower() for t in texts), texts[:5]
+    assert set(found.locator("mark").all_inner_texts()) == {"bss_company"}  # the match is highlighted
     expect(page.locator(".log-status")).to_contain_text("搜索结果")
     shot(page, "04_logs_search")
     # download of the whole log file

@@ -18,13 +18,28 @@ export function toEntry(data) {
            : { timestamp: "", level: "INFO", message: String(data) };
 }
 
-function line(entry) {
+/** The message with every case-insensitive occurrence of `keyword` in <mark> (text nodes only). */
+function highlighted(message, keyword) {
+  if (!keyword) return [message];
+  const out = [];
+  const lower = message.toLowerCase(), needle = keyword.toLowerCase();
+  let at = 0;
+  for (let i = lower.indexOf(needle); i !== -1; i = lower.indexOf(needle, at)) {
+    if (i > at) out.push(message.slice(at, i));
+    out.push(el("mark", { text: message.slice(i, i + needle.length) }));
+    at = i + needle.length;
+  }
+  out.push(message.slice(at));
+  return out;
+}
+
+function line(entry, keyword = "") {
   const level = (entry.level || "INFO").toUpperCase();
   return el(`div.log-line.l-${level}`, { dataset: { level } },
     el("span.log-ts", { text: entry.timestamp || "" }), " ",
     el("span.log-level", { text: level }), " ",
     entry.step ? el("span.log-step", { text: `[${entry.step}]` }) : "", entry.step ? " " : "",
-    el("span.log-msg", { text: entry.message || "" }));
+    el("span.log-msg", {}, highlighted(entry.message || "", keyword)));
 }
 
 export async function render(box, task) {
@@ -57,7 +72,7 @@ export async function render(box, task) {
   }
   function redraw() {
     const shown = buffer.filter(visible);
-    view.replaceChildren(...(shown.length ? shown.map(line) : [el("p.muted", { text: "暂无日志" })]));
+    view.replaceChildren(...(shown.length ? shown.map((e) => line(e)) : [el("p.muted", { text: "暂无日志" })]));
     if (autoScroll.input.checked) view.scrollTop = view.scrollHeight;
   }
 
@@ -139,7 +154,8 @@ export async function render(box, task) {
                      level: level.value || undefined, step_name: step.value || undefined, sort_order: "asc" };
       const data = await post(taskPath(id, "/logs/query"), body);
       const logs = data.logs || [];
-      view.replaceChildren(...(logs.length ? logs.map(line) : [el("p.muted", { text: "没有匹配的日志" })]));
+      const kw = keyword.value.trim();
+      view.replaceChildren(...(logs.length ? logs.map((e) => line(e, kw)) : [el("p.muted", { text: "没有匹配的日志" })]));
       const total = (data.pagination && data.pagination.total) ?? logs.length;
       status.textContent = `搜索结果：${total} 条` + (total > logs.length ? `（显示前 ${logs.length} 条）` : "");
     }, errors);
