@@ -11,7 +11,7 @@ from typing import Optional
 
 from app_config import PROJECT_ROOT
 from core.db import database_name, is_postgres_url
-from core.errors import AppError, Conflict, TaskNotFound, ValidationFailed
+from core.errors import AppError, TaskAlreadyRunning, TaskNotFound, ValidationFailed
 from core.secrets import mask_secrets
 from data_pipeline import ids, table_list
 from data_pipeline.context import AppContext
@@ -203,7 +203,7 @@ def summary_view(ctx: AppContext, row: dict) -> dict:
 def delete_task(ctx: AppContext, task_id: str) -> dict:
     get_task_or_404(ctx, task_id)
     if not task_store.delete_task(ctx.db, task_id):
-        raise Conflict("the task has a running execution; cancel it first", message="任务正在执行中，无法删除")
+        raise TaskAlreadyRunning("the task has a running execution; cancel it first", message="任务正在执行中，无法删除")
     task_dir = ctx.task_dir(task_id)
     existed = task_dir.is_dir()
     if existed:

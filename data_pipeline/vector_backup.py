@@ -199,8 +199,8 @@ def restore(db, files: dict[str, Path], *, truncate_before_restore: bool = True,
     try:
         with db.connection() as conn, conn.cursor() as cur:
             if not vector_sql.lock_writers(cur, wait=wait):
-                from core.errors import Conflict
-                raise Conflict("a training load or restore is writing the vector tables; retry when it ends")
+                from core.errors import TaskAlreadyRunning
+                raise TaskAlreadyRunning("a training load or restore is writing the vector tables; retry when it ends")
             vector_sql.block_external_writes(cur)
             coll_staging, coll_rows = None, 0
             if vector_sql.COLLECTION_TABLE in files:

@@ -157,7 +157,7 @@ def test_delete_refused_while_running(client, app_ctx):
     task_id = create(client).get_json()["data"]["task_id"]
     app_ctx.db.execute("""INSERT INTO data_pipeline_task_executions (task_id, execution_id, execution_step, status)
                           VALUES (%s, %s, 'ddl_generation', 'running')""", (task_id, task_id + "_x"))
-    assert_error(client.delete(f"{BASE}/{task_id}"), 409, "VALIDATION_ERROR")
+    assert_error(client.delete(f"{BASE}/{task_id}"), 409, "TASK_ALREADY_RUNNING")
     assert app_ctx.task_dir(task_id).is_dir()
     assert client.get(f"{BASE}/{task_id}").status_code == 200
 

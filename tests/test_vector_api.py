@@ -113,5 +113,5 @@ def test_restore_answers_409_while_a_load_holds_the_vector_lock(vclient, app_ctx
     with app_ctx.db.connection() as conn, conn.cursor() as cur:
         vector_sql.lock_writers(cur)            # what a running training_load holds for its transaction
         resp = vclient.post(f"{BASE}/restore", json={"timestamp": backup["timestamp"]})
-        _error(resp, 409, "VALIDATION_ERROR")
+        _error(resp, 409, "TASK_ALREADY_RUNNING")
     assert vclient.post(f"{BASE}/restore", json={"timestamp": backup["timestamp"]}).status_code == 200
