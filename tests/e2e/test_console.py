@@ -6,7 +6,6 @@ filter tasks, cancel a slow second run, and show API errors from the envelope.
 """
 from __future__ import annotations
 
-import io
 import json
 import re
 import time
@@ -26,18 +25,21 @@ def unique(prefix: str) -> str:
     return f"{prefix}_{int(time.time() * 1000) % 10_000_000}"
 
 
-def create_task_with_form(page, base_url: str, name: str, run_now: bool = True) -> str:
+def create_task_with_form(page, base_url: str, name: str, run_now: bool = True, screenshot=None) -> str:
     """Fill the create form (tables picked from the demo DB) and submit; returns the new task id."""
     page.goto(f"{base_url}/#/create")
     page.get_by_label("任务名称").fill(name)
     page.get_by_label("业务背景").fill("高速公路服务区管理系统")
     page.get_by_label("表名通配符 (* 与 ?)").fill("bss_*")
     page.get_by_role("button", name="查询表").click()
+    expect(page.locator("#table-list input[type=checkbox]")).to_have_count(7)  # the seven demo tables
     for table in PICKED:
         page.locator(f'#table-list input[value="{table}"]').check()
     expect(page.get_by_text(f"已选 {len(PICKED)} 张表")).to_be_visible()
     run_box = page.get_by_label("创建后立即执行完整流程")
     run_box.check() if run_now else run_box.uncheck()
+    if screenshot:
+        page.screenshot(path=str(screenshot), full_page=True)
     page.get_by_role("button", name="创建任务").click()
     page.wait_for_url(re.compile(r"#/tasks/(task_\d{8}_\d{6}(_\d+)?)$"))
     return page.url.rsplit("/", 1)[-1]
@@ -53,14 +55,9 @@ def finished_task(browser, console_server):
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{console_server.base_url}/#/create")
     name = unique("控制台端到端")
-    # the form with the picked tables, as the user sees it before submitting
-    page.get_by_label("表名通配符 (* 与 ?)").fill("bss_*")
-    page.get_by_role("button", name="查询表").click()
-    expect(page.locator("#table-list input[type=checkbox]")).to_have_count(7)
-    page.screenshot(path=str(SCREENS / "02_create_form.png"), full_page=True)
-    task_id = create_task_with_form(page, console_server.base_url, name)
+    # the form with the picked tables is saved as the user sees it before submitting
+    task_id = create_task_with_form(page, console_server.base_url, name, screenshot=SCREENS / "02_create_form.png")
     # live progress: the header bar moves to 100 % and every step card ends completed
     progress = page.locator(".head-progress [role=progressbar]")
     seen: set[str] = set()
