@@ -26,6 +26,7 @@ from typing import Iterator, Optional
 
 from core.errors import FileTooLarge, InvalidFileName, TaskAlreadyRunning, UnsupportedFileType, ValidationFailed
 from data_pipeline import file_safety
+from data_pipeline.steps import output_owner
 from data_pipeline.store import outputs as output_store
 
 UPLOAD_TYPES = (".ddl", ".md", ".json", ".txt", ".sql", ".csv")
@@ -37,17 +38,12 @@ URL_PREFIX = "/api/v0/data_pipeline/tasks"
 
 _EXT_TYPES = {".ddl": "ddl", ".md": "md", ".json": "json", ".log": "log", ".txt": "txt", ".sql": "sql",
               ".csv": "csv", ".zip": "zip"}
-# the step that owns a file, by name, when the outputs table has no row for it. Mirrors the steps'
-# OUTPUT_PATTERNS (tests/test_files_api.py checks it against them) without importing step code into the API;
-# first match wins, so the specific names come before the globs that would also match them.
-STEP_PATTERNS: tuple[tuple[str, str], ...] = (
-    ("qs_*_pair.json", "qa_generation"), ("qs_*_pair.meta.json", "qa_generation"),
-    ("qs_*_pair.json.backup*", "qa_generation"), ("metadata_detail.md", "qa_generation"),
-    ("metadata.txt", "ddl_generation"), ("schema_snapshot.json", "ddl_generation"),
-    ("*.ddl", "ddl_generation"), ("*_detail.md", "ddl_generation"),
-    ("sql_validation_*", "sql_validation"), ("file_modifications_*.log", "sql_validation"),
-    ("quality_report.json", "sql_validation"),
-    ("training_load_*", "training_load"), ("vector_bak/*", "training_load"),
+# the step that owns a file, by name, when the outputs table has no row for it: the steps' own declaration
+# (data_pipeline.steps.STEP_OUTPUTS, importable without step code), then files a step writes but does not clean
+# on a re-run (backups of the pair file and its sidecar, vector backups).
+KEPT_FILE_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("qs_*_pair.json.backup*", "qa_generation"), ("qs_*_pair.meta.json.backup*", "qa_generation"),
+    ("vector_bak/*", "training_load"),
 )
 DESCRIPTIONS: tuple[tuple[str, str], ...] = (
     ("data_pipeline.log", "任务执行日志"), ("task_config.json", "任务配置"), ("task_result.json", "任务结果"),
@@ -75,7 +71,8 @@ def _match(patterns, rel: str) -> Optional[str]:
 def step_of(rel: str) -> Optional[str]:
     """The step that owns a file (by name; a backup `x.bakN` belongs to the step of `x`)."""
     m = _BACKUP_RE.match(rel)
-    return _match(STEP_PATTERNS, m["original"] if m else rel)
+    name = m["original"] if m else rel
+    return output_owner(name) or _match(KEPT_FILE_PATTERNS, name)
 
 
 def human_size(size: int) -> str:

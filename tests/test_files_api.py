@@ -222,10 +222,15 @@ def test_human_size_and_types():
     assert files_service.file_type_of("a.DDL") == "ddl" and files_service.file_type_of("a.md.bak3") == "backup"
     assert files_service.step_of("sql_validation_20250627_summary.log") == "sql_validation"
     assert files_service.step_of("qs_db_20250627_143052_pair.json.bak1") == "qa_generation"
+    assert files_service.step_of("metadata_detail.md") == "qa_generation"       # literal name beats ddl's glob
+    assert files_service.step_of("bss_company_detail.md") == "ddl_generation"
+    assert files_service.step_of("qs_db_20250627_143052_pair.meta.json.backup") == "qa_generation"
+    assert files_service.step_of("vector_bak/langchain_pg_embedding_20250627_143052.csv") == "training_load"
 
 
 def test_step_patterns_agree_with_the_step_modules():
-    """files.STEP_PATTERNS mirrors each step's OUTPUT_PATTERNS (the API does not import step code)."""
+    """The file API's step column agrees with each step module's OUTPUT_PATTERNS (the API does not import
+    step code: both read data_pipeline.steps.STEP_OUTPUTS)."""
     from data_pipeline.steps import STEPS, step_module
     for step in STEPS:
         for pattern in step_module(step).OUTPUT_PATTERNS:

@@ -13,6 +13,7 @@ from typing import Iterable, Optional
 
 from core.db import Database
 from core.task_logging import LOG_FILE_NAME
+from data_pipeline.steps import output_owner
 from data_pipeline.steps.base import OutputFile
 from data_pipeline.store import outputs as output_store
 
@@ -22,8 +23,9 @@ TYPE_BY_SUFFIX = {".ddl": "ddl", ".md": "md", ".json": "json", ".txt": "txt", ".
                   ".csv": "csv", ".backup": "json"}
 
 
-def matching_files(task_dir: Path, patterns: Iterable[str]) -> list[Path]:
-    """Files (and directories) under `task_dir` matched by `patterns`, never outside it, never protected."""
+def matching_files(task_dir: Path, patterns: Iterable[str], step: Optional[str] = None) -> list[Path]:
+    """Files (and directories) under `task_dir` matched by `patterns`, never outside it, never protected, and
+    (given `step`) never a file that data_pipeline.steps.output_owner gives to another step."""
     root = task_dir.resolve()
     found: dict[Path, None] = {}
     for pattern in patterns:
@@ -31,7 +33,8 @@ def matching_files(task_dir: Path, patterns: Iterable[str]) -> list[Path]:
             resolved = path.resolve()
             if resolved == root or not resolved.is_relative_to(root) or path.is_symlink() and path.is_dir():
                 continue
-            if path.relative_to(root).as_posix() in PROTECTED:
+            rel = path.relative_to(root).as_posix()
+            if rel in PROTECTED or (step is not None and output_owner(rel) not in (None, step)):
                 continue
             found[path] = None
     return list(found)
@@ -56,7 +59,7 @@ def clean_step_outputs(db: Optional[Database], task_id: str, task_dir: Path, ste
                        patterns: Iterable[str]) -> list[str]:
     """clean_previous: remove the step's earlier files and their rows in data_pipeline_task_outputs."""
     root = task_dir.resolve()
-    removed = _remove(matching_files(root, patterns), root)
+    removed = _remove(matching_files(root, patterns, step), root)
     if db is not None:
         output_store.delete_outputs(db, task_id, removed)
         output_store.delete_step_outputs(db, task_id, step)
@@ -69,7 +72,7 @@ def remove_partial_outputs(db: Optional[Database], task_id: str, task_dir: Path,
     an epoch time); older files of an earlier run are kept."""
     root = task_dir.resolve()
     fresh = []
-    for path in matching_files(root, patterns):
+    for path in matching_files(root, patterns, step):
         try:
             if path.stat().st_mtime >= since - 1.0:
                 fresh.append(path)
@@ -100,7 +103,7 @@ def register_outputs(db: Optional[Database], task_id: str, execution_id: Optiona
     for out in declared:
         entries[out.file_name] = {"file_name": out.file_name, "file_type": out.file_type,
                                   "description": out.description, "is_primary": out.is_primary}
-    for path in matching_files(root, patterns):
+    for path in matching_files(root, patterns, step):
         if path.is_file() and path.stat().st_mtime >= since - 1.0:
             rel = path.relative_to(root).as_posix()
             entries.setdefault(rel, {"file_name": rel, "file_type": TYPE_BY_SUFFIX.get(path.suffix.lower(), "other"),

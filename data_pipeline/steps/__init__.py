@@ -26,6 +26,31 @@ DEPENDENCIES: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
     "training_load": (("sql_validation", ("completed", "skipped")),),
 }
 
+# The files each step owns (globs relative to the task directory), declared once and readable without importing
+# step code: the executor cleans them before a re-run, the file API shows the owning step. A name that a step
+# lists literally belongs to that step even when another step's glob also matches it (qa's metadata_detail.md vs
+# ddl's *_detail.md).
+STEP_OUTPUTS: dict[str, tuple[str, ...]] = {
+    "ddl_generation": ("*.ddl", "*_detail.md", "metadata.txt", "schema_snapshot.json"),
+    "qa_generation": ("qs_*_pair.json", "qs_*_pair.meta.json", "qs_*_pair.json.backup", "metadata_detail.md"),
+    "sql_validation": ("sql_validation_*_summary.log", "sql_validation_*_report.json", "file_modifications_*.log",
+                       "quality_report.json"),
+    "training_load": ("training_load_*.log",),
+}
+
+
+def output_owner(name: str):
+    """The step owning a task-directory file name, or None: literal names first, then globs in step order."""
+    from fnmatch import fnmatchcase
+    for step in STEPS:
+        if name in STEP_OUTPUTS[step]:
+            return step
+    for step in STEPS:
+        if any(fnmatchcase(name, pattern) for pattern in STEP_OUTPUTS[step]):
+            return step
+    return None
+
+
 TASK_STATUSES = ("pending", "in_progress", "partial_completed", "completed", "failed", "cancelled")
 STEP_STATUSES = ("pending", "running", "completed", "failed", "skipped", "cancelled")
 EXECUTION_STATUSES = ("running", "completed", "failed", "cancelled")

@@ -19,9 +19,10 @@ from data_pipeline import comments, introspect as introspection
 from data_pipeline.ddl_render import render_ddl, render_md
 from data_pipeline.metadata_file import METADATA_FILE, write_metadata_txt
 from data_pipeline.schema_model import SNAPSHOT_FILE, Table, save_snapshot
+from data_pipeline.steps import STEP_OUTPUTS
 from data_pipeline.steps.base import OutputFile, StepContext, StepResult
 
-OUTPUT_PATTERNS = ("*.ddl", "*_detail.md", METADATA_FILE, SNAPSHOT_FILE)
+OUTPUT_PATTERNS = STEP_OUTPUTS["ddl_generation"]  # declared once in data_pipeline/steps/__init__.py
 RULE_LABEL = "规则生成（未配置大模型）"
 DB_LABEL = "数据库原有注释"
 

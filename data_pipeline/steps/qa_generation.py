@@ -27,10 +27,11 @@ from data_pipeline.pairs import Pair, pairs_file_name, write_pairs
 from data_pipeline.qa_detail import write_metadata_detail
 from data_pipeline.schema_model import SNAPSHOT_FILE, Table, load_snapshot
 from data_pipeline.qa_rule_plan import coverage_pairs, plan_theme_work, theme_pairs
+from data_pipeline.steps import STEP_OUTPUTS
 from data_pipeline.steps.base import OutputFile, StepCancelled, StepContext, StepResult
 from data_pipeline.themes import Theme, display_name, llm_themes, rule_based_themes, theme_tables
 
-OUTPUT_PATTERNS = ("qs_*_pair.json", "qs_*_pair.meta.json", "qs_*_pair.json.backup", "metadata_detail.md")
+OUTPUT_PATTERNS = STEP_OUTPUTS["qa_generation"]  # declared once in data_pipeline/steps/__init__.py
 THEME_COUNT = 5          # themes asked of the LLM (the seeds' 5 themes x 10 pairs)
 PAIRS_PER_THEME = 10
 MAX_PAIRS_PER_CALL = 15

@@ -36,11 +36,11 @@ from data_pipeline.pairs import Pair, latest_pairs_file, read_pairs, sidecar_pat
 from data_pipeline.schema_model import SNAPSHOT_FILE, load_snapshot
 from data_pipeline.sql_check import EMPTY, ERROR, FAILED, REJECTED, TIMEOUT, VALID, CheckResult, SqlChecker
 from data_pipeline.sql_repair import REPAIR_PURPOSE, DdlLibrary, RepairCandidate, RepairOutcome, repair_failing
+from data_pipeline.steps import STEP_OUTPUTS
 from data_pipeline.steps.base import OutputFile, StepContext, StepResult
 
 STEP = "sql_validation"
-OUTPUT_PATTERNS = ("sql_validation_*_summary.log", "sql_validation_*_report.json", "file_modifications_*.log",
-                   quality.QUALITY_FILE)
+OUTPUT_PATTERNS = STEP_OUTPUTS[STEP]  # declared once in data_pipeline/steps/__init__.py
 VALIDATE_SHARE, REPAIR_SHARE = 0.75, 0.20      # progress fractions of this step
 FAILURES_LISTED = 50                            # failing pairs listed in the summary log
 

@@ -27,11 +27,12 @@ from core.db import first_line
 from core.errors import AppError, StepDependencyNotMet
 from data_pipeline import pairs as pair_files
 from data_pipeline import vector_backup
+from data_pipeline.steps import STEP_OUTPUTS
 from data_pipeline.steps.base import OutputFile, StepContext, StepResult
 from data_pipeline.vector_store import (COLLECTIONS, TrainingDocument, VectorLoadFailed, question_sql_document,
                                         unique_documents, write_task_rows)
 
-OUTPUT_PATTERNS = ("training_load_*.log",)
+OUTPUT_PATTERNS = STEP_OUTPUTS["training_load"]  # declared once in data_pipeline/steps/__init__.py
 STEP = "training_load"
 REPORT_GLOB = "sql_validation_*_report.json"
 # `*_detail.md` files that are not a table's document (qa_generation's theme analysis)
