@@ -37,6 +37,18 @@ def _unavailable(reason: str):
     pytest.skip(reason)
 
 
+def import_expect():
+    """Playwright's `expect`, or a module-level skip (locally) / failure (CI) saying how to get it."""
+    try:
+        from playwright.sync_api import expect
+    except ImportError:
+        reason = "the 'playwright' Python package is not installed (pip install -r requirements-dev.txt)"
+        if in_ci():
+            pytest.fail(f"browser tests cannot run under CI: {reason}", pytrace=False)
+        pytest.skip(reason, allow_module_level=True)
+    return expect
+
+
 @pytest.fixture(scope="session")
 def browser():
     try:

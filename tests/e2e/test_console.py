@@ -13,9 +13,10 @@ import zipfile
 
 import pytest
 import requests
-from playwright.sync_api import expect
 
-from tests.e2e.conftest import DOWNLOADS
+from tests.e2e.conftest import DOWNLOADS, import_expect
+
+expect = import_expect()
 
 PICKED = ["public.bss_company", "public.bss_service_area", "public.bss_section_route"]
 RUN_TIMEOUT_MS = 240_000

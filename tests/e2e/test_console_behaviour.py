@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import requests
-from playwright.sync_api import expect
 
+from tests.e2e.conftest import import_expect
 from tests.e2e.test_console import unique
+
+expect = import_expect()
 
 EVIL_MD = """# 标题 <img src=x onerror="window.__pwned=1">
 
