@@ -56,9 +56,6 @@ def create_app(overrides: Optional[dict] = None, settings: Optional[Settings] = 
 
 def _start_background(settings: Settings) -> None:
     """Dead-executor monitor and retention cleanup, once per service instance (in the master process)."""
-    import importlib.util
-    if importlib.util.find_spec("data_pipeline.monitor") is None:
-        return
     from data_pipeline import monitor
     monitor.start_background(settings)
 

@@ -11,15 +11,7 @@ def ctx() -> AppContext:
 
 
 def register_blueprints(app: Flask) -> None:
-    from data_pipeline.api import health, tasks
-    for module in (health, tasks):
-        app.register_blueprint(module.bp)
-    # resources added by later modules register themselves here (import inside to keep start-up light)
-    for name in ("execution", "files", "logs", "database", "vector", "console"):
-        try:
-            module = __import__(f"data_pipeline.api.{name}", fromlist=["bp"])
-        except ModuleNotFoundError as exc:
-            if exc.name != f"data_pipeline.api.{name}":
-                raise
-            continue
+    from data_pipeline.api import console, database, execution, files, health, logs, tasks, vector
+    # execution before tasks: both live under /api/v0/data_pipeline/tasks
+    for module in (health, execution, tasks, files, logs, database, vector, console):
         app.register_blueprint(module.bp)

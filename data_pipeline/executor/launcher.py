@@ -140,11 +140,8 @@ def _remove_partial_outputs(ctx: AppContext, task_id: str, running: Optional[tup
         return
     from datetime import datetime
     from data_pipeline.executor.outputs import remove_partial_outputs
-    from data_pipeline.steps import step_module
+    from data_pipeline.steps import STEP_OUTPUTS  # the declaration, not step code: the API never imports steps
     step, started_at = running
-    try:
-        patterns = tuple(getattr(step_module(step), "OUTPUT_PATTERNS", ()))
-    except ImportError:
-        return
+    patterns = STEP_OUTPUTS.get(step, ())
     since = datetime.fromisoformat(started_at).timestamp() if started_at else time.time()
     remove_partial_outputs(ctx.db, task_id, ctx.task_dir(task_id), step, patterns, since)

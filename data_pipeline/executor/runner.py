@@ -26,7 +26,8 @@ from core.task_logging import StepFilter, step_logger
 from data_pipeline.executor import outputs
 from data_pipeline.executor.plan import final_task_status, overall_progress, planned_steps
 from data_pipeline.executor.tracking import NullTracker, TaskState, now_iso
-from data_pipeline.steps import PROGRESS_BANDS, STEP_LABELS, later_steps, step_module
+from data_pipeline import quality
+from data_pipeline.steps import PROGRESS_BANDS, STEP_LABELS, STEP_OUTPUTS, later_steps, step_module
 from data_pipeline.steps.base import StepCancelled, StepContext, StepResult
 from data_pipeline.store import executions as execution_store
 from data_pipeline.table_list import TableRef
@@ -175,7 +176,7 @@ class Runner:
             first = (str(exc).strip().splitlines() or [""])[0]
             return self._end_step(step, "failed", scrub_text(f"step {step} cannot be loaded: "
                                                              f"{type(exc).__name__}: {first}")[:500], t0)
-        patterns = tuple(getattr(module, "OUTPUT_PATTERNS", ()))
+        patterns = STEP_OUTPUTS[step]
         if spec.options.get("clean_previous", True):
             removed = outputs.clean_step_outputs(spec.meta_db if spec.track_outputs else None, spec.task_id,
                                                  spec.task_dir, step, patterns)
@@ -301,14 +302,10 @@ class Runner:
 
 
 def quality_report(spec: RunSpec) -> Optional[dict]:
-    """The validation engineer's quality report of the task directory, when that module exists."""
-    import importlib.util
-    if importlib.util.find_spec("data_pipeline.quality") is None:
-        return None
+    """The task's quality report as of the end of this run, also written to quality_report.json (so the file
+    exists when validation was skipped or has not run yet; its numbers then say `not_run`)."""
     try:
-        from data_pipeline import quality
-        build = getattr(quality, "build_quality_report", None)
-        return build(spec.task_dir) if build else None
+        return quality.write_quality_report(spec.task_dir)
     except Exception as exc:  # noqa: BLE001 - a report problem must not fail a finished run
         log.warning("quality report unavailable: %s: %s", type(exc).__name__, scrub_text(str(exc))[:200])
         return None

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Optional
 
 from app_config import Settings
+from core.llm import make_llm
 from core.secrets import scrub_text
 from core.task_logging import StepFilter, task_log_handler
 from data_pipeline import table_list
@@ -71,22 +72,6 @@ def close_handlers(handlers: list[logging.Handler]) -> None:
         handler.close()
 
 
-def make_llm(settings: Settings, cancel_event: Optional[threading.Event] = None):
-    """core.llm.make_llm(settings) when the LLM layer exists (None: rule-based generator). The cancel event
-    lets a cancel interrupt LLM waits and retries."""
-    import importlib.util
-    if importlib.util.find_spec("core.llm") is None:
-        return None
-    from core import llm
-    factory = getattr(llm, "make_llm", None)
-    if factory is None:
-        return None
-    try:
-        return factory(settings, cancel_event=cancel_event)
-    except TypeError:
-        return factory(settings)
-
-
 def read_tables(task_dir: Path, settings: Settings) -> Optional[list[table_list.TableRef]]:
     path = task_dir / table_list.TABLE_LIST_FILE
     if not path.is_file():
@@ -127,7 +112,7 @@ def run_claimed_execution(ctx: AppContext, *, task_id: str, execution_id: str, m
         spec = RunSpec(task_id=task_id, task_dir=task_dir, params=params, options=execution.get("options") or {},
                        mode=mode, step=step, settings=settings,
                        business_url=params.get("db_connection") or ctx.runtime.business_url, meta_db=db,
-                       tables=tables, execution_id=execution_id, llm=make_llm(settings, cancel_event),
+                       tables=tables, execution_id=execution_id, llm=make_llm(settings, cancel_event=cancel_event),
                        observers=list(observers))
         runner = Runner(spec, TaskState.from_row(row), tracker=DbTracker(db, task_id, execution_id),
                         cancel_event=cancel_event, step_filter=step_filter,
@@ -156,7 +141,7 @@ def run_untracked(settings: Settings, ctx: AppContext, *, task_id: str, task_dir
     try:
         spec = RunSpec(task_id=task_id, task_dir=task_dir, params=params, options=options, mode=mode, step=step,
                        settings=settings, business_url=params.get("db_connection") or ctx.runtime.business_url,
-                       meta_db=ctx.db, tables=tables, execution_id=None, llm=make_llm(settings, cancel_event),
+                       meta_db=ctx.db, tables=tables, execution_id=None, llm=make_llm(settings, cancel_event=cancel_event),
                        track_outputs=False, observers=list(observers))
         return Runner(spec, TaskState(), tracker=NullTracker(), cancel_event=cancel_event,
                       step_filter=step_filter).run()
