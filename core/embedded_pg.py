@@ -19,18 +19,10 @@ import warnings
 from pathlib import Path
 from typing import Optional
 
+from core.processes import pid_alive
+
 log = logging.getLogger(__name__)
 _server = None
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def prune_dead_pids(pgdata: Path) -> list[int]:
@@ -42,7 +34,7 @@ def prune_dead_pids(pgdata: Path) -> list[int]:
         pids = json.loads(handle_file.read_text() or "[]")
     except (ValueError, OSError):
         pids = []
-    alive = [p for p in pids if isinstance(p, int) and p != os.getpid() and _pid_alive(p)]
+    alive = [p for p in pids if isinstance(p, int) and p != os.getpid() and pid_alive(p)]
     dead = [p for p in pids if p not in alive]
     if dead:
         handle_file.write_text(json.dumps(alive))

@@ -6,26 +6,11 @@ import signal
 import socket
 from pathlib import Path
 
+from core.processes import pid_alive  # noqa: F401 - re-exported: recovery and tests use it from here
+
 
 def this_host() -> str:
     return socket.gethostname()
-
-
-def pid_alive(pid: int) -> bool:
-    """True when `pid` runs on this host and is not a zombie (an exited child nobody has reaped yet)."""
-    if not pid or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def signal_executor(pid: int, sig: int = signal.SIGTERM) -> bool:
