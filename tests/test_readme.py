@@ -20,3 +20,8 @@ def test_ci_runs_the_readme_test_command():
     assert run_command.strip().endswith("citu_app.py")  # the run command ends in the service entry point
     script = (PROJECT_ROOT / test_command.strip()).read_text()
     assert "pytest" in script and "requirements-dev.txt" in script
+
+
+def test_readme_links_to_existing_docs():
+    for link in set(re.findall(r"\]\((docs/[\w./-]+)\)", README)):
+        assert (PROJECT_ROOT / link).is_file(), link
