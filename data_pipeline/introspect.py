@@ -205,24 +205,33 @@ def _quoted(table: Table):
     return sql.Identifier(table.schema, table.name)
 
 
+def _read_rows(conn, query: sql.Composable, action: str, table: Table) -> Optional[list[tuple]]:
+    """Run one read of a table's rows; None (logged) when it fails. Always rolled back, so the next read starts
+    in a clean transaction (a failed statement aborts it). The query carries no %s parameters: values go in as
+    sql.Literal, because a `%` inside a quoted identifier would be read as a placeholder."""
+    try:
+        with conn.cursor() as cur:
+            cur.execute(query)
+            return cur.fetchall()
+    except psycopg2.Error as exc:
+        log.warning("%s %s skipped: %s", action, table.qualified, first_line(exc))
+        return None
+    finally:
+        conn.rollback()
+
+
 def _refine_row_count(conn, table: Table) -> None:
     """Exact count when the estimate says the table is small (or it was never analysed), bounded either way."""
     if table.kind == "view" and table.row_estimate in (None, 0, -1):
         table.row_estimate = None
     if table.row_estimate is not None and table.row_estimate >= EXACT_COUNT_LIMIT:
         return
-    # values go in as literals, not %s parameters: a `%` inside a quoted identifier would be read as a placeholder
     query = sql.SQL("SELECT count(*) FROM (SELECT 1 FROM {} LIMIT {}) s").format(
         _quoted(table), sql.Literal(EXACT_COUNT_LIMIT + 1))
-    try:
-        with conn.cursor() as cur:
-            cur.execute(query)
-            count = cur.fetchone()[0]
-    except psycopg2.Error as exc:
-        log.warning("row count of %s skipped: %s", table.qualified, first_line(exc))
-        conn.rollback()
+    rows = _read_rows(conn, query, "row count of", table)
+    if rows is None:
         return
-    conn.rollback()
+    count = rows[0][0]
     if count <= EXACT_COUNT_LIMIT:
         table.row_estimate, table.row_count_exact = count, True
     else:
@@ -263,14 +272,7 @@ def _sample(conn, table: Table, limit: int) -> None:
     queries.append(sql.SQL("SELECT {} FROM {} LIMIT {}").format(cols, _quoted(table), sql.Literal(limit)))
     rows: list[tuple] = []
     for query in queries:
-        try:
-            with conn.cursor() as cur:
-                cur.execute(query)  # no parameters: see _refine_row_count
-                rows = cur.fetchall()
-        except psycopg2.Error as exc:
-            log.warning("sampling %s failed: %s", table.qualified, first_line(exc))
-            rows = []
-        conn.rollback()
+        rows = _read_rows(conn, query, "sampling", table) or []
         if len(rows) >= min(limit, 3) or (rows_known and len(rows) >= rows_known):
             break
     for i, col in enumerate(table.columns):
@@ -316,15 +318,9 @@ def _profile(conn, table: Table, stats: dict[str, dict]) -> None:
 def _profile_by_reading(conn, table: Table, columns: list[Column]) -> None:
     query = sql.SQL("SELECT {} FROM {} LIMIT {}").format(_text_columns([c.name for c in columns]),
                                                          _quoted(table), sql.Literal(PROFILE_ROWS))
-    try:
-        with conn.cursor() as cur:
-            cur.execute(query)  # no parameters: see _refine_row_count
-            rows = cur.fetchall()
-    except psycopg2.Error as exc:
-        log.warning("profiling %s skipped: %s", table.qualified, first_line(exc))
-        conn.rollback()
+    rows = _read_rows(conn, query, "profiling", table)
+    if rows is None:
         return
-    conn.rollback()
     complete = len(rows) < PROFILE_ROWS   # we saw every row: counts are exact
     for i, col in enumerate(columns):
         counts = Counter(row[i] for row in rows if row[i] is not None)
