@@ -36,7 +36,7 @@ from core.db import Database  # noqa: E402
 from core.llm import make_llm  # noqa: E402
 from data_pipeline.steps import ddl_generation, qa_generation  # noqa: E402
 from data_pipeline.steps.base import StepContext  # noqa: E402
-from data_pipeline.table_list import parse_names  # noqa: E402
+from data_pipeline.taskfiles.table_list import parse_names  # noqa: E402
 from tests.openai_stub import OpenAIStub, Reply  # noqa: E402
 
 # name, comment (None: missing on purpose), columns "name type", foreign keys (column -> parent)

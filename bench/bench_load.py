@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app_config import load_settings  # noqa: E402
-from data_pipeline import pairs as pair_files  # noqa: E402
+from data_pipeline.qa import pairs as pair_files  # noqa: E402
 from data_pipeline.context import build_context  # noqa: E402
 from data_pipeline.steps import training_load  # noqa: E402
 from data_pipeline.steps.base import StepContext  # noqa: E402

@@ -115,11 +115,11 @@ def synthesise(n: int, values: dict, seed: int) -> list[tuple[str, str, str]]:
 def rule_based_pairs(n: int, settings, runtime, home: Path) -> list[tuple[str, str, str]]:
     """The real rule-based generator's pairs on all 7 demo tables, cycled to `n` (distinct questions)."""
     from core.db import Database
-    from data_pipeline.pair_quality import classify_difficulty
-    from data_pipeline.pairs import latest_pairs_file, read_pairs
+    from data_pipeline.qa.pair_quality import classify_difficulty
+    from data_pipeline.qa.pairs import latest_pairs_file, read_pairs
     from data_pipeline.steps import ddl_generation, qa_generation
     from data_pipeline.steps.base import StepContext
-    from data_pipeline.table_list import parse_names
+    from data_pipeline.taskfiles.table_list import parse_names
 
     task_dir = home / "qa_task"
     task_dir.mkdir()
@@ -150,8 +150,8 @@ def main() -> None:
     try:
         from app_config import load_settings
         from core.runtime import prepare
-        from data_pipeline.pairs import Pair, pairs_file_name, write_pairs
-        from data_pipeline.sql_check import SqlChecker
+        from data_pipeline.qa.pairs import Pair, pairs_file_name, write_pairs
+        from data_pipeline.validation.check import SqlChecker
         from data_pipeline.steps import sql_validation
         from data_pipeline.steps.base import StepContext
 

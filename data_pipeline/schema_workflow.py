@@ -78,7 +78,7 @@ def resolve_mode(args, parser) -> tuple[str, Optional[str]]:
 
 
 def read_table_names(args, parser, settings) -> Optional[list[str]]:
-    from data_pipeline import table_list
+    from data_pipeline.taskfiles import table_list
     if args.table_list and args.table_names:
         parser.error("give --table-list or --table-names, not both")
     try:
@@ -148,7 +148,8 @@ def run_tracked(ctx, args, names, mode, step, cancel_event, progress, last_acts:
 def run_untracked_cli(ctx, args, names, mode, step, cancel_event, progress) -> str:
     """--no-db-tracking: a task directory and the same runner, but no task, execution, output or log rows."""
     from core.db import database_name
-    from data_pipeline import ids, table_list
+    from data_pipeline import ids
+    from data_pipeline.taskfiles import table_list
     from data_pipeline.executor.session import run_untracked
     if names is None:
         raise AppError("--no-db-tracking needs --table-list or --table-names", status=400)

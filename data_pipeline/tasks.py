@@ -13,7 +13,8 @@ from app_config import PROJECT_ROOT
 from core.db import database_name, is_postgres_url
 from core.errors import AppError, TaskAlreadyRunning, TaskNotFound, ValidationFailed
 from core.secrets import mask_secrets
-from data_pipeline import ids, table_list
+from data_pipeline import ids
+from data_pipeline.taskfiles import table_list
 from data_pipeline.context import AppContext
 from data_pipeline.steps import STEPS
 from data_pipeline.store import tasks as task_store

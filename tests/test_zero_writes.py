@@ -25,8 +25,8 @@ from psycopg2 import sql as pgsql
 
 from core.db import with_database
 from core.llm import make_llm
-from data_pipeline.pairs import Pair, pairs_file_name, read_pairs, write_pairs
-from data_pipeline.sql_check import SqlChecker
+from data_pipeline.qa.pairs import Pair, pairs_file_name, read_pairs, write_pairs
+from data_pipeline.validation.check import SqlChecker
 from data_pipeline.steps import sql_validation
 from data_pipeline.steps.base import StepContext
 from tests.openai_stub import OpenAIStub

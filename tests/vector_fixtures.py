@@ -10,7 +10,7 @@ import logging
 import shutil
 from pathlib import Path
 
-from data_pipeline import pairs as pair_files
+from data_pipeline.qa import pairs as pair_files
 from data_pipeline.steps.base import StepContext
 
 TRICKY_PAIRS = [

@@ -1,4 +1,16 @@
-"""Blueprints, one per resource, registered in one place."""
+"""Blueprints, one per resource, registered in one place.
+
+    health.py     GET /health
+    tasks.py      task create, list, query, active, status, executions, delete
+    execution.py  start a task (complete or one step), create-and-start, cancel
+    files.py      task files and table lists: list, download, upload, archive
+    logs.py       task logs: tail, query, SSE follow
+    database.py   database tools: business tables, one table's DDL/Markdown
+    vector.py     vector tables: backup, backup sets, restore
+    console.py    the web console shell and its static assets
+    envelope.py   the contract's envelope and request parsing
+    errors.py     every failure -> the error envelope
+"""
 from __future__ import annotations
 
 from flask import Flask, current_app

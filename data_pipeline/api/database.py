@@ -16,13 +16,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from core.db import database_name, is_postgres_url
 from core.errors import AppError, DatabaseConnectionError, LLMError, ValidationFailed
 from core.secrets import scrub_text
-from data_pipeline import comments
+from data_pipeline.schema import comments
 from data_pipeline.api import ctx
 from data_pipeline.api.envelope import json_body, ok, parse
-from data_pipeline.ddl_render import render_ddl, render_md, short_type
-from data_pipeline.introspect import introspect, list_tables
+from data_pipeline.schema.ddl_render import render_ddl, render_md, short_type
+from data_pipeline.schema.introspect import introspect, list_tables
 from data_pipeline.steps.ddl_generation import DB_LABEL, RULE_LABEL, generator_label, table_label
-from data_pipeline.table_list import TableRef, parse_name
+from data_pipeline.taskfiles.table_list import TableRef, parse_name
 
 bp = Blueprint("database", __name__, url_prefix="/api/v0/database")
 log = logging.getLogger(__name__)

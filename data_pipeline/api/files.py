@@ -1,7 +1,7 @@
 """Files and table lists of a task: list, download (two URL forms), upload, zip archive, table-list endpoints.
 
 Every view validates the task id (400) and the task's existence (404) before touching the file system, and
-file names through `data_pipeline.file_safety`. Routes use `<anypath:file_name>` (anything, even `//x`) so names
+file names through `data_pipeline.taskfiles.safety`. Routes use `<anypath:file_name>` (anything, even `//x`) so names
 with `/` reach the validator and get INVALID_FILE_NAME instead of a redirect or a generic 404.
 """
 from __future__ import annotations
@@ -15,7 +15,10 @@ from werkzeug.routing import BaseConverter
 from werkzeug.wsgi import wrap_file
 
 from core.errors import ValidationFailed
-from data_pipeline import file_safety, files, table_list, table_list_upload
+from data_pipeline.taskfiles import safety as file_safety
+from data_pipeline.taskfiles import files
+from data_pipeline.taskfiles import table_list
+from data_pipeline.taskfiles import table_list_upload
 from data_pipeline import tasks as task_service
 from data_pipeline.api import ctx
 from data_pipeline.api.envelope import json_body, ok

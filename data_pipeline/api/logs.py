@@ -19,7 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from core.errors import FileNotFound, InvalidFileName
 from core.secrets import scrub_text
 from core.task_logging import LOG_FILE_NAME
-from data_pipeline import file_safety, log_query, log_reader
+from data_pipeline.taskfiles import safety as file_safety
+from data_pipeline.taskfiles import log_query
+from data_pipeline.taskfiles import log_reader
 from data_pipeline import tasks as task_service
 from data_pipeline.api import ctx
 from data_pipeline.api.envelope import json_body, ok, parse, query_args

@@ -11,7 +11,7 @@ from typing import Optional
 from flask import Blueprint
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
-from data_pipeline import vector_backup
+from data_pipeline.vectors import backup as vector_backup
 from data_pipeline.api import ctx
 from data_pipeline.api.envelope import json_body, ok, parse, query_args
 from data_pipeline.ids import require_task_id

@@ -20,7 +20,8 @@ from typing import Optional
 from app_config import PROJECT_ROOT, Settings, settings_env
 from core.errors import AppError, TableListMissing, TaskNotCancellable
 from core.task_logging import LOG_FILE_NAME
-from data_pipeline import ids, table_list
+from data_pipeline import ids
+from data_pipeline.taskfiles import table_list
 from data_pipeline import tasks as task_service
 from data_pipeline.context import AppContext
 from data_pipeline.executor import plan, tracking

@@ -17,7 +17,7 @@ from app_config import Settings
 from core.llm import make_llm
 from core.secrets import scrub_text
 from core.task_logging import StepFilter, task_log_handler
-from data_pipeline import table_list
+from data_pipeline.taskfiles import table_list
 from data_pipeline.context import AppContext
 from data_pipeline.executor import tracking
 from data_pipeline.executor.dblog import DbLogHandler

@@ -1,4 +1,11 @@
-"""The four steps, declared once: order, progress band, dependencies, human names."""
+"""The four steps, declared once: order, progress band, dependencies, human names.
+
+    base.py              the contract between the executor and a step module
+    ddl_generation.py    step 1 (uses data_pipeline.schema)
+    qa_generation.py     step 2 (uses data_pipeline.qa)
+    sql_validation.py    step 3 (uses data_pipeline.validation)
+    training_load.py     step 4 (uses data_pipeline.vectors)
+"""
 from __future__ import annotations
 
 STEPS: tuple[str, ...] = ("ddl_generation", "qa_generation", "sql_validation", "training_load")

@@ -15,10 +15,11 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from core.db import first_line
 from core.errors import AppError, TableListMissing
-from data_pipeline import comments, introspect as introspection
-from data_pipeline.ddl_render import render_ddl, render_md
-from data_pipeline.metadata_file import METADATA_FILE, write_metadata_txt
-from data_pipeline.schema_model import SNAPSHOT_FILE, Table, save_snapshot
+from data_pipeline.schema import comments
+from data_pipeline.schema import introspect as introspection
+from data_pipeline.schema.ddl_render import render_ddl, render_md
+from data_pipeline.schema.metadata_file import METADATA_FILE, write_metadata_txt
+from data_pipeline.schema.model import SNAPSHOT_FILE, Table, save_snapshot
 from data_pipeline.steps import STEP_OUTPUTS
 from data_pipeline.steps.base import OutputFile, StepContext, StepResult
 

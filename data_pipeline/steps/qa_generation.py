@@ -5,7 +5,7 @@ they are now, so a user's edits reach the LLM). Two modes, chosen by `ctx.llm`:
 - LLM: one theme call, then one call per theme, run concurrently (at most `llm_max_concurrency`); a theme whose
   call fails is reported and skipped; whatever coverage is then missing is topped up with rule-based pairs,
   labelled `source: "rule_based"` in the sidecar.
-- rule-based (no LLM configured): FK-cluster themes and SQL-first templates (data_pipeline/sql_synth.py).
+- rule-based (no LLM configured): FK-cluster themes and SQL-first templates (data_pipeline/qa/synth.py).
 Either way: exact and template duplicates are removed and counted, every table and FK edge is covered.
 
 Outputs: `qs_{db}_{YYYYMMDD_HHMMSS}_pair.json` (flat [{question, sql}]) + `.meta.json` sidecar, `metadata.txt`
@@ -22,14 +22,15 @@ from typing import Sequence
 
 from core.db import database_name
 from core.errors import AppError, LLMError, StepDependencyNotMet
-from data_pipeline.pair_quality import compute_coverage, count_by_difficulty, dedupe_pairs
-from data_pipeline.pairs import Pair, pairs_file_name, write_pairs
-from data_pipeline.qa_detail import write_metadata_detail
-from data_pipeline.schema_model import SNAPSHOT_FILE, Table, load_snapshot
-from data_pipeline.qa_rule_plan import coverage_pairs, plan_theme_work, theme_pairs
+from data_pipeline.qa.pair_quality import compute_coverage, count_by_difficulty, dedupe_pairs
+from data_pipeline.qa.pairs import Pair, pairs_file_name, write_pairs
+from data_pipeline.qa.detail import write_metadata_detail
+from data_pipeline.schema.model import SNAPSHOT_FILE, Table, load_snapshot
+from data_pipeline.qa.rule_plan import coverage_pairs, plan_theme_work, theme_pairs
 from data_pipeline.steps import STEP_OUTPUTS
 from data_pipeline.steps.base import OutputFile, StepCancelled, StepContext, StepResult
-from data_pipeline.themes import Theme, display_name, llm_themes, rule_based_themes, theme_tables
+from data_pipeline.qa.themes import Theme, llm_themes, rule_based_themes, theme_tables
+from data_pipeline.qa.vocabulary import display_name
 
 OUTPUT_PATTERNS = STEP_OUTPUTS["qa_generation"]  # declared once in data_pipeline/steps/__init__.py
 THEME_COUNT = 5          # themes asked of the LLM (the seeds' 5 themes x 10 pairs)
@@ -86,7 +87,7 @@ def _rule_based(ctx: StepContext, tables: list[Table]) -> tuple[list[Theme], lis
 
 def _llm(ctx: StepContext, tables: list[Table], docs: dict[str, str]
          ) -> tuple[list[Theme], list[Pair], list[str], list[dict]]:
-    from data_pipeline.qa_llm import generate_theme_pairs
+    from data_pipeline.qa.llm import generate_theme_pairs
     started = time.monotonic()
     try:
         theme_count, per_theme = theme_budget(ctx.settings.llm_max_concurrency)
@@ -185,7 +186,7 @@ def run(ctx: StepContext) -> StepResult:
     generator = ctx.llm.describe() if ctx.llm is not None else {"generator": "rule_based"}
     write_pairs(pair_file, pairs, {"generator": generator, "themes": [t.topic_name for t in themes],
                                    "dedupe": dedup.counts, "coverage": coverage.as_dict()})
-    from data_pipeline.metadata_file import write_metadata_txt
+    from data_pipeline.schema.metadata_file import write_metadata_txt
     write_metadata_txt(ctx.task_dir, tables, themes=[t.as_metadata() for t in themes])
     summary = {
         "themes": len(themes), "pairs": len(pairs), "by_difficulty": by_difficulty,

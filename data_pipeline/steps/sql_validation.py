@@ -16,7 +16,7 @@ Outputs (OUTPUT_PATTERNS; the pair file itself and its backups belong to the tas
 - when `modify_original_file`: the pair file rewritten in place (repaired SQL in, pairs that stay invalid out,
   empty-result pairs kept), after copying the original to `<pair file>.backup` (`.backup.N` when one exists; the
   sidecar likewise), and `file_modifications_{ts}.log` listing every change with its stable pair id;
-- `quality_report.json` (data_pipeline/quality.py), also returned in the step summary (-> the task's result).
+- `quality_report.json` (data_pipeline/validation/quality.py), also returned in the step summary (-> the task's result).
 """
 from __future__ import annotations
 
@@ -31,11 +31,11 @@ from typing import Any, Optional
 
 from core.db import database_name
 from core.errors import FileNotFound, ValidationFailed
-from data_pipeline import quality
-from data_pipeline.pairs import Pair, latest_pairs_file, read_pairs, sidecar_path, write_pairs
-from data_pipeline.schema_model import SNAPSHOT_FILE, load_snapshot
-from data_pipeline.sql_check import EMPTY, ERROR, FAILED, REJECTED, TIMEOUT, VALID, CheckResult, SqlChecker
-from data_pipeline.sql_repair import REPAIR_PURPOSE, DdlLibrary, RepairCandidate, RepairOutcome, repair_failing
+from data_pipeline.validation import quality
+from data_pipeline.qa.pairs import Pair, latest_pairs_file, read_pairs, sidecar_path, write_pairs
+from data_pipeline.schema.model import SNAPSHOT_FILE, load_snapshot
+from data_pipeline.validation.check import EMPTY, ERROR, FAILED, REJECTED, TIMEOUT, VALID, CheckResult, SqlChecker
+from data_pipeline.validation.repair import REPAIR_PURPOSE, DdlLibrary, RepairCandidate, RepairOutcome, repair_failing
 from data_pipeline.steps import STEP_OUTPUTS
 from data_pipeline.steps.base import OutputFile, StepContext, StepResult
 

@@ -25,11 +25,11 @@ import psycopg2
 
 from core.db import first_line
 from core.errors import AppError, StepDependencyNotMet
-from data_pipeline import pairs as pair_files
-from data_pipeline import vector_backup
+from data_pipeline.qa import pairs as pair_files
+from data_pipeline.vectors import backup as vector_backup
 from data_pipeline.steps import STEP_OUTPUTS
 from data_pipeline.steps.base import OutputFile, StepContext, StepResult
-from data_pipeline.vector_store import (COLLECTIONS, TrainingDocument, VectorLoadFailed, question_sql_document,
+from data_pipeline.vectors.store import (COLLECTIONS, TrainingDocument, VectorLoadFailed, question_sql_document,
                                         unique_documents, write_task_rows)
 
 OUTPUT_PATTERNS = STEP_OUTPUTS["training_load"]  # declared once in data_pipeline/steps/__init__.py

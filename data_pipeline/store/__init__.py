@@ -1,5 +1,12 @@
 """Every SQL statement on our own tables lives in this package, one module per table group.
 
+    tasks.py       data_pipeline_tasks
+    executions.py  data_pipeline_task_executions (and the task row state the executor owns while it runs)
+    logs.py        data_pipeline_task_logs
+    outputs.py     data_pipeline_task_outputs (files a step or an upload produced)
+    retention.py   the monitor's cross-instance lock and the retention query
+    vector.py      Vanna's vector tables
+
 Functions take the `Database` first and return plain dicts with JSON-ready values (see `jsonable`).
 """
 from __future__ import annotations

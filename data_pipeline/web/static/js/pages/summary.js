@@ -59,7 +59,7 @@ export function findQuality(result, depth = 3) {
 
 const pct = (v) => (typeof v === "number" ? (v * 100).toFixed(1) + "%" : "—");
 
-/** Headline numbers of the quality report (data_pipeline/quality.py) as tiles; null values show "—". */
+/** Headline numbers of the quality report (data_pipeline/validation/quality.py) as tiles; null values show "—". */
 export function qualityTiles(q) {
   const cov = q.coverage || {};
   const comments = q.comments || {};

@@ -1,0 +1,11 @@
+"""Step 1's knowledge of the business tables: read them, protect personal data, comment and render them.
+
+In: a business database URL and a table list. Out: `Table` objects (`model.py`) and the files of ddl_generation.
+
+    model.py          Table / Column / ForeignKey / ValueCount and the schema snapshot file shared by every step
+    introspect.py     batched catalog reads, row counts, samples and value profiles (read-only, masked at once)
+    pii.py            personal data: detect by column name and value shape, mask keeping the shape
+    comments.py       comments for tables and columns that have none (rule-based or LLM)
+    ddl_render.py     `{table}.ddl` (executable PostgreSQL DDL) and `{table}_detail.md`
+    metadata_file.py  `metadata.txt` (a SQL script summarising tables and themes)
+"""

@@ -1,0 +1,9 @@
+"""Step 3's proof that each generated SQL is safe and works, the repair of those that do not, and the report.
+
+In: pairs and a business database URL. Out: per-SQL verdicts, repaired pairs and `quality_report.json`.
+
+    guard.py    static check (pure): exactly one read-only SELECT, no forbidden function
+    check.py    execution check on the business database: guard, EXPLAIN, capped run, always rolled back
+    repair.py   LLM repair of failing SQL, batched, answers matched by pair id
+    quality.py  the per-task quality report: coverage, difficulty, validation and comment numbers
+"""

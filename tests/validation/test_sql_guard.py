@@ -1,0 +1,122 @@
+"""Static SQL check (data_pipeline/validation/guard.py): pure, no database."""
+from __future__ import annotations
+
+import doctest
+
+import pytest
+
+from data_pipeline.validation import guard as sql_guard
+from data_pipeline.validation.guard import check_sql, denied_function
+
+ACCEPTED = [
+    "SELECT 1",
+    "select count(*) from bss_company",
+    "WITH a AS (SELECT id FROM bss_company) SELECT count(*) FROM a",
+    "SELECT service_name, sum(pay_sum) FROM bss_business_day_data GROUP BY 1 ORDER BY 2 DESC LIMIT 10",
+    "SELECT 1 UNION ALL SELECT 2",
+    "(SELECT 1)",
+    "SELECT date_trunc('month', oper_date), now(), COALESCE(wx, 0) FROM bss_business_day_data",
+    "SELECT a.id FROM bss_service_area a JOIN bss_company c ON c.id = a.company_id WHERE c.company_name LIKE '%集团%'",
+    "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY pay_sum) FROM bss_business_day_data",
+    "SELECT 'a;b' AS semicolon_in_string",
+    "SELECT 1; -- trailing comment",
+    "SELECT 'pg_sleep(1)' AS text_not_a_call, 'nextval(1)'",
+    "SELECT * FROM generate_series(1, 3) AS g",
+]
+
+
+@pytest.mark.parametrize("sql", ACCEPTED)
+def test_read_only_selects_are_accepted(sql):
+    verdict = check_sql(sql)
+    assert verdict.ok, verdict.reason
+    assert verdict.reason == ""
+    assert verdict.body and not verdict.body.endswith(";")
+
+
+REJECTED = [
+    ("DROP TABLE bss_company", "not a SELECT statement (DROP TABLE)"),
+    ("UPDATE bss_company SET company_name = 'x'", "not a SELECT statement (UPDATE)"),
+    ("DELETE FROM bss_company", "not a SELECT statement (DELETE FROM)"),
+    ("INSERT INTO bss_company (id) VALUES ('x') RETURNING *", "not a SELECT statement (INSERT INTO)"),
+    ("MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN DELETE", "not a SELECT statement (MERGE)"),
+    ("CREATE TABLE x AS SELECT * FROM bss_company", "not a SELECT statement (CREATE TABLE)"),
+    ("ALTER TABLE bss_company ADD COLUMN x int", "not a SELECT statement (ALTER TABLE)"),
+    ("TRUNCATE bss_company", "not a SELECT statement (TRUNCATE)"),
+    ("COPY bss_company TO '/tmp/x.csv'", "not a SELECT statement (COPY)"),
+    ("BEGIN", "not a SELECT statement (BEGIN)"),
+    ("COMMIT", "not a SELECT statement (COMMIT)"),
+    ("SET statement_timeout = 0", "not a SELECT statement (SET)"),
+    ("DO $$ BEGIN DELETE FROM t; END $$", "not a SELECT statement (DO)"),
+    ("CALL do_things()", "not a SELECT statement (CALL)"),
+    ("LISTEN chan", "not a SELECT statement (LISTEN)"),
+    ("NOTIFY chan", "not a SELECT statement (NOTIFY)"),
+    ("EXPLAIN ANALYZE DELETE FROM t", "not a SELECT statement (EXPLAIN)"),
+    ("VALUES (1)", "not a SELECT statement (VALUES)"),
+    ("SELECT 1; DROP TABLE bss_company", "multiple statements (2)"),
+    ("SELECT 1; SELECT 2;", "multiple statements (2)"),
+    ("WITH d AS (DELETE FROM bss_company RETURNING *) SELECT * FROM d", "DELETE in a CTE"),
+    ("WITH u AS (UPDATE t SET a = 1 RETURNING a) SELECT * FROM u", "UPDATE in a CTE"),
+    ("SELECT * INTO new_table FROM bss_company", "SELECT ... INTO"),
+    ("SELECT * FROM bss_company FOR UPDATE", "locking clause (FOR UPDATE)"),
+    ("SELECT * FROM bss_company FOR SHARE", "locking clause (FOR SHARE)"),
+    ("SELECT * FROM t WHERE id IN (SELECT id FROM u FOR NO KEY UPDATE)", "locking clause"),
+    ("SELECT pg_sleep(600)", "function pg_sleep()"),
+    ("SELECT pg_catalog.pg_sleep(1)", "function pg_sleep()"),
+    ('SELECT "PG_SLEEP"(1)', "function pg_sleep()"),
+    ("SELECT nextval('bss_seq')", "function nextval()"),
+    ("SELECT (SELECT setval('bss_seq', 1))", "function setval()"),
+    ("SELECT currval('s'), 1", "function currval()"),
+    ("SELECT pg_terminate_backend(123)", "function pg_terminate_backend()"),
+    ("SELECT pg_read_file('/etc/passwd')", "function pg_read_file()"),
+    ("SELECT lo_import('/etc/passwd')", "function lo_import()"),
+    ("SELECT dblink_exec('dbname=x', 'DROP TABLE t')", "function dblink_exec()"),
+    ("SELECT pg_advisory_lock(1)", "function pg_advisory_lock()"),
+    ("SELECT set_config('default_transaction_read_only', 'off', false)", "function set_config()"),
+    ("SELECT txid_current()", "function txid_current()"),
+    ("SELECT pg_notify('c', 'x')", "function pg_notify()"),
+    ("SELECT query_to_xml('DELETE FROM t RETURNING 1', true, true, '')", "function query_to_xml()"),
+    ("SELECT * FROM pg_sleep(600)", "function pg_sleep()"),
+    ("SELECT * FROM bss_company, LATERAL pg_sleep(1)", "function pg_sleep()"),
+    ("SELECT * FROM dblink('dbname=x', 'DELETE FROM t') AS t(a int)", "function dblink()"),
+    ("SELECT company_name FROM bss_company ORDER BY pg_sleep(1)", "function pg_sleep()"),
+    ("SELECT 'x' WHERE pg_try_advisory_lock(1)", "function pg_try_advisory_lock()"),
+    ("SELECT (pg_stat_reset())::text", "function pg_stat_reset()"),
+    ("SELEC * FROM t", "unparseable SQL"),
+    ("SELECT * FROM (SELECT 1", "unparseable SQL"),
+    ("", "empty SQL"),
+    ("  ;  ", "empty SQL"),
+    ("-- nothing here", "empty SQL"),
+]
+
+
+@pytest.mark.parametrize("sql,reason", REJECTED)
+def test_writes_locks_side_effects_and_garbage_are_rejected_with_a_reason(sql, reason):
+    verdict = check_sql(sql)
+    assert not verdict.ok
+    assert reason in verdict.reason, verdict.reason
+    assert verdict.body == ""
+
+
+def test_body_drops_trailing_semicolons_and_comments_only():
+    assert check_sql("SELECT 1 ;  -- done\n;").body == "SELECT 1"
+    assert check_sql("SELECT 'x -- not a comment' FROM t -- real comment").body == \
+        "SELECT 'x -- not a comment' FROM t"
+    assert check_sql("/* lead */ SELECT 1").body == "/* lead */ SELECT 1"
+
+
+def test_unknown_functions_are_listed_but_allowed():
+    verdict = check_sql("SELECT my_schema.fancy_fn(1), upper('a')")
+    assert verdict.ok
+    assert verdict.functions == ("fancy_fn",)
+
+
+def test_denied_prefix_matching_ignores_schema_and_case():
+    assert denied_function("PG_CATALOG.pg_sleep_for") == "pg_sleep"
+    assert denied_function('"nextval"') == "nextval"
+    assert denied_function("sum") is None
+    assert denied_function("pg_size_pretty") is None
+
+
+def test_docstring_examples():
+    failures, _ = doctest.testmod(sql_guard)
+    assert failures == 0
