@@ -26,11 +26,11 @@ from core.task_logging import StepFilter, step_logger
 from data_pipeline.executor import outputs
 from data_pipeline.executor.plan import final_task_status, overall_progress, planned_steps
 from data_pipeline.executor.tracking import NullTracker, TaskState, now_iso
-from data_pipeline import quality
+from data_pipeline.validation import quality
 from data_pipeline.steps import PROGRESS_BANDS, STEP_LABELS, STEP_OUTPUTS, later_steps, step_module
-from data_pipeline.steps.base import StepCancelled, StepContext, StepResult
+from data_pipeline.steps.base import StepCancelled, StepContext, StepResult, StepWarning
 from data_pipeline.store import executions as execution_store
-from data_pipeline.table_list import TableRef
+from data_pipeline.taskfiles.table_list import TableRef
 
 log = logging.getLogger("data_pipeline.executor")
 RESULT_FILE = "task_result.json"
@@ -38,6 +38,16 @@ PROGRESS_SAVE_INTERVAL_S = 0.5
 
 
 @dataclass
+
+def _warning_dict(warning: StepWarning | str) -> dict:
+    """A step warning as stored in the step result: code, message, first objects and their count, scrubbed."""
+    if isinstance(warning, str):
+        warning = StepWarning("STEP_WARNING", warning)
+    data = warning.to_dict()
+    data["message"] = scrub_text(data["message"])
+    data["objects"] = [scrub_text(o) for o in data["objects"]]
+    return data
+
 class RunSpec:
     """Everything one execution needs; built by executor.session (from the task row or CLI flags)."""
     task_id: str
@@ -230,9 +240,10 @@ class Runner:
         summary = dict(result.summary or {})
         summary.setdefault("output_files", [e["file_name"] for e in registered])
         if result.warnings:
-            summary["warnings"] = [scrub_text(w) for w in result.warnings][:100]
-            for w in result.warnings[:20]:
-                log.warning("%s", w, extra={"step": step})
+            summary["warnings"] = [_warning_dict(w) for w in result.warnings][:100]
+            for w in summary["warnings"][:20]:
+                shown = ", ".join(w["objects"][:5]) + (f" (+{w['object_count'] - 5} more)" if w["object_count"] > 5 else "")
+                log.warning("%s: %s%s", w["code"], w["message"], f" [{shown}]" if shown else "", extra={"step": step})
         outcome = self._end_step(step, "completed", None, t0, summary=summary)
         if self.cancel_event.is_set() and not self.lost:  # finished just as the cancel arrived: stop here
             return "cancelled", self.cancel_reason

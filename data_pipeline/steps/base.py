@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional
 
 from app_config import Settings
 from core.db import Database
-from data_pipeline.table_list import TableRef
+from data_pipeline.taskfiles.table_list import TableRef
 
 
 @dataclass
@@ -28,11 +28,31 @@ class OutputFile:
     is_primary: bool = False
 
 
+MAX_WARNING_OBJECTS = 20           # a warning names at most this many objects, plus their count
+
+
+@dataclass
+class StepWarning:
+    """Something a step skipped, dropped or could not read: the run is not plain `completed` when it has one.
+
+    `code` is stable (UPPER_SNAKE, e.g. TABLES_UNREADABLE, TABLES_MISSING, COVERAGE_SHORT, PAIRS_DROPPED,
+    MATVIEW_UNPOPULATED, LLM_CALLS_FAILED); `message` is one English sentence without secrets; `objects` the
+    affected names (tables, edges, pairs), of which only the first MAX_WARNING_OBJECTS are kept with a count.
+    """
+    code: str
+    message: str
+    objects: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "objects": list(self.objects[:MAX_WARNING_OBJECTS]),
+                "object_count": len(self.objects)}
+
+
 @dataclass
 class StepResult:
     summary: dict[str, Any]           # JSON-ready; stored as the step's result and merged into the task result
     outputs: list[OutputFile] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[StepWarning | str] = field(default_factory=list)   # str: legacy free text (being replaced)
 
 
 @dataclass
