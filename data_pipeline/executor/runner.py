@@ -37,8 +37,6 @@ RESULT_FILE = "task_result.json"
 PROGRESS_SAVE_INTERVAL_S = 0.5
 
 
-@dataclass
-
 def _warning_dict(warning: StepWarning | str) -> dict:
     """A step warning as stored in the step result: code, message, first objects and their count, scrubbed."""
     if isinstance(warning, str):
@@ -48,6 +46,8 @@ def _warning_dict(warning: StepWarning | str) -> dict:
     data["objects"] = [scrub_text(o) for o in data["objects"]]
     return data
 
+
+@dataclass
 class RunSpec:
     """Everything one execution needs; built by executor.session (from the task row or CLI flags)."""
     task_id: str
