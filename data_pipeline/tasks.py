@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Optional
 
 from app_config import PROJECT_ROOT
+from core import business_db
 from core.db import database_name, is_postgres_url
 from core.errors import AppError, TaskAlreadyRunning, TaskNotFound, ValidationFailed
 from core.secrets import mask_secrets
@@ -73,6 +74,8 @@ def normalise_parameters(ctx: AppContext, req) -> tuple[dict, Optional[list[tabl
     if req.db_connection is not None and not is_postgres_url(req.db_connection):
         raise ValidationFailed("db_connection must be a URL like postgresql://user:password@host:5432/dbname",
                                invalid_params=["db_connection"])
+    if req.db_connection is not None:
+        business_db.vet_url(req.db_connection, ctx.settings)   # our own database, file parameters, hosts: 400 now
     params = {k: (getattr(req, k) if getattr(req, k) is not None else default)
               for k, default in BOOLEAN_DEFAULTS.items()}
     if params["truncate_vector_tables"]:

@@ -161,7 +161,9 @@ def test_hostile_llm_repairs_write_nothing_to_a_scratch_database(tmp_path, setti
 
     with OpenAIStub() as stub:
         stub.responder = hostile
-        s = settings.model_copy(update={"statement_timeout_ms": TIMEOUT_MS, "lock_timeout_ms": 200,
+        # the superuser on purpose: the read-only transaction must hold even for a role that could write
+        s = settings.model_copy(update={"allow_privileged_business_role": True,
+                                        "statement_timeout_ms": TIMEOUT_MS, "lock_timeout_ms": 200,
                                         "validation_concurrency": 3, "llm_base_url": stub.base_url,
                                         "llm_model": "stub-model"})
         with make_llm(s) as llm:
@@ -210,7 +212,8 @@ def test_a_lock_wait_ends_at_lock_timeout(app_ctx, settings, scratch_url):
     try:
         with holder.cursor() as cur:
             cur.execute("LOCK TABLE bss_company IN ACCESS EXCLUSIVE MODE")
-        s = settings.model_copy(update={"statement_timeout_ms": 5000, "lock_timeout_ms": 200})
+        s = settings.model_copy(update={"statement_timeout_ms": 5000, "lock_timeout_ms": 200,
+                                        "allow_privileged_business_role": True})   # scratch_url is the owner
         with SqlChecker.from_settings(scratch_url, s) as checker:
             result = checker.check("SELECT count(*) FROM bss_company")
         assert result.status == "timeout" and "lock timeout" in result.error

@@ -152,15 +152,15 @@ def render(refs: Iterable[TableRef]) -> str:
 def find_missing_tables(business_url: str, refs: Iterable[TableRef], settings) -> list[TableRef]:
     """The refs that name no table, view, materialized view or foreign table in the business database.
 
-    One read-only catalog query (core.db.business_readonly, timeouts on). Raises DatabaseConnectionError when
+    One read-only catalog query (core.business_db.business_readonly: vetted, timeouts on). Raises DatabaseConnectionError when
     the database cannot be reached; the caller decides whether that blocks.
     """
-    from core.db import business_readonly
+    from core.business_db import business_readonly
     refs = list(refs)
     if not refs:
         return []
     with business_readonly(business_url, statement_timeout_ms=settings.statement_timeout_ms,
-                           lock_timeout_ms=settings.lock_timeout_ms) as conn:
+                           lock_timeout_ms=settings.lock_timeout_ms, settings=settings) as conn:
         with conn.cursor() as cur:
             cur.execute(
                 """SELECT n.nspname, c.relname FROM pg_catalog.pg_class c
