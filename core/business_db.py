@@ -24,6 +24,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator, Optional
@@ -189,7 +190,7 @@ def vet_url(url: str, settings=None) -> dict[str, str]:
             invalid_params=["db_connection"])
     dbname = _dbname(params)
     endpoints = None
-    for entry in list(_protected):
+    for entry in ([] if trusted else list(_protected)):   # the operator's own configuration is not a client's
         if dbname != entry.dbname:
             continue
         endpoints = _endpoints(params) if endpoints is None else endpoints
@@ -214,11 +215,14 @@ def allowed_host_rules(text: str) -> list:
         try:
             rules.append(ipaddress.ip_network(item, strict=False))
         except ValueError:
-            rules.append(item.lower().rstrip("/") if item.startswith("/") else item.lower())
+            # socket directories compare as resolved paths (case-sensitive); host names case-insensitively
+            rules.append(os.path.realpath(item) if item.startswith("/") else item.lower())
     return rules
 
 
 def _check_allowed_hosts(params: dict, allowed: str) -> None:
+    """Every host of the URL must be listed: by name, as a socket directory, or with all its addresses inside a
+    listed network. A single TCP host is pinned to the address checked (`hostaddr`)."""
     rules = allowed_host_rules(allowed)
     if not rules:
         return
@@ -226,22 +230,17 @@ def _check_allowed_hosts(params: dict, allowed: str) -> None:
     names = {r for r in rules if isinstance(r, str)}
     pinned = []
     for host, _port in _hosts(params):
-        shown = host or "the default socket"
         if not host or host.startswith(("/", "@")):
-            if os.path.realpath(host or "/var/run/postgresql").lower() not in {os.path.realpath(n) for n in names
-                                                                               if n.startswith("/")}:
-                raise _not_allowed(shown)
-            pinned.append("")
+            if os.path.realpath(host or "/var/run/postgresql") not in names:
+                raise _not_allowed(host or "the default socket")
+            continue
+        if host.lower() in names:
             continue
         ips = {host} if _is_ip(host) else _resolve(host)
-        if host.lower() in names and not networks:
-            pinned.append("")
-            continue
-        good = [ip for ip in ips if any(ipaddress.ip_address(ip) in n for n in networks)]
-        if host.lower() not in names and (not ips or len(good) != len(ips)):
-            raise _not_allowed(shown)
-        pinned.append(sorted(good)[0] if good and not _is_ip(host) else "")
-    if len(pinned) == 1 and pinned[0] and not params.get("hostaddr"):
+        if not ips or not all(any(ipaddress.ip_address(ip) in n for n in networks) for ip in ips):
+            raise _not_allowed(host)
+        pinned.append(sorted(ips)[0])
+    if len(_hosts(params)) == 1 and len(pinned) == 1 and not params.get("hostaddr"):
         params["hostaddr"] = pinned[0]   # connect to the address we checked, not to a second DNS answer
 
 
@@ -251,13 +250,15 @@ def _not_allowed(host: str) -> BusinessUrlRefused:
 
 
 # --- checks after connecting -------------------------------------------------------------------------------------
+IDENTITY_TTL_S = 30.0
 _IDENTITY = "SELECT pg_postmaster_start_time()::text, current_database()"
 
 
 def _meta_identity(entry: _Protected) -> Optional[tuple]:
+    """(postmaster start time, database) of our database; re-read every IDENTITY_TTL_S (a restart changes it)."""
     cached = _identity_cache.get(entry.url)
-    if cached is not None:
-        return cached
+    if cached is not None and time.monotonic() - cached[0] < IDENTITY_TTL_S:
+        return cached[1]
     try:
         conn = psycopg2.connect(entry.url, connect_timeout=10, application_name="data_pipeline_vetting")
     except psycopg2.Error as exc:
@@ -269,12 +270,13 @@ def _meta_identity(entry: _Protected) -> Optional[tuple]:
             identity = tuple(cur.fetchone())
     finally:
         conn.close()
-    _identity_cache[entry.url] = identity
+    _identity_cache[entry.url] = (time.monotonic(), identity)
     return identity
 
 
-def vet_connection(conn, settings=None) -> None:
-    """Refuse a connection that reached our database or runs as a privileged role (the caller closes it)."""
+def vet_connection(conn, settings=None, *, trusted: bool = False) -> None:
+    """Refuse a connection that reached our database (unless `trusted`: the operator's configured URL) or runs as
+    a privileged role (the caller closes it)."""
     with conn.cursor() as cur:
         cur.execute(_IDENTITY)
         identity = tuple(cur.fetchone())
@@ -283,7 +285,7 @@ def vet_connection(conn, settings=None) -> None:
                     "FROM pg_roles WHERE rolname = current_user", (list(PRIVILEGED_ROLES),))
         role, superuser, memberships = cur.fetchone()
     conn.rollback()
-    if any(identity == _meta_identity(entry) for entry in list(_protected)):
+    if not trusted and any(identity == _meta_identity(entry) for entry in list(_protected)):
         raise _ours()
     if getattr(settings, "allow_privileged_business_role", False):
         return
@@ -331,7 +333,7 @@ def connect_business(url: str, *, statement_timeout_ms: int, lock_timeout_ms: in
         raise connect_error(exc) from None
     try:
         conn.set_session(readonly=True, autocommit=False)
-        vet_connection(conn, settings)
+        vet_connection(conn, settings, trusted=url in _trusted_urls)
     except BaseException:
         conn.close()
         raise

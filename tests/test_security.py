@@ -340,13 +340,19 @@ def test_unreachable_hosts_answer_one_message(client, openai_stub, caplog):
     assert "business database connect failed" in caplog.text and "pw@" not in caplog.text
 
 
-def test_allowed_hosts_refuse_other_hosts_before_connecting(settings, business_url):
+def test_allowed_hosts_refuse_other_hosts_before_connecting(settings, business_url, app_ctx):
     strict = create_app(settings=settings.model_copy(update={"business_db_allowed_hosts": "10.0.0.0/8, db.internal"}))
     c = strict.test_client()
     for url in ("postgresql://u@127.0.0.1:1/x", "postgresql://u@localhost/x", business_url + "&connect_timeout=5"):
         resp = c.post(f"{DB_API}/tables", json={"db_connection": url})
         assert resp.status_code == 400 and "BUSINESS_DB_ALLOWED_HOSTS" in resp.get_json()["error"]["details"], url
     assert c.post(f"{DB_API}/tables", json={}).status_code == 200      # the operator's default stays usable
+    sockets = create_app(settings=settings.model_copy(update={"business_db_allowed_hosts": socket_dir(app_ctx)}))
+    resp = sockets.test_client().post(f"{DB_API}/tables", json={"db_connection": business_url + "&connect_timeout=5"})
+    assert resp.status_code == 200, resp.get_json()                    # a listed socket directory
+    pinned = business_db.vet_url("postgresql://u@localhost:1/x", settings.model_copy(
+        update={"business_db_allowed_hosts": "127.0.0.0/8, ::1/128"}))
+    assert pinned["hostaddr"] in ("127.0.0.1", "::1")                 # connects to the address it checked
     loopback = create_app(settings=settings.model_copy(update={"business_db_allowed_hosts": "127.0.0.0/8"}))
     resp = loopback.test_client().post(f"{DB_API}/tables", json={"db_connection": "postgresql://u@127.0.0.1:1/x"})
     assert resp.status_code == 400 and resp.get_json()["error"]["details"] == business_db.UNREACHABLE
