@@ -170,8 +170,9 @@ def _closing(words: list[_Word], open_at: int) -> int:
 def _not_a_call(words: list[_Word], i: int, first: int, aliases: frozenset) -> bool:
     """`words[i]` is followed by `(` but is not a function: syntax, a type modifier or a column-name list.
 
-    `aliases`: names the parse tree knows as aliases with a column list (`AS t(a, b)`, `g(x)`, `WITH c(x) AS`);
-    such a name is skipped only where an alias can stand, so `SELECT ts_stat(...) FROM t ts_stat(a)` still fails.
+    `aliases`: names the parse tree knows as aliases with a column list (`AS t(a, b)`, `g(x)`, `WITH c(x) AS`)
+    and never as a function call; such a name is skipped only where an alias can stand, so
+    `SELECT ts_stat(...) FROM t ts_stat(a)` or `trim(both ts_stat(q) from x) ... t ts_stat(a)` still fail.
     """
     w = words[i]
     if not w.quoted and w.text.lower() in _SYNTAX_WORDS:
@@ -181,10 +182,16 @@ def _not_a_call(words: list[_Word], i: int, first: int, aliases: frozenset) -> b
         return True    # x::numeric(10,2), CAST(x AS varchar(5)), FROM f() AS t(a, b)
     if first != i or w.name.lower() not in aliases or before is None:
         return False
+    if denied_function(w.name) or w.name.lower().startswith("pg_"):
+        return False   # an alias may not carry the name of a refused function: checked as a call, whatever it is
     if before.kind == "R_PAREN" or (before.kind in ("VAR", "IDENTIFIER") and (
             before.quoted or before.text.lower() not in _SYNTAX_WORDS)):
         return True    # FROM t g(a, b), FROM (SELECT ...) s(a): an alias with a column list
-    return before.kind in ("WITH", "COMMA") or before.text.lower() == "recursive"   # WITH c(x) AS (...)
+    if before.kind in ("WITH", "COMMA") or before.text.lower() == "recursive":     # WITH c(x) AS (...)
+        after = _closing(words, i + 1) + 1
+        return (after + 1 < len(words) and words[after].kind == "ALIAS"
+                and (words[after + 1].kind == "L_PAREN" or words[after + 1].text.lower() in ("materialized", "not")))
+    return False
 
 
 def _function_problem(words: list[_Word], aliases: frozenset = frozenset()) -> Optional[str]:
@@ -276,7 +283,8 @@ def check_sql(sql: str) -> GuardResult:
         words = _words(tokens)
     except ValueError:
         return _reject("invalid Unicode escape in an identifier")
-    aliases = frozenset(a.name.lower() for a in root.find_all(exp.TableAlias) if a.args.get("columns"))
+    called = {f.name.lower() for f in root.find_all(exp.Anonymous)}
+    aliases = frozenset(a.name.lower() for a in root.find_all(exp.TableAlias) if a.args.get("columns")) - called
     problem = _function_problem(words, aliases)
     if problem:
         return _reject(problem)

@@ -165,6 +165,9 @@ BYPASSES = [
     ("SELECT $$ignored$$, nextval($$s$$)", "nextval()"),
     ("SELECT * FROM ROWS FROM (ts_stat('SELECT 1')) AS t(a, b, c)", "ts_stat()"),
     ('SELECT U&"bad\\zz"(1)', "invalid Unicode escape"),
+    ("SELECT 1, ts_stat(q) FROM (SELECT 'SELECT 1' AS q) s, bss_company ts_stat(a)", "ts_stat()"),
+    ("SELECT trim(both ts_stat(q) from 'x') FROM (SELECT 'SELECT 1' AS q) s, bss_company ts_stat(a)", "ts_stat()"),
+    ("SELECT 1 FROM bss_company pg_read_file(a)", "pg_read_file()"),
 ]
 
 
