@@ -32,7 +32,6 @@ from typing import Any, Iterator, Optional
 import psycopg2
 import psycopg2.extensions
 
-from core.db import first_line
 from core.errors import AppError, DatabaseConnectionError, ValidationFailed
 from core.secrets import scrub_text
 
@@ -262,7 +261,8 @@ def _meta_identity(entry: _Protected) -> Optional[tuple]:
     try:
         conn = psycopg2.connect(entry.url, connect_timeout=10, application_name="data_pipeline_vetting")
     except psycopg2.Error as exc:
-        log.warning("cannot read our database's identity for the business-URL check: %s", first_line(exc))
+        log.warning("cannot read our database's identity for the business-URL check: %s",
+                    scrub_text((str(exc).strip().splitlines() or [type(exc).__name__])[0]))
         return None
     try:
         with conn.cursor() as cur:

@@ -113,6 +113,18 @@ def first_line(exc: BaseException) -> str:
     return scrub_text(text[0]) if text else exc.__class__.__name__
 
 
+def connect_business(url: str, **kwargs):
+    """Kept where callers knew it: the vetted business connection is core/business_db.py (this delegates)."""
+    from core.business_db import connect_business as vetted_connect
+    return vetted_connect(url, **kwargs)
+
+
+def business_readonly(url: str, **kwargs):
+    """Kept where callers knew it: a context manager from core/business_db.py (vetted, read-only, rolled back)."""
+    from core.business_db import business_readonly as vetted_readonly
+    return vetted_readonly(url, **kwargs)
+
+
 def database_name(url: str) -> str:
     """The database name in a postgres URL (or key=value DSN)."""
     if "://" in url:

@@ -93,6 +93,18 @@ def test_superuser_is_refused_with_what_to_grant_instead(client, app_ctx):
         assert "ALLOW_PRIVILEGED_BUSINESS_ROLE=true" in details and answer["error"]["invalid_params"] == ["db_connection"]
 
 
+def test_the_old_import_place_is_vetted_too(app_ctx):
+    """core.db.business_readonly / connect_business delegate to core.business_db: no unvetted path is left."""
+    from core import db
+    superuser = with_database(app_ctx.runtime.meta_url, "highway_db")
+    with pytest.raises(business_db.RoleTooPrivileged):
+        with db.business_readonly(superuser, statement_timeout_ms=1000, lock_timeout_ms=100):
+            pass
+    with pytest.raises(business_db.BusinessUrlRefused):
+        db.connect_business(with_user(app_ctx.runtime.meta_url, "highway_reader"), statement_timeout_ms=1000,
+                            lock_timeout_ms=100)
+
+
 @pytest.fixture(scope="module")
 def file_reader_url(app_ctx):
     """A login role on the demo DB that may read server files (pg_read_server_files)."""
