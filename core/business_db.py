@@ -105,8 +105,9 @@ def parse(url: str) -> dict[str, str]:
 
 
 def _dbname(params: dict) -> str:
-    # libpq's defaults: database = user name = OS user
-    return params.get("dbname") or params.get("user") or os.environ.get("PGDATABASE") or _os_user()
+    """The database libpq would open: dbname, else $PGDATABASE, else the user name ($PGUSER, else the OS user)."""
+    return (params.get("dbname") or os.environ.get("PGDATABASE") or params.get("user") or os.environ.get("PGUSER")
+            or _os_user())
 
 
 def _os_user() -> str:
@@ -277,15 +278,21 @@ def _meta_identity(entry: _Protected) -> Optional[tuple]:
 def vet_connection(conn, settings=None, *, trusted: bool = False) -> None:
     """Refuse a connection that reached our database (unless `trusted`: the operator's configured URL) or runs as
     a privileged role (the caller closes it)."""
-    with conn.cursor() as cur:
-        cur.execute(_IDENTITY)
-        identity = tuple(cur.fetchone())
-        cur.execute("SELECT current_user, rolsuper, ARRAY(SELECT m.rolname FROM pg_roles m "
-                    "WHERE m.rolname = ANY(%s) AND pg_has_role(current_user, m.oid, 'MEMBER') ORDER BY 1) "
-                    "FROM pg_roles WHERE rolname = current_user", (list(PRIVILEGED_ROLES),))
-        role, superuser, memberships = cur.fetchone()
+    identity = None
+    try:
+        with conn.cursor() as cur:
+            cur.execute(_IDENTITY)
+            identity = tuple(cur.fetchone())
+    except psycopg2.Error:   # not our server (ours is PostgreSQL 16): a compatible server without the function
+        conn.rollback()
+    try:
+        role, superuser, memberships = _role_of(conn)
+    except psycopg2.Error as exc:
+        conn.rollback()
+        raise DatabaseConnectionError(f"cannot check the business database role: {scrub_text(str(exc).strip()[:200])}"
+                                      ) from None
     conn.rollback()
-    if not trusted and any(identity == _meta_identity(entry) for entry in list(_protected)):
+    if not trusted and identity is not None and any(identity == _meta_identity(e) for e in list(_protected)):
         raise _ours()
     if getattr(settings, "allow_privileged_business_role", False):
         return
@@ -296,6 +303,15 @@ def vet_connection(conn, settings=None, *, trusted: bool = False) -> None:
             f"as a role with only CONNECT on the database, USAGE on its schemas and SELECT on its tables "
             f"(e.g. GRANT pg_read_all_data), or set ALLOW_PRIVILEGED_BUSINESS_ROLE=true",
             invalid_params=["db_connection"])
+
+
+def _role_of(conn) -> tuple:
+    """(role name, superuser?, the server-file roles it is a member of)."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT current_user, rolsuper, ARRAY(SELECT m.rolname FROM pg_roles m "
+                    "WHERE m.rolname = ANY(%s) AND pg_has_role(current_user, m.oid, 'MEMBER') ORDER BY 1) "
+                    "FROM pg_roles WHERE rolname = current_user", (list(PRIVILEGED_ROLES),))
+        return cur.fetchone()
 
 
 def connect_error(exc: psycopg2.Error) -> DatabaseConnectionError:
