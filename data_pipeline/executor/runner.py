@@ -6,7 +6,8 @@ gets `stop_wait` seconds to stop cooperatively (`ctx.check_cancelled()`), then t
 regardless and the process exits (the worker thread is a daemon).
 
 State per step: running -> completed | failed | cancelled (or skipped when disabled in complete mode);
-re-running a step resets every later step to pending. Task status at the end: plan.final_task_status.
+re-running a step resets every later step to pending. Task status at the end: plan.final_task_status (warnings
+of any step -> partial_completed, with plan.warnings_message as the task's error_message).
 """
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ from core.errors import AppError
 from core.secrets import mask_secrets, scrub_text
 from core.task_logging import StepFilter, step_logger
 from data_pipeline.executor import outputs
-from data_pipeline.executor.plan import final_task_status, overall_progress, planned_steps
+from data_pipeline.executor.plan import (failure_message, final_task_status, overall_progress, planned_steps,
+                                         task_warnings, warnings_message)
 from data_pipeline.executor.tracking import NullTracker, TaskState, now_iso
 from data_pipeline.validation import quality
 from data_pipeline.steps import PROGRESS_BANDS, STEP_LABELS, STEP_OUTPUTS, later_steps, step_module
@@ -289,8 +291,14 @@ class Runner:
         spec = self.spec
         with self._lock:
             state = self.state
-            state.status = final_task_status(outcome, state.step_status)
-            state.error_message = error if outcome != "completed" else None
+            warnings = task_warnings(state.result, state.step_status)
+            state.status = final_task_status(outcome, state.step_status, warnings)
+            if outcome == "completed":
+                state.error_message = warnings_message(warnings)
+            elif outcome == "failed":
+                state.error_message = failure_message(state.step_status, error)
+            else:
+                state.error_message = error
             if state.status == "completed":
                 state.progress = 100
             result = state.result if isinstance(state.result, dict) else {"steps": {}}
@@ -303,8 +311,8 @@ class Runner:
             state.result = mask_secrets(result)
         if not self.lost:  # another process ended this execution: its verdict stands, not our view
             write_result_file(spec, state)
-        log.info("execution %s %s in %.2f s; task status %s", spec.execution_id or "-", outcome, duration,
-                 state.status, extra={"step": "executor"})
+        log.info("execution %s %s in %.2f s; task status %s%s", spec.execution_id or "-", outcome, duration,
+                 state.status, f" ({len(warnings)} warning(s))" if warnings else "", extra={"step": "executor"})
         self._save(finish={"status": outcome, "error_message": error,
                            "execution_result": {"outcome": outcome, "task_status": state.status,
                                                 "steps": {s: state.step_status[s] for s in state.step_status}}})
@@ -327,7 +335,8 @@ def write_result_file(spec: RunSpec, state: TaskState) -> None:
     from data_pipeline.tasks import write_json_atomic
     body = mask_secrets({"task_id": spec.task_id, "status": state.status, "progress": state.progress,
                          "step_status": state.step_status, "steps": state.step_details,
-                         "error_message": state.error_message, "result": state.result})
+                         "error_message": state.error_message,
+                         "warnings": task_warnings(state.result, state.step_status), "result": state.result})
     try:
         write_json_atomic(spec.task_dir / RESULT_FILE, body)
     except OSError as exc:
