@@ -78,7 +78,7 @@ def normalise_parameters(ctx: AppContext, req) -> tuple[dict, Optional[list[tabl
     if req.db_connection is not None and not is_postgres_url(req.db_connection):
         raise ValidationFailed("db_connection must be a URL like postgresql://user:password@host:5432/dbname",
                                invalid_params=["db_connection"])
-    params = {k: (getattr(req, k) if getattr(req, k) is not None else default)
+    params = {k: (getattr(req, k, None) if getattr(req, k, None) is not None else default)
               for k, default in BOOLEAN_DEFAULTS.items()}
     if params["truncate_vector_tables"]:
         params["backup_vector_tables"] = True  # truncation always backs up first
