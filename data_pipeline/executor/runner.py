@@ -111,6 +111,8 @@ class Runner:
                 self.state.step_status = {s: "pending" for s, _ in plan}
                 self.state.step_details, self.state.progress = {}, 0
                 self.state.result = {"steps": {}}
+            elif isinstance(self.state.result, dict):  # the quality numbers belong to the run that made them
+                self.state.result.pop("quality", None)
         self._save()
         log.info("execution %s started: mode=%s%s, %d table(s), generator=%s", spec.execution_id or "-",
                  spec.mode, f", step={spec.step}" if spec.step else "", len(spec.tables),
@@ -305,7 +307,7 @@ class Runner:
             result.update(execution_id=spec.execution_id, execution_mode=spec.mode, execution_step=spec.step,
                           execution_outcome=outcome, execution_duration=round(duration, 3),
                           finished_at=now_iso())
-            quality = quality_report(spec)
+            quality = quality_report(spec, state.step_status)
             if quality is not None:
                 result["quality"] = quality
             state.result = mask_secrets(result)
@@ -320,14 +322,35 @@ class Runner:
         return outcome
 
 
-def quality_report(spec: RunSpec) -> Optional[dict]:
+def quality_report(spec: RunSpec, step_status: dict) -> Optional[dict]:
     """The task's quality report as of the end of this run, also written to quality_report.json (so the file
-    exists when validation was skipped or has not run yet; its numbers then say `not_run`)."""
+    exists when validation was skipped or has not run yet; its numbers then say `not_run`).
+
+    Without a completed qa_generation the pair file in the directory is an earlier run's (a run cancelled or
+    failed before qa, or a DDL re-run that reset it): its numbers would describe that run, so the report says
+    there are no current pairs instead (the console's tiles then show this run's state)."""
+    qa_state = step_status.get("qa_generation", "pending")
     try:
+        if qa_state != "completed":
+            report = no_current_pairs_report(qa_state)
+            if step_status.get("ddl_generation") == "completed":  # the DDL is this run's: its comments count
+                report["comments"] = quality.build_quality_report(spec.task_dir).get("comments")
+            from data_pipeline.tasks import write_json_atomic
+            write_json_atomic(spec.task_dir / quality.QUALITY_FILE, report)
+            return report
         return quality.write_quality_report(spec.task_dir)
     except Exception as exc:  # noqa: BLE001 - a report problem must not fail a finished run
         log.warning("quality report unavailable: %s: %s", type(exc).__name__, scrub_text(str(exc))[:200])
         return None
+
+
+def no_current_pairs_report(qa_state: str) -> dict:
+    """The quality report's shape with every number unknown (null, never zero) and the reason."""
+    return {"generated_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "status": "not_run",
+            "reason": f"qa_generation is {qa_state} after this run: no current question-SQL pairs",
+            "pairs_file": None, "pairs_in": None, "pairs_out": None, "executable_rate": None,
+            "executable_rate_after_repair": None, "non_empty_rate": None,
+            "validation": {"status": "not_run"}, "coverage": None, "comments": None}
 
 
 def write_result_file(spec: RunSpec, state: TaskState) -> None:
