@@ -317,6 +317,7 @@ class Runner:
                  state.status, f" ({len(warnings)} warning(s))" if warnings else "", extra={"step": "executor"})
         self._save(finish={"status": outcome, "error_message": error,
                            "execution_result": {"outcome": outcome, "task_status": state.status,
+                                                "warnings": len(warnings),
                                                 "steps": {s: state.step_status[s] for s in state.step_status}}})
         self._notify("run_finished", outcome, state, duration)
         return outcome
