@@ -1,7 +1,7 @@
 """Pure execution rules (no I/O): modes, the steps an execution runs, dependencies and the final task status."""
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from typing import Optional, Sequence
 
 from core.errors import InvalidExecutionMode, InvalidStepName, MissingStepName
 from data_pipeline.steps import DEPENDENCIES, STEPS
@@ -45,7 +45,7 @@ def dependency_problem(step: str, step_status: dict) -> Optional[str]:
     return None
 
 
-def final_task_status(outcome: str, step_status: dict, warnings: Iterable[dict] = ()) -> str:
+def final_task_status(outcome: str, step_status: dict, warnings: Sequence[dict] = ()) -> str:
     """Task status after an execution ended with `outcome` (completed / failed / cancelled).
 
     Truthful, not optimistic (issue 13): `completed` only when every step is completed or skipped and no step
@@ -56,7 +56,7 @@ def final_task_status(outcome: str, step_status: dict, warnings: Iterable[dict] 
         return outcome
     if outcome == "failed":
         return "partial_completed" if any(step_status.get(s) == "completed" for s in STEPS) else "failed"
-    if any(True for _ in warnings):
+    if warnings:
         return "partial_completed"
     return "completed" if all(step_status.get(s) in FINISHED_OK for s in STEPS) else "partial_completed"
 
