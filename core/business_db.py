@@ -51,8 +51,8 @@ ALLOWED_PARAMETERS = frozenset({
 MAX_CONNECT_TIMEOUT_S = 10
 # a path that can never exist (a file below /dev/null): libpq then silently uses no password file
 NO_PASSFILE = "/dev/null/no-pgpass"
-UNREACHABLE = ("cannot connect to the business database: the host could not be reached or did not answer as "
-               "a PostgreSQL server (check host, port and network; details are in the service log)")
+UNREACHABLE = ("the host could not be reached or did not answer as a PostgreSQL server (check host, port and "
+               "network; details are in the service log)")
 
 
 class RoleTooPrivileged(AppError):
@@ -314,14 +314,17 @@ def _role_of(conn) -> tuple:
         return cur.fetchone()
 
 
-def connect_error(exc: psycopg2.Error) -> DatabaseConnectionError:
-    """What a client may see of a failed connect: the server's own refusal (FATAL: ...) or one sentence."""
+def connect_error(exc: psycopg2.Error, params: dict, trusted: bool) -> DatabaseConnectionError:
+    """What a client may see of a failed connect: the server's own refusal (FATAL: ...) or one sentence that is the
+    same for refused, timed out, unknown or not-PostgreSQL hosts (named as the client wrote them; the operator's
+    configured host is not named)."""
     text = str(exc)
     log.warning("business database connect failed: %s", scrub_text(" ".join(text.split()))[:500])
+    where = "" if trusted else " at " + ", ".join(f"{h or 'the default socket'}:{p}" for h, p in _hosts(params))
     if "FATAL:" in text:
         reason = text.split("FATAL:", 1)[1].strip().splitlines()[0].strip()
-        return DatabaseConnectionError(f"cannot connect to the business database: {scrub_text(reason)}")
-    return DatabaseConnectionError(UNREACHABLE)
+        return DatabaseConnectionError(f"cannot connect to the business database{where}: {scrub_text(reason)}")
+    return DatabaseConnectionError(f"cannot connect to the business database{where}: {UNREACHABLE}")
 
 
 def _connect_timeout(params: dict) -> int:
@@ -335,18 +338,22 @@ def _connect_timeout(params: dict) -> int:
 
 # --- connecting --------------------------------------------------------------------------------------------------
 def connect_business(url: str, *, statement_timeout_ms: int, lock_timeout_ms: int,
-                     application_name: str = "data_pipeline_reader", settings=None):
-    """A vetted connection to a business database whose every transaction is READ ONLY with timeouts."""
+                     application_name: str = "data_pipeline_reader", settings=None,
+                     connect_timeout_s: Optional[int] = None):
+    """A vetted connection to a business database whose every transaction is READ ONLY with timeouts.
+    `connect_timeout_s`: shorter than the URL's (at most 10 s) for checks made while an API request waits."""
     params = vet_url(url, settings)
     options = (f"-c default_transaction_read_only=on -c statement_timeout={int(statement_timeout_ms)} "
                f"-c lock_timeout={int(lock_timeout_ms)} -c idle_in_transaction_session_timeout=60000")
-    params.update(options=options, application_name=application_name, connect_timeout=str(_connect_timeout(params)))
+    timeout = _connect_timeout(params)
+    params.update(options=options, application_name=application_name,
+                  connect_timeout=str(min(timeout, connect_timeout_s) if connect_timeout_s else timeout))
     if url not in _trusted_urls:
         params["passfile"] = NO_PASSFILE   # a client URL never borrows this service's ~/.pgpass
     try:
         conn = psycopg2.connect(**params)
     except psycopg2.Error as exc:
-        raise connect_error(exc) from None
+        raise connect_error(exc, params, url in _trusted_urls) from None
     try:
         conn.set_session(readonly=True, autocommit=False)
         vet_connection(conn, settings, trusted=url in _trusted_urls)
@@ -357,11 +364,11 @@ def connect_business(url: str, *, statement_timeout_ms: int, lock_timeout_ms: in
 
 
 @contextmanager
-def business_readonly(url: str, *, statement_timeout_ms: int, lock_timeout_ms: int, settings=None
-                      ) -> Iterator[Any]:
+def business_readonly(url: str, *, statement_timeout_ms: int, lock_timeout_ms: int, settings=None,
+                      connect_timeout_s: Optional[int] = None) -> Iterator[Any]:
     """Open a vetted read-only business connection, yield it, and always roll back and close."""
     conn = connect_business(url, statement_timeout_ms=statement_timeout_ms, lock_timeout_ms=lock_timeout_ms,
-                            settings=settings)
+                            settings=settings, connect_timeout_s=connect_timeout_s)
     try:
         yield conn
     finally:

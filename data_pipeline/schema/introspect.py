@@ -3,8 +3,8 @@
 `introspect(url, refs, settings)` answers `(tables, missing)`. The catalog is read with four queries for ALL
 requested tables together (relations, columns, constraints, pg_stats); only samples (one query per table),
 bounded exact counts of small tables and a bounded profile of enum-like candidates without statistics go per
-table. Every statement runs through `core.business_db.business_readonly` (READ ONLY transaction, statement and lock
-timeouts); identifiers are always `psycopg2.sql.Identifier`. Sample and profile values are masked by
+table. Every statement runs through `core.business_db.business_readonly` (vetted; READ ONLY transaction,
+statement and lock timeouts); identifiers are always `psycopg2.sql.Identifier`. Sample and profile values are masked by
 `data_pipeline.schema.pii.protect_table` right here, before anything else sees them.
 """
 from __future__ import annotations

@@ -174,8 +174,8 @@ def render(refs: Iterable[TableRef]) -> str:
 def find_missing_tables(business_url: str, refs: Iterable[TableRef], settings) -> list[TableRef]:
     """The refs that name no table, view, materialized view or foreign table in the business database.
 
-    One read-only catalog query (core.business_db.business_readonly: vetted, timeouts on). Raises DatabaseConnectionError when
-    the database cannot be reached; the caller decides whether that blocks.
+    One read-only catalog query (core.business_db.business_readonly: vetted, timeouts on). Raises
+    DatabaseConnectionError when the database cannot be reached; the caller decides whether that blocks.
     """
     from core.business_db import business_readonly
     refs = list(refs)
