@@ -57,7 +57,8 @@ UNREACHABLE = ("the host could not be reached or did not answer as a PostgreSQL 
 
 class RoleTooPrivileged(AppError):
     """The business database role may read or write the server's files or is a superuser."""
-    status, code, message, error_type = 400, "DATABASE_ROLE_TOO_PRIVILEGED", "数据库角色权限过高", "DatabaseError"
+    status, code, error_type = 400, "DATABASE_ROLE_TOO_PRIVILEGED", "DatabaseError"
+    message = "数据库角色权限过高"
 
 
 class BusinessUrlRefused(ValidationFailed):

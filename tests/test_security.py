@@ -85,12 +85,14 @@ def test_a_connection_that_reached_our_database_is_refused_after_connecting(app_
 
 def test_superuser_is_refused_with_what_to_grant_instead(client, app_ctx):
     url = with_database(app_ctx.runtime.meta_url, "highway_db")     # the demo DB, as superuser postgres
-    for path, body in (("tables", {"db_connection": url}), ("table/ddl", {"db_connection": url, "table": "bss_company"})):
+    for path, body in (("tables", {"db_connection": url}),
+                       ("table/ddl", {"db_connection": url, "table": "bss_company"})):
         status, answer = post_db(client, path, body)
         assert status == 400 and answer["error"]["code"] == "DATABASE_ROLE_TOO_PRIVILEGED", answer
         details = answer["error"]["details"]
         assert "'postgres' is a superuser" in details and "SELECT on its tables" in details
-        assert "ALLOW_PRIVILEGED_BUSINESS_ROLE=true" in details and answer["error"]["invalid_params"] == ["db_connection"]
+        assert "ALLOW_PRIVILEGED_BUSINESS_ROLE=true" in details
+        assert answer["error"]["invalid_params"] == ["db_connection"]
 
 
 def test_the_old_import_place_is_vetted_too(app_ctx):
@@ -172,7 +174,8 @@ SERVER_FILE_MARKERS = ("root:x:0:0", "local   all", "host    all", "pgdata")
 
 
 def _bypass_pairs() -> list[dict]:
-    return [{"question": f"攻击{i}：列出公司", "sql": sql, "difficulty": "single_table", "tables": ["bss_company"]}
+    return [{"question": f"攻击{i}：列出公司", "sql": sql, "difficulty": "single_table",
+             "tables": ["bss_company"]}
             for i, sql in enumerate(BYPASS_SQL)]
 
 
@@ -189,9 +192,11 @@ def _no_server_file_content(task_dir) -> None:
 
 
 def test_uploaded_bypass_pairs_run_with_force_execute_are_all_rejected(client, app_ctx):
-    task_id = client.post(BASE, json={"table_names": ["bss_company"], "enable_llm_repair": False}).get_json()["data"]["task_id"]
+    created = client.post(BASE, json={"table_names": ["bss_company"], "enable_llm_repair": False})
+    task_id = created.get_json()["data"]["task_id"]
     pairs = json.dumps(_bypass_pairs(), ensure_ascii=False).encode("utf-8")
-    up = client.post(f"{BASE}/{task_id}/files", data={"file": (io.BytesIO(pairs), "qs_highway_db_20250101_000000_pair.json")},
+    up = client.post(f"{BASE}/{task_id}/files",
+                     data={"file": (io.BytesIO(pairs), "qs_highway_db_20250101_000000_pair.json")},
                      content_type="multipart/form-data")
     assert up.status_code == 200, up.get_json()
     try:
@@ -213,8 +218,9 @@ def _hostile_llm(request: dict):
     if "需要生成注释的字段" in prompt:
         return comments_responder(request)
     if "归纳为最多" in prompt:
-        return json.dumps({"themes": [{"topic_name": "公司", "description": "公司信息", "related_tables": ["bss_company"],
-                                       "biz_entities": ["公司"], "biz_metrics": ["公司数量"]}]}, ensure_ascii=False)
+        theme = {"topic_name": "公司", "description": "公司信息", "related_tables": ["bss_company"],
+                 "biz_entities": ["公司"], "biz_metrics": ["公司数量"]}
+        return json.dumps({"themes": [theme]}, ensure_ascii=False)
     if "请逐项修复" in prompt:
         pair_ids = re.findall(r'"pair_id":\s*"([^"]+)"', prompt)
         return json.dumps({"repairs": [{"pair_id": pid, "sql": BYPASS_SQL[i % len(BYPASS_SQL)]}
