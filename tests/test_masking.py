@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import random
 import string
-from urllib.parse import quote
 
 import psycopg2.extensions
 import pytest

@@ -24,7 +24,6 @@ import psycopg2
 import psycopg2.extensions
 import pytest
 
-from app_config import load_settings
 from citu_app import create_app
 from core import business_db
 from core.db import with_database
