@@ -12,7 +12,9 @@ After connecting (`vet_connection`):
 - the role is no superuser and no member of pg_read_server_files / pg_write_server_files /
   pg_execute_server_program (400 DATABASE_ROLE_TOO_PRIVILEGED) unless ALLOW_PRIVILEGED_BUSINESS_ROLE=true.
 Connect failures that never reached a PostgreSQL server answer one sentence (refused, timeout, unknown host and
-no route look the same to a client); the libpq detail goes to the server log only.
+no route look the same to a client); the libpq detail goes to the server log only. A client URL never uses this
+service's ~/.pgpass. The operator's configured business URL (`trust`, set by core.runtime) skips the URL checks
+and the own-database check, never the role check.
 
 Every session is READ ONLY three times over: `default_transaction_read_only` for the session, psycopg2's
 `readonly=True` (BEGIN READ ONLY) and statement/lock timeouts; callers still roll back.
