@@ -51,6 +51,12 @@ class Settings(BaseModel):
     sample_rows: int = Field(20, ge=1, le=1000, description="Sample rows read per table")
     validation_row_cap: int = Field(1000, ge=1, description="Rows fetched when executing a SQL under validation")
     validation_concurrency: int = Field(4, ge=1, le=64, description="Parallel connections for SQL validation")
+    allow_privileged_business_role: bool = Field(False, description="Accept a business database role that is a "
+                                                 "superuser or may read/write server files (refused by default)")
+    business_db_allowed_hosts: str = Field("", description="Comma list of hosts, IPs, CIDRs or socket directories "
+                                                           "a db_connection may name; empty: any host")
+    database_tools_concurrency: int = Field(4, ge=1, le=64, description="Concurrent /api/v0/database/* requests "
+                                                                         "per API process; more get 429")
     # --- LLM (OpenAI compatible); empty base URL -> built-in rule-based generator ---------------------------------
     llm_base_url: str = Field("", description="e.g. https://dashscope.aliyuncs.com/compatible-mode/v1")
     llm_api_key: str = Field("", description="Bearer key for the LLM endpoint")
@@ -71,6 +77,8 @@ class Settings(BaseModel):
     embedding_batch_size: int = Field(64, ge=1, le=2048, description="Texts per /embeddings request")
     # --- uploads -----------------------------------------------------------------------------------------------
     max_upload_mb: float = Field(20.0, gt=0, description="Largest accepted upload (MB)")
+    max_task_uploads_mb: float = Field(200.0, gt=0, description="Total size of the files uploaded into one task "
+                                                                "(MB); more is 413")
     table_list_max_lines: int = Field(5000, ge=1, description="Most lines accepted in a table list")
 
     @field_validator("log_level")
@@ -100,6 +108,15 @@ class Settings(BaseModel):
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def max_task_uploads_bytes(self) -> int:
+        return int(self.max_task_uploads_mb * 1024 * 1024)
+
+    @property
+    def table_lists_dir(self) -> Path:
+        """Where server-side table lists (`table_list_file`) live: {data_home}/table_lists."""
+        return (self.data_home / "table_lists").resolve()
 
 
 ALIASES = {"data_home": ("DP_DATA_HOME",)}

@@ -37,6 +37,7 @@ from core.llm import make_llm  # noqa: E402
 from data_pipeline.steps import ddl_generation, qa_generation  # noqa: E402
 from data_pipeline.steps.base import StepContext  # noqa: E402
 from data_pipeline.taskfiles.table_list import parse_names  # noqa: E402
+from tests.business_roles import reader_url  # noqa: E402
 from tests.openai_stub import OpenAIStub, Reply  # noqa: E402
 
 # name, comment (None: missing on purpose), columns "name type", foreign keys (column -> parent)
@@ -157,6 +158,7 @@ def main() -> None:
         admin.close()
         business_url = embedded_pg.uri_for(server, "bench_business")
         names = create_schema(business_url, args.tables)
+        business_url = reader_url(business_url)   # read as a SELECT-only role: a superuser URL is refused
         sim = Simulator(names)
         with OpenAIStub(latency=args.latency) as stub:
             stub.responder = sim

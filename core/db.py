@@ -1,4 +1,4 @@
-"""Connections: a pool for our own database, read-only sessions for business databases, URL helpers."""
+"""Connections: a pool for our own database, URL helpers. Business databases: core/business_db.py."""
 from __future__ import annotations
 
 import threading
@@ -113,38 +113,16 @@ def first_line(exc: BaseException) -> str:
     return scrub_text(text[0]) if text else exc.__class__.__name__
 
 
-def connect_business(url: str, *, statement_timeout_ms: int, lock_timeout_ms: int,
-                     application_name: str = "data_pipeline_reader", connect_timeout_s: Optional[int] = None):
-    """A connection to a business database whose every transaction is READ ONLY with timeouts.
-
-    Three independent guards: the session default (`default_transaction_read_only`), psycopg2's
-    `readonly=True` (BEGIN READ ONLY on every transaction) and server-side timeouts. Callers still roll back.
-    """
-    options = (f"-c default_transaction_read_only=on -c statement_timeout={int(statement_timeout_ms)} "
-               f"-c lock_timeout={int(lock_timeout_ms)} -c idle_in_transaction_session_timeout=60000")
-    try:
-        conn = psycopg2.connect(url, options=options, application_name=application_name,
-                                connect_timeout=connect_timeout_s or 10)
-    except psycopg2.Error as exc:
-        raise DatabaseConnectionError(f"cannot connect to the business database: {first_line(exc)}") from None
-    conn.set_session(readonly=True, autocommit=False)
-    return conn
+def connect_business(url: str, **kwargs):
+    """Kept where callers knew it: the vetted business connection is core/business_db.py (this delegates)."""
+    from core.business_db import connect_business as vetted_connect
+    return vetted_connect(url, **kwargs)
 
 
-@contextmanager
-def business_readonly(url: str, *, statement_timeout_ms: int, lock_timeout_ms: int,
-                      connect_timeout_s: Optional[int] = None) -> Iterator[Any]:
-    """Open a read-only business connection, yield it, and always roll back and close. `connect_timeout_s`:
-    shorter than the default 10 s for checks made while an API request waits."""
-    conn = connect_business(url, statement_timeout_ms=statement_timeout_ms, lock_timeout_ms=lock_timeout_ms,
-                            connect_timeout_s=connect_timeout_s)
-    try:
-        yield conn
-    finally:
-        try:
-            conn.rollback()
-        finally:
-            conn.close()
+def business_readonly(url: str, **kwargs):
+    """Kept where callers knew it: a context manager from core/business_db.py (vetted, read-only, rolled back)."""
+    from core.business_db import business_readonly as vetted_readonly
+    return vetted_readonly(url, **kwargs)
 
 
 def database_name(url: str) -> str:

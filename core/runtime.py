@@ -15,7 +15,7 @@ from typing import Optional
 import psycopg2
 
 from app_config import Settings
-from core import embedded_pg
+from core import business_db, embedded_pg
 from core.db import Database, first_line, with_database
 from core.errors import DatabaseConnectionError
 from core.migrate import migrate
@@ -125,6 +125,8 @@ def prepare(settings: Settings, *, bootstrap: bool = True) -> Runtime:
             business_url = ensure_demo_database(server_url)
     elif not business_url:
         business_url = _reader_url(with_database(server_url, DEMO_DB))
+    business_db.protect(meta_url)   # never a business database, whatever a client's URL spells
+    business_db.trust(business_url)
     _cached = Runtime(meta_url=meta_url, business_url=business_url, embedded=embedded)
     return _cached
 

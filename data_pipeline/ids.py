@@ -7,7 +7,7 @@ from typing import Optional
 
 from core.errors import ValidationFailed
 
-TASK_ID_RE = re.compile(r"^(task|manual)_\d{8}_\d{6}(_\d+)?$")
+TASK_ID_RE = re.compile(r"(task|manual)_\d{8}_\d{6}(_\d+)?")   # always fullmatch: `$` accepts a final "\n"
 
 
 def new_task_id(prefix: str = "task", now: Optional[datetime] = None, attempt: int = 1) -> str:
@@ -22,7 +22,7 @@ def new_execution_id(task_id: str, step: str, now: Optional[datetime] = None) ->
 
 
 def is_valid_task_id(task_id: str) -> bool:
-    return bool(task_id) and len(task_id) <= 40 and TASK_ID_RE.match(task_id) is not None
+    return bool(task_id) and len(task_id) <= 40 and TASK_ID_RE.fullmatch(task_id) is not None
 
 
 def require_task_id(task_id: str) -> str:

@@ -9,12 +9,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Optional
 
-from app_config import PROJECT_ROOT
+from core import business_db
 from core.db import database_name, is_postgres_url
 from core.errors import AppError, TaskAlreadyRunning, TaskNotFound, ValidationFailed
 from core.secrets import mask_secrets
 from data_pipeline import ids
 from data_pipeline.taskfiles import table_list
+from data_pipeline.taskfiles.table_list_server import read_server_table_list
 from data_pipeline.context import AppContext
 from data_pipeline.executor.plan import task_warnings
 from data_pipeline.schema import access as table_access
@@ -38,29 +39,6 @@ def write_json_atomic(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def _read_server_table_list(ctx: AppContext, given: str) -> list[table_list.TableRef]:
-    """A `table_list_file` path on the server: only inside the project root or the data home."""
-    bases = [PROJECT_ROOT, ctx.settings.data_home.resolve()]
-    if "\x00" in given or not given.strip():
-        raise ValidationFailed("table_list_file is not a valid path", invalid_params=["table_list_file"])
-    for base in bases:
-        candidate = (base / given).resolve() if not os.path.isabs(given) else Path(given).resolve()
-        if not any(candidate.is_relative_to(b) for b in bases):
-            continue
-        if candidate.is_file():
-            if candidate.stat().st_size > ctx.settings.max_upload_bytes:
-                raise ValidationFailed("table_list_file is too large", invalid_params=["table_list_file"])
-            raw = candidate.read_bytes()
-            try:
-                text = raw.decode("utf-8-sig")
-            except UnicodeDecodeError:
-                raise ValidationFailed("table_list_file is not UTF-8 text",
-                                       invalid_params=["table_list_file"]) from None
-            return table_list.parse_text(text, max_lines=ctx.settings.table_list_max_lines)
-    raise ValidationFailed("table_list_file was not found inside the project or data directory",
-                           invalid_params=["table_list_file"])
-
-
 def normalise_parameters(ctx: AppContext, req) -> tuple[dict, Optional[list[table_list.TableRef]]]:
     """Request model -> stored parameters (defaults applied) and the parsed table list, if any."""
     if req.table_names is not None and req.table_list_file:
@@ -72,12 +50,14 @@ def normalise_parameters(ctx: AppContext, req) -> tuple[dict, Optional[list[tabl
         if not refs:
             raise ValidationFailed("table_names is empty", invalid_params=["table_names"])
     elif req.table_list_file:
-        refs = _read_server_table_list(ctx, req.table_list_file)
+        refs = read_server_table_list(ctx.settings, req.table_list_file)   # {DATA_HOME}/table_lists or a task
         if not refs:
             raise ValidationFailed("table_list_file lists no tables", invalid_params=["table_list_file"])
     if req.db_connection is not None and not is_postgres_url(req.db_connection):
         raise ValidationFailed("db_connection must be a URL like postgresql://user:password@host:5432/dbname",
                                invalid_params=["db_connection"])
+    if req.db_connection is not None:
+        business_db.vet_url(req.db_connection, ctx.settings)   # our own database, file parameters, hosts: 400 now
     params = {k: (getattr(req, k, None) if getattr(req, k, None) is not None else default)
               for k, default in BOOLEAN_DEFAULTS.items()}
     if params["truncate_vector_tables"]:

@@ -7,6 +7,7 @@ import pytest
 
 from app_config import load_settings
 from citu_app import create_app
+from tests.business_roles import reader_url
 from tests.ddl_fixture_db import PLANTED, admin_url, fixture_db
 
 DEMO = ["public.bss_business_day_data", "public.bss_car_day_count", "public.bss_company",
@@ -16,7 +17,7 @@ DEMO = ["public.bss_business_day_data", "public.bss_car_day_count", "public.bss_
 
 @pytest.fixture(scope="module")
 def fixture_url(app_ctx):
-    return fixture_db(admin_url(app_ctx))
+    return reader_url(fixture_db(admin_url(app_ctx)))   # SELECT-only: a superuser URL is refused
 
 
 def post(client, path, body):

@@ -9,6 +9,7 @@ import pytest
 
 from citu_app import create_app
 from data_pipeline.steps import sql_validation
+from tests.business_roles import reader_url
 from tests.ddl_fixture_db import run_sql
 from tests.executor_support import BASE, stop_executors, task_status, wait_final
 from tests.openai_stub import Reply
@@ -18,6 +19,13 @@ from tests.status_fixture_db import ALL_TABLES, READABLE, ROLE, UNREADABLE, stat
 @pytest.fixture(scope="module")
 def fixture_urls(app_ctx):
     return status_fixture(app_ctx)
+
+
+@pytest.fixture(scope="module")
+def all_reader(fixture_urls):
+    """May SELECT every table (the owner is a superuser: refused as a business role, issue 18)."""
+    owner, _ = fixture_urls
+    return reader_url(owner, "status_all_reader")
 
 
 @pytest.fixture()
@@ -101,8 +109,8 @@ def test_unreadable_tables_are_refused_then_reported_when_accepted(api, app_ctx,
     assert status["status"] == "partial_completed" and "TABLES_UNREADABLE" in warning_codes(status)
 
 
-def test_missing_tables_are_a_400_at_create_and_at_execute(api, fixture_urls):
-    owner, _ = fixture_urls
+def test_missing_tables_are_a_400_at_create_and_at_execute(api, all_reader):
+    owner = all_reader
     error = error_of(api.post(BASE, json={"table_names": ["customers", "no_such_table", "nope.orders"],
                                           "db_connection": owner}), 400)
     assert error["code"] == "VALIDATION_ERROR" and error["invalid_params"] == ["no_such_table", "nope.orders"]
@@ -145,8 +153,8 @@ def test_execute_rechecks_privileges_and_force_runs_without_them(api, fixture_ur
     assert status["error_message"].startswith("任务部分完成：1 张表当前数据库账号无读取权限，已跳过")
 
 
-def test_unpopulated_materialized_view_is_skipped_and_reported(api, app_ctx, fixture_urls):
-    owner, _ = fixture_urls
+def test_unpopulated_materialized_view_is_skipped_and_reported(api, app_ctx, all_reader):
+    owner = all_reader
     task = create(api, table_names=["customers", "orders", "sales_summary"], db_connection=owner,
                   enable_sql_validation=False, enable_training_data_load=False)
     assert task["table_check"] == {"checked": True, "unreadable_tables": [], "unpopulated_views": ["sales_summary"]}

@@ -70,7 +70,8 @@ def test_create_without_table_list_is_upload_mode(client):
 
 
 def test_table_list_file_on_server_is_copied_and_confined(client, app_ctx, settings):
-    src = settings.data_home / "tables_for_test.txt"
+    settings.table_lists_dir.mkdir(parents=True, exist_ok=True)
+    src = settings.table_lists_dir / "tables_for_test.txt"
     src.write_text("\ufeff# 表清单\nbss_company, bss_service_area\n-- comment\n\nbss_company\n", encoding="utf-8")
     try:
         data = create(client, table_list_file="tables_for_test.txt").get_json()["data"]

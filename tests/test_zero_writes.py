@@ -3,8 +3,9 @@
 Part 1 runs the whole sql_validation step against a SCRATCH business database on the embedded server (never the
 demo DB), connected as its superuser owner, so nothing but our guard, the READ ONLY transaction and the
 timeouts stand between the LLM and the data. The scratch DB holds copies of two demo tables, a sequence, an audit
-table and user-defined functions that write, bump the sequence or stall (they pass the static check on purpose:
-the read-only transaction and statement_timeout must stop them). Every pair starts invalid, so every pair is
+table and user-defined functions that write, bump the sequence or stall (the function allowlist rejects them; a
+separate test runs them past the guard, straight on a vetted session, so the read-only transaction and
+statement_timeout are proved on their own). Every pair starts invalid, so every pair is
 "repaired" — with hostile SQL, answered by pair id. Afterwards every table's row count and checksum, the
 sequence and the catalog are unchanged, and no check ran longer than the statement timeout (wall time).
 
@@ -53,7 +54,7 @@ HOSTILE_SQL = [
     "SELECT set_config('default_transaction_read_only', 'off', false)",
     "COPY bss_company TO '/tmp/zero_writes_copy.csv'",
     "TRUNCATE bss_service_area",
-    # user-defined functions pass the static check (unknown names): the READ ONLY transaction / timeout stop them
+    # user-defined functions: rejected by the function allowlist (test_second_line_... runs them past the guard)
     "SELECT audit_write(company_name) FROM bss_company",
     "SELECT sneaky_next() FROM bss_company LIMIT 1",
     "SELECT slow_fn() FROM bss_company LIMIT 1",
@@ -161,7 +162,9 @@ def test_hostile_llm_repairs_write_nothing_to_a_scratch_database(tmp_path, setti
 
     with OpenAIStub() as stub:
         stub.responder = hostile
-        s = settings.model_copy(update={"statement_timeout_ms": TIMEOUT_MS, "lock_timeout_ms": 200,
+        # the superuser on purpose: the read-only transaction must hold even for a role that could write
+        s = settings.model_copy(update={"allow_privileged_business_role": True,
+                                        "statement_timeout_ms": TIMEOUT_MS, "lock_timeout_ms": 200,
                                         "validation_concurrency": 3, "llm_base_url": stub.base_url,
                                         "llm_model": "stub-model"})
         with make_llm(s) as llm:
@@ -179,9 +182,9 @@ def test_hostile_llm_repairs_write_nothing_to_a_scratch_database(tmp_path, setti
     by_sql = {a["sql"]: a for a in attempts}
     assert by_sql["SELECT pg_sleep(600)"]["status"] == "rejected"
     assert by_sql["SELECT nextval('scratch_seq')"]["status"] == "rejected"
-    assert "read-only transaction" in by_sql["SELECT audit_write(company_name) FROM bss_company"]["error"]
-    assert "read-only transaction" in by_sql["SELECT sneaky_next() FROM bss_company LIMIT 1"]["error"]
-    assert by_sql["SELECT slow_fn() FROM bss_company LIMIT 1"]["status"] == "timeout"
+    for user_function in ("audit_write", "sneaky_next", "slow_fn"):
+        attempt = next(a for q, a in by_sql.items() if user_function in q)
+        assert attempt["status"] == "rejected" and f"{user_function}()" in attempt["error"]
 
     # no check ran longer than the timeout (wall clock per check, original SQL and every repair)
     times = [d["execution_time"] for d in report["detailed_results"]] + [a["execution_time"] for a in attempts]
@@ -204,13 +207,33 @@ def test_hostile_sql_directly_on_the_demo_database_changes_nothing(settings, bus
     assert fingerprint(business_url) == before
 
 
+def test_second_line_read_only_session_stops_writing_functions_past_the_guard(settings, scratch_url):
+    """Without the static check: the vetted session itself (READ ONLY, statement_timeout) stops user functions."""
+    from core.business_db import business_readonly
+    before = fingerprint(scratch_url)
+    s = settings.model_copy(update={"allow_privileged_business_role": True})   # the owner, on purpose
+    outcomes = {}
+    for query in ("SELECT audit_write(company_name) FROM bss_company", "SELECT sneaky_next()",
+                  "SELECT slow_fn()"):
+        with business_readonly(scratch_url, statement_timeout_ms=TIMEOUT_MS, lock_timeout_ms=200,
+                               settings=s) as conn:
+            with pytest.raises(psycopg2.Error) as caught, conn.cursor() as cur:
+                cur.execute(query)
+            outcomes[query] = str(caught.value)
+    assert "read-only transaction" in outcomes["SELECT audit_write(company_name) FROM bss_company"]
+    assert "read-only transaction" in outcomes["SELECT sneaky_next()"]
+    assert "statement timeout" in outcomes["SELECT slow_fn()"]
+    assert fingerprint(scratch_url) == before
+
+
 def test_a_lock_wait_ends_at_lock_timeout(app_ctx, settings, scratch_url):
     """A table locked by someone else (e.g. a migration) makes a check wait at most lock_timeout."""
     holder = psycopg2.connect(scratch_url)
     try:
         with holder.cursor() as cur:
             cur.execute("LOCK TABLE bss_company IN ACCESS EXCLUSIVE MODE")
-        s = settings.model_copy(update={"statement_timeout_ms": 5000, "lock_timeout_ms": 200})
+        s = settings.model_copy(update={"statement_timeout_ms": 5000, "lock_timeout_ms": 200,
+                                        "allow_privileged_business_role": True})   # scratch_url is the owner
         with SqlChecker.from_settings(scratch_url, s) as checker:
             result = checker.check("SELECT count(*) FROM bss_company")
         assert result.status == "timeout" and "lock timeout" in result.error

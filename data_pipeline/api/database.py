@@ -1,16 +1,20 @@
 """Database tools (contract "Database tools", seed 002 §6): list business tables, one table's DDL/Markdown.
 
 Both read the business database through read-only sessions with timeouts; `db_connection` omitted means the
-configured default. A connection failure answers DATABASE_CONNECTION_ERROR with a scrubbed message (400 when
-the client supplied the URL, 500 for the configured default); the password is never echoed.
+configured default. Every URL is vetted by core/business_db.py (not our own database, no file-reading
+parameters, allowed hosts, no privileged role). A connection failure answers DATABASE_CONNECTION_ERROR with a
+scrubbed message (400 when the client supplied the URL, 500 for the configured default); the password is never
+echoed. At most DATABASE_TOOLS_CONCURRENCY requests run at once per API process (each may wait on a connect
+timeout): more answer 429 with `Retry-After`, so the endpoints cannot tie up every request thread.
 """
 from __future__ import annotations
 
 import logging
 import re
+import threading
 from typing import Literal, Optional, Union
 
-from flask import Blueprint
+from flask import Blueprint, g
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.db import database_name, is_postgres_url
@@ -18,7 +22,7 @@ from core.errors import AppError, DatabaseConnectionError, LLMError, ValidationF
 from core.secrets import scrub_text
 from data_pipeline.schema import comments
 from data_pipeline.api import ctx
-from data_pipeline.api.envelope import json_body, ok, parse
+from data_pipeline.api.envelope import error_response, json_body, ok, parse
 from data_pipeline.schema.ddl_render import render_ddl, render_md, short_type
 from data_pipeline.schema.introspect import introspect, list_tables
 from data_pipeline.steps.ddl_generation import DB_LABEL, RULE_LABEL, generator_label, table_label
@@ -26,6 +30,41 @@ from data_pipeline.taskfiles.table_list import TableRef, parse_name
 
 bp = Blueprint("database", __name__, url_prefix="/api/v0/database")
 log = logging.getLogger(__name__)
+
+
+class DatabaseToolsBusy(AppError):
+    """Too many database-tool requests at once; retry shortly."""
+    status, code, message, error_type = 429, "TOO_MANY_REQUESTS", "请求过多，请稍后重试", "RateLimitError"
+
+
+RETRY_AFTER_S = 2
+_slots: dict[int, threading.BoundedSemaphore] = {}
+_slots_lock = threading.Lock()
+
+
+def _semaphore() -> threading.BoundedSemaphore:
+    limit = ctx().settings.database_tools_concurrency
+    with _slots_lock:
+        return _slots.setdefault(id(ctx()), threading.BoundedSemaphore(limit))
+
+
+@bp.before_request
+def _take_slot():
+    if not _semaphore().acquire(blocking=False):
+        resp = error_response(DatabaseToolsBusy(
+            f"at most {ctx().settings.database_tools_concurrency} database requests run at once; retry in "
+            f"{RETRY_AFTER_S} s"))
+        resp.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return resp
+    g.database_slot = _semaphore()
+    return None
+
+
+@bp.teardown_request
+def _give_slot(_exc):
+    slot = g.pop("database_slot", None)
+    if slot is not None:
+        slot.release()
 
 
 class TableNotFound(AppError):

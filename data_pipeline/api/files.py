@@ -119,7 +119,8 @@ def upload_file(task_id: str):
     data = files.read_limited(upload.stream, ctx().settings.max_upload_bytes)
     running = task_store.running_execution(ctx().db, task_id) is not None
     result = files.save_upload(ctx().db, task_id=task_id, task_dir=task_dir, file_name=file_name, data=data,
-                               overwrite_mode=mode, running=running)
+                               overwrite_mode=mode, running=running,
+                               quota_bytes=ctx().settings.max_task_uploads_bytes)
     message = "文件已存在，已跳过" if result["action"] == "skipped" else "文件上传成功"
     return ok(result, message=message)
 

@@ -13,7 +13,8 @@ from typing import Optional
 
 import psycopg2
 
-from core.db import business_readonly, database_name, first_line
+from core.business_db import business_readonly
+from core.db import database_name, first_line
 from core.errors import DatabaseConnectionError, ValidationFailed
 from data_pipeline.taskfiles.table_list import TableRef
 
@@ -47,7 +48,8 @@ def check_tables(business_url: str, refs: list[TableRef], settings, *,
     if not refs:
         return access
     with business_readonly(business_url, statement_timeout_ms=settings.statement_timeout_ms,
-                           lock_timeout_ms=settings.lock_timeout_ms, connect_timeout_s=connect_timeout_s) as conn:
+                           lock_timeout_ms=settings.lock_timeout_ms, connect_timeout_s=connect_timeout_s,
+                           settings=settings) as conn:
         with conn.cursor() as cur:
             cur.execute(_ACCESS, {"schemas": [r.schema for r in refs], "names": [r.name for r in refs]})
             found = {row[0]: row[1:] for row in cur.fetchall()}

@@ -3,8 +3,8 @@
 `introspect(url, refs, settings)` answers `(tables, missing)`. The catalog is read with four queries for ALL
 requested tables together (relations, columns, constraints, pg_stats); only samples (one query per table),
 bounded exact counts of small tables and a bounded profile of enum-like candidates without statistics go per
-table. Every statement runs through `core.db.business_readonly` (READ ONLY transaction, statement and lock
-timeouts); identifiers are always `psycopg2.sql.Identifier`. Sample and profile values are masked by
+table. Every statement runs through `core.business_db.business_readonly` (vetted; READ ONLY transaction,
+statement and lock timeouts); identifiers are always `psycopg2.sql.Identifier`. Sample and profile values are masked by
 `data_pipeline.schema.pii.protect_table` right here, before anything else sees them.
 """
 from __future__ import annotations
@@ -17,7 +17,8 @@ from typing import Any, Iterable, Optional
 import psycopg2
 from psycopg2 import sql
 
-from core.db import business_readonly, first_line
+from core.business_db import business_readonly
+from core.db import first_line
 from data_pipeline.schema import pii
 from data_pipeline.schema.model import Column, ForeignKey, Table, ValueCount
 from data_pipeline.taskfiles.table_list import TableRef
@@ -105,7 +106,7 @@ def introspect(business_url: str, refs: list[TableRef], settings, *, sample: boo
     if not refs:
         return [], []
     with business_readonly(business_url, statement_timeout_ms=settings.statement_timeout_ms,
-                           lock_timeout_ms=settings.lock_timeout_ms) as conn:
+                           lock_timeout_ms=settings.lock_timeout_ms, settings=settings) as conn:
         tables = _read_catalog(conn, refs)
         found = {(t.schema, t.name) for t in tables}
         missing = [r for r in refs if (r.schema, r.name) not in found]
@@ -388,7 +389,7 @@ def list_tables(business_url: str, schemas: list[str], pattern: Optional[str], s
         ORDER BY n.nspname, c.relname
     """
     with business_readonly(business_url, statement_timeout_ms=settings.statement_timeout_ms,
-                           lock_timeout_ms=settings.lock_timeout_ms) as conn:
+                           lock_timeout_ms=settings.lock_timeout_ms, settings=settings) as conn:
         with conn.cursor() as cur:
             cur.execute(query, {"schemas": schemas, "pattern": like_pattern(pattern) if pattern else None})
             rows = _dict_rows(cur)

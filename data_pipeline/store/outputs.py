@@ -56,6 +56,13 @@ def get_output(db: Database, task_id: str, file_name: str) -> Optional[dict]:
             WHERE task_id = %(id)s AND file_name = %(name)s""", {"id": task_id, "name": file_name}))
 
 
+def uploaded_bytes(db: Database, task_id: str) -> int:
+    """Bytes of the task's files that clients put there (uploads, their backups, table lists: no execution)."""
+    row = db.fetchone("""SELECT COALESCE(sum(file_size), 0) AS n FROM data_pipeline_task_outputs
+                         WHERE task_id = %(id)s AND execution_id IS NULL""", {"id": task_id})
+    return int(row["n"]) if row else 0
+
+
 def delete_outputs(db: Database, task_id: str, file_names: Iterable[str]) -> int:
     """Delete the rows of the given files (e.g. before a step re-run cleans its files). Returns the row count."""
     names = list(file_names)

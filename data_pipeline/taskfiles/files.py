@@ -235,8 +235,21 @@ def _store_locked(task_dir: Path, file_name: str, data: bytes, overwrite_mode: s
     return action, backup_name, os.lstat(target)
 
 
+def _check_task_quota(db, task_id: str, task_dir: Path, file_name: str, size: int, overwrite_mode: str,
+                      quota_bytes: Optional[int]) -> None:
+    """413 when the task's uploaded files (with the backup this upload makes) would pass MAX_TASK_UPLOADS_MB."""
+    if quota_bytes is None:
+        return
+    current = os.path.lexists(task_dir / file_name) and os.lstat(task_dir / file_name).st_size or 0
+    projected = output_store.uploaded_bytes(db, task_id) + size + (current if overwrite_mode == "backup" else 0)
+    if projected > quota_bytes:
+        raise FileTooLarge(f"this upload would bring the task's uploaded files to {human_size(projected)}; the "
+                           f"limit is {human_size(quota_bytes)} per task (MAX_TASK_UPLOADS_MB)",
+                           invalid_params=["file"])
+
+
 def save_upload(db, *, task_id: str, task_dir: Path, file_name: str, data: bytes, overwrite_mode: str,
-                running: bool) -> dict:
+                running: bool, quota_bytes: Optional[int] = None) -> dict:
     """Store an uploaded (modified) file and record it in the outputs table. Returns the answer's data."""
     if overwrite_mode not in OVERWRITE_MODES:
         raise ValidationFailed(f"overwrite_mode must be one of {', '.join(OVERWRITE_MODES)}",
@@ -248,6 +261,7 @@ def save_upload(db, *, task_id: str, task_dir: Path, file_name: str, data: bytes
     if not task_dir.is_dir():
         task_dir.mkdir(parents=True, exist_ok=True)
     with file_safety.directory_lock(task_dir):  # backup + replace of one name never interleave
+        _check_task_quota(db, task_id, task_dir, file_name, len(data), overwrite_mode, quota_bytes)
         outcome = _store_locked(task_dir, file_name, data, overwrite_mode)
     if outcome is None:
         target = task_dir / file_name

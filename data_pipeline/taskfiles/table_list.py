@@ -132,16 +132,38 @@ def parse_names(names: Iterable[str]) -> list[TableRef]:
     return refs
 
 
+def masked_preview(text: str) -> str:
+    """At most the first two characters of a line and its length: enough to find it, not to read a file with it."""
+    text = text.strip()
+    return f"{text[:2]}… ({len(text)} chars)" if len(text) > 2 else "…"
+
+
 def parse_text(text: str, *, max_lines: int = 5000) -> list[TableRef]:
-    """Parse a table-list file's text (BOM already removed)."""
+    """Parse a table-list file's text (BOM already removed). Invalid lines are reported by number and a masked
+    preview only: the text may come from a file the client cannot read, and never flows back to it."""
     lines = text.splitlines()
     if len(lines) > max_lines:
         raise ValidationFailed(f"table list has {len(lines)} lines; at most {max_lines} allowed",
                                invalid_params=["file"])
-    names: list[str] = []
-    for line in lines:
-        names.extend(_split_commas(_strip_comment(line)))
-    return parse_names(names)
+    refs: list[TableRef] = []
+    errors: list[str] = []
+    for number, line in enumerate(lines, start=1):
+        for item in _split_commas(_strip_comment(line)):
+            if not item.strip():
+                continue
+            try:
+                ref = parse_name(item)
+            except ValueError as exc:
+                reason = re.sub(r"\s+['\"].*$", "", str(exc))   # the reason, without the text it quotes
+                errors.append(f"line {number} ({masked_preview(item)}): {reason}")
+                continue
+            if ref not in refs:
+                refs.append(ref)
+    if errors:
+        more = f"; and {len(errors) - 20} more" if len(errors) > 20 else ""
+        raise ValidationFailed(f"{len(errors)} invalid table name(s): " + "; ".join(errors[:20]) + more,
+                               invalid_params=["table_names"])
+    return refs
 
 
 def render(refs: Iterable[TableRef]) -> str:
@@ -152,15 +174,15 @@ def render(refs: Iterable[TableRef]) -> str:
 def find_missing_tables(business_url: str, refs: Iterable[TableRef], settings) -> list[TableRef]:
     """The refs that name no table, view, materialized view or foreign table in the business database.
 
-    One read-only catalog query (core.db.business_readonly, timeouts on). Raises DatabaseConnectionError when
-    the database cannot be reached; the caller decides whether that blocks.
+    One read-only catalog query (core.business_db.business_readonly: vetted, timeouts on). Raises
+    DatabaseConnectionError when the database cannot be reached; the caller decides whether that blocks.
     """
-    from core.db import business_readonly
+    from core.business_db import business_readonly
     refs = list(refs)
     if not refs:
         return []
     with business_readonly(business_url, statement_timeout_ms=settings.statement_timeout_ms,
-                           lock_timeout_ms=settings.lock_timeout_ms) as conn:
+                           lock_timeout_ms=settings.lock_timeout_ms, settings=settings) as conn:
         with conn.cursor() as cur:
             cur.execute(
                 """SELECT n.nspname, c.relname FROM pg_catalog.pg_class c

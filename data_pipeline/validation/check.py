@@ -2,8 +2,9 @@
 
 Lines of defence, in order (ARCHITECTURE.md "The business database is read-only, provably"):
 1. `sql_guard.check_sql`: exactly one SELECT, no denied functions — rejected SQL never reaches the server;
-2. every connection comes from `core.db.connect_business`: `default_transaction_read_only=on` for the session,
-   `BEGIN READ ONLY` on every transaction (psycopg2 readonly), `statement_timeout` and `lock_timeout`;
+2. every connection comes from `core.business_db.connect_business` (vetted URL and role):
+   `default_transaction_read_only=on` for the session, `BEGIN READ ONLY` on every transaction (psycopg2
+   readonly), `statement_timeout` and `lock_timeout`;
 3. each check is `EXPLAIN (FORMAT JSON) <sql>` then `SELECT * FROM (<sql>) AS _dp_q LIMIT <row_cap>` in one
    transaction that is always rolled back.
 
@@ -23,7 +24,8 @@ from typing import Callable, Iterable, Optional
 import psycopg2
 import psycopg2.errors
 
-from core.db import connect_business, first_line
+from core.business_db import connect_business
+from core.db import first_line
 from data_pipeline.validation.guard import check_sql
 
 VALID, EMPTY, ERROR, TIMEOUT, REJECTED = "valid", "empty", "error", "timeout", "rejected"
@@ -72,8 +74,9 @@ class SqlChecker:
     """
 
     def __init__(self, business_url: str, *, statement_timeout_ms: int, lock_timeout_ms: int, row_cap: int,
-                 concurrency: int = 4):
+                 concurrency: int = 4, settings=None):
         self.business_url = business_url
+        self.settings = settings   # the business-connection policy (core.business_db); None: the strict default
         self.statement_timeout_ms = statement_timeout_ms
         self.lock_timeout_ms = lock_timeout_ms
         self.row_cap = max(1, int(row_cap))
@@ -88,7 +91,7 @@ class SqlChecker:
     def from_settings(cls, business_url: str, settings) -> "SqlChecker":
         return cls(business_url, statement_timeout_ms=settings.statement_timeout_ms,
                    lock_timeout_ms=settings.lock_timeout_ms, row_cap=settings.validation_row_cap,
-                   concurrency=settings.validation_concurrency)
+                   concurrency=settings.validation_concurrency, settings=settings)
 
     # --- connections ------------------------------------------------------------------------------------------
     def _connection(self, fresh: bool = False):
@@ -100,7 +103,7 @@ class SqlChecker:
         if conn is None:
             conn = connect_business(self.business_url, statement_timeout_ms=self.statement_timeout_ms,
                                     lock_timeout_ms=self.lock_timeout_ms,
-                                    application_name="data_pipeline_sql_check")
+                                    application_name="data_pipeline_sql_check", settings=self.settings)
             with self._lock:
                 self._connections.append(conn)
             self._local.conn = conn

@@ -162,7 +162,7 @@ def resolve_files(directory: Path, *, timestamp: Optional[str] = None,
     if timestamp is not None and file_names:
         raise ValidationFailed("give either a timestamp or file names, not both", invalid_params=["timestamp", "files"])
     if timestamp is not None:
-        if not isinstance(timestamp, str) or not TIMESTAMP_RE.match(timestamp):
+        if not isinstance(timestamp, str) or not TIMESTAMP_RE.fullmatch(timestamp):
             raise InvalidFileName("timestamp must look like YYYYMMDD_HHMMSS", invalid_params=["timestamp"])
         names = [f"{t}_{timestamp}.csv" for t in vector_sql.VECTOR_TABLES]
         optional = {f"{vector_sql.COLLECTION_TABLE}_{timestamp}.csv"}

@@ -187,9 +187,11 @@ def test_llm_theme_failure_fails_the_step(app_ctx, task_dir):
 def test_llm_prompts_never_carry_planted_pii(app_ctx, tmp_path):
     """PII canary for this step: ddl (rule-based) then qa in LLM mode on a schema with planted personal data;
     no request to the LLM contains any planted value."""
+    from tests.business_roles import reader_url
     from tests.ddl_fixture_db import FIXTURE_SQL, PLANTED, admin_url, recreate, run_sql
     url = recreate(admin_url(app_ctx), "qa_pii_canary")
     run_sql(url, FIXTURE_SQL)
+    url = reader_url(url)   # read as a SELECT-only role (a superuser URL is refused)
     base = app_ctx.settings
     ctx = StepContext(task_id="task_20250101_000001", task_dir=tmp_path, params={}, options={}, settings=base,
                       business_url=url, meta_db=app_ctx.db, tables=parse_names(["customer", "events"]),

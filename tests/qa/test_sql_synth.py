@@ -96,9 +96,11 @@ def test_coverage_top_up_covers_missing_edges_and_tables(demo_tables):
 
 def test_awkward_schema_pairs_run_and_never_carry_pii(app_ctx, settings):
     """Mixed-case/space/reserved/Chinese identifiers, composite FK, enum, domains, views, partitions, PII."""
+    from tests.business_roles import reader_url
     from tests.ddl_fixture_db import FIXTURE_SQL, PLANTED, admin_url, recreate, run_sql
     url = recreate(admin_url(app_ctx), "qa_awkward_fixture")
     run_sql(url, FIXTURE_SQL)
+    url = reader_url(url)   # read as a SELECT-only role (a superuser URL is refused)
     refs = parse_names(['"Sales Dept"."Order"', "销售.订单明细", "customer", "customer_view", "status_counts",
                         "events", '"../up"'])
     tables, missing = introspect(url, refs, settings)

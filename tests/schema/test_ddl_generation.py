@@ -16,6 +16,7 @@ from data_pipeline.schema.model import load_snapshot
 from data_pipeline.steps import ddl_generation
 from data_pipeline.steps.base import StepContext
 from data_pipeline.taskfiles.table_list import TableRef, parse_names
+from tests.business_roles import reader_url
 from tests.ddl_fixture_db import PLANTED, admin_url, fetchall, fixture_db, run_sql, scratch_db
 from tests.openai_stub import Reply
 
@@ -146,7 +147,7 @@ def test_rerun_replaces_files(demo_run, settings, business_url):
 # ----------------------------------------------------------------------------------------- fixture + LLM stub
 @pytest.fixture(scope="module")
 def fixture_url(app_ctx):
-    return fixture_db(admin_url(app_ctx))
+    return reader_url(fixture_db(admin_url(app_ctx)))   # SELECT-only: a superuser URL is refused
 
 
 def llm_settings(settings, stub, **extra):

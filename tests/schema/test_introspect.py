@@ -5,6 +5,7 @@ import pytest
 
 from data_pipeline.schema.introspect import introspect, like_pattern, list_tables
 from data_pipeline.taskfiles.table_list import TableRef, parse_names
+from tests.business_roles import reader_url
 from tests.ddl_fixture_db import PLANTED, admin_url, fixture_db
 
 ALL = [TableRef("Sales Dept", "Order"), TableRef("销售", "订单明细"), TableRef("public", "customer"),
@@ -13,7 +14,7 @@ ALL = [TableRef("Sales Dept", "Order"), TableRef("销售", "订单明细"), Tabl
 
 @pytest.fixture(scope="module")
 def fixture_url(app_ctx):
-    return fixture_db(admin_url(app_ctx))
+    return reader_url(fixture_db(admin_url(app_ctx)))   # SELECT-only: a superuser URL is refused
 
 
 @pytest.fixture(scope="module")

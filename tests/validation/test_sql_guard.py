@@ -104,10 +104,103 @@ def test_body_drops_trailing_semicolons_and_comments_only():
     assert check_sql("/* lead */ SELECT 1").body == "/* lead */ SELECT 1"
 
 
-def test_unknown_functions_are_listed_but_allowed():
-    verdict = check_sql("SELECT my_schema.fancy_fn(1), upper('a')")
-    assert verdict.ok
-    assert verdict.functions == ("fancy_fn",)
+def test_unknown_and_user_functions_are_rejected_by_name():
+    assert check_sql("SELECT my_schema.fancy_fn(1), upper('a')").reason == \
+        "function my_schema.fancy_fn() is not allowed (only built-in functions)"
+    assert check_sql("SELECT fancy_fn(1)").reason == "function fancy_fn() is not in the allowlist of functions"
+    verdict = check_sql("SELECT upper('a'), pg_catalog.lower('B'), count(*) FROM t")
+    assert verdict.ok and verdict.functions == ("count", "lower", "upper")
+
+
+# Bypass attempts (issue 18): SQL given as text, escapes, comments, dollar quoting, reg* casts, locking clauses in
+# every position, CTEs and set operations. Each one must be rejected; the reason names what was found.
+BYPASSES = [
+    ("SELECT * FROM ts_stat('SELECT pg_read_file(''/etc/passwd'')::tsvector')", "ts_stat()"),
+    ("SELECT ts_stat('SELECT to_tsvector(company_name) FROM bss_company')", "ts_stat()"),
+    ("SELECT ts_rewrite('a'::tsquery, 'SELECT ''a''::tsquery, ''b''::tsquery')", "ts_rewrite()"),
+    ("SELECT * FROM pg_catalog.ts_stat($q$SELECT pg_read_file('pg_hba.conf')::tsvector$q$)", "ts_stat()"),
+    ("SELECT ts_stat/**/('SELECT 1')", "ts_stat()"),
+    ("SELECT ts_stat -- hidden\n ('SELECT 1')", "ts_stat()"),
+    ('SELECT "ts_stat"(\'SELECT 1\')', "ts_stat()"),
+    ('SELECT "TS_STAT"(\'SELECT 1\')', "ts_stat()"),
+    ('SELECT U&"pg_sl\\0065ep"(1)', "pg_sleep()"),
+    ('SELECT U&"\\0074s_stat"(\'SELECT 1\')', "ts_stat()"),
+    ('SELECT U&"ts!005fstat" UESCAPE \'!\'(\'SELECT 1\')', "ts_stat()"),
+    ('SELECT u&"pg_read_fil\\+000065"(\'/etc/passwd\')', "pg_read_file()"),
+    ("SELECT query_to_xml('SELECT 1', true, true, '')", "query_to_xml()"),
+    ("SELECT table_to_xml('bss_company', true, true, '')", "table_to_xml()"),
+    ("SELECT cursor_to_xml('c', 1, true, true, '')", "cursor_to_xml()"),
+    ("SELECT * FROM dblink('host=127.0.0.1', 'SELECT 1') AS t(a int)", "dblink()"),
+    ("SELECT current_setting('data_directory')", "current_setting()"),
+    ("SELECT set_config('default_transaction_read_only', 'off', true)", "set_config()"),
+    ("SELECT pg_read_binary_file('/etc/hostname')", "pg_read_binary_file()"),
+    ("SELECT pg_ls_dir('.')", "pg_ls_dir()"),
+    ("SELECT lo_export(1, '/tmp/x')", "lo_export()"),
+    ("SELECT pg_stat_file('postgresql.conf')", "pg_stat_file()"),
+    ("SELECT pg_catalog.pg_get_functiondef(1)", "pg_get_functiondef()"),
+    ("SELECT xml_is_well_formed('<x/>')", "xml_is_well_formed()"),
+    ("SELECT public.evil()", "public.evil()"),
+    ('SELECT "public"."count"(1)', "public.count()"),
+    ("SELECT 'pg_sleep'::regproc", "regproc"),
+    ("SELECT 'bss_company'::regclass", "regclass"),
+    ("SELECT CAST('ts_stat' AS regprocedure)", "regprocedure"),
+    ("SELECT regrole 'postgres'", "regrole"),
+    ("SELECT 1 OPERATOR(pg_catalog.+) 1", "OPERATOR"),
+    ("(SELECT * FROM bss_company) FOR UPDATE", "locking clause"),
+    ("SELECT 1 UNION SELECT 2 FOR UPDATE", "locking clause"),
+    ("WITH a AS (SELECT * FROM bss_company FOR SHARE) SELECT * FROM a", "locking clause"),
+    ("SELECT * FROM (SELECT * FROM bss_company FOR KEY SHARE) s", "locking clause"),
+    ("SELECT * FROM bss_company FOR NO KEY UPDATE SKIP LOCKED", "locking clause"),
+    ("SELECT * FROM bss_company FOR UPDATE OF bss_company NOWAIT", "locking clause"),
+    ("SELECT (SELECT id FROM bss_company LIMIT 1 FOR UPDATE)", "locking clause"),
+    ("WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE ts_stat('x') IS NULL) SELECT * FROM r",
+     "ts_stat()"),
+    ("SELECT 1 UNION ALL SELECT ts_rewrite('a'::tsquery, 'SELECT 1') IS NULL", "ts_rewrite()"),
+    ("SELECT 1 INTERSECT SELECT length(query_to_xml('SELECT 1', true, true, '')::text)", "query_to_xml()"),
+    ("SELECT id FROM bss_company WHERE EXISTS (SELECT pg_sleep(10))", "pg_sleep()"),
+    ("SELECT ts_stat('SELECT 1') FROM bss_company AS ts_stat(a)", "ts_stat()"),
+    ("SELECT now() AT TIME ZONE ts_stat('SELECT 1') FROM bss_company ts_stat(a)", "ts_stat()"),
+    ("SELECT count(*) FILTER (WHERE ts_stat('SELECT 1') IS NULL) FROM bss_company", "ts_stat()"),
+    ("SELECT array_agg(x ORDER BY pg_sleep(1)) FROM bss_company", "pg_sleep()"),
+    ("SELECT $$ignored$$, nextval($$s$$)", "nextval()"),
+    ("SELECT * FROM ROWS FROM (ts_stat('SELECT 1')) AS t(a, b, c)", "ts_stat()"),
+    ('SELECT U&"bad\\zz"(1)', "invalid Unicode escape"),
+    ("SELECT 1, ts_stat(q) FROM (SELECT 'SELECT 1' AS q) s, bss_company ts_stat(a)", "ts_stat()"),
+    ("SELECT trim(both ts_stat(q) from 'x') FROM (SELECT 'SELECT 1' AS q) s, bss_company ts_stat(a)", "ts_stat()"),
+    ("SELECT 1 FROM bss_company pg_read_file(a)", "pg_read_file()"),
+]
+
+
+@pytest.mark.parametrize("sql,named", BYPASSES)
+def test_bypass_attempts_are_rejected_and_named(sql, named):
+    verdict = check_sql(sql)
+    assert not verdict.ok, sql
+    assert named in verdict.reason, verdict.reason
+
+
+def test_the_bypass_corpus_is_large_enough():
+    assert len(BYPASSES) >= 40
+
+
+SYNTAX_THAT_LOOKS_LIKE_CALLS = [
+    "SELECT x::numeric(10,2), CAST(y AS varchar(5)) FROM t",
+    "SELECT g.n FROM generate_series(1, 3) g(n)",
+    "SELECT s.a FROM (SELECT 1) AS s(a)",
+    "WITH c(x) AS (SELECT 1) SELECT x FROM c",
+    "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT * FROM r",
+    "SELECT count(*) FILTER (WHERE a > 1) OVER (PARTITION BY b) FROM t",
+    "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM t",
+    "SELECT a FROM t WHERE a IN (1, 2) AND EXISTS (SELECT 1) AND b = ANY (ARRAY[1])",
+    "SELECT left(a, 1), right(a, 2), replace(a, 'x', 'y'), substring(a FROM 1 FOR 2), trim(both ' ' FROM a) FROM t",
+    "SELECT date(created_at), extract(year FROM d), to_char(d, 'YYYY-MM'), round(avg(x)::numeric, 2) FROM t",
+    "SELECT a FROM t JOIN u USING (id) ORDER BY (a) DESC",
+]
+
+
+@pytest.mark.parametrize("sql", SYNTAX_THAT_LOOKS_LIKE_CALLS)
+def test_syntax_that_looks_like_a_call_is_not_mistaken_for_one(sql):
+    verdict = check_sql(sql)
+    assert verdict.ok, verdict.reason
 
 
 def test_denied_prefix_matching_ignores_schema_and_case():
