@@ -376,3 +376,36 @@ def test_privacy_section_and_marks(app_ctx, canary_run):
     assert "password_hash: 敏感字段，未采样 (sensitive, not sampled)" in (task_dir / "staff.ddl").read_text("utf-8")
     summary = "\n".join(p.read_text(encoding="utf-8") for p in task_dir.glob("sql_validation_*_summary.log"))
     assert "隐私: 脱敏字段" in summary
+
+
+def test_llm_sees_only_masked_values(tmp_path, settings, app_ctx, canary_url, openai_stub):
+    """The LLM path gets the same masked snapshot: no planted value in any request of ddl_generation."""
+    from app_config import load_settings
+    from core.llm import make_llm
+    from data_pipeline.steps import ddl_generation
+    from data_pipeline.steps.base import StepContext
+    from data_pipeline.taskfiles.table_list import TableRef
+    from tests.openai_stub import Reply
+
+    def answer(request: dict) -> Reply:
+        prompt = request["messages"][-1]["content"]
+        missing = json.loads(re.search(r"需要生成注释的字段：(\[.*?\])", prompt).group(1))
+        return Reply(content=json.dumps({"table_comment": "表", "table_description": "说明",
+                                         "columns": {m: f"字段 {m}" for m in missing}}, ensure_ascii=False))
+
+    openai_stub.responder = answer
+    s = load_settings({"data_home": settings.data_home, "llm_base_url": openai_stub.base_url,
+                       "llm_model": "stub-model", "llm_max_retries": 0})
+    ctx = StepContext(task_id="manual_20250101_000000", task_dir=tmp_path, params={"business_context": "stores"},
+                      options={}, settings=s, business_url=canary_url, meta_db=None,
+                      tables=[TableRef("public", t) for t in TABLES], logger=logging.getLogger("test.canary"),
+                      llm=None)
+    with make_llm(s) as llm:
+        ctx.llm = llm
+        result = ddl_generation.run(ctx)
+    assert result.summary["succeeded"] == len(TABLES) and result.summary["comment_source"] == "llm"
+    assert len(openai_stub.chat_requests) == len(TABLES)
+    sent = openai_stub.sent_text() + "\n".join(r.prompt_text() for r in openai_stub.requests)
+    found = leaks([("LLM requests", sent)])
+    assert not found, found[:20]
+    assert "Sales Representative" in sent and "Beverages" in sent and '"personal_data": "secret"' in sent

@@ -132,7 +132,7 @@ def names_a_fact_not_a_value(name: str) -> bool:
     """address_id, phone_type, token_expires_at, 密码修改时间: about personal data, not personal data."""
     toks = _name_tokens(name)
     if toks and toks[-1] in NOT_VALUE_SUFFIX:
-        return True
+        return tuple(toks[-2:]) not in ID_PAIRS     # national_id is the id itself
     return bool(_CJK.search(name)) and name.strip().endswith(NOT_VALUE_SUFFIX_ZH)
 
 
