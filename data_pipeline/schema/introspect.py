@@ -114,8 +114,9 @@ def introspect(business_url: str, refs: list[TableRef], settings, *, sample: boo
             _refine_row_count(conn, table)
         if sample:
             stats = _read_stats(conn, tables)
+            secret_view_columns = _secret_view_columns(views)
             for table in tables:
-                withheld = _withheld_columns(table, views)
+                withheld = _withheld_columns(table, secret_view_columns)
                 table_stats = {k: v for k, v in stats.get((table.schema, table.name), {}).items()
                                if k not in withheld}
                 _sample(conn, table, settings.sample_rows, withheld)
@@ -443,13 +444,16 @@ def _catalog_kind(source: view_lineage.SourceColumn) -> Optional[str]:
     return pii.kind_by_meta(source.column, source.comment, source.data_type)[0]
 
 
-def _withheld_columns(table: Table, views: dict[tuple[str, str], view_lineage.ViewShape]) -> frozenset:
+def _secret_view_columns(views: dict[tuple[str, str], view_lineage.ViewShape]) -> dict[tuple[str, str], set[str]]:
+    """View columns computed from a secret column (known from the catalog alone, before any value is read)."""
+    inherited = view_lineage.resolve_views(views, _catalog_kind) if views else {}
+    return {key: {name for name, (kind, _) in cols.items() if kind == pii.SECRET} for key, cols in inherited.items()}
+
+
+def _withheld_columns(table: Table, secret_view_columns: dict[tuple[str, str], set[str]]) -> frozenset:
     """Columns never read: secrets by name or comment, and view columns computed from such columns."""
     withheld = {c.name for c in table.columns if pii.is_withheld_by_catalog(c, table)}
-    if (table.schema, table.name) in views:
-        inherited = view_lineage.resolve_views(views, _catalog_kind).get((table.schema, table.name), {})
-        withheld |= {name for name, (kind, _) in inherited.items() if kind == pii.SECRET}
-    return frozenset(withheld)
+    return frozenset(withheld | secret_view_columns.get((table.schema, table.name), set()))
 
 
 def _protect(tables: list[Table], views: dict[tuple[str, str], view_lineage.ViewShape]) -> None:
