@@ -22,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import pytest
+import sqlglot
 
 from tests.ddl_fixture_db import admin_url, recreate, run_sql
 from tests.executor_support import BASE, stop_executors, wait_final
@@ -376,6 +377,16 @@ def test_privacy_section_and_marks(app_ctx, canary_run):
     assert "password_hash: 敏感字段，未采样 (sensitive, not sampled)" in (task_dir / "staff.ddl").read_text("utf-8")
     summary = "\n".join(p.read_text(encoding="utf-8") for p in task_dir.glob("sql_validation_*_summary.log"))
     assert "隐私: 脱敏字段" in summary
+    # the generated pairs never filter on, group by or list a masked or withheld column
+    personal = {(t.split(".", 1)[1], c) for t, c in list(masked) + list(withheld)}
+    pairs = json.loads(next(task_dir.glob("qs_*_pair.json")).read_text(encoding="utf-8"))
+    assert len(pairs) > 20
+    for pair in pairs:
+        tree = sqlglot.parse_one(pair["sql"], read="postgres")
+        aliases = {t.alias_or_name: t.name for t in tree.find_all(sqlglot.exp.Table)}
+        for column in tree.find_all(sqlglot.exp.Column):
+            owners = [aliases[column.table]] if column.table in aliases else list(set(aliases.values()))
+            assert not any((owner, column.name) in personal for owner in owners), (column.sql(), pair["sql"])
 
 
 def test_llm_sees_only_masked_values(tmp_path, settings, app_ctx, canary_url, openai_stub):
