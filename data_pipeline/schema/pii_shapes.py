@@ -18,7 +18,8 @@ from collections import Counter
 CN_PHONE = re.compile(r"^(\+?86[- ]?)?1[3-9]\d{9}$|^0\d{2,3}-?\d{7,8}$")
 INTL_PHONE = re.compile(r"^\+\d{1,3}([\s.-]?\(\d{1,4}\))?[\s.-]?\d[\d\s.-]{4,16}\d$")   # +55 (12) 3923-5566
 PAREN_PHONE = re.compile(r"^\(\d{2,5}\)[\s.-]?\d{2,5}([\s.-]?\d{2,5}){1,2}$")           # (555) 123-4567
-GROUPED_PHONE = re.compile(r"^\d{2,5}[\s.-]\d{3,4}[\s.-]\d{3,5}$")                        # 555-123-4567
+# 555-123-4567, 020 7946 0958, 555.123.4567 (not 12 345 678, a number with thousands separators, nor 10.100.200)
+GROUPED_PHONE = re.compile(r"^\d{2,5}[\s-]\d{3,4}[\s-]\d{4,5}$|^\d{3}\.\d{3}\.\d{4}$")
 _DATE_LIKE = re.compile(r"^\d{4}[-./]\d{1,2}[-./]\d{1,2}|^\d{1,2}[-./]\d{1,2}[-./]\d{2,4}$")
 
 

@@ -115,7 +115,7 @@ def test_kind_by_name_privacy(name, kind):
     # not personal: ids (32-hex is a uuid without dashes), dates, coordinates, codes, amounts
     ("30675d85ba5044c31acfa243b9d16334", None), ("2023-01-01", None), ("2025-04-11 02:00:00", None),
     ("117.969876,25.828410", None), ("1061-1", None), ("G6001", None), ("4111111111111112", None),
-    ("12500.00", None), ("550e8400-e29b-41d4-a716-446655440000", None),
+    ("12500.00", None), ("550e8400-e29b-41d4-a716-446655440000", None), ("12 345 678", None), ("10.100.200", None),
 ])
 def test_kind_of_value_any_locale(value, kind):
     assert pii.kind_of_value(value, english_names=False) == kind
