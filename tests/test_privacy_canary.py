@@ -79,7 +79,7 @@ CUSTOMERS = [  # first, last, email, phone, fax, ssn, notes (free text carrying 
     ("Ottoline", "Fairweather", "o.fairweather@canarymail.test", "(555) 218-4471", "(555) 218-4472",
      "078-05-1120", "Prefers e-mail: ottoline.alt@canarymail.test"),
     ("Thaddeus", "Blackwood", "thaddeus@canarymail.test", "+1-780-428-3907", "+1-780-428-3908",
-     "536-22-8726", "Leave at the door"),
+     "536-22-8726", "Leave with Ottoline Fairweather next door"),
     ("Philippa", "Wintergreen", "pw@canarymail.test", "030-0076545", "030-0076546", "401-33-1234",
      "Card on file " + CARD_2),
 ]

@@ -411,11 +411,46 @@ def withhold(column: Column) -> None:
     column.is_enum_like, column.distinct_count, column.null_fraction = False, None, None
 
 
+def _known_names_pattern(columns: Iterable[Column]) -> Optional[re.Pattern]:
+    """The raw names sampled from a table's person-name columns (whole values and their words of 3+ letters,
+    Chinese names of 2+ characters): other free text of the same rows often repeats them ("Ask for Zebulon")."""
+    words: set[str] = set()
+    for column in columns:
+        for value in list(column.samples) + [tv.value for tv in column.top_values]:
+            if "*" in value:
+                continue
+            value = value.strip()
+            if _CJK.search(value):
+                if len(value) >= 2:
+                    words.add(value)
+            else:
+                words.update(w for w in re.split(r"[\s,]+", value) if len(w) >= 3 and w.isalpha())
+    if not words:
+        return None
+    ordered = sorted(words, key=len, reverse=True)
+    latin = "|".join(re.escape(w) for w in ordered if not _CJK.search(w))
+    chinese = "|".join(re.escape(w) for w in ordered if _CJK.search(w))   # Chinese has no word boundaries
+    parts = ([rf"(?<![^\W\d_])(?:{latin})(?![^\W\d_])"] if latin else []) + ([f"(?:{chinese})"] if chinese else [])
+    return re.compile("|".join(parts), re.I)
+
+
 def protect_column(column: Column, table: Optional[Table] = None,
-                   inherited: Optional[tuple[str, str]] = None) -> None:
+                   inherited: Optional[tuple[str, str]] = None, known_names: Optional[re.Pattern] = None) -> None:
     """Detect and mask one column in place. `inherited` is (kind, source) a view column takes from the column it
-    is computed from; a kind found earlier (masked values no longer show it) is kept."""
-    kind, source = (column.pii_kind, column.pii_source) if column.pii_kind else (inherited or detect(column, table))
+    is computed from; a kind found earlier (masked values no longer show it) is kept. `known_names`: names
+    sampled from the table's person-name columns, masked wherever they appear in free text."""
+    kind, source = _kind_of(column, table, inherited)
+    _apply(column, kind, source, known_names)
+
+
+def _kind_of(column: Column, table: Optional[Table], inherited: Optional[tuple[str, str]]
+             ) -> tuple[Optional[str], Optional[str]]:
+    if column.pii_kind:
+        return column.pii_kind, column.pii_source
+    return inherited or detect(column, table)
+
+
+def _apply(column: Column, kind: Optional[str], source: Optional[str], known_names: Optional[re.Pattern]) -> None:
     column.pii_kind, column.pii_source = kind, source if kind else None
     if kind == SECRET:
         withhold(column)
@@ -424,16 +459,22 @@ def protect_column(column: Column, table: Optional[Table] = None,
         column.top_values = [ValueCount(mask(kind, tv.value), tv.count) for tv in column.top_values]
         column.is_enum_like = False
     else:
-        column.samples = _dedupe(mask_inline(v) for v in column.samples)  # free text may still carry PII
-        column.top_values = [ValueCount(mask_inline(tv.value), tv.count) for tv in column.top_values]
+        def clean(text: str) -> str:   # free text may still carry PII
+            text = mask_inline(text)
+            return known_names.sub(lambda m: mask_person_name(m.group(0)), text) if known_names else text
+        column.samples = _dedupe(clean(v) for v in column.samples)
+        column.top_values = [ValueCount(clean(tv.value), tv.count) for tv in column.top_values]
 
 
 def protect_table(table: Table, inherited: Optional[dict[str, tuple[str, str]]] = None) -> Table:
     """Detect and mask in place; idempotent (masked values do not look like raw ones any more). `inherited`:
-    column name -> (kind, source) for view columns computed from personal columns."""
+    column name -> (kind, source) for view columns computed from personal columns. Every column is classified
+    before any is masked, so the raw names of the person-name columns can be masked inside free text too."""
     inherited = inherited or {}
+    kinds = {c.name: _kind_of(c, table, inherited.get(c.name)) for c in table.columns}
+    known_names = _known_names_pattern(c for c in table.columns if kinds[c.name][0] == "person_name")
     for column in table.columns:
-        protect_column(column, table, inherited.get(column.name))
+        _apply(column, *kinds[column.name], known_names)
     if table.view_definition:
         table.view_definition = mask_inline(table.view_definition)   # a literal in a WHERE clause
     return table

@@ -187,3 +187,13 @@ def test_inline_masking_any_locale():
         assert raw not in masked
     assert "+1500.00" in masked and "2024-01-01 10:00:00+08" in masked
     assert pii.mask_inline("4111111111111112 is not a card") == "4111111111111112 is not a card"
+
+
+def test_sampled_names_are_masked_inside_free_text_of_the_same_table():
+    table = Table("public", "customer", columns=[
+        Column("first_name", "text", samples=["Zebulon", "Ottoline"]),
+        Column("notes", "text", samples=["Ask for Zebulon at the desk", "zebulon's order", "Leave at the door"]),
+        Column("姓名", "text", samples=["司马青云"]), Column("备注", "text", samples=["请联系司马青云处理"])])
+    pii.protect_table(table)
+    assert table.column("notes").samples == ["Ask for Z****** at the desk", "z******'s order", "Leave at the door"]
+    assert table.column("备注").samples == ["请联系司马**处理"]
