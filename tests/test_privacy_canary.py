@@ -317,6 +317,9 @@ def test_no_planted_value_in_any_output_and_public_values_kept(app_ctx, canary_u
     found = leaks(c.items)
     assert not found, "planted values leaked:\n" + "\n".join(found[:40])
     assert files >= 2 * len(TABLES) and len(c.items) > 3 * len(TABLES) and len(PLANTED) > 80
+    print(f"privacy canary: {len(PLANTED)} planted values, {len(c.items)} texts ({files} files, "
+          f"{sum(1 for label, _ in c.items if label == 'vector row')} vector rows, "
+          f"{sum(len(t) for _, t in c.items)} characters) scanned, 0 hits")
 
     # the real, non-personal values are there, unmasked: in the Markdown, the snapshot and the vectors
     task_dir = app_ctx.task_dir(task_id)
