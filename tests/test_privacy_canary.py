@@ -380,6 +380,9 @@ def test_privacy_section_and_marks(app_ctx, canary_run):
     assert "password_hash: 敏感字段，未采样 (sensitive, not sampled)" in (task_dir / "staff.ddl").read_text("utf-8")
     summary = "\n".join(p.read_text(encoding="utf-8") for p in task_dir.glob("sql_validation_*_summary.log"))
     assert "隐私: 脱敏字段" in summary
+    log_text = (task_dir / "data_pipeline.log").read_text(encoding="utf-8")
+    assert re.search(r"privacy: \d+ columns masked \(.*phone \d+.*\); \d+ withheld as secrets, never sampled "
+                     r"\(.*public\.staff\.password_hash", log_text)
     # the generated pairs never filter on, group by or list a masked or withheld column
     personal = {(t.split(".", 1)[1], c) for t, c in list(masked) + list(withheld)}
     pairs = json.loads(next(task_dir.glob("qs_*_pair.json")).read_text(encoding="utf-8"))
