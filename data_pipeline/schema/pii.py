@@ -166,11 +166,18 @@ def kind_by_name(name: str) -> Optional[str]:
     return None
 
 
+_EN_MODIFIER = re.compile(r"\s(of|for|in|by|from|to|at|on|with|used|which|that|when|where)\s", re.I)
+_ZH_MODIFIER = re.compile(r".*(的|所在|所属|对应)")
+
+
 def comment_head(comment: Optional[str]) -> str:
-    """What a comment names: its first clause ("状态：1正常 2冻结（冻结后需重置密码）" -> "状态")."""
+    """What a comment names: its first clause, without what qualifies it. "状态：1正常 2冻结（需重置密码）" ->
+    "状态"; "City of the customer's address" -> "City"; "客户地址所在城市" -> "城市"."""
     if not comment:
         return ""
-    return re.split(r"[，,;；:：(（\n。]|\.\s", comment.strip(), maxsplit=1)[0][:60].strip()
+    head = re.split(r"[，,;；:：(（\n。]|\.\s", comment.strip(), maxsplit=1)[0][:60].strip()
+    head = _EN_MODIFIER.split(head, maxsplit=1)[0]
+    return _ZH_MODIFIER.sub("", head).strip() or head.strip()
 
 
 def _type_allows(kind: Optional[str], data_type: str) -> bool:

@@ -197,3 +197,14 @@ def test_sampled_names_are_masked_inside_free_text_of_the_same_table():
     pii.protect_table(table)
     assert table.column("notes").samples == ["Ask for Z****** at the desk", "z******'s order", "Leave at the door"]
     assert table.column("备注").samples == ["请联系司马**处理"]
+
+
+@pytest.mark.parametrize("comment, kind", [
+    ("Fax number of the customer", "phone"), ("password hash (bcrypt) of the order PIN", "secret"),
+    ("客户的手机号", "phone"), ("联系电话", "phone"), ("IBAN of the payee", "iban"),
+    # the comment names something else, only qualified by personal words
+    ("City of the customer's address", None), ("客户地址所在城市", None), ("状态：1正常 2冻结（冻结后需重置密码）", None),
+    ("Number of tokens used", None), ("所属管理公司ID", None),
+])
+def test_comment_rules_read_what_the_comment_names(comment, kind):
+    assert pii.kind_by_meta("col_x", comment, "text") == (kind, "comment" if kind else None)
