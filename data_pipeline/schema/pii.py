@@ -30,7 +30,6 @@ from data_pipeline.schema import pii_shapes as shapes
 from data_pipeline.schema.model import Column, Table, ValueCount
 
 SECRET = "secret"
-MASKED_KINDS = ("phone", "email", "id_card", "card_number", "iban", "person_name", "address")
 
 ID18 = re.compile(r"^\d{17}[\dXx]$")
 ID15 = re.compile(r"^[1-8]\d{5}\d{2}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])\d{3}$")
@@ -48,7 +47,6 @@ PERSON_NAME_VALUE = re.compile(r"^[\u4e00-\u9fa5]{2,4}$")
 # 高级经理, 华东区, 王府店: titles, places and shops that start with a surname character are not names
 NOT_NAME_SUFFIX_ZH = ("经理", "主管", "专员", "工程师", "总监", "助理", "主任", "代表", "顾问", "会计", "出纳", "部",
                       "店", "区", "类", "品", "组", "处", "科", "室", "中心", "公司", "集团", "级", "型", "站", "线")
-EN_PERSON_NAME_VALUE = re.compile(r"^[A-Z][a-z]+( [A-Z]\.?)?( [A-Z][a-z]+){1,2}$")
 EN_NAME_ANY_CASE = re.compile(r"^[A-Za-z][A-Za-z'’-]+( [A-Za-z]\.?)?( [A-Za-z][A-Za-z'’-]+){1,2}$")
 
 # column-name vocabulary (tokens of snake_case / camelCase names, and Chinese substrings)
@@ -68,8 +66,8 @@ ID_ZH = ("身份证", "证件号", "护照", "社保号")
 CARD_TOKENS = {"pan", "cardno", "cardnumber", "ccnumber", "creditcard"}
 CARD_PAIRS = {("card", "number"), ("card", "no"), ("credit", "card"), ("cc", "number"), ("debit", "card")}
 CARD_ZH = ("卡号", "信用卡", "银行卡")
-IBAN_TOKENS = {"iban", "bic_iban"}
-IBAN_PAIRS = {("bank", "account"), ("account", "number"), ("account", "no")}
+IBAN_TOKENS = {"iban"}
+IBAN_PAIRS = {("bank", "account")}     # not account_number: most are customer ids such as AW00000001
 IBAN_ZH = ("银行账号", "银行帐号", "开户账号")
 EMAIL_TOKENS = {"email", "mail", "emailaddress"}
 EMAIL_ZH = ("邮箱", "电子邮件", "邮件地址")
