@@ -372,7 +372,7 @@ MASKERS = {"phone": mask_phone, "id_card": mask_id_card, "email": mask_email, "p
 
 def mask(kind: str, value: str) -> str:
     """Masked value of `kind`; a value that is already masked (has `*`) is returned unchanged (idempotent)."""
-    return value if "*" in value else MASKERS[kind](value)
+    return value if "*" in value or not value.strip() else MASKERS[kind](value)
 
 
 def _inline_card(s: str) -> str:
