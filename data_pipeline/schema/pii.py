@@ -479,7 +479,9 @@ def protect_table(table: Table, inherited: Optional[dict[str, tuple[str, str]]] 
     kinds = {c.name: _kind_of(c, table, inherited.get(c.name)) for c in table.columns}
     known_names = _known_names_pattern(c for c in table.columns if kinds[c.name][0] == "person_name")
     for column in table.columns:
-        _apply(column, *kinds[column.name], known_names)
+        # "Ana Trujillo Emparedados y helados" in company_name is a company's name: kept (names of things)
+        thing = bool(set(_name_tokens(column.name)) & NOT_PERSON) or any(z in column.name for z in NOT_PERSON_ZH)
+        _apply(column, *kinds[column.name], None if thing else known_names)
     if table.view_definition:
         table.view_definition = mask_inline(table.view_definition)   # a literal in a WHERE clause
     return table

@@ -193,8 +193,10 @@ def test_sampled_names_are_masked_inside_free_text_of_the_same_table():
     table = Table("public", "customer", columns=[
         Column("first_name", "text", samples=["Zebulon", "Ottoline"]),
         Column("notes", "text", samples=["Ask for Zebulon at the desk", "zebulon's order", "Leave at the door"]),
-        Column("姓名", "text", samples=["司马青云"]), Column("备注", "text", samples=["请联系司马青云处理"])])
+        Column("姓名", "text", samples=["司马青云"]), Column("备注", "text", samples=["请联系司马青云处理"]),
+        Column("company_name", "text", samples=["Zebulon Trading Ltd"])])
     pii.protect_table(table)
+    assert table.column("company_name").samples == ["Zebulon Trading Ltd"]     # the name of a thing: kept
     assert table.column("notes").samples == ["Ask for Z****** at the desk", "z******'s order", "Leave at the door"]
     assert table.column("备注").samples == ["请联系司马**处理"]
 
