@@ -8,7 +8,7 @@ on the embedded server and read through a SELECT-only LOGIN role. A complete run
 embedded defaults (rule-based generator, built-in embedder); then every file of the task directory, every API
 answer about the task (status, files and downloads, logs, log query), the database tools on the same tables,
 the task's log rows and the vector rows are scanned for every planted value, case-insensitively, and for its
-digits-only form.
+digits-only form. A view whose secret columns raise when evaluated proves those columns are never read.
 """
 from __future__ import annotations
 
@@ -116,7 +116,7 @@ PUBLIC = ["General Manager", "Sales Representative", "Beverages", "Dairy Product
           "Harbour Plaza Store", "Alberta", "Gold", "Silver", "区域经理", "批发", "零售", "shipped"]
 
 TABLES = ["address", "store", "staff", "customer", "product", "orders", "member", "customer_list",
-          "staff_directory", "customer_cities", "客户档案", "客户通讯录"]
+          "staff_directory", "customer_cities", "staff_accounts", "客户档案", "客户通讯录"]
 
 
 def _lit(value: str) -> str:
@@ -177,6 +177,13 @@ CREATE MATERIALIZED VIEW staff_directory AS
            s.phone AS reach, s.password_hash AS check_value
     FROM staff s JOIN store st ON st.store_id = s.store_id;
 CREATE VIEW customer_cities AS SELECT name AS display, city, store FROM customer_list;
+-- secrets known by name are never read: evaluating these view columns fails the whole statement, so a sample
+-- or profile read that touched them would leave the view without any sample (STABLE: unreferenced, not run)
+CREATE FUNCTION tattle(value text) RETURNS text LANGUAGE plpgsql STABLE AS
+  $f$ BEGIN RAISE EXCEPTION 'canary: a secret column was read'; END $f$;
+CREATE VIEW staff_accounts AS
+    SELECT staff_id, username, title, tattle(password_hash) AS password_hash, tattle(api_token) AS api_token
+    FROM staff;
 CREATE TABLE 客户档案 (编号 serial PRIMARY KEY, 姓名 text, 手机号 text, 传真 text, 电子邮箱 text, 住址 text,
     职位 text, 客户类别 text);
 INSERT INTO 客户档案 (姓名, 手机号, 传真, 电子邮箱, 住址, 职位, 客户类别) VALUES {_rows(CN_CUSTOMERS)};
@@ -188,10 +195,6 @@ END $$;
 GRANT CONNECT ON DATABASE {DB} TO {READER};
 GRANT USAGE ON SCHEMA public TO {READER};
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO {READER};
--- secrets known by name are never read: the reader may not read them, so a sample query touching them would fail
-REVOKE SELECT ON staff FROM {READER};
-GRANT SELECT (staff_id, first_name, last_name, title, email, phone, fax, remember_code, username, store_id,
-              hire_date) ON staff TO {READER};
 ALTER ROLE {READER} SET default_transaction_read_only = on;
 """
 
@@ -364,6 +367,13 @@ def test_privacy_section_and_marks(app_ctx, canary_run):
         table, column = name.split(".")
         assert (f"public.{table}", column) in withheld, name
     assert withheld[("public.staff", "remember_code")] == "values"
+    assert withheld[("public.staff_accounts", "password_hash")] == "view:public.staff.password_hash"
+    # the secret view columns were never evaluated: the view's other columns were sampled
+    snapshot = json.loads((task_dir / "schema_snapshot.json").read_text(encoding="utf-8"))
+    accounts = next(t for t in snapshot["tables"] if t["name"] == "staff_accounts")
+    title = next(c for c in accounts["columns"] if c["name"] == "title")
+    assert "General Manager" in title["samples"] + [v["value"] for v in title["top_values"]]
+    assert "a secret column was read" not in (task_dir / "data_pipeline.log").read_text(encoding="utf-8")
     assert withheld[("public.orders", "login_check")] == "comment"
     # no over-masking: titles, categories, store names, keys and foreign keys stay real
     for name in ("staff.title", "staff.store_id", "customer.address_id", "customer.contact_title",
