@@ -226,7 +226,7 @@ def kind_of_value(value: str, *, english_names: bool = True) -> Optional[str]:
         return SECRET
     if EMAIL.match(v):
         return "email"
-    if id_card_valid(v) or SSN.match(v):
+    if id_card_valid(v) or SSN.match(v) or shapes.is_national_id(v):
         return "id_card"
     if shapes.is_phone(v):
         return "phone"

@@ -52,13 +52,25 @@ INLINE_IBAN = r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]
 
 def luhn_valid(number: str) -> bool:
     d = digits(number)
-    if not 13 <= len(d) <= 19 or len(set(d)) == 1:
-        return False
+    return 13 <= len(d) <= 19 and len(set(d)) > 1 and _luhn_ok(d)
+
+
+UK_NINO = re.compile(r"^[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]$")
+CA_SIN = re.compile(r"^\d{3}[- ]\d{3}[- ]\d{3}$")
+
+
+def _luhn_ok(d: str) -> bool:
     total = 0
     for i, ch in enumerate(reversed(d)):
         n = int(ch) * (2 if i % 2 else 1)
         total += n - 9 if n > 9 else n
     return total % 10 == 0
+
+
+def is_national_id(value: str) -> bool:
+    """National insurance / social insurance numbers of other locales (UK NINO; Canadian SIN with Luhn)."""
+    v = value.strip().upper()
+    return bool(UK_NINO.match(v)) or (bool(CA_SIN.match(v)) and _luhn_ok(digits(v)))
 
 
 def is_card(value: str) -> bool:

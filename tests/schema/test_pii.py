@@ -108,6 +108,7 @@ def test_kind_by_name_privacy(name, kind):
     ("030-0074321", "phone"), ("+86 13812345678", "phone"), ("0571-88123456", "phone"),
     ("4111 1111 1111 1111", "card_number"), ("5500005555555559", "card_number"),
     ("DE89 3704 0044 0532 0130 00", "iban"), ("GB82WEST12345698765432", "iban"), ("123-45-6789", "id_card"),
+    ("AB 12 34 56 C", "id_card"), ("046 454 286", "id_card"), ("046 454 287", None),
     ("5baa61e4c9b93f3f0682250b6cf8331b7ee68fd8", "secret"),
     ("$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW", "secret"),
     ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", "secret"), ("sk_live_4eC39HqLyjWDarjtT1zdp7dc", "secret"),
