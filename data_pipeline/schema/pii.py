@@ -47,7 +47,8 @@ PERSON_NAME_VALUE = re.compile(r"^[\u4e00-\u9fa5]{2,4}$")
 # 高级经理, 华东区, 王府店: titles, places and shops that start with a surname character are not names
 NOT_NAME_SUFFIX_ZH = ("经理", "主管", "专员", "工程师", "总监", "助理", "主任", "代表", "顾问", "会计", "出纳", "部",
                       "店", "区", "类", "品", "组", "处", "科", "室", "中心", "公司", "集团", "级", "型", "站", "线")
-EN_NAME_ANY_CASE = re.compile(r"^[A-Za-z][A-Za-z'’-]+( [A-Za-z]\.?)?( [A-Za-z][A-Za-z'’-]+){1,2}$")
+EN_NAME_ANY_CASE = re.compile(r"^[A-Za-z][A-Za-z'’-]+( [A-Za-z]\.?)?( [A-Za-z][A-Za-z'’-]+){1,2}$"      # Mary Smith
+                              r"|^[A-Za-z][A-Za-z'’-]+, [A-Za-z][A-Za-z'’-]+( [A-Za-z]\.?)?$")           # SMITH, Mary
 
 # column-name vocabulary (tokens of snake_case / camelCase names, and Chinese substrings)
 SECRET_TOKENS = {"password", "passwd", "pwd", "passwort", "secret", "token", "apikey", "salt", "hash", "hashed",
@@ -82,6 +83,11 @@ PERSON_WHO = {"person", "real", "full", "first", "last", "given", "family", "mid
               "teacher", "applicant", "holder", "legal", "leader", "linkman", "passenger", "buyer", "seller",
               "receiver", "recipient", "sender", "consignee", "guardian", "user", "nick", "worker", "doctor",
               "operator", "cardholder", "account", "maiden", "birth", "sur", "fore"}
+# a column named after a person holds people's names when its values look like names (contact, owner, staff)
+PERSON_COLUMNS = {"person", "contact", "customer", "driver", "owner", "employee", "staff", "manager", "member",
+                  "patient", "student", "teacher", "applicant", "holder", "leader", "linkman", "passenger", "buyer",
+                  "seller", "receiver", "recipient", "sender", "consignee", "guardian", "user", "worker", "doctor",
+                  "operator", "cardholder", "author", "agent", "assignee", "reporter", "approver", "salesperson"}
 PERSON_TOKENS = {"realname", "fullname", "firstname", "lastname", "surname", "linkman", "contactperson",
                  "xm", "username_cn", "username", "givenname", "familyname", "forename", "nickname", "middlename"}
 PERSON_ZH = ("姓名", "联系人", "负责人", "法人", "经办人", "收货人", "持卡人", "客户名称", "昵称")
@@ -254,7 +260,7 @@ def _english_names_possible(name: str, person_table: bool) -> bool:
     toks = _name_tokens(name)
     if set(toks) & NOT_PERSON or any(z in name for z in NOT_PERSON_ZH):
         return False
-    return bool(toks) and (("name" in toks and person_table) or toks[-1] in PERSON_WHO)
+    return bool(toks) and (("name" in toks and person_table) or toks[-1] in PERSON_COLUMNS)
 
 
 def kind_by_values(name: str, values: Iterable[str], *, person_table: bool = False) -> Optional[str]:

@@ -126,6 +126,8 @@ def test_english_name_shapes_only_where_a_name_is_expected():
     names = ["MARY SMITH", "PATRICIA JOHNSON", "LINDA WILLIAMS"]
     assert pii.kind_by_values("name", names, person_table=True) == "person_name"
     assert pii.kind_by_values("name", names, person_table=False) is None        # category.name "Action Movies"
+    assert pii.kind_by_values("staff", ["SMITH, Mary", "DOE, John"]) == "person_name"
+    assert pii.kind_by_values("account", ["Savings Account", "Checking Plus"]) is None
     titles = ["General Manager", "Sales Representative", "Owner Assistant"]
     assert pii.kind_by_values("title", titles, person_table=True) is None
     assert pii.kind_by_values("contact_title", titles, person_table=True) is None
