@@ -60,13 +60,14 @@ def _refs(expression: exp.Expression, tables: dict[str, str]) -> set[Ref]:
     return {(tables.get(c.table) if c.table else None, c.name) for c in expression.find_all(exp.Column)}
 
 
-def output_sources(definition: str, width: int) -> Optional[list[set[Ref]]]:
+def output_sources(definition: str, width: int, label: str = "view") -> Optional[list[set[Ref]]]:
     """For each of the view's `width` output columns (in order), the (table, column) references it draws on;
     None when the definition cannot be parsed or its select lists do not have `width` items."""
     try:
         tree = sqlglot.parse_one(definition.strip().rstrip(";"), read="postgres")
     except (sqlglot.errors.ParseError, sqlglot.errors.TokenError, ValueError) as exc:
-        log.warning("view definition not parsed (%s): falling back to the catalog", str(exc).splitlines()[0][:120])
+        log.warning("%s: definition not parsed (%s); its text columns reading personal columns count as personal",
+                    label, str(exc).splitlines()[0][:120])
         return None
     tables = _alias_tables(tree)
     branches = _branches(tree)
@@ -106,14 +107,15 @@ def _most_sensitive(kinds: list[tuple[str, SourceColumn]]) -> Optional[tuple[str
 
 
 def inherited_kinds(definition: Optional[str], columns: list[tuple[str, str]], sources: list[SourceColumn],
-                    kind_of: Callable[[SourceColumn], Optional[str]]) -> dict[str, tuple[str, str]]:
+                    kind_of: Callable[[SourceColumn], Optional[str]], label: str = "view"
+                    ) -> dict[str, tuple[str, str]]:
     """Output column name -> (kind, "view:<schema>.<table>.<column>") for the view's columns that draw on a
     personal source. `columns` are the view's (name, data_type) in order; `kind_of` classifies a source."""
     classified = [(kind_of(s), s) for s in sources]
     personal = [(k, s) for k, s in classified if k]
     if not personal:
         return {}
-    per_column = output_sources(definition, len(columns)) if definition else None
+    per_column = output_sources(definition, len(columns), label) if definition else None
     source_tables = {s.table for s in sources}
     out: dict[str, tuple[str, str]] = {}
     for i, (name, data_type) in enumerate(columns):
@@ -164,7 +166,8 @@ def resolve_views(views: dict[tuple[str, str], ViewShape], base_kind: Callable[[
                     return hit[0]
             return base_kind(source)
 
-        memo[key] = inherited_kinds(view.definition, view.columns, view.sources, kind_of)
+        memo[key] = inherited_kinds(view.definition, view.columns, view.sources, kind_of,
+                                    f"view {view.schema}.{view.name}")
         return memo[key]
 
     return {key: inherited(key) for key in views}
