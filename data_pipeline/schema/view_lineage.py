@@ -12,6 +12,7 @@ column are treated as personal (never silently public).
 """
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from dataclasses import dataclass
@@ -60,6 +61,7 @@ def _refs(expression: exp.Expression, tables: dict[str, str]) -> set[Ref]:
     return {(tables.get(c.table) if c.table else None, c.name) for c in expression.find_all(exp.Column)}
 
 
+@functools.lru_cache(maxsize=1024)   # introspection resolves views twice (before sampling, after masking)
 def output_sources(definition: str, width: int, label: str = "view") -> Optional[list[set[Ref]]]:
     """For each of the view's `width` output columns (in order), the (table, column) references it draws on;
     None when the definition cannot be parsed or its select lists do not have `width` items."""
