@@ -8,6 +8,7 @@ vocabulary/columns -> prompting -> themes -> synth/llm -> rule_plan.
     columns.py       column roles (measure, category, label, time, soft delete) and SQL text (quoting, literals)
     pairs.py         the pair model and pair files (`qs_*_pair.json` and its meta sidecar)
     pair_quality.py  pure quality functions: dedupe, FK edges, coverage, difficulty
+    pair_privacy.py  an LLM pair never filters on, groups by or lists a personal column, nor uses a masked value
     prompting.py     table docs and FK lists for prompts, one validated chat_json call
     themes.py        business themes: FK-graph clusters (rule-based) or one LLM call
     synth.py         rule-based SQL-first pair templates per table and per FK edge

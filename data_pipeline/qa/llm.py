@@ -10,6 +10,7 @@ from typing import Any, Sequence
 
 from pydantic import BaseModel, Field
 
+from data_pipeline.qa.pair_privacy import personal_data_use
 from data_pipeline.qa.pair_quality import DIFFICULTIES, classify_difficulty, sql_coverage
 from data_pipeline.qa.pairs import Pair
 from data_pipeline.schema.model import Table
@@ -51,6 +52,10 @@ def generate_theme_pairs(llm: Any, theme: Theme, tables: Sequence[Table], docs: 
         used, edges = sql_coverage(sql, tables)
         if not used:
             problems.append(f"theme '{theme.topic_name}' item {i + 1} rejected: it reads none of the task's tables")
+            continue
+        personal = personal_data_use(sql, tables)
+        if personal:   # personal columns are never filter values, group keys or listed columns
+            problems.append(f"theme '{theme.topic_name}' item {i + 1} rejected: {personal}")
             continue
         pairs.append(Pair(question, sql, {
             "theme": theme.topic_name, "difficulty": classify_difficulty(sql),

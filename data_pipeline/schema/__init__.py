@@ -5,7 +5,10 @@ In: a business database URL and a table list. Out: `Table` objects (`model.py`) 
     access.py         which listed tables exist, are readable by the role, hold data (checked before reading)
     model.py          Table / Column / ForeignKey / ValueCount and the schema snapshot file shared by every step
     introspect.py     batched catalog reads, row counts, samples and value profiles (read-only, masked at once)
-    pii.py            personal data: detect by column name and value shape, mask keeping the shape
+    pii.py            personal data and secrets: detect by column name, comment and value shape, mask keeping
+                      the shape (secrets are withheld: never sampled)
+    pii_shapes.py     value shapes of phones in any locale, Luhn cards, IBANs, hashes, JWTs, PEM blocks, tokens
+    view_lineage.py   which source columns feed each view column (catalog dependencies + parsed definition)
     comments.py       comments for tables and columns that have none (rule-based or LLM)
     ddl_render.py     `{table}.ddl` (executable PostgreSQL DDL) and `{table}_detail.md`
     metadata_file.py  `metadata.txt` (a SQL script summarising tables and themes)

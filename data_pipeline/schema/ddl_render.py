@@ -30,7 +30,18 @@ xmlelement xmlexists xmlforest xmlnamespaces xmlparse xmlpi xmlroot xmlserialize
 """.split())
 _PLAIN = re.compile(r"^[a-z_][a-z0-9_$]*$")
 GENERATED_MARK = "[生成]"
-PII_WORDS = {"phone": "电话号码", "id_card": "身份证号", "email": "邮箱", "person_name": "姓名", "address": "地址"}
+PII_WORDS = {"phone": "电话号码", "id_card": "身份证号", "email": "邮箱", "person_name": "姓名", "address": "地址",
+             "card_number": "银行卡号", "iban": "银行账号(IBAN)", "secret": "密码/密钥"}
+SENSITIVE_MARK = "敏感字段，未采样 (sensitive, not sampled)"
+
+
+def privacy_mark(col: Column) -> str:
+    """How a column's line says its values are withheld or masked ("" for ordinary columns)."""
+    if col.pii_kind == "secret":
+        return SENSITIVE_MARK
+    if col.pii_kind:
+        return f"个人信息: {PII_WORDS.get(col.pii_kind, col.pii_kind)}，已脱敏 (masked)"
+    return ""
 # defaults that need nothing but the table itself (no sequences, no user functions)
 _SAFE_DEFAULT = re.compile(
     r"^(NULL|true|false|-?\d+(\.\d+)?|'(?:[^']|'')*'(::[\w .\"\[\]()]+)*|\(-?\d+(\.\d+)?\)(::[\w .\"]+)*|"
@@ -128,6 +139,8 @@ def render_ddl(table: Table, known: Optional[set[tuple[str, str]]] = None, *, so
     trailing: list[str] = []
     for col in table.columns:
         line, notes = _column_line(col)
+        if col.pii_kind == "secret":
+            notes.append(SENSITIVE_MARK)
         body.append(line)
         trailing.extend(f"-- {col.name}: {n}" for n in notes)
     is_view = table.kind in ("view", "materialized_view")
@@ -208,6 +221,8 @@ def render_md(table: Table, *, source_label: str = "") -> str:
             text += f" {GENERATED_MARK}"
         if flags:
             text += f" [{', '.join(flags)}]"
+        if privacy_mark(col):
+            text += f" [{privacy_mark(col)}]"
         samples = [tv.value for tv in col.top_values] if col.is_enum_like and col.top_values else col.samples
         if samples:
             text += f" [示例: {_values(samples, 3)}]"
@@ -235,7 +250,9 @@ def _notes(table: Table) -> list[str]:
             notes.append(f"{col.name} 为枚举字段，可选值：{_values(col.enum_values, 20)}")
         elif col.is_enum_like and col.top_values:
             notes.append(f"{col.name} 为枚举字段，包含取值：{_values((tv.value for tv in col.top_values), 10)}")
-        if col.pii_kind:
+        if col.pii_kind == "secret":
+            notes.append(f"{col.name} 为敏感字段（{PII_WORDS['secret']}），不采样、不统计取值 (sensitive, not sampled)")
+        elif col.pii_kind:
             notes.append(f"{col.name} 含个人信息（{PII_WORDS.get(col.pii_kind, col.pii_kind)}），示例已脱敏")
     if table.kind in ("view", "materialized_view"):
         notes.append(f"这是一个{'视图' if table.kind == 'view' else '物化视图'}")

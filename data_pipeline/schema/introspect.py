@@ -19,7 +19,7 @@ from psycopg2 import sql
 
 from core.business_db import business_readonly
 from core.db import first_line
-from data_pipeline.schema import pii
+from data_pipeline.schema import pii, view_lineage
 from data_pipeline.schema.model import Column, ForeignKey, Table, ValueCount
 from data_pipeline.taskfiles.table_list import TableRef
 
@@ -110,18 +110,19 @@ def introspect(business_url: str, refs: list[TableRef], settings, *, sample: boo
         tables = _read_catalog(conn, refs)
         found = {(t.schema, t.name) for t in tables}
         missing = [r for r in refs if (r.schema, r.name) not in found]
+        views = _read_view_shapes(conn, tables)
         for table in tables:
             _refine_row_count(conn, table)
         if sample:
             stats = _read_stats(conn, tables)
+            secret_view_columns = _secret_view_columns(views)
             for table in tables:
-                table_stats = stats.get((table.schema, table.name), {})
-                _sample(conn, table, settings.sample_rows)
-                _profile(conn, table, table_stats)
-                pii.protect_table(table)
-        else:
-            for table in tables:
-                pii.protect_table(table)
+                withheld = _withheld_columns(table, secret_view_columns)
+                table_stats = {k: v for k, v in stats.get((table.schema, table.name), {}).items()
+                               if k not in withheld}
+                _sample(conn, table, settings.sample_rows, withheld)
+                _profile(conn, table, table_stats, withheld)
+        _protect(tables, views)
     return tables, missing
 
 
@@ -253,16 +254,18 @@ def _read_stats(conn, tables: list[Table]) -> dict[tuple[str, str], dict[str, di
     return out
 
 
-def _text_columns(names: Iterable[str]):
+def _text_columns(names: Iterable[str], withheld: frozenset = frozenset()):
+    """The select list of a sample/profile read; a withheld (secret) column is never read: NULL in its place."""
     return sql.SQL(", ").join(
+        sql.SQL("NULL::text") if n in withheld else
         sql.SQL("left({}::text, {})").format(sql.Identifier(n), sql.Literal(SAMPLE_TEXT_MAX)) for n in names)
 
 
-def _sample(conn, table: Table, limit: int) -> None:
+def _sample(conn, table: Table, limit: int, withheld: frozenset = frozenset()) -> None:
     """Up to `limit` rows; TABLESAMPLE SYSTEM on big tables (a few pages instead of a scan)."""
     if not table.columns:
         return
-    cols = _text_columns([c.name for c in table.columns])
+    cols = _text_columns([c.name for c in table.columns], withheld)
     rows_known = table.row_estimate or 0
     queries = []
     if rows_known > TABLESAMPLE_FROM and table.kind in ("table", "materialized_view", "partitioned_table"):
@@ -292,14 +295,15 @@ def _is_candidate(col: Column) -> bool:
         col.type_kind == "domain" and bool(_ENUMLIKE_TYPES.match(col.domain_base_type or "")))
 
 
-def _profile(conn, table: Table, stats: dict[str, dict]) -> None:
-    """distinct counts and top values: pg_stats where present, else a bounded GROUP BY-like pass on PROFILE_ROWS."""
+def _profile(conn, table: Table, stats: dict[str, dict], withheld: frozenset = frozenset()) -> None:
+    """distinct counts and top values: pg_stats where present, else a bounded GROUP BY-like pass on PROFILE_ROWS.
+    Withheld (secret) columns are not profiled at all."""
     rows = table.row_estimate or 0
     unprofiled = []
     for col in table.columns:
         st = stats.get(col.name)
         if st is None:
-            if _is_candidate(col):
+            if _is_candidate(col) and col.name not in withheld:
                 unprofiled.append(col)
             continue
         col.null_fraction = float(st["null_frac"]) if st["null_frac"] is not None else None
@@ -367,6 +371,112 @@ def _parse_array(text: str) -> list[str]:
                 out.append(item)
             i = j + 1
     return out
+
+
+# ------------------------------------------------------------------------------------------------ privacy
+# Which columns of which relations each requested view reads (the view's rewrite rule depends on them), with
+# their comments and types; views read by views are followed (VIEW_DEPTH levels) so `name` in a view on a view
+# on `customer` is still known to be first_name || last_name.
+VIEW_DEPTH = 4
+
+_VIEW_SOURCES = """
+SELECT vn.nspname AS view_schema, v.relname AS view_name, n.nspname AS schema, c.relname AS table_name,
+       c.relkind, a.attname AS column_name, col_description(a.attrelid, a.attnum) AS comment,
+       format_type(a.atttypid, a.atttypmod) AS data_type
+FROM unnest(%(schemas)s::text[], %(names)s::text[]) AS r(schema, name)
+JOIN pg_namespace vn ON vn.nspname = r.schema
+JOIN pg_class v ON v.relnamespace = vn.oid AND v.relname = r.name AND v.relkind IN ('v', 'm')
+JOIN pg_rewrite rw ON rw.ev_class = v.oid
+JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = rw.oid
+                AND d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0 AND d.refobjid <> v.oid
+JOIN pg_class c ON c.oid = d.refobjid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.refobjsubid
+ORDER BY 1, 2, 3, 4, a.attnum
+"""
+
+_VIEW_HEADS = """
+SELECT n.nspname AS schema, c.relname AS name, pg_get_viewdef(c.oid, true) AS definition,
+       ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0
+             AND NOT a.attisdropped ORDER BY a.attnum) AS column_names,
+       ARRAY(SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a WHERE a.attrelid = c.oid
+             AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS column_types
+FROM unnest(%(schemas)s::text[], %(names)s::text[]) AS r(schema, name)
+JOIN pg_namespace n ON n.nspname = r.schema
+JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = r.name AND c.relkind IN ('v', 'm')
+"""
+
+
+def _read_view_shapes(conn, tables: list[Table]) -> dict[tuple[str, str], view_lineage.ViewShape]:
+    """The requested views and the views they read, with the columns each reads (see VIEW_DEPTH). A catalog
+    read that fails leaves the views without lineage (logged): their own column names still classify them."""
+    shapes = {(t.schema, t.name): view_lineage.ViewShape(t.schema, t.name, t.view_definition,
+                                                         [(c.name, c.data_type) for c in t.columns], [])
+              for t in tables if t.kind in ("view", "materialized_view")}
+    pending = list(shapes)
+    try:
+        with conn.cursor() as cur:
+            for _ in range(VIEW_DEPTH):
+                if not pending:
+                    break
+                cur.execute(_VIEW_SOURCES, {"schemas": [k[0] for k in pending], "names": [k[1] for k in pending]})
+                nested = []
+                for row in _dict_rows(cur):
+                    source = view_lineage.SourceColumn(row["schema"], row["table_name"], row["column_name"],
+                                                       row["relkind"], row["comment"], row["data_type"])
+                    shapes[(row["view_schema"], row["view_name"])].sources.append(source)
+                    key = (source.schema, source.table)
+                    if source.relkind in ("v", "m") and key not in shapes and key not in nested:
+                        nested.append(key)
+                if nested:
+                    cur.execute(_VIEW_HEADS, {"schemas": [k[0] for k in nested], "names": [k[1] for k in nested]})
+                    for row in _dict_rows(cur):
+                        shapes[(row["schema"], row["name"])] = view_lineage.ViewShape(
+                            row["schema"], row["name"], row["definition"],
+                            list(zip(row["column_names"], row["column_types"])), [])
+                pending = [k for k in nested if k in shapes]
+    except psycopg2.Error as exc:
+        log.warning("view dependencies not readable: %s", first_line(exc))
+    conn.rollback()
+    return shapes
+
+
+def _catalog_kind(source: view_lineage.SourceColumn) -> Optional[str]:
+    return pii.kind_by_meta(source.column, source.comment, source.data_type)[0]
+
+
+def _secret_view_columns(views: dict[tuple[str, str], view_lineage.ViewShape]) -> dict[tuple[str, str], set[str]]:
+    """View columns computed from a secret column (known from the catalog alone, before any value is read)."""
+    inherited = view_lineage.resolve_views(views, _catalog_kind) if views else {}
+    return {key: {name for name, (kind, _) in cols.items() if kind == pii.SECRET} for key, cols in inherited.items()}
+
+
+def _withheld_columns(table: Table, secret_view_columns: dict[tuple[str, str], set[str]]) -> frozenset:
+    """Columns never read: secrets by name or comment, and view columns computed from such columns."""
+    withheld = {c.name for c in table.columns if pii.is_withheld_by_catalog(c, table)}
+    return frozenset(withheld | secret_view_columns.get((table.schema, table.name), set()))
+
+
+def _protect(tables: list[Table], views: dict[tuple[str, str], view_lineage.ViewShape]) -> None:
+    """Mask every table; views last, each view column computed from a personal column taking its kind (with
+    what the base tables of this same run showed by their values, e.g. a fax column recognised by its numbers)."""
+    by_key = {(t.schema, t.name): t for t in tables}
+    for table in tables:
+        if (table.schema, table.name) not in views:
+            pii.protect_table(table)
+
+    def base_kind(source: view_lineage.SourceColumn) -> Optional[str]:
+        table = by_key.get((source.schema, source.table))
+        column = table.column(source.column) if table is not None else None
+        if column is not None and (source.schema, source.table) not in views:
+            return column.pii_kind
+        return _catalog_kind(source)
+
+    inherited = view_lineage.resolve_views(views, base_kind) if views else {}
+    for table in tables:
+        key = (table.schema, table.name)
+        if key in views:
+            pii.protect_table(table, inherited.get(key, {}))
 
 
 # ------------------------------------------------------------------------------------------------ listing

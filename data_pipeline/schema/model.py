@@ -37,7 +37,7 @@ class Column:
     null_fraction: Optional[float] = None
     top_values: list[ValueCount] = field(default_factory=list)  # for enum-like columns
     is_enum_like: bool = False
-    pii_kind: Optional[str] = None      # phone, id_card, email, person_name, address
+    pii_kind: Optional[str] = None      # phone, id_card, email, person_name, address, card_number, iban, secret
     # --- appended by introspection (ddl engineer) ---
     type_kind: str = "base"             # base, enum, domain (user-defined types need CREATE TYPE/DOMAIN first)
     type_schema: Optional[str] = None   # schema of an enum/domain type
@@ -47,6 +47,8 @@ class Column:
     identity: str = ""                  # "a" GENERATED ALWAYS / "d" BY DEFAULT AS IDENTITY, "" otherwise
     generated_expr: Optional[str] = None      # expression of a GENERATED ALWAYS AS (...) STORED column
     comment_source: str = "database"    # database, llm, rule_based: where effective_comment comes from
+    # --- appended by privacy (schema.pii) ---
+    pii_source: Optional[str] = None    # why pii_kind was set: name, comment, values, view:<schema>.<table>.<col>
 
     @property
     def effective_comment(self) -> str:

@@ -67,6 +67,21 @@ def process_table(table: Table, llm, business_context: str, by_name: dict, known
             "pii_columns": sum(1 for c in table.columns if c.pii_kind), "seconds": time.monotonic() - started}
 
 
+def _log_privacy(log, tables: list[Table]) -> None:
+    """One line for operators: how many columns were masked (by kind) and which were withheld as secrets."""
+    kinds: dict[str, int] = {}
+    secrets = []
+    for t in tables:
+        for c in t.columns:
+            if c.pii_kind == "secret":
+                secrets.append(f"{t.qualified}.{c.name}")
+            elif c.pii_kind:
+                kinds[c.pii_kind] = kinds.get(c.pii_kind, 0) + 1
+    log.info("privacy: %d columns masked (%s); %d withheld as secrets, never sampled%s", sum(kinds.values()),
+             ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())) or "none", len(secrets),
+             f" ({', '.join(secrets[:20])}{' ...' if len(secrets) > 20 else ''})" if secrets else "")
+
+
 def run(ctx: StepContext) -> StepResult:
     started = time.monotonic()
     refs = list(ctx.tables)
@@ -86,6 +101,7 @@ def run(ctx: StepContext) -> StepResult:
     read_s = time.monotonic() - started
     log.info("catalog, counts and samples of %d tables read in %.1f s; %d not found, %d not readable, "
              "%d unpopulated", len(tables), read_s, len(missing), len(access.unreadable), len(access.unpopulated))
+    _log_privacy(log, tables)
     failed: list[dict] = [{"table": r.qualified, "error": "table or view not found"} for r in missing]
     for r in missing:
         log.error("table %s: not found in the business database", r.qualified)

@@ -10,6 +10,9 @@
   `validation.status` says "not_run";
 - `schema_snapshot.json`: tables and FK edges covered by the output SQL vs total (`pair_quality.compute_coverage`,
   which parses each SQL with sqlglot, so repaired SQL counts as it is now), and comment coverage;
+- `schema_snapshot.json` again for `privacy`: one list of the columns whose sample values were masked (by kind,
+  with the reason: name, comment, values or the view column they are computed from) and of the columns withheld
+  as secrets (never sampled or profiled);
 - the `{stem}.ddl` files: an existing database comment counts as kept when its text appears in the table's
   DDL file (without DDL files, when the snapshot still carries it as the effective comment).
 Rates are fractions in [0, 1] rounded to 4 places; null means unknown, never zero.
@@ -128,6 +131,21 @@ def _comment_section(task_dir: Path, tables: list[Table]) -> dict:
             "kept_checked_against": "ddl_files" if has_ddl else "schema_snapshot"}
 
 
+def _privacy_section(tables: list[Table]) -> dict:
+    """What was masked and why, what was withheld (see schema.pii)."""
+    masked, withheld = [], []
+    for t in tables:
+        for c in t.columns:
+            if c.pii_kind:
+                item = {"table": t.qualified, "column": c.name, "kind": c.pii_kind, "reason": c.pii_source}
+                (withheld if c.pii_kind == "secret" else masked).append(item)
+    by_kind: dict[str, int] = {}
+    for item in masked:
+        by_kind[item["kind"]] = by_kind.get(item["kind"], 0) + 1
+    return {"columns_masked": len(masked), "masked_by_kind": dict(sorted(by_kind.items())),
+            "columns_withheld_as_secrets": len(withheld), "masked_columns": masked, "withheld_columns": withheld}
+
+
 def build_quality_report(task_dir: Path) -> dict[str, Any]:
     """The quality report of a task directory as a JSON-ready dict (see the module docstring)."""
     task_dir = Path(task_dir)
@@ -155,9 +173,11 @@ def build_quality_report(task_dir: Path) -> dict[str, Any]:
         coverage = pair_quality.compute_coverage((p.sql for p in pairs), tables).as_dict()
         out["coverage"] = {**coverage, "source": "sql (parsed with sqlglot)"}
         out["comments"] = _comment_section(task_dir, tables)
+        out["privacy"] = _privacy_section(tables)
     else:
         out["coverage"] = None
         out["comments"] = None
+        out["privacy"] = None
         out["schema_note"] = f"{SNAPSHOT_FILE} not found: table, FK and comment coverage unknown"
     return out
 
@@ -209,4 +229,8 @@ def summary_lines(q: dict[str, Any]) -> list[str]:
         lines.append(f"  字段注释覆盖: {m['columns_with_comment']}/{m['columns_total']} "
                      f"({_pct(m['column_comment_coverage'])})；保留数据库原有注释 "
                      f"{m['existing_comments_kept']}/{m['existing_database_comments']}")
+    p = q.get("privacy")
+    if p:
+        kinds = ", ".join(f"{k} {n}" for k, n in p["masked_by_kind"].items()) or "无"
+        lines.append(f"  隐私: 脱敏字段 {p['columns_masked']} ({kinds})；敏感字段不采样 {p['columns_withheld_as_secrets']}")
     return lines

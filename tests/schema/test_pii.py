@@ -80,3 +80,136 @@ def test_protect_table_masks_samples_and_top_values():
     assert col.top_values[0].value == "138****5678" and col.top_values[0].count == 5
     assert other.pii_kind is None and other.samples == ["call 139****1111"]
     assert "13812345678" not in repr(table)
+
+
+# ------------------------------------------------------------------------------------ issue 11: privacy
+@pytest.mark.parametrize("name, kind", [
+    # secrets, any case style or language
+    ("password", "secret"), ("passwordHash", "secret"), ("pwd", "secret"), ("api_key", "secret"),
+    ("apiKey", "secret"), ("access_token", "secret"), ("salt", "secret"), ("private_key", "secret"),
+    ("client_secret", "secret"), ("credentials", "secret"), ("登录密码", "secret"), ("密钥", "secret"),
+    # contact data in any locale
+    ("fax", "phone"), ("Fax", "phone"), ("home_phone", "phone"), ("phone2", "phone"), ("传真", "phone"),
+    ("address2", "address"), ("postal_code", "address"), ("zip", "address"), ("邮编", "address"),
+    ("card_number", "card_number"), ("creditCard", "card_number"), ("iban", "iban"), ("ssn", "id_card"),
+    ("national_id", "id_card"), ("username", "person_name"), ("nickname", "person_name"),
+    ("given_name", "person_name"), ("family_name", "person_name"), ("昵称", "person_name"),
+    # a fact about personal data, or no personal data at all: keep the values
+    ("address_id", None), ("phone_type", None), ("email_verified", None), ("token_type", None),
+    ("password_changed_at", None), ("token_count", None), ("密码修改时间", None), ("title", None),
+    ("job_title", None), ("contact_title", None), ("category", None), ("store_name", None), ("IP地址", None),
+])
+def test_kind_by_name_privacy(name, kind):
+    assert pii.kind_by_name(name) == kind
+
+
+@pytest.mark.parametrize("value, kind", [
+    ("+55 (12) 3923-5566", "phone"), ("(555) 123-4567", "phone"), ("+1-780-428-3457", "phone"),
+    ("030-0074321", "phone"), ("+86 13812345678", "phone"), ("0571-88123456", "phone"),
+    ("4111 1111 1111 1111", "card_number"), ("5500005555555559", "card_number"),
+    ("DE89 3704 0044 0532 0130 00", "iban"), ("GB82WEST12345698765432", "iban"), ("123-45-6789", "id_card"),
+    ("AB 12 34 56 C", "id_card"), ("046 454 286", "id_card"), ("046 454 287", None),
+    ("5baa61e4c9b93f3f0682250b6cf8331b7ee68fd8", "secret"),
+    ("$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW", "secret"),
+    ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", "secret"), ("sk_live_4eC39HqLyjWDarjtT1zdp7dc", "secret"),
+    ("-----BEGIN RSA PRIVATE KEY-----\nMIIB", "secret"), ("742 Evergreen Terrace", "address"),
+    # not personal: ids (32-hex is a uuid without dashes), dates, coordinates, codes, amounts
+    ("30675d85ba5044c31acfa243b9d16334", None), ("2023-01-01", None), ("2025-04-11 02:00:00", None),
+    ("117.969876,25.828410", None), ("1061-1", None), ("G6001", None), ("4111111111111112", None),
+    ("12500.00", None), ("550e8400-e29b-41d4-a716-446655440000", None), ("12 345 678", None), ("10.100.200", None),
+])
+def test_kind_of_value_any_locale(value, kind):
+    assert pii.kind_of_value(value, english_names=False) == kind
+
+
+def test_english_name_shapes_only_where_a_name_is_expected():
+    names = ["MARY SMITH", "PATRICIA JOHNSON", "LINDA WILLIAMS"]
+    assert pii.kind_by_values("name", names, person_table=True) == "person_name"
+    assert pii.kind_by_values("name", names, person_table=False) is None        # category.name "Action Movies"
+    assert pii.kind_by_values("staff", ["SMITH, Mary", "DOE, John"]) == "person_name"
+    assert pii.kind_by_values("account", ["Savings Account", "Checking Plus"]) is None
+    titles = ["General Manager", "Sales Representative", "Owner Assistant"]
+    assert pii.kind_by_values("title", titles, person_table=True) is None
+    assert pii.kind_by_values("contact_title", titles, person_table=True) is None
+    assert pii.kind_by_values("category", ["Dairy Products", "Sea Food"], person_table=True) is None
+    assert pii.kind_by_values("职位", ["高级经理", "区域经理"]) is None
+    assert pii.kind_by_values("col", ["高级经理", "王府店"]) is None           # surname-initial, not names
+    assert pii.is_person_table(Table("public", "customers")) and pii.is_person_table(Table("hr", "员工信息"))
+    assert not pii.is_person_table(Table("public", "product"))
+
+
+def test_keys_and_typed_columns_are_never_personal():
+    table = Table("public", "customer", columns=[
+        Column("address_id", "integer", samples=["5", "6"]), Column("store_id", "integer", samples=["1"]),
+        Column("phone", "bigint", samples=["13812345678"]), Column("email_verified", "boolean", samples=["true"]),
+        Column("contact", "text", samples=["Mary Smith", "John Doe"]),
+        Column("title", "text", samples=["General Manager", "Sales Representative"])])
+    from data_pipeline.schema.model import ForeignKey
+    table.foreign_keys = [ForeignKey("fk", ["store_id"], "public", "store", ["store_id"])]
+    pii.protect_table(table)
+    kinds = {c.name: c.pii_kind for c in table.columns}
+    assert kinds == {"address_id": None, "store_id": None, "phone": "phone", "email_verified": None,
+                     "contact": "person_name", "title": None}
+    assert table.column("title").samples == ["General Manager", "Sales Representative"]
+    assert table.column("address_id").samples == ["5", "6"]
+
+
+def test_secrets_are_withheld_and_comments_count():
+    pw = Column("login_check", "text", comment="password hash (bcrypt)", samples=["$2b$12$abc"],
+                top_values=[ValueCount("x", 3)], is_enum_like=True, distinct_count=2)
+    status = Column("state_code", "text", comment="状态：1正常 2冻结（冻结后需重置密码）", samples=["1", "2"])
+    fax = Column("alt_contact", "text", comment="Fax number of the customer", samples=["+55 (12) 3923-5581"])
+    token = Column("remember_code", "text", samples=["eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
+                                                     "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIyIn0.c2lnbmF0dXJm"])
+    table = pii.protect_table(Table("public", "t", columns=[pw, status, fax, token]))
+    assert pii.is_withheld_by_catalog(pw) and not pii.is_withheld_by_catalog(token)
+    assert (pw.pii_kind, pw.pii_source, pw.samples, pw.top_values, pw.is_enum_like, pw.distinct_count) == \
+        ("secret", "comment", [], [], False, None)
+    assert status.pii_kind is None and status.samples == ["1", "2"]     # only the comment's head names the column
+    assert (fax.pii_kind, fax.pii_source, fax.samples) == ("phone", "comment", ["+55 (**) ****-**81"])
+    assert (token.pii_kind, token.pii_source, token.samples) == ("secret", "values", [])
+    pii.protect_table(table)   # idempotent: the kinds found by values survive a second pass
+    assert token.pii_kind == "secret" and fax.samples == ["+55 (**) ****-**81"]
+
+
+def test_masks_keep_shape_in_any_locale():
+    assert pii.mask("phone", "+55 (12) 3923-5566") == "+55 (**) ****-**66"
+    assert pii.mask("phone", "(555) 123-4567") == "(55*) ***-**67"
+    assert pii.mask("card_number", "4111 1111 1111 1111") == "**** **** **** 1111"
+    assert pii.mask("iban", "GB82WEST12345698765432") == "GB82**************5432"
+    assert pii.mask("id_card", "123-45-6789") == "***-**-6789"
+    assert pii.mask("address", "742 Evergreen Terrace") == "*** E******** T******"
+    assert pii.mask("person_name", "MARY SMITH") == "M*** S****"
+
+
+def test_inline_masking_any_locale():
+    text = ("Call +44 20 7946 0958 or (555) 123-4567, card 4111 1111 1111 1111, IBAN DE89 3704 0044 0532 0130 00, "
+            "token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl, total +1500.00 on 2024-01-01 10:00:00+08")
+    masked = pii.mask_inline(text)
+    for raw in ("7946 0958", "123-4567", "1111 1111 1111 1111", "3704 0044", "eyJzdWIiOiIxIn0"):
+        assert raw not in masked
+    assert "+1500.00" in masked and "2024-01-01 10:00:00+08" in masked
+    assert pii.mask_inline("4111111111111112 is not a card") == "4111111111111112 is not a card"
+
+
+def test_sampled_names_are_masked_inside_free_text_of_the_same_table():
+    table = Table("public", "customer", columns=[
+        Column("first_name", "text", samples=["Zebulon", "Ottoline"]),
+        Column("notes", "text", samples=["Ask for Zebulon at the desk", "zebulon's order", "Leave at the door"]),
+        Column("姓名", "text", samples=["司马青云"]), Column("备注", "text", samples=["请联系司马青云处理"]),
+        Column("company_name", "text", samples=["Zebulon Trading Ltd"])])
+    pii.protect_table(table)
+    assert table.column("company_name").samples == ["Zebulon Trading Ltd"]     # the name of a thing: kept
+    assert table.column("notes").samples == ["Ask for Z****** at the desk", "z******'s order", "Leave at the door"]
+    assert table.column("备注").samples == ["请联系司马**处理"]
+
+
+@pytest.mark.parametrize("comment, kind", [
+    ("Fax number of the customer", "phone"), ("password hash (bcrypt) of the order PIN", "secret"),
+    ("客户的手机号", "phone"), ("联系电话", "phone"), ("IBAN of the payee", "iban"),
+    # the comment names something else, only qualified by personal words
+    ("City of the customer's address", None), ("客户地址所在城市", None), ("状态：1正常 2冻结（冻结后需重置密码）", None),
+    ("Number of tokens used", None), ("所属管理公司ID", None),
+])
+def test_comment_rules_read_what_the_comment_names(comment, kind):
+    assert pii.kind_by_meta("col_x", comment, "text") == (kind, "comment" if kind else None)

@@ -1,0 +1,74 @@
+"""Privacy check of a generated SQL: personal columns are never filter values, group keys or listed columns.
+
+The rule-based generator never picks such columns (`qa.columns` skips every `Column.pii_kind`); an LLM may, so
+each LLM pair goes through `personal_data_use(sql, tables)`: the reason it must be dropped, or None. Allowed:
+counting (`COUNT(email)`, `COUNT(DISTINCT phone)`), `IS [NOT] NULL` and join conditions between two columns —
+none of them needs or shows a value. Refused: any other use of a personal or secret column, and any string
+literal that is a masked sample value (`'138****5678'`: the model copied a mask from the docs).
+"""
+from __future__ import annotations
+
+import re
+from typing import Optional, Sequence
+
+import sqlglot
+from sqlglot import exp
+
+from data_pipeline.schema.model import Table
+
+_MASKED = re.compile(r"\w\*{2,}|\*{2,}\w|^\*+$")
+
+
+def _personal_columns(tables: Sequence[Table]) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for t in tables:
+        for c in t.columns:
+            if c.pii_kind:
+                out.setdefault(t.name, {})[c.name] = c.pii_kind
+    return out
+
+
+def _harmless(column: exp.Column) -> bool:
+    """Inside COUNT(...), an IS [NOT] NULL test, or a column = column join condition: no value needed or shown."""
+    node, parent = column, column.parent
+    while parent is not None:
+        if isinstance(parent, exp.Count) or isinstance(parent, exp.Is):
+            return True
+        if isinstance(parent, exp.EQ) and node is column and all(isinstance(s, exp.Column) for s in
+                                                                  (parent.left, parent.right)):
+            return True
+        if isinstance(parent, (exp.Select, exp.Where, exp.Group, exp.Order, exp.Having)):
+            return False
+        node, parent = parent, parent.parent
+    return False
+
+
+def personal_data_use(sql: str, tables: Sequence[Table]) -> Optional[str]:
+    """Why `sql` may not be a training pair (it shows, filters or groups on personal data), or None."""
+    try:
+        tree = sqlglot.parse_one(sql, read="postgres")
+    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError, ValueError):
+        return None   # the SQL guard and validation judge unparsable SQL
+    for literal in tree.find_all(exp.Literal):
+        if literal.is_string and _MASKED.search(literal.this):
+            return "it uses a masked sample value as a literal"
+    personal = _personal_columns(tables)
+    if not personal:
+        return None
+    aliases = {t.alias_or_name: t.name for t in tree.find_all(exp.Table)}
+    referenced = set(aliases.values())
+    for star in tree.find_all(exp.Star):
+        column = star.parent if isinstance(star.parent, exp.Column) else None
+        owners = [aliases.get(column.table)] if column is not None and column.table else sorted(referenced)
+        hit = next((o for o in owners if o in personal), None)
+        if hit and not isinstance(star.parent, exp.Count):
+            return f"it lists every column of {hit}, personal ones included"
+    for column in tree.find_all(exp.Column):
+        if isinstance(column.this, exp.Star):
+            continue
+        owners = [aliases[column.table]] if column.table in aliases else sorted(referenced)
+        for owner in owners:
+            kind = personal.get(owner, {}).get(column.name)
+            if kind and not _harmless(column):
+                return f"it uses the personal column {owner}.{column.name} ({kind})"
+    return None

@@ -1,0 +1,68 @@
+"""LLM pairs never filter on, group by or list a personal column, nor copy a masked sample value."""
+from __future__ import annotations
+
+import pytest
+
+from data_pipeline.qa.pair_privacy import personal_data_use
+from data_pipeline.schema.model import Column, Table
+
+CUSTOMER = Table("public", "customer", columns=[
+    Column("customer_id", "integer"), Column("first_name", "text", pii_kind="person_name"),
+    Column("email", "text", pii_kind="email"), Column("password", "text", pii_kind="secret"),
+    Column("store_id", "integer"), Column("status", "text")])
+STORE = Table("public", "store", columns=[Column("store_id", "integer"), Column("store_name", "text")])
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT COUNT(*) FROM customer",
+    "SELECT COUNT(email) FROM customer",
+    "SELECT COUNT(DISTINCT c.email) FROM customer c",
+    "SELECT COUNT(*) FROM customer WHERE email IS NOT NULL",
+    "SELECT status, COUNT(*) FROM customer GROUP BY status",
+    "SELECT s.store_name, COUNT(*) FROM customer c JOIN store s ON s.store_id = c.store_id GROUP BY s.store_name",
+    "SELECT COUNT(*) FROM customer a JOIN customer b ON a.email = b.email",
+    "SELECT * FROM store",
+])
+def test_allowed(sql):
+    assert personal_data_use(sql, [CUSTOMER, STORE]) is None
+
+
+@pytest.mark.parametrize("sql, reason", [
+    ("SELECT first_name FROM customer", "customer.first_name (person_name)"),
+    ("SELECT c.first_name, s.store_name FROM customer c JOIN store s ON s.store_id = c.store_id", "first_name"),
+    ("SELECT email, COUNT(*) FROM customer GROUP BY email", "customer.email (email)"),
+    ("SELECT COUNT(*) FROM customer WHERE password = 'abc'", "customer.password (secret)"),
+    ("SELECT length(password) FROM customer", "customer.password"),
+    ("SELECT * FROM customer", "every column of customer"),
+    ("SELECT c.* FROM customer c", "every column of customer"),
+    ("SELECT COUNT(*) FROM customer WHERE status = 'a***@example.com'", "masked sample value"),
+    ("SELECT COUNT(*) FROM store WHERE store_name = '138****5678'", "masked sample value"),
+])
+def test_refused(sql, reason):
+    assert reason in (personal_data_use(sql, [CUSTOMER, STORE]) or "")
+
+
+def test_llm_pairs_using_personal_columns_are_dropped(settings, openai_stub):
+    """Through the real LLM client and the OpenAI stub: the listed-email pair is rejected with its reason."""
+    import json
+
+    from app_config import load_settings
+    from core.llm import make_llm
+    from data_pipeline.qa.llm import generate_theme_pairs
+    from data_pipeline.qa.themes import Theme
+    from tests.openai_stub import Reply
+
+    answer = [{"question": "各门店的客户数量？", "sql": "SELECT store_id, COUNT(*) FROM customer GROUP BY store_id",
+               "difficulty": "group_by"},
+              {"question": "列出客户邮箱", "sql": "SELECT email FROM customer LIMIT 10", "difficulty": "single_table"},
+              {"question": "手机号为138****5678的客户", "sql": "SELECT COUNT(*) FROM customer WHERE status = '138****5678'",
+               "difficulty": "aggregate"}]
+    openai_stub.responder = lambda request: Reply(content=json.dumps(answer, ensure_ascii=False))
+    s = load_settings({"data_home": settings.data_home, "llm_base_url": openai_stub.base_url,
+                       "llm_model": "stub-model", "llm_max_retries": 0})
+    theme = Theme("客户", "客户与门店", ["customer", "store"])
+    with make_llm(s) as llm:
+        pairs, problems = generate_theme_pairs(llm, theme, [CUSTOMER, STORE], {}, "stores", 3)
+    assert [p.sql for p in pairs] == [answer[0]["sql"]]
+    assert any("personal column customer.email" in p for p in problems)
+    assert any("masked sample value" in p for p in problems)
