@@ -51,6 +51,8 @@ class Settings(BaseModel):
     sample_rows: int = Field(20, ge=1, le=1000, description="Sample rows read per table")
     validation_row_cap: int = Field(1000, ge=1, description="Rows fetched when executing a SQL under validation")
     validation_concurrency: int = Field(4, ge=1, le=64, description="Parallel connections for SQL validation")
+    qa_pairs_per_table: int = Field(8, ge=1, le=50, description="Rule-based question-SQL pairs per table (plus "
+                                                               "joins per FK edge): output grows with the schema")
     # --- LLM (OpenAI compatible); empty base URL -> built-in rule-based generator ---------------------------------
     llm_base_url: str = Field("", description="e.g. https://dashscope.aliyuncs.com/compatible-mode/v1")
     llm_api_key: str = Field("", description="Bearer key for the LLM endpoint")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from data_pipeline.qa.pair_quality import normalize_sql_text
 from data_pipeline.qa.pairs import Pair
 from data_pipeline.schema.model import Table
 from data_pipeline.qa.synth import edge_key, edge_pairs, fk_pair, table_pairs
@@ -38,15 +39,36 @@ def plan_theme_work(themes: Sequence, tables: Sequence[Table]) -> dict[str, tupl
     return work
 
 
+DEFAULT_PER_TABLE = 8     # app_config.Settings.qa_pairs_per_table
+
+
+def within_budget(pairs: Sequence[Pair], budget: int) -> list[Pair]:
+    """At most `budget` of one table's pairs, spread over the difficulties (one of each in turn, in template
+    order), so a small budget still asks a count, a group-by, an aggregate and a nested question."""
+    if len(pairs) <= budget:
+        return list(pairs)
+    buckets: dict[str, list[Pair]] = {}
+    for p in pairs:
+        buckets.setdefault(p.meta.get("difficulty") or "", []).append(p)
+    chosen: list[Pair] = []
+    while len(chosen) < budget:
+        for bucket in buckets.values():
+            if bucket and len(chosen) < budget:
+                chosen.append(bucket.pop(0))
+    order = {id(p): i for i, p in enumerate(pairs)}
+    return sorted(chosen, key=lambda p: order[id(p)])
+
+
 def theme_pairs(theme_name: str, own_tables: Sequence[Table], join_children: Sequence[Table],
-                tables: Sequence[Table]) -> list[Pair]:
-    """All rule-based pairs of one theme: joins first (they cover edges and two tables at once)."""
+                tables: Sequence[Table], per_table: int = DEFAULT_PER_TABLE) -> list[Pair]:
+    """All rule-based pairs of one theme: joins first (they cover edges and two tables at once), then up to
+    `per_table` single-table pairs of each table it owns: the output grows with the schema, not past it."""
     by_q = {t.qualified: t for t in tables}
     out: list[Pair] = []
     for child in join_children:
         out.extend(edge_pairs(child, by_q, theme_name))
     for t in own_tables:
-        out.extend(table_pairs(t, theme_name))
+        out.extend(within_budget(table_pairs(t, theme_name), per_table))
     return out
 
 
@@ -70,3 +92,24 @@ def coverage_pairs(tables: Sequence[Table], missing_tables: Sequence[str], missi
     for p in out:
         p.meta["coverage_top_up"] = True
     return out
+
+
+def add_top_up(kept: list[Pair], top_up: Sequence[Pair]) -> int:
+    """Append the coverage top-up to `kept`: never dropped as a duplicate (it is there because nothing kept
+    covers its table or edge); a question already asked gets its table named, so one question never maps to
+    two SQLs. A top-up SQL identical to a kept one is skipped (it covers nothing new). Returns how many went in."""
+    questions = {p.question.strip() for p in kept}
+    sqls = {normalize_sql_text(p.sql) for p in kept}
+    added = 0
+    for p in top_up:
+        if normalize_sql_text(p.sql) in sqls:
+            continue
+        question, n = p.question.strip(), 1
+        while question in questions:
+            n += 1
+            question = f"{p.question.strip()}（{'、'.join(p.meta.get('tables') or [])}{'' if n == 2 else n}）"
+        kept.append(Pair(question, p.sql, p.meta))
+        questions.add(question)
+        sqls.add(normalize_sql_text(p.sql))
+        added += 1
+    return added

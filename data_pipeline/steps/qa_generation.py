@@ -26,9 +26,10 @@ from data_pipeline.qa.pair_quality import compute_coverage, count_by_difficulty,
 from data_pipeline.qa.pairs import Pair, pairs_file_name, write_pairs
 from data_pipeline.qa.detail import write_metadata_detail
 from data_pipeline.schema.model import SNAPSHOT_FILE, Table, load_snapshot
-from data_pipeline.qa.rule_plan import coverage_pairs, plan_theme_work, theme_pairs
+from data_pipeline.qa.rule_plan import add_top_up, coverage_pairs, plan_theme_work, theme_pairs
 from data_pipeline.steps import STEP_OUTPUTS
-from data_pipeline.steps.base import OutputFile, StepCancelled, StepContext, StepResult
+from data_pipeline.steps.base import (MAX_WARNING_OBJECTS, OutputFile, StepCancelled, StepContext, StepResult,
+                                      StepWarning)
 from data_pipeline.qa.themes import Theme, llm_themes, rule_based_themes, theme_tables
 from data_pipeline.qa.vocabulary import display_name
 
@@ -72,12 +73,13 @@ def _rule_based(ctx: StepContext, tables: list[Table]) -> tuple[list[Theme], lis
     themes = rule_based_themes(tables)
     ctx.logger.info(f"rule-based themes: {len(themes)} from the foreign-key graph of {len(tables)} tables")
     work = plan_theme_work(themes, tables)
+    per_table = ctx.settings.qa_pairs_per_table
     pairs: list[Pair] = []
     for i, theme in enumerate(themes, 1):
         ctx.check_cancelled()
         started = time.monotonic()
         own, children = work[theme.topic_name]
-        made = theme_pairs(theme.topic_name, own, children, tables)
+        made = theme_pairs(theme.topic_name, own, children, tables, per_table)
         pairs.extend(made)
         ctx.progress(0.1 + 0.8 * i / len(themes), f"theme {i}/{len(themes)}: {theme.topic_name}")
         ctx.logger.info(f"theme {i}/{len(themes)} '{theme.topic_name}': {len(made)} pairs "
@@ -146,6 +148,32 @@ def _theme_of(themes: Sequence[Theme], tables: Sequence[Table]) -> dict[str, str
     return out
 
 
+def step_warnings(ctx: StepContext, coverage, problems: list[str], failed: list[dict],
+                  theme_count: int) -> list[StepWarning]:
+    """What the run could not do, as StepWarnings (first 20 names + a count; one log line each, never a list
+    of thousands of names): coverage short of every table and FK edge, failed LLM themes, dropped LLM items."""
+    warnings = []
+    if not coverage.complete:
+        warnings.append(StepWarning(
+            "COVERAGE_SHORT",
+            f"{len(coverage.missing_tables)} of {coverage.tables_total} tables and {len(coverage.missing_fk_edges)} "
+            f"of {coverage.fk_edges_total} FK edges are not covered by any question-SQL pair",
+            coverage.missing_tables + coverage.missing_fk_edges))
+    if failed:
+        warnings.append(StepWarning(
+            "LLM_CALLS_FAILED", f"question generation failed for {len(failed)} of {theme_count} themes; their "
+                                f"tables were covered by rule-based pairs where possible",
+            [f"{f['theme']}: {f['error']}" for f in failed]))
+    if problems:
+        warnings.append(StepWarning("PAIRS_DROPPED", f"{len(problems)} LLM answers were rejected (not one read-only "
+                                                     f"SELECT, unknown tables, or a malformed theme)", problems))
+    for w in warnings:
+        names = ", ".join(w.objects[:MAX_WARNING_OBJECTS])
+        more = f" (+{len(w.objects) - MAX_WARNING_OBJECTS} more)" if len(w.objects) > MAX_WARNING_OBJECTS else ""
+        ctx.logger.warning(f"{w.code}: {w.message}: {names}{more}")
+    return warnings
+
+
 def run(ctx: StepContext) -> StepResult:
     started = time.monotonic()
     tables, docs = _load_inputs(ctx.task_dir)
@@ -161,18 +189,13 @@ def run(ctx: StepContext) -> StepResult:
     coverage = compute_coverage([p.sql for p in dedup.kept], tables)
     top_up = 0
     if not coverage.complete:
-        extra = dedupe_pairs(coverage_pairs(tables, coverage.missing_tables, coverage.missing_fk_edges,
-                                            _theme_of(themes, tables)), seen=dedup)
-        top_up = len(extra.kept)
-        dedup.kept.extend(extra.kept)
-        dedup.exact += extra.exact
-        dedup.template += extra.template
+        # the top-up is never deduplicated away: it is there because nothing kept covers its table or edge
+        top_up = add_top_up(dedup.kept, coverage_pairs(tables, coverage.missing_tables, coverage.missing_fk_edges,
+                                                       _theme_of(themes, tables)))
         ctx.logger.info(f"coverage top-up: {top_up} rule-based pairs for {len(coverage.missing_tables)} tables "
                         f"and {len(coverage.missing_fk_edges)} FK edges not covered")
         coverage = compute_coverage([p.sql for p in dedup.kept], tables)
-    warnings = list(problems) + [f"theme '{f['theme']}' failed: {f['error']}" for f in failed]
-    if not coverage.complete:
-        warnings.append(f"coverage incomplete: tables {coverage.missing_tables}, edges {coverage.missing_fk_edges}")
+    warnings = step_warnings(ctx, coverage, problems, failed, len(themes))
     pairs = dedup.kept
     if not pairs:
         raise AppError("no question-SQL pair could be generated", message="问答对生成失败")

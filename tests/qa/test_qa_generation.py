@@ -147,8 +147,10 @@ def test_llm_mode_with_failing_theme_duplicates_and_top_up(app_ctx, task_dir):
     s = result.summary
     assert s["source"] == "llm" and s["themes"] == 3
     assert [f["theme"] for f in s["failed_themes"]] == ["公司管理"]
-    assert any("公司管理" in w for w in result.warnings)
-    assert any("DELETE" in w or "rejected" in w for w in result.warnings)
+    by_code = {w.code: w for w in result.warnings}
+    assert set(by_code) == {"LLM_CALLS_FAILED", "PAIRS_DROPPED"}      # coverage was topped up: not short
+    assert by_code["LLM_CALLS_FAILED"].objects[0].startswith("公司管理:")
+    assert any("DELETE" in o for o in by_code["PAIRS_DROPPED"].objects)
     assert s["duplicates_removed"]["exact"] >= 1 and s["duplicates_removed"]["template"] >= 1
     assert s["tables_covered"] == s["tables_total"] and s["fk_edges_covered"] == s["fk_edges_total"]
     assert s["pairs_by_source"]["llm"] == 4 and s["coverage_top_up"] == s["pairs_by_source"]["rule_based"] > 0
