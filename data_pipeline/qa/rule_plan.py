@@ -1,7 +1,7 @@
 """Rule-based work per theme: which theme generates which tables' and FK edges' pairs, and the coverage top-up.
 
 Used by qa_generation in rule-based mode (`plan_theme_work` + `theme_pairs`) and in both modes for the top-up
-(`coverage_pairs`) of tables or FK edges no kept pair covers. The SQL itself comes from data_pipeline/sql_synth.
+(`coverage_pairs`) of tables or FK edges no kept pair covers. The SQL itself comes from data_pipeline/qa/synth.py.
 """
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from data_pipeline.qa.pairs import Pair
 from data_pipeline.schema.model import Table
 from data_pipeline.qa.synth import edge_key, edge_pairs, fk_pair, table_pairs
 from data_pipeline.qa.themes import theme_tables
-from data_pipeline.qa.vocabulary import table_noun
+from data_pipeline.qa.phrases import say
+from data_pipeline.qa.vocabulary import quoted, table_noun
 
 TOP_UP_THEME = "覆盖补充"   # where a top-up pair is filed when no theme lists its table
 
@@ -74,8 +75,8 @@ def theme_pairs(theme_name: str, own_tables: Sequence[Table], join_children: Seq
 
 def coverage_pairs(tables: Sequence[Table], missing_tables: Sequence[str], missing_edges: Sequence[str],
                    theme_of: dict[str, str]) -> list[Pair]:
-    """Rule-based pairs that cover what is still missing: one join per missing edge (tagged with the table name
-    so it cannot collide with a pair already kept), one count per missing table. `theme_of` maps a qualified
+    """Rule-based pairs that cover what is still missing: one join per missing edge, one count per missing
+    table (named by its identifier too). `theme_of` maps a qualified
     table name to the theme the pair is filed under (`TOP_UP_THEME` when absent)."""
     by_q = {t.qualified: t for t in tables}
     out: list[Pair] = []
@@ -83,12 +84,11 @@ def coverage_pairs(tables: Sequence[Table], missing_tables: Sequence[str], missi
         for fk in t.foreign_keys:
             parent = by_q.get(f"{fk.ref_schema}.{fk.ref_table}")
             if parent is not None and edge_key(t, fk) in missing_edges:
-                out.append(fk_pair(t, fk, parent, theme_of.get(t.qualified, TOP_UP_THEME),
-                                   tag=f"（{t.name}→{parent.name}）"))
+                out.append(fk_pair(t, fk, parent, theme_of.get(t.qualified, TOP_UP_THEME)))
     for q in missing_tables:
         t = by_q[q]
         p = table_pairs(t, theme_of.get(q, TOP_UP_THEME))[0]
-        out.append(Pair(f"{t.name}（{table_noun(t)}）表共有多少条记录？", p.sql, p.meta))
+        out.append(Pair(say("top_up_count", noun=table_noun(t), name=quoted(t.name)), p.sql, p.meta))
     for p in out:
         p.meta["coverage_top_up"] = True
     return out
@@ -107,7 +107,8 @@ def add_top_up(kept: list[Pair], top_up: Sequence[Pair]) -> int:
         question, n = p.question.strip(), 1
         while question in questions:
             n += 1
-            question = f"{p.question.strip()}（{'、'.join(p.meta.get('tables') or [])}{'' if n == 2 else n}）"
+            names = ", ".join(quoted(q.split(".", 1)[-1]) for q in p.meta.get("tables") or [])
+            question = f"{p.question.strip()} ({names}{'' if n == 2 else f' #{n}'})"
         kept.append(Pair(question, p.sql, p.meta))
         questions.add(question)
         sqls.add(normalize_sql_text(p.sql))

@@ -31,7 +31,8 @@ from data_pipeline.steps import STEP_OUTPUTS
 from data_pipeline.steps.base import (MAX_WARNING_OBJECTS, OutputFile, StepCancelled, StepContext, StepResult,
                                       StepWarning)
 from data_pipeline.qa.themes import Theme, llm_themes, rule_based_themes, theme_tables
-from data_pipeline.qa.vocabulary import display_name
+from data_pipeline.qa.glossary import resolve_language
+from data_pipeline.qa.vocabulary import display_name, speaking
 
 OUTPUT_PATTERNS = STEP_OUTPUTS["qa_generation"]  # declared once in data_pipeline/steps/__init__.py
 THEME_COUNT = 5          # themes asked of the LLM (the seeds' 5 themes x 10 pairs)
@@ -70,7 +71,7 @@ def _load_inputs(task_dir: Path) -> tuple[list[Table], dict[str, str]]:
 
 
 def _rule_based(ctx: StepContext, tables: list[Table]) -> tuple[list[Theme], list[Pair], list[str]]:
-    themes = rule_based_themes(tables)
+    themes = rule_based_themes(tables, ctx.business_context)
     ctx.logger.info(f"rule-based themes: {len(themes)} from the foreign-key graph of {len(tables)} tables")
     work = plan_theme_work(themes, tables)
     per_table = ctx.settings.qa_pairs_per_table
@@ -87,13 +88,13 @@ def _rule_based(ctx: StepContext, tables: list[Table]) -> tuple[list[Theme], lis
     return themes, pairs, []
 
 
-def _llm(ctx: StepContext, tables: list[Table], docs: dict[str, str]
+def _llm(ctx: StepContext, tables: list[Table], docs: dict[str, str], lang: str
          ) -> tuple[list[Theme], list[Pair], list[str], list[dict]]:
     from data_pipeline.qa.llm import generate_theme_pairs
     started = time.monotonic()
     try:
         theme_count, per_theme = theme_budget(ctx.settings.llm_max_concurrency)
-        themes, problems = llm_themes(ctx.llm, tables, docs, ctx.business_context, theme_count)
+        themes, problems = llm_themes(ctx.llm, tables, docs, ctx.business_context, theme_count, lang)
     except AppError as exc:
         raise LLMError(f"theme discovery failed: {exc.details}") from None
     if not themes:
@@ -107,7 +108,7 @@ def _llm(ctx: StepContext, tables: list[Table], docs: dict[str, str]
 
     def one_theme(theme: Theme) -> tuple[list[Pair], list[str]]:
         ctx.check_cancelled()    # a queued theme does not start once the execution is being cancelled
-        return generate_theme_pairs(ctx.llm, theme, tables, docs, ctx.business_context, per_theme)
+        return generate_theme_pairs(ctx.llm, theme, tables, docs, ctx.business_context, per_theme, lang)
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="qa_theme") as pool:
         futures = {pool.submit(one_theme, th): (th, time.monotonic()) for th in themes}
@@ -178,11 +179,24 @@ def run(ctx: StepContext) -> StepResult:
     started = time.monotonic()
     tables, docs = _load_inputs(ctx.task_dir)
     mode = "llm" if ctx.llm is not None else "rule_based"
-    ctx.logger.info(f"qa_generation ({mode}) on {len(tables)} tables, {len(docs)} detail docs")
+    lang = question_language(ctx, tables)
+    ctx.logger.info(f"qa_generation ({mode}, questions in {lang}) on {len(tables)} tables, {len(docs)} detail docs")
+    with speaking(lang):
+        return _generate(ctx, tables, docs, mode, lang, started)
+
+
+def question_language(ctx: StepContext, tables: Sequence[Table]) -> str:
+    """The task's `question_language` (zh default, en, auto: from the business context and DB comments)."""
+    comments = [t.comment for t in tables] + [c.comment for t in tables for c in t.columns]
+    return resolve_language(ctx.params.get("question_language"), ctx.business_context, comments)
+
+
+def _generate(ctx: StepContext, tables: list[Table], docs: dict[str, str], mode: str, lang: str,
+              started: float) -> StepResult:
     ctx.progress(0.0, "themes")
     failed: list[dict] = []
     if ctx.llm is not None:
-        themes, raw, problems, failed = _llm(ctx, tables, docs)
+        themes, raw, problems, failed = _llm(ctx, tables, docs, lang)
     else:
         themes, raw, problems = _rule_based(ctx, tables)
     dedup = dedupe_pairs(raw)
@@ -216,7 +230,7 @@ def run(ctx: StepContext) -> StepResult:
         "duplicates_removed": dedup.counts, "pairs_by_source": by_source, "coverage_top_up": top_up,
         "tables_covered": coverage.tables_covered, "tables_total": coverage.tables_total,
         "fk_edges_covered": coverage.fk_edges_covered, "fk_edges_total": coverage.fk_edges_total,
-        "source": mode, "failed_themes": failed, "pair_file": pair_file.name,
+        "source": mode, "question_language": lang, "failed_themes": failed, "pair_file": pair_file.name,
         "llm_usage": ctx.llm.usage.to_dict() if ctx.llm is not None else None,
         "duration_s": round(time.monotonic() - started, 2)}
     write_metadata_detail(ctx.task_dir / "metadata_detail.md", themes, pairs, summary, generator)
