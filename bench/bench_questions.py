@@ -33,22 +33,31 @@ def main() -> None:
     parser.add_argument("--families", type=int, default=30)
     parser.add_argument("--per-family", type=int, default=10)
     parser.add_argument("--language", default="zh", choices=("zh", "en", "auto"))
+    parser.add_argument("--schema", default="lookalike", choices=("lookalike", "store", "partitioned"),
+                        help="the look-alike warehouse (default), or the English store/CRM or partitioned fixture")
+    parser.add_argument("--show", type=int, default=5, help="random pairs to print")
+    parser.add_argument("--seed", type=int, default=12)
+    parser.add_argument("--keep", help="copy the task directory here before cleaning up")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("data_pipeline").setLevel(logging.WARNING)
     home = Path(tempfile.mkdtemp(prefix="dp_bench_questions_"))
     try:
         settings = load_settings({"data_home": home, "log_level": "WARNING"}, environ={})
         from data_pipeline.context import build_context
         from data_pipeline.executor.session import run_untracked
         from data_pipeline.taskfiles.table_list import parse_names
-        from tests.qa.fixture_schemas import create_business_db, lookalike_sql, lookalike_tables
+        from tests.qa import fixture_schemas as fx
 
         ctx = build_context(settings, bootstrap=True, maxconn=4)
         admin = with_database(ctx.runtime.meta_url, "postgres")
         t0 = time.perf_counter()
-        url = create_business_db(admin, "bench_lookalike", lookalike_sql(args.families, args.per_family),
-                                 "bench_reader")
-        names = lookalike_tables(args.families, args.per_family)
+        script, names = {
+            "lookalike": (fx.lookalike_sql(args.families, args.per_family),
+                          fx.lookalike_tables(args.families, args.per_family)),
+            "store": (fx.STORE_SQL, fx.STORE_TABLES), "partitioned": (fx.PARTITIONED_SQL, fx.PARTITIONED_TABLES)}[
+            args.schema]
+        url = fx.create_business_db(admin, f"bench_{args.schema}", script, "bench_reader")
         print(f"schema: {len(names)} tables created in {time.perf_counter() - t0:.1f}s")
         task_dir = home / "task_20250101_000000"
         task_dir.mkdir()
@@ -87,8 +96,11 @@ def main() -> None:
         print(f"pairs {len(pairs)} (bar >= 300); duplicates removed {sidecar['dedupe']}")
         print(f"executable rate {quality.get('executable_rate')} (bar 100 %); pairs in/out "
               f"{quality.get('pairs_in')}/{quality.get('pairs_out')}")
-        for p in pairs[:: max(1, len(pairs) // 5)][:5]:
-            print(f"  e.g. {p['question']}")
+        import random
+        for p in random.Random(args.seed).sample(pairs, min(args.show, len(pairs))):
+            print(f"\nQ: {p['question']}\n{p['sql']}")
+        if args.keep:
+            shutil.copytree(task_dir, args.keep, dirs_exist_ok=True)
         ctx.db.close()
     finally:
         from core import embedded_pg

@@ -82,11 +82,13 @@ death 死亡|dead 死亡|alive 存活|cause 原因|reason 原因|result 结果|o
 position 职位|title 标题|label 标签|store 门店|stores 门店|staff 员工|film 电影|films 电影|category 分类
 actor 演员|customer 客户|rental 租赁|payment 支付|inventory 库存|address 地址|by 按|per 每|of 的|is 是否|has 是否
 to 至|from 从|on 于|at 时间|in 在|for 用于|and 与|with 含|without 不含|new 新|old 旧|current 当前|previous 上一
-next 下一|main 主|sub 子|primary 主要|secondary 次要|default 默认|total 总额|daily 每日|monthly 每月
+next 下一|prev 上一|main 主|sub 子|primary 主要|secondary 次要|default 默认|total 总额|daily 每日|monthly 每月
 yearly 每年|annual 年度|weekly 每周|hourly 每小时|online 线上|offline 线下|internal 内部|external 外部
 public 公开|private 私有|local 本地|global 全局|national 全国|international 国际|domestic 国内|foreign 国外
 dim 维度|fact 事实|ods 原始|dwd 明细|dws 汇总|ads 应用|stg 暂存|tmp 临时|bak 备份|hist 历史|history 历史
 snapshot 快照|archive 归档|audit 审计|trace 追踪|track 曲目|bytes 字节数|byte 字节|composer 作曲家
+method 方式|read 读取|mode 模式|means 方式|way 方式|option 选项|answer 答案|question 问题|step 步骤
+stage 阶段|phase 阶段|area 面积|floor 楼层|term 期限|rental 租赁|genre 流派|publisher 出版社|segment 细分群体
 unitprice 单价|invoiceline 发票明细|playlisttrack 播放列表曲目|mediatype 媒体类型|billingaddress 账单地址
 """
 
@@ -115,7 +117,13 @@ PHRASES: dict[tuple[str, ...], tuple[str, str]] = {
     ("page", "count"): ("页数", "page count"), ("sales", "order"): ("销售订单", "sales order"),
     ("rental", "rate"): ("租赁费率", "rental rate"), ("replacement", "cost"): ("重置成本", "replacement cost"),
     ("special", "features"): ("特别功能", "special features"), ("floor", "area"): ("营业面积", "floor area"),
-    ("job", "title"): ("职位", "job title"), ("billing", "state"): ("账单所在州", "billing state"),
+    ("job", "title"): ("职位", "job title"), ("shipping", "fee"): ("运费", "shipping fee"),
+    ("total", "amount"): ("总金额", "total amount"), ("total", "price"): ("总价", "total price"),
+    ("temperature", "c"): ("温度（℃）", "temperature (°C)"), ("temperature", "f"): ("温度（℉）", "temperature (°F)"),
+    ("temp", "c"): ("温度（℃）", "temperature (°C)"), ("weight", "kg"): ("重量（千克）", "weight (kg)"),
+    ("distance", "km"): ("距离（千米）", "distance (km)"), ("length", "cm"): ("长度（厘米）", "length (cm)"),
+    ("opened", "on"): ("开业日期", "opening date"), ("paid", "at"): ("支付时间", "payment time"),
+    ("read", "at"): ("读取时间", "reading time"), ("signup", "date"): ("注册日期", "signup date"), ("billing", "state"): ("账单所在州", "billing state"),
     ("billing", "country"): ("账单国家", "billing country"), ("billing", "city"): ("账单城市", "billing city"), ("support", "ticket"): ("支持工单", "support ticket"),
 }
 _PERSON_WORDS = {"employee", "staff", "user", "customer", "person", "operator", "member", "manager", "agent",
@@ -180,6 +188,13 @@ def _segments(tokens: list[str]) -> list[tuple[Optional[str], str]]:
     return out
 
 
+# abbreviations read out in English
+EN_EXPAND = {"pct": "percent", "qty": "quantity", "amt": "amount", "cnt": "count", "desc": "description",
+             "num": "number", "dept": "department", "org": "organization", "addr": "address", "ts": "time",
+             "dt": "date", "lat": "latitude", "lng": "longitude", "lon": "longitude", "no": "number",
+             "seq": "sequence", "dob": "date of birth", "tel": "phone", "msg": "message", "img": "image"}
+
+
 def zh_phrase(tokens: list[str]) -> Optional[str]:
     """Chinese for the words when every one is known (with "X by Y" read as 按Y的X, a trailing "by" as 人),
     else None: the caller quotes the identifier instead of mixing languages."""
@@ -197,13 +212,16 @@ def zh_phrase(tokens: list[str]) -> Optional[str]:
         return f"{head}人" if head else None
     if len(tokens) == 1 and tokens[0] in _ALONE:
         return _ALONE[tokens[0]]
+    if len(tokens) > 1 and tokens[-1] in ("on", "at") and tuple(tokens[-2:]) not in PHRASES:
+        head = zh_phrase(tokens[:-1])                # published_on: 发布日期, read_at: 读取时间
+        return f"{head}{'日期' if tokens[-1] == 'on' else '时间'}" if head else None
     parts = _segments(tokens)
     if any(zh is None for zh, _ in parts):
         return None
-    if parts[0][1] == "is" and len(parts) > 1:
-        parts = [("是否", "is")] + parts[1:]
-    text = "".join(zh for zh, _ in parts)
-    text = re.sub(r"(.+?)\1", r"\1", text)       # never a doubled word ("库存库存ID")
+    text = ""
+    for zh, _ in parts:
+        if not text.endswith(zh):                    # never a doubled word ("库存库存ID")
+            text += zh
     return text
 
 
@@ -211,7 +229,7 @@ def en_phrase(tokens: list[str]) -> str:
     """The English reading of the words: phrases by their English name, `id` as "ID"."""
     out = []
     for zh, en in _segments(tokens):
-        out.append("ID" if en == "id" else en)
+        out.append("ID" if en == "id" else EN_EXPAND.get(en, en))
     text = " ".join(out)
     return re.sub(r"\b(\w+) \1\b", r"\1", text)   # "store store ID" -> "store ID"
 

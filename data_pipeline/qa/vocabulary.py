@@ -164,6 +164,9 @@ def role_noun(fk: ForeignKey, parent: Table) -> Optional[str]:
         return None
     if [singular(t) for t in tokens] == [singular(t) for t in parent_tokens]:
         return None
+    full = [singular(t) for t in words(parent.name)]
+    if [singular(t) for t in tokens] == full[-len(tokens):]:   # t0_id -> d20_t0, customer_id -> t_customer
+        return None
     name = "_".join(tokens)
     if is_en():
         return en_phrase(tokens) if not any(ch.isdigit() for ch in name) else name

@@ -61,6 +61,8 @@ def table_label(table: Optional[Table], name: str, language: str = "zh") -> str:
     trailing 表, else its name through the glossary (quoted in Chinese when the glossary cannot translate it)."""
     comment = _PAREN.sub("", (table.effective_comment if table else "") or "").strip()
     if comment and bool(_CJK.search(comment)) == (language == "zh"):
+        if language == "en":
+            return re.sub(r"\s+(table|view)$", "", comment, flags=re.I)
         return comment[:-1] if comment.endswith("表") and len(comment) > 1 else comment
     if language == "en":
         return name if any(ch.isdigit() for ch in name) else en_phrase(words(name)) or name
@@ -108,9 +110,17 @@ def rule_column_comment(table: Table, col: Column, tables_by_name: dict[tuple[st
         target = tables_by_name.get((fk.ref_schema, fk.ref_table))
         ref_col = fk.ref_columns[fk.columns.index(col.name)]
         label = table_label(target, fk.ref_table, language)
+        stem = words(col.name)[:-1] if toks[-1] == "id" else words(col.name)
+        parent_words = _words(fk.ref_table)
+        if stem and [singular(w) for w in stem] != parent_words[-len(stem):] and not re.search(r"\d", "".join(stem)):
+            # a role (original_language_id): the column says more than the table it references
+            role = en_phrase(stem) if en else zh_phrase(stem)
+            label = role or label
         if en:
             return f"{_en_sentence(label)} ID (references {fk.ref_table}.{ref_col})"
-        return f"{label}ID（关联 {fk.ref_table}.{ref_col}）" if ref_col == "id" or toks[-1] == "id" \
+        if ref_col == "id" or toks[-1] == "id":
+            return f"{label}ID（关联 {fk.ref_table}.{ref_col}）"
+        return f"{label}（关联 {fk.ref_table}.{ref_col}）" if label != table_label(target, fk.ref_table, language) \
             else f"关联 {fk.ref_table}.{ref_col}"
     if en:
         text = en_phrase(words(col.name))
