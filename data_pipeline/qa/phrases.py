@@ -47,7 +47,7 @@ PHRASES: dict[str, tuple[str, str]] = {
     "join_top": ("{child}{what}最高的前{n}个{group}是哪些？", "Which {n} {group} values have the highest {what} of {child}?"),
     "self_all": ("各{role}{noun}（{key}）的下属{noun}数量是多少？", "How many {plural} report to each {role} ({key})?"),
     "self_top": ("下属{noun}最多的前{n}个{role}{noun}（{key}）是哪些？",
-                 "Which {n} {role} ({key}) values have the most {plural} reporting to them?"),
+                 "Which {n} {role} ({key}) values have the most {plural} that report to them?"),
     "join_filter": ("{cat}为“{value}”的{parent}共有多少条{child}记录？", "How many {child} have {parent} {cat} “{value}”?"),
     "link_all": ("各{group}关联的{other}数量是多少？", "How many {other} are linked to each {group}?"),
     "link_top": ("关联{other}最多的前{n}个{group}是哪些？", "Which {n} {group} values are linked to the most {other}?"),

@@ -233,7 +233,8 @@ def _generate(ctx: StepContext, tables: list[Table], docs: dict[str, str], mode:
         "source": mode, "question_language": lang, "failed_themes": failed, "pair_file": pair_file.name,
         "llm_usage": ctx.llm.usage.to_dict() if ctx.llm is not None else None,
         "duration_s": round(time.monotonic() - started, 2)}
-    write_metadata_detail(ctx.task_dir / "metadata_detail.md", themes, pairs, summary, generator)
+    write_metadata_detail(ctx.task_dir / "metadata_detail.md", themes, pairs, summary, generator,
+                          ctx.business_context)
     ctx.progress(1.0, f"{len(pairs)} pairs")
     ctx.logger.info(f"qa_generation done: {len(pairs)} pairs in {len(themes)} themes, duplicates removed "
                     f"{dedup.counts}, tables {coverage.tables_covered}/{coverage.tables_total}, FK edges "
