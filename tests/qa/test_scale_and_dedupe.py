@@ -13,7 +13,8 @@ import pytest
 from app_config import load_settings
 from data_pipeline.qa.pair_quality import Coverage, dedupe_pairs
 from data_pipeline.qa.pairs import Pair, latest_pairs_file, read_pairs
-from data_pipeline.qa.rule_plan import add_top_up, plan_theme_work, theme_pairs, within_budget
+from data_pipeline.qa import rule_plan
+from data_pipeline.qa.rule_plan import plan_theme_work, theme_pairs
 from data_pipeline.qa.themes import rule_based_themes
 from data_pipeline.schema.model import SNAPSHOT_FILE, Column, ForeignKey, Table, load_snapshot
 from data_pipeline.steps import ddl_generation, qa_generation
@@ -55,7 +56,7 @@ def test_lookalike_families_are_covered_table_by_table(lookalike_run):
     for p in pairs:
         if len(p.meta["tables"]) == 1 and p.meta["template"] != "self_join":
             per_table[p.meta["tables"][0]] = per_table.get(p.meta["tables"][0], 0) + 1
-    assert max(per_table.values()) <= load_settings({}, environ={}).qa_pairs_per_table
+    assert max(per_table.values()) <= load_settings({}, environ={}).qa_pairs_per_table   # QA_PAIRS_PER_TABLE
 
 
 def _pair(question: str, sql: str, **meta) -> Pair:
@@ -80,7 +81,7 @@ def test_top_up_is_never_removed_and_keeps_questions_unique():
                     tables=["public.d00_t0", "public.d00_t2"], coverage_top_up=True),
               _pair("“d00_t3”共有多少条记录？", "SELECT COUNT(*) FROM d00_t3", coverage_top_up=True),
               _pair("“d00_t4”共有多少条记录？", "SELECT COUNT(*) FROM d00_t4", coverage_top_up=True)]
-    assert add_top_up(kept, top_up) == 3
+    assert rule_plan.add_top_up(kept, top_up) == 3
     questions = [p.question for p in kept]
     assert len(set(questions)) == 4 and "“d00_t2”" in questions[1]
     assert [p.sql for p in kept[1:]] == [p.sql for p in top_up]
@@ -115,7 +116,7 @@ def test_per_table_budget_bounds_single_table_pairs_but_keeps_every_join():
         assert set(singles) == {t.qualified for t in tables} and max(singles.values()) == budget
         assert sum(p.meta["template"] == "fk_join" for p in pairs) == 15
     many = [_pair(f"q{i}", f"SELECT {i}", difficulty=d) for i, d in enumerate(["aggregate"] * 5 + ["group_by"] * 3)]
-    chosen = within_budget(many, 4)
+    chosen = rule_plan.within_budget(many, 4)
     assert [p.meta["difficulty"] for p in chosen] == ["aggregate", "aggregate", "group_by", "group_by"]
 
 
