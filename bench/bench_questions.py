@@ -33,8 +33,9 @@ def main() -> None:
     parser.add_argument("--families", type=int, default=30)
     parser.add_argument("--per-family", type=int, default=10)
     parser.add_argument("--language", default="zh", choices=("zh", "en", "auto"))
-    parser.add_argument("--schema", default="lookalike", choices=("lookalike", "store", "partitioned"),
-                        help="the look-alike warehouse (default), or the English store/CRM or partitioned fixture")
+    parser.add_argument("--schema", default="lookalike", choices=("lookalike", "store", "partitioned", "demo"),
+                        help="the look-alike warehouse (default), the English store/CRM or partitioned fixture, or "
+                             "the demo highway_db")
     parser.add_argument("--show", type=int, default=5, help="random pairs to print")
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--keep", help="copy the task directory here before cleaning up")
@@ -55,9 +56,11 @@ def main() -> None:
         script, names = {
             "lookalike": (fx.lookalike_sql(args.families, args.per_family),
                           fx.lookalike_tables(args.families, args.per_family)),
-            "store": (fx.STORE_SQL, fx.STORE_TABLES), "partitioned": (fx.PARTITIONED_SQL, fx.PARTITIONED_TABLES)}[
+            "store": (fx.STORE_SQL, fx.STORE_TABLES), "partitioned": (fx.PARTITIONED_SQL, fx.PARTITIONED_TABLES),
+            "demo": ("", fx.DEMO_TABLES)}[
             args.schema]
-        url = fx.create_business_db(admin, f"bench_{args.schema}", script, "bench_reader")
+        url = fx.create_business_db(admin, f"bench_{args.schema}", script, "bench_reader") \
+            if args.schema != "demo" else ctx.runtime.business_url
         print(f"schema: {len(names)} tables created in {time.perf_counter() - t0:.1f}s")
         task_dir = home / "task_20250101_000000"
         task_dir.mkdir()

@@ -32,7 +32,7 @@ country 国家|district 区县|county 县|town 城镇|village 村|street 街道|
 postcode 邮编|phone 电话|mobile 手机号|tel 电话|email 邮箱|fax 传真|sort 排序|seq 序号|sequence 序号|level 级别
 parent 上级|child 下级|start 开始|end 结束|begin 开始|finish 完成|lat 纬度|latitude 纬度|lng 经度|lon 经度
 longitude 经度|position 职位|location 位置|source 来源|system 系统|branch 分支机构|link 关联|map 映射|mapping 映射
-info 信息|detail 明细|details 明细|data 数据|log 日志|record 记录|product 产品|goods 商品|item 项目|shop 店铺
+mapper 映射|info 信息|detail 明细|details 明细|data 数据|log 日志|record 记录|product 产品|goods 商品|item 项目|shop 店铺
 store 门店|dept 部门|department 部门|org 组织|organization 组织|employee 员工|staff 员工|worker 工人
 content 内容|url 链接|path 路径|file 文件|image 图片|picture 图片|photo 照片|flag 标志|enabled 启用|enable 启用
 active 有效|valid 有效|region 地区|group 分组|operator 操作人|owner 负责人|tenant 租户|account 账户

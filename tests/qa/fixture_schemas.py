@@ -16,6 +16,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from tests.ddl_fixture_db import _admin, recreate
 
+DEMO_TABLES = ["bss_business_day_data", "bss_car_day_count", "bss_company", "bss_section_route",
+               "bss_section_route_area_link", "bss_service_area", "bss_service_area_mapper"]   # highway_db
 STORE_TABLES = ["country", "city", "language", "publisher", "book", "store", "employee", "customer",
                 "sales_order", "order_line", "payment", "support_ticket", "store_sensor_reading"]
 
