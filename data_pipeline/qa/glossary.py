@@ -226,7 +226,10 @@ def zh_phrase(tokens: list[str]) -> Optional[str]:
 
 
 def en_phrase(tokens: list[str]) -> str:
-    """The English reading of the words: phrases by their English name, `id` as "ID"."""
+    """The English reading of the words: phrases by their English name, `id` as "ID", abbreviations spelled
+    out, "published on" / "paid at" read as a date / time."""
+    if len(tokens) > 1 and tokens[-1] in ("on", "at") and tuple(tokens[-2:]) not in PHRASES:
+        return f"{en_phrase(tokens[:-1])} {'date' if tokens[-1] == 'on' else 'time'}"
     out = []
     for zh, en in _segments(tokens):
         out.append("ID" if en == "id" else EN_EXPAND.get(en, en))
