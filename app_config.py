@@ -57,6 +57,8 @@ class Settings(BaseModel):
                                                            "a db_connection may name; empty: any host")
     database_tools_concurrency: int = Field(4, ge=1, le=64, description="Concurrent /api/v0/database/* requests "
                                                                          "per API process; more get 429")
+    qa_pairs_per_table: int = Field(8, ge=1, le=50, description="Rule-based question-SQL pairs per table (plus "
+                                                               "joins per FK edge): output grows with the schema")
     # --- LLM (OpenAI compatible); empty base URL -> built-in rule-based generator ---------------------------------
     llm_base_url: str = Field("", description="e.g. https://dashscope.aliyuncs.com/compatible-mode/v1")
     llm_api_key: str = Field("", description="Bearer key for the LLM endpoint")

@@ -38,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--table-list", help="table list file (one name per line or comma separated)")
     src.add_argument("--table-names", help="comma separated table names (instead of --table-list)")
     src.add_argument("--business-context", help="business description used in comments and questions")
+    src.add_argument("--question-language", choices=("zh", "en", "auto"), default="zh",
+                     help="language of questions and generated comments (auto: from business context/comments)")
     src.add_argument("--db-name", help="database name used in output file names")
     src.add_argument("--task-name", help="task name shown in the task list")
     src.add_argument("--output-dir", help="root of the task directories (default: TRAINING_DATA_DIR); the task "
@@ -109,7 +111,7 @@ def create_manual_task(ctx, args, names: list[str], mode: str) -> str:
     from data_pipeline.tasks import create_task
     req = SimpleNamespace(table_names=names, table_list_file=None, business_context=args.business_context,
                           db_name=args.db_name, db_connection=args.db_connection, task_name=args.task_name,
-                          created_by="manual", **task_parameters(args))
+                          created_by="manual", question_language=args.question_language, **task_parameters(args))
     row = create_task(ctx, req, task_type="complete_workflow" if mode == "complete" else "data_workflow",
                       id_prefix="manual")
     return row["task_id"]
@@ -165,6 +167,7 @@ def run_untracked_cli(ctx, args, names, mode, step, cancel_event, progress) -> s
     (task_dir / table_list.TABLE_LIST_FILE).write_text(table_list.render(refs), encoding="utf-8")
     url = args.db_connection or ctx.runtime.business_url
     params = {**task_parameters(args), "business_context": args.business_context, "db_connection": args.db_connection,
+              "question_language": args.question_language,
               "db_name": args.db_name or database_name(url) or None, "task_name": args.task_name,
               "file_upload_mode": False}
     options = {"clean_previous": not args.no_clean_previous, "force_execute": args.force,

@@ -64,6 +64,7 @@ def normalise_parameters(ctx: AppContext, req) -> tuple[dict, Optional[list[tabl
         params["backup_vector_tables"] = True  # truncation always backs up first
     params.update(
         business_context=req.business_context,
+        question_language=getattr(req, "question_language", None) or "zh",
         db_connection=req.db_connection,  # None -> the configured default at execution time
         db_name=req.db_name or database_name(req.db_connection or ctx.runtime.business_url) or None,
         task_name=req.task_name,

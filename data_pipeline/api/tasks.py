@@ -26,6 +26,7 @@ class CreateTask(BaseModel):
     table_list_file: Optional[str] = Field(None, max_length=1024)
     table_names: Optional[list[str]] = Field(None, max_length=5000)
     business_context: Optional[str] = Field(None, max_length=4000)
+    question_language: Optional[Literal["zh", "en", "auto"]] = None    # questions and generated comments
     db_name: Optional[str] = Field(None, max_length=100)
     db_connection: Optional[str] = Field(None, max_length=2048)
     task_name: Optional[str] = Field(None, max_length=255)

@@ -2,9 +2,11 @@
 
 In: the schema snapshot (`data_pipeline.schema.model.Table`) and the tables' Markdown docs. Out: `Pair` lists,
 the pair file `qs_{db}_{ts}_pair.json` and `metadata_detail.md`. Lower modules never import higher ones:
-vocabulary/columns -> prompting -> themes -> synth/llm -> rule_plan.
+glossary -> vocabulary/columns -> phrases -> prompting -> themes -> synth/llm -> rule_plan.
 
-    vocabulary.py    how tables and columns are named in questions, themes and prompts
+    glossary.py      built-in bilingual glossary of schema words; the task's question language (zh, en, auto)
+    vocabulary.py    how tables and columns are named in questions, themes and prompts, in the run's language
+    phrases.py       every rule-based question's wording, in Chinese and English
     columns.py       column roles (measure, category, label, time, soft delete) and SQL text (quoting, literals)
     pairs.py         the pair model and pair files (`qs_*_pair.json` and its meta sidecar)
     pair_quality.py  pure quality functions: dedupe, FK edges, coverage, difficulty

@@ -7,6 +7,7 @@ import re
 from datetime import date
 from typing import Optional
 
+from data_pipeline.qa.glossary import singular, words
 from data_pipeline.schema.model import Column, Table
 
 _SIMPLE_IDENT = re.compile(r"^[a-z_][a-z0-9_$]*$")
@@ -27,6 +28,16 @@ _SOFT_DELETE_FLAG = re.compile(r"^(is_?deleted?|deleted|del_?flag|delete_?flag|i
 _AUDIT_TIME = re.compile(r"(create|update|modif|insert|delete|del_|sync|etl)", re.I)
 _CREATED = re.compile(r"^(create|created|creation|insert|inserted)_?(ts|at|time|date|on|timestamp)$", re.I)
 _MASK_CHARS = re.compile(r"[*＊×]")
+# measures whose sum means nothing (a price, rate, temperature or score is averaged, never added up)
+_NON_ADDITIVE_WORDS = frozenset("""price prices rate rates ratio percent pct percentage temperature temp pressure age
+score rating level grade average avg mean median humidity latitude longitude lat lng lon speed density margin
+balance bmi systolic diastolic height rank index min max minimum maximum pulse""".split())
+_ADDITIVE_WORDS = frozenset("total sum amount amt count cnt qty quantity".split())
+_NON_ADDITIVE_ZH = re.compile(r"单价|价格|售价|标价|率|比例|百分比|温度|气温|血压|压力|年龄|评分|得分|分数|等级|平均|"
+                              r"湿度|速度|余额|身高|指数")
+# personal dates: a birth or hire date describes a person, it is never the time axis of "recent" or "in May"
+_PERSONAL_DATE_WORDS = frozenset("birth birthday dob born hire hired death died anniversary graduation".split())
+_PERSONAL_DATE_ZH = re.compile(r"出生|生日|入职|死亡|毕业|纪念日")
 TOP_N = 10
 
 
@@ -128,6 +139,24 @@ def label_column(table: Table) -> Optional[Column]:
     return (named or [None])[0]
 
 
+def _name_words(column: Column) -> set[str]:
+    return {singular(w) for w in words(column.name)} | set(words(column.name))
+
+
+def is_additive(column: Column) -> bool:
+    """Whether SUM of the measure means something: not a price, rate, ratio, temperature, score, age…
+    (by its name's words or its comment), unless the name says it is a total/amount/quantity."""
+    names = _name_words(column)
+    if names & _ADDITIVE_WORDS and not names & {"rate", "ratio", "percent", "pct", "price"}:
+        return True
+    return not (names & _NON_ADDITIVE_WORDS or _NON_ADDITIVE_ZH.search(column.effective_comment or ""))
+
+
+def is_personal_date(column: Column) -> bool:
+    """A birth/hire-style date: it describes a person, not when the business event happened."""
+    return bool(_name_words(column) & _PERSONAL_DATE_WORDS or _PERSONAL_DATE_ZH.search(column.comment or ""))
+
+
 def measures(table: Table) -> list[Column]:
     return [c for c in table.columns if is_measure(c, table)]
 
@@ -148,12 +177,12 @@ def is_creation_time(column: Column) -> bool:
 
 def time_column(table: Table) -> Optional[tuple[Column, date, date]]:
     """The business date column with its sampled min and max: date types and non-audit names first; of the
-    audit columns only the creation time qualifies (asked about as "新增")."""
+    audit columns only the creation time qualifies (asked about as "新增"); personal dates (birth, hire) never."""
     found = []
     for c in table.columns:
         audit = bool(_AUDIT_TIME.search(c.name))
         if c.data_type.lower().startswith(("date", "timestamp")) and not is_soft_delete(c) and not c.pii_kind \
-                and (not audit or is_creation_time(c)):
+                and (not audit or is_creation_time(c)) and not is_personal_date(c):
             dates = sample_dates(c)
             if dates:
                 rank = (bool(_AUDIT_TIME.search(c.name)), not c.data_type.lower().startswith("date"), c.ordinal)

@@ -12,12 +12,15 @@ from data_pipeline.qa.themes import Theme
 _SOURCE_WORDS = {"rule_based": "规则生成（未配置大模型，基于外键关系与字段注释）", "llm": "大模型生成"}
 
 
-def render_metadata_detail(themes: Sequence[Theme], pairs: Sequence[Pair], summary: dict, generator: dict) -> str:
+def render_metadata_detail(themes: Sequence[Theme], pairs: Sequence[Pair], summary: dict, generator: dict,
+                           business_context: str = "") -> str:
     lines = ["# 业务主题分析详情", ""]
+    if business_context.strip():
+        lines += [f"业务背景：{' '.join(business_context.split())}", ""]
     source = _SOURCE_WORDS.get(summary.get("source", ""), summary.get("source", ""))
     model = f"（模型 {generator['model']}）" if generator.get("model") else ""
     lines += [f"- 生成方式：{source}{model}",
-              f"- 主题数：{summary['themes']}，问答对：{summary['pairs']}",
+              f"- 主题数：{summary['themes']}，问答对：{summary['pairs']}，问题语言：{summary.get('question_language', 'zh')}",
               f"- 覆盖：表 {summary['tables_covered']}/{summary['tables_total']}，"
               f"外键关系 {summary['fk_edges_covered']}/{summary['fk_edges_total']}",
               f"- 去重：完全重复 {summary['duplicates_removed']['exact']}，"
@@ -45,7 +48,7 @@ def render_metadata_detail(themes: Sequence[Theme], pairs: Sequence[Pair], summa
 
 
 def write_metadata_detail(path: Path, themes: Sequence[Theme], pairs: Sequence[Pair], summary: dict,
-                          generator: dict) -> None:
+                          generator: dict, business_context: str = "") -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(render_metadata_detail(themes, pairs, summary, generator), encoding="utf-8")
+    tmp.write_text(render_metadata_detail(themes, pairs, summary, generator, business_context), encoding="utf-8")
     os.replace(tmp, path)

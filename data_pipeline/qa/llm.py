@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from data_pipeline.qa.pair_privacy import personal_data_use
 from data_pipeline.qa.pair_quality import DIFFICULTIES, classify_difficulty, sql_coverage
+from data_pipeline.qa.glossary import LANGUAGE_NAMES
 from data_pipeline.qa.pairs import Pair
 from data_pipeline.schema.model import Table
 from data_pipeline.validation.guard import check_sql
@@ -29,7 +30,7 @@ class PairAnswer(BaseModel):
 PairsAnswer = list[PairAnswer]
 
 def generate_theme_pairs(llm: Any, theme: Theme, tables: Sequence[Table], docs: dict[str, str],
-                         business_context: str, count: int) -> tuple[list[Pair], list[str]]:
+                         business_context: str, count: int, language: str = "zh") -> tuple[list[Pair], list[str]]:
     """Ask for `count` pairs about `theme`; keep the ones whose SQL is one read-only SELECT on known tables.
 
     Difficulty is recorded from the SQL's own syntax (the model's label is kept as `difficulty_claimed`).
@@ -41,7 +42,7 @@ def generate_theme_pairs(llm: Any, theme: Theme, tables: Sequence[Table], docs: 
         biz_entities="、".join(theme.biz_entities) or "（未列出）",
         biz_metrics="、".join(theme.biz_metrics) or "（未列出）", pair_count=count,
         difficulties=", ".join(DIFFICULTIES), table_docs=table_docs(members, docs),
-        relationships=relationships(members))
+        relationships=relationships(members), question_language_name=LANGUAGE_NAMES.get(language, "中文"))
     pairs, problems = [], []
     for i, item in enumerate(answer):
         question, sql = item.question.strip(), item.sql.strip().rstrip(";").strip()

@@ -5,7 +5,9 @@ functions so its numbers and the generator's agree.
 
 - `dedupe_pairs(pairs)` removes exact duplicates (same question, or same SQL up to whitespace/case) and
   template duplicates (same SQL after replacing every literal by `?`, or same question skeleton once numbers
-  and quoted values are stripped), keeping the first occurrence, and counts both kinds.
+  and quoted values are stripped *over the same identifiers*), keeping the first occurrence, and counts both
+  kinds. Identifiers are never literals: two pairs over different tables or columns (`d00_t1` vs `d07_t1`)
+  are never duplicates of each other.
 - `fk_edges(tables)` lists the foreign-key edges among the given tables; `sql_coverage(sql, tables)` says which
   tables and edges one SQL statement touches (an edge counts when its join condition appears);
   `compute_coverage(sqls, tables)` aggregates that over a pair list.
@@ -72,6 +74,26 @@ def question_skeleton(question: str) -> str:
     return _PUNCT.sub("", text).lower()
 
 
+_STRING_OR_QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
+_WORD = re.compile(r"[^\W\d][\w$]*")
+
+
+def sql_identifiers(sql: str) -> frozenset[str]:
+    """Every identifier-like word of the SQL (quoted identifiers whole, string literals left out), lower case.
+
+    Two statements over different tables or columns never share this set, whatever their question says.
+
+    >>> sql_identifiers("SELECT COUNT(*) FROM d00_t1 WHERE k = 'x'") == sql_identifiers("select count(*) from d07_t1 where k='y'")
+    False
+    """
+    words = set()
+    for m in _STRING_OR_QUOTED.finditer(sql):
+        if m.group(0).startswith('"'):
+            words.add(m.group(0))
+    words.update(w.lower() for w in _WORD.findall(_STRING_OR_QUOTED.sub(" ", sql)))
+    return frozenset(words)
+
+
 @dataclass
 class DedupeResult:
     kept: list[Pair]
@@ -82,6 +104,11 @@ class DedupeResult:
     @property
     def counts(self) -> dict[str, int]:
         return {"exact": self.exact, "template": self.template}
+
+
+def _skeleton_key(pair: Pair) -> tuple[str, frozenset[str]]:
+    """The question skeleton, only comparable between pairs reading the same identifiers."""
+    return question_skeleton(pair.question), sql_identifiers(pair.sql)
 
 
 def dedupe_pairs(pairs: Iterable[Pair], seen: Optional["DedupeResult"] = None) -> DedupeResult:
@@ -96,14 +123,14 @@ def dedupe_pairs(pairs: Iterable[Pair], seen: Optional["DedupeResult"] = None) -
         questions.add(p.question.strip())
         sqls.add(normalize_sql_text(p.sql))
         templates.add(sql_template(p.sql))
-        skeletons.add(question_skeleton(p.question))
+        skeletons.add(_skeleton_key(p))
     for p in pairs:
-        q, s, t, k = p.question.strip(), normalize_sql_text(p.sql), sql_template(p.sql), question_skeleton(p.question)
+        q, s, t, k = p.question.strip(), normalize_sql_text(p.sql), sql_template(p.sql), _skeleton_key(p)
         if q in questions or s in sqls:
             result.exact += 1
             result.removed.append((p, "exact"))
             continue
-        if t in templates or (k and k in skeletons):
+        if t in templates or (k[0] and k in skeletons):
             result.template += 1
             result.removed.append((p, "template"))
             continue

@@ -10,6 +10,7 @@ Names come from `data_pipeline.qa.vocabulary`; column roles from `data_pipeline.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional, Sequence
 
@@ -17,8 +18,9 @@ from pydantic import BaseModel, Field
 
 from data_pipeline.schema.model import Table
 from data_pipeline.qa.columns import categories, label_column, measures
+from data_pipeline.qa.glossary import LANGUAGE_NAMES
 from data_pipeline.qa.prompting import ask_json, table_docs
-from data_pipeline.qa.vocabulary import column_noun, display_name, table_noun, table_title
+from data_pipeline.qa.vocabulary import column_noun, display_name, is_en, table_noun, table_plural, table_title
 from data_pipeline.taskfiles.table_list import TableRef
 
 MAX_THEME_TABLES = 6
@@ -67,10 +69,10 @@ def _entities_and_metrics(members: Sequence[Table]) -> tuple[list[str], list[str
     for t in members:
         entities.append(table_noun(t))
         label = label_column(t)
-        entities.extend(column_noun(c) for c in ([label] if label else []) + categories(t))
-        metrics.extend(column_noun(c) for c in measures(t))
+        entities.extend(column_noun(c, t) for c in ([label] if label else []) + categories(t))
+        metrics.extend(column_noun(c, t) for c in measures(t))
     dedup = lambda xs: list(dict.fromkeys(x for x in xs if x))
-    return dedup(entities)[:12], dedup(metrics)[:12] or ["记录数"]
+    return dedup(entities)[:12], dedup(metrics)[:12]
 
 
 def _neighbours(tables: Sequence[Table]) -> dict[str, set[str]]:
@@ -127,23 +129,42 @@ def _is_big(table: Table) -> bool:
     return (table.row_estimate or 0) >= BIG_TABLE_ROWS
 
 
-def _theme_for(members: list[Table], single: bool) -> Theme:
-    """A theme over `members`, named after its first table (the hub)."""
+def _theme_for(members: list[Table], single: bool, business_context: str = "") -> Theme:
+    """A theme over `members`, named after its first table (the hub), in the run's language; the business
+    context (its first sentence) says what the data is about."""
     hub = members[0]
     entities, metrics = _entities_and_metrics(members)
+    others = [t for t in members if t is not hub]
+    if is_en():
+        title = table_title(hub)
+        if single:
+            name, description = f"{title} analysis", f"Statistics and lookups of {table_plural(hub)} ({display_name(hub)})."
+        else:
+            name = f"{title} and related data" if len(members) > 2 else f"{title} and {table_plural(others[0])}"
+            description = (f"Centred on {table_plural(hub)}, joined along foreign keys to "
+                           f"{', '.join(table_plural(t) for t in others)}.")
+        context = f" Business context: {_first_sentence(business_context)}." if business_context.strip() else ""
+        return Theme(name, description + context + " (grouped by foreign keys, rule-based)",
+                     [display_name(t) for t in members], entities, metrics or ["number of records"], "rule_based")
     if single:
         name = f"{table_title(hub)}分析"
         description = f"围绕{table_title(hub)}的统计与查询（{display_name(hub)}）。"
     else:
-        others = "、".join(table_noun(t) for t in members if t is not hub)
-        other = next(t for t in members if t is not hub)
-        name = f"{table_noun(hub)}及关联数据分析" if len(members) > 2 else f"{table_noun(hub)}与{table_noun(other)}分析"
-        description = f"以{table_title(hub)}为中心，沿外键关联{others}的查询与统计。"
-    return Theme(name, description + "（按外键关系自动归类，规则生成）",
-                 [display_name(t) for t in members], entities, metrics, "rule_based")
+        other_nouns = "、".join(table_noun(t) for t in others)
+        name = f"{table_noun(hub)}及关联数据分析" if len(members) > 2 else f"{table_noun(hub)}与{table_noun(others[0])}分析"
+        description = f"以{table_title(hub)}为中心，沿外键关联{other_nouns}的查询与统计。"
+    context = f"业务背景：{_first_sentence(business_context)}。" if business_context.strip() else ""
+    return Theme(name, description + context + "（按外键关系自动归类，规则生成）",
+                 [display_name(t) for t in members], entities, metrics or ["记录数"], "rule_based")
 
 
-def rule_based_themes(tables: Sequence[Table]) -> list[Theme]:
+def _first_sentence(text: str, limit: int = 120) -> str:
+    """The business context's first sentence (a theme description is one paragraph, not the whole brief)."""
+    first = re.split(r"(?<=[。！？!?])|(?<=\.)\s|\n", text.strip(), maxsplit=1)[0].strip().rstrip("。.")
+    return first if len(first) <= limit else first[:limit].rstrip() + "…"
+
+
+def rule_based_themes(tables: Sequence[Table], business_context: str = "") -> list[Theme]:
     """Themes from the foreign-key graph; every table is in at least one theme and every FK edge between the
     given tables lies inside at least one theme (an edge split apart by hub neighbourhoods gets its parent
     added to the child's theme)."""
@@ -162,10 +183,11 @@ def rule_based_themes(tables: Sequence[Table]) -> list[Theme]:
             parent = f"{fk.ref_schema}.{fk.ref_table}"
             if parent in by_q and not any(child.qualified in g and parent in g for g in groups):
                 next(g for g in groups if child.qualified in g).append(parent)
-    themes = [_theme_for([by_q[q] for q in g], single=len(g) == 1) for g in groups]
+    themes = [_theme_for([by_q[q] for q in g], single=len(g) == 1, business_context=business_context)
+              for g in groups]
     for t in tables:
         if _is_big(t) and not any(g == [t.qualified] for g in groups):
-            themes.append(_theme_for([t], single=True))
+            themes.append(_theme_for([t], single=True, business_context=business_context))
     names: dict[str, int] = {}
     for theme in themes:   # names must be unique: they key the per-theme counts
         names[theme.topic_name] = names.get(theme.topic_name, 0) + 1
@@ -211,7 +233,7 @@ def themes_from_answer(answer: ThemesAnswer, tables: Sequence[Table]) -> tuple[l
 
 
 def llm_themes(llm: Any, tables: Sequence[Table], docs: dict[str, str], business_context: str,
-               count: int) -> tuple[list[Theme], list[str]]:
+               count: int, language: str = "zh") -> tuple[list[Theme], list[str]]:
     """One LLM call: the tables' Markdown docs + business context -> up to `count` themes (validated).
 
     Raises whatever the LLM client raises (core.errors.LLMError): the step reports it, nothing is invented.
@@ -219,7 +241,8 @@ def llm_themes(llm: Any, tables: Sequence[Table], docs: dict[str, str], business
     # the theme call sees every table: a shorter cap per doc keeps 50+ tables within a model's context
     answer = ask_json(llm, "qa_themes", ThemesAnswer, business_context=business_context or "（未提供）",
                       theme_count=count, table_names=", ".join(display_name(t) for t in tables),
-                      table_docs=table_docs(tables, docs, limit=THEME_DOC_CHARS))
+                      table_docs=table_docs(tables, docs, limit=THEME_DOC_CHARS),
+                      question_language_name=LANGUAGE_NAMES.get(language, "中文"))
     themes, problems = themes_from_answer(answer, tables)
     return themes[:count] if count else themes, problems
 

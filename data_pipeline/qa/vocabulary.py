@@ -1,17 +1,53 @@
 """How tables and columns are named in questions, themes and prompts: the shared vocabulary of the question
 generators (themes, rule-based synthesis, the LLM path), kept below all of them so none imports another for it.
+
+One language per run: `speaking(lang)` sets it (zh or en) for the generation it wraps, and every noun here
+comes out in it. Sources, best first: a comment in that language from the database (or the LLM), used whole
+up to its first clause; else the identifier through the glossary (`data_pipeline.qa.glossary`); in Chinese an
+identifier the glossary cannot fully translate is quoted whole (“film_text”), never half translated.
+Rule-based generated comments are not a source: they are derived from the same glossary, with remarks.
 """
 from __future__ import annotations
 
+import contextvars
 import re
+from contextlib import contextmanager
+from typing import Iterator, Optional
 
-from data_pipeline.schema.model import Column, Table
+from data_pipeline.qa.glossary import en_phrase, has_cjk, pluralize, singular, words, zh_phrase
+from data_pipeline.schema.model import Column, ForeignKey, Table
 from data_pipeline.taskfiles.table_list import TableRef
+
+# The language of the run: threading it through every template would double every signature, and a run
+# speaks one language from its first theme to its last top-up pair.
+_LANGUAGE: contextvars.ContextVar[str] = contextvars.ContextVar("question_language", default="zh")
+
+
+@contextmanager
+def speaking(language: str) -> Iterator[None]:
+    token = _LANGUAGE.set(language if language in ("zh", "en") else "zh")
+    try:
+        yield
+    finally:
+        _LANGUAGE.reset(token)
+
+
+def language() -> str:
+    return _LANGUAGE.get()
+
+
+def is_en() -> bool:
+    return _LANGUAGE.get() == "en"
+
 
 _BRACKETS = re.compile(r"[（(【\[].*?[）)】\]]")
 _TABLE_SUFFIXES = ("基础信息表", "信息表", "明细表", "数据表", "记录表", "统计表", "关系表", "关联表", "映射表",
                    "对照表", "字典表", "配置表", "表")
-_COLUMN_TAIL = re.compile(r"[，,。;；:：\s].*$")
+_ZH_CLAUSE_END = re.compile(r"[，,。;；:：\n].*$", re.S)     # a Chinese comment's first clause (spaces kept)
+_EN_CLAUSE_END = re.compile(r"[,.;:\n(].*$", re.S)
+_EN_TABLE_WORDS = re.compile(r"^(the|a|an)\s+|\s+(table|records?|list|data)$", re.I)
+_MAX_EN_WORDS = 5
+_ADDRESS_HINTS = {"address", "city", "country", "postal", "zip", "postcode", "province"}
 
 
 def display_name(table: Table) -> str:
@@ -20,15 +56,58 @@ def display_name(table: Table) -> str:
     return TableRef(table.schema, table.name).short
 
 
+def quoted(name: str) -> str:
+    return f"“{name}”"
+
+
+def _comment(obj) -> str:
+    """The database comment, else an LLM-generated one (rule-based ones are glossary output: not a source)."""
+    if obj.comment:
+        return obj.comment
+    return (obj.generated_comment or "") if getattr(obj, "comment_source", "") == "llm" else ""
+
+
+def _en_clause(text: str, table: bool = False) -> Optional[str]:
+    """An English comment's first clause when it is short enough to be a name (whole words, never cut)."""
+    text = _EN_CLAUSE_END.sub("", text).strip()
+    if table:
+        text = _EN_TABLE_WORDS.sub("", text).strip()
+    return text if text and not has_cjk(text) and len(text.split()) <= _MAX_EN_WORDS else None
+
+
+def identifier_noun(name: str) -> str:
+    """An identifier in the run's language: glossary words, else (zh) the identifier quoted whole."""
+    tokens = words(name)
+    if is_en():
+        return name if any(ch.isdigit() for ch in name) or has_cjk(name) else en_phrase(tokens) or name
+    if has_cjk(name):
+        return name
+    return zh_phrase(tokens) or quoted(name)
+
+
+def _table_words(table: Table) -> str:
+    """The table name without a short system prefix (t_, tb_, ods_) the glossary does not know."""
+    tokens = words(table.name)
+    if len(tokens) > 1 and len(tokens[0]) <= 3 and zh_phrase(tokens[:1]) is None and zh_phrase(tokens[1:]):
+        return "_".join(tokens[1:])
+    return table.name
+
+
 _PERIOD_WORDS = re.compile(r"(每日|每天|每月|每周|每年|每小时)")
 _BY_PHRASE = re.compile(r"(?<=..)按.*$")          # "销量按门店统计" -> "销量": the grouping is not the noun
 
 
 def table_noun(table: Table) -> str:
-    """A short noun for the table from its comment, else its name: bracketed remarks, a trailing "…表" kind,
-    "按…" phrases and period words go ("门店基础信息表（…）" -> "门店", "销量按门店每日统计表" -> "销量")."""
-    text = _BRACKETS.sub("", table.effective_comment or "").strip()
-    text = _COLUMN_TAIL.sub("", text)
+    """A short noun for the table. Chinese comment: bracketed remarks, a trailing "…表" kind, "按…" phrases and
+    period words go ("门店基础信息表（…）" -> "门店"); English: a short comment clause or the name's words."""
+    comment = _comment(table)
+    if is_en():
+        clause = _en_clause(comment, table=True) if comment else None
+        return clause or identifier_noun(_table_words(table))
+    if not has_cjk(comment):
+        return identifier_noun(_table_words(table))
+    text = _BRACKETS.sub("", comment).strip()
+    text = _ZH_CLAUSE_END.sub("", text).strip()
     for suffix in _TABLE_SUFFIXES:
         if text.endswith(suffix) and len(text) > len(suffix):
             text = text[: -len(suffix)]
@@ -36,16 +115,59 @@ def table_noun(table: Table) -> str:
     text = _BY_PHRASE.sub("", text)
     shorter = _PERIOD_WORDS.sub("", text)
     text = shorter if len(shorter) >= 2 else text
-    return text.rstrip("的之").strip() or table.name
+    return text.rstrip("的之").strip() or identifier_noun(table.name)
+
+
+def table_plural(table: Table) -> str:
+    """English: the table noun in the plural ("customers"); Chinese nouns have no plural."""
+    noun = table_noun(table)
+    return pluralize(noun) if is_en() else noun
 
 
 def table_title(table: Table) -> str:
-    """The table's comment without bracketed remarks, else its name."""
-    return _BRACKETS.sub("", table.effective_comment or "").strip() or table.name
+    """The table's comment without bracketed remarks (in the run's language), else its noun."""
+    comment = _BRACKETS.sub("", _comment(table)).strip()
+    if comment and has_cjk(comment) != is_en():
+        return comment if not is_en() else (_en_clause(comment) or table_noun(table))
+    return table_noun(table)
 
 
-def column_noun(column: Column) -> str:
-    """A short noun for the column: its comment up to the first punctuation or bracket, else its name."""
-    text = _BRACKETS.sub("", column.effective_comment or "").strip()
-    text = _COLUMN_TAIL.sub("", text).strip()
-    return text or column.name
+def column_noun(column: Column, table: Optional[Table] = None) -> str:
+    """A short noun for the column: its comment's first clause (whole, never cut to one word) when in the
+    run's language, else the name through the glossary."""
+    comment = _BRACKETS.sub("", _comment(column)).strip()
+    if comment:
+        if is_en() and not has_cjk(comment):
+            clause = _en_clause(comment)
+            if clause:
+                return clause
+        elif not is_en() and has_cjk(comment):
+            clause = _ZH_CLAUSE_END.sub("", comment).strip()
+            if clause:
+                return clause
+    if not is_en() and column.name.lower() == "state" and table is not None and \
+            any(set(words(c.name)) & _ADDRESS_HINTS for c in table.columns):
+        return "州/省"                             # an address's state is a place, not a status
+    return identifier_noun(column.name)
+
+
+def role_noun(fk: ForeignKey, parent: Table) -> Optional[str]:
+    """The role a foreign key gives its parent when its column says more than the parent's name
+    (`original_language_id` -> 原始语言 / "original language"; `language_id` -> None), else None."""
+    if len(fk.columns) != 1:
+        return None
+    tokens = words(fk.columns[0])
+    if tokens and tokens[-1] in ("id", "no", "code", "key", "fk", "ref"):
+        tokens = tokens[:-1]
+    parent_tokens = words(_table_words(parent))
+    if not tokens or tokens == parent_tokens or tokens == words(parent.name):
+        return None
+    if [singular(t) for t in tokens] == [singular(t) for t in parent_tokens]:
+        return None
+    full = [singular(t) for t in words(parent.name)]
+    if [singular(t) for t in tokens] == full[-len(tokens):]:   # t0_id -> d20_t0, customer_id -> t_customer
+        return None
+    name = "_".join(tokens)
+    if is_en():
+        return en_phrase(tokens) if not any(ch.isdigit() for ch in name) else name
+    return zh_phrase(tokens) or quoted(name)

@@ -156,8 +156,46 @@ def _read_catalog(conn, refs: list[TableRef]) -> list[Table]:
         cur.execute(_CONSTRAINTS, {"oids": oids})
         for row in _dict_rows(cur):
             _apply_constraint(by_oid[row["oid"]], row)
+        _add_partition_foreign_keys(cur, by_oid)
     conn.rollback()
     return tables
+
+
+# ------------------------------------------------------------------------------------------- partitions (issue 12)
+_PARTITION_FKS = """
+SELECT p.oid AS oid, k.conname AS name, 'f' AS contype,
+       ARRAY(SELECT a.attname::text FROM unnest(k.conkey) WITH ORDINALITY u(num, ord)
+             JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.num ORDER BY u.ord) AS columns,
+       fn.nspname AS ref_schema, fc.relname AS ref_table,
+       ARRAY(SELECT a.attname::text FROM unnest(k.confkey) WITH ORDINALITY u(num, ord)
+             JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.num ORDER BY u.ord) AS ref_columns,
+       pg_get_constraintdef(k.oid) AS definition
+FROM unnest(%(oids)s::oid[]) AS p(oid)
+JOIN pg_class pc ON pc.oid = p.oid AND pc.relkind = 'p'
+CROSS JOIN LATERAL pg_partition_tree(p.oid) AS t
+JOIN pg_constraint k ON k.conrelid = t.relid AND k.contype = 'f' AND k.conparentid = 0
+JOIN pg_class fc ON fc.oid = coalesce(pg_partition_root(k.confrelid), k.confrelid)
+JOIN pg_namespace fn ON fn.oid = fc.relnamespace
+WHERE t.relid <> p.oid
+ORDER BY p.oid, t.level, k.conname
+"""
+
+
+def _add_partition_foreign_keys(cur, by_oid: dict) -> None:
+    """Foreign keys declared on the partitions of a partitioned table (PostgreSQL allows it, sample databases
+    do it) count as the parent's: the parent is then joined and its edges counted. One FK per (columns,
+    referenced table, referenced columns), whichever partition declares it; one referencing a partition
+    counts for that partition's root."""
+    if not any(t.kind == "partitioned_table" for t in by_oid.values()):
+        return
+    cur.execute(_PARTITION_FKS, {"oids": list(by_oid)})
+    for row in _dict_rows(cur):
+        table = by_oid[row["oid"]]
+        key = (tuple(row["columns"] or []), row["ref_schema"], row["ref_table"], tuple(row["ref_columns"] or []))
+        if any((tuple(f.columns), f.ref_schema, f.ref_table, tuple(f.ref_columns)) == key
+               for f in table.foreign_keys):
+            continue
+        _apply_constraint(table, row)
 
 
 def _column(row: dict) -> Column:

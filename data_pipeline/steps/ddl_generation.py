@@ -16,6 +16,7 @@ from pathlib import Path
 from core.db import first_line
 from core.errors import AppError, TableListMissing
 from data_pipeline.schema import access as table_access
+from data_pipeline.qa.glossary import resolve_language
 from data_pipeline.schema import comments
 from data_pipeline.schema import introspect as introspection
 from data_pipeline.schema.ddl_render import render_ddl, render_md
@@ -41,11 +42,11 @@ def table_label(table: Table, generator: str) -> str:
     return DB_LABEL if table.comment_source == "database" else f"{DB_LABEL}；缺失的由{generator}，已标记 [生成]"
 
 
-def fill_comments(table: Table, llm, business_context: str, by_name: dict) -> int:
-    """Generated-comment count; LLM when given, else rule-based. Raises on LLM failure."""
+def fill_comments(table: Table, llm, business_context: str, by_name: dict, language: str = "zh") -> int:
+    """Generated-comment count; LLM when given, else rule-based, in the task's language. Raises on LLM failure."""
     if llm is None:
-        return comments.apply_rule_based(table, by_name)
-    return comments.apply_llm(table, llm, business_context, by_name)
+        return comments.apply_rule_based(table, by_name, language)
+    return comments.apply_llm(table, llm, business_context, by_name, language)
 
 
 def write_text(path: Path, text: str) -> None:
@@ -55,10 +56,10 @@ def write_text(path: Path, text: str) -> None:
 
 
 def process_table(table: Table, llm, business_context: str, by_name: dict, known: set, task_dir: Path,
-                  generator: str) -> dict:
+                  generator: str, language: str = "zh") -> dict:
     """Comments + both files for one table; returns its counts."""
     started = time.monotonic()
-    generated = fill_comments(table, llm, business_context, by_name)
+    generated = fill_comments(table, llm, business_context, by_name, language)
     label = table_label(table, generator)
     write_text(task_dir / f"{table.file_stem}.ddl", render_ddl(table, known, source_label=label))
     write_text(task_dir / f"{table.file_stem}_detail.md", render_md(table, source_label=label))
@@ -110,13 +111,16 @@ def run(ctx: StepContext) -> StepResult:
     by_name = {(t.schema, t.name): t for t in tables}
     known = set(by_name)
     n = len(tables)
+    # generated comments speak the task's question_language (issue 12): zh default, en, auto
+    language = resolve_language(ctx.params.get("question_language"), ctx.business_context,
+                                [t.comment for t in tables] + [c.comment for t in tables for c in t.columns])
     done: list[Table] = []
     totals = {"columns": 0, "generated": 0, "existing": 0, "pii_columns": 0}
     workers = ctx.settings.llm_max_concurrency if ctx.llm is not None else 1
     ctx.progress(0.1, f"table 0/{n}")
     with ThreadPoolExecutor(max_workers=max(1, min(workers, n or 1)), thread_name_prefix="ddl") as pool:
         futures = {pool.submit(process_table, t, ctx.llm, ctx.business_context, by_name, known, ctx.task_dir,
-                               generator): t for t in tables}
+                               generator, language): t for t in tables}
         for i, future in enumerate(as_completed(futures), start=1):
             table = futures[future]
             try:

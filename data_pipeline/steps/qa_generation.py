@@ -26,11 +26,13 @@ from data_pipeline.qa.pair_quality import compute_coverage, count_by_difficulty,
 from data_pipeline.qa.pairs import Pair, pairs_file_name, write_pairs
 from data_pipeline.qa.detail import write_metadata_detail
 from data_pipeline.schema.model import SNAPSHOT_FILE, Table, load_snapshot
-from data_pipeline.qa.rule_plan import coverage_pairs, plan_theme_work, theme_pairs
+from data_pipeline.qa.rule_plan import add_top_up, coverage_pairs, plan_theme_work, theme_pairs
 from data_pipeline.steps import STEP_OUTPUTS
-from data_pipeline.steps.base import OutputFile, StepCancelled, StepContext, StepResult
+from data_pipeline.steps.base import (MAX_WARNING_OBJECTS, OutputFile, StepCancelled, StepContext, StepResult,
+                                      StepWarning)
 from data_pipeline.qa.themes import Theme, llm_themes, rule_based_themes, theme_tables
-from data_pipeline.qa.vocabulary import display_name
+from data_pipeline.qa.glossary import resolve_language
+from data_pipeline.qa.vocabulary import display_name, speaking
 
 OUTPUT_PATTERNS = STEP_OUTPUTS["qa_generation"]  # declared once in data_pipeline/steps/__init__.py
 THEME_COUNT = 5          # themes asked of the LLM (the seeds' 5 themes x 10 pairs)
@@ -69,15 +71,16 @@ def _load_inputs(task_dir: Path) -> tuple[list[Table], dict[str, str]]:
 
 
 def _rule_based(ctx: StepContext, tables: list[Table]) -> tuple[list[Theme], list[Pair], list[str]]:
-    themes = rule_based_themes(tables)
+    themes = rule_based_themes(tables, ctx.business_context)
     ctx.logger.info(f"rule-based themes: {len(themes)} from the foreign-key graph of {len(tables)} tables")
     work = plan_theme_work(themes, tables)
+    per_table = ctx.settings.qa_pairs_per_table
     pairs: list[Pair] = []
     for i, theme in enumerate(themes, 1):
         ctx.check_cancelled()
         started = time.monotonic()
         own, children = work[theme.topic_name]
-        made = theme_pairs(theme.topic_name, own, children, tables)
+        made = theme_pairs(theme.topic_name, own, children, tables, per_table)
         pairs.extend(made)
         ctx.progress(0.1 + 0.8 * i / len(themes), f"theme {i}/{len(themes)}: {theme.topic_name}")
         ctx.logger.info(f"theme {i}/{len(themes)} '{theme.topic_name}': {len(made)} pairs "
@@ -85,13 +88,13 @@ def _rule_based(ctx: StepContext, tables: list[Table]) -> tuple[list[Theme], lis
     return themes, pairs, []
 
 
-def _llm(ctx: StepContext, tables: list[Table], docs: dict[str, str]
+def _llm(ctx: StepContext, tables: list[Table], docs: dict[str, str], lang: str
          ) -> tuple[list[Theme], list[Pair], list[str], list[dict]]:
     from data_pipeline.qa.llm import generate_theme_pairs
     started = time.monotonic()
     try:
         theme_count, per_theme = theme_budget(ctx.settings.llm_max_concurrency)
-        themes, problems = llm_themes(ctx.llm, tables, docs, ctx.business_context, theme_count)
+        themes, problems = llm_themes(ctx.llm, tables, docs, ctx.business_context, theme_count, lang)
     except AppError as exc:
         raise LLMError(f"theme discovery failed: {exc.details}") from None
     if not themes:
@@ -105,7 +108,7 @@ def _llm(ctx: StepContext, tables: list[Table], docs: dict[str, str]
 
     def one_theme(theme: Theme) -> tuple[list[Pair], list[str]]:
         ctx.check_cancelled()    # a queued theme does not start once the execution is being cancelled
-        return generate_theme_pairs(ctx.llm, theme, tables, docs, ctx.business_context, per_theme)
+        return generate_theme_pairs(ctx.llm, theme, tables, docs, ctx.business_context, per_theme, lang)
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="qa_theme") as pool:
         futures = {pool.submit(one_theme, th): (th, time.monotonic()) for th in themes}
@@ -146,33 +149,67 @@ def _theme_of(themes: Sequence[Theme], tables: Sequence[Table]) -> dict[str, str
     return out
 
 
+def step_warnings(ctx: StepContext, coverage, problems: list[str], failed: list[dict],
+                  theme_count: int) -> list[StepWarning]:
+    """What the run could not do, as StepWarnings (first 20 names + a count; one log line each, never a list
+    of thousands of names): coverage short of every table and FK edge, failed LLM themes, dropped LLM items."""
+    warnings = []
+    if not coverage.complete:
+        warnings.append(StepWarning(
+            "COVERAGE_SHORT",
+            f"{len(coverage.missing_tables)} of {coverage.tables_total} tables and {len(coverage.missing_fk_edges)} "
+            f"of {coverage.fk_edges_total} FK edges are not covered by any question-SQL pair",
+            coverage.missing_tables + coverage.missing_fk_edges))
+    if failed:
+        warnings.append(StepWarning(
+            "LLM_CALLS_FAILED", f"question generation failed for {len(failed)} of {theme_count} themes; their "
+                                f"tables were covered by rule-based pairs where possible",
+            [f"{f['theme']}: {f['error']}" for f in failed]))
+    if problems:
+        warnings.append(StepWarning("PAIRS_DROPPED", f"{len(problems)} LLM answers were rejected (not one read-only "
+                                                     f"SELECT, unknown tables, or a malformed theme)", problems))
+    for w in warnings:
+        names = ", ".join(w.objects[:MAX_WARNING_OBJECTS])
+        more = f" (+{len(w.objects) - MAX_WARNING_OBJECTS} more)" if len(w.objects) > MAX_WARNING_OBJECTS else ""
+        ctx.logger.warning(f"{w.code}: {w.message}: {names}{more}")
+    return warnings
+
+
 def run(ctx: StepContext) -> StepResult:
     started = time.monotonic()
     tables, docs = _load_inputs(ctx.task_dir)
     mode = "llm" if ctx.llm is not None else "rule_based"
-    ctx.logger.info(f"qa_generation ({mode}) on {len(tables)} tables, {len(docs)} detail docs")
+    lang = question_language(ctx, tables)
+    ctx.logger.info(f"qa_generation ({mode}, questions in {lang}) on {len(tables)} tables, {len(docs)} detail docs")
+    with speaking(lang):
+        return _generate(ctx, tables, docs, mode, lang, started)
+
+
+def question_language(ctx: StepContext, tables: Sequence[Table]) -> str:
+    """The task's `question_language` (zh default, en, auto: from the business context and DB comments)."""
+    comments = [t.comment for t in tables] + [c.comment for t in tables for c in t.columns]
+    return resolve_language(ctx.params.get("question_language"), ctx.business_context, comments)
+
+
+def _generate(ctx: StepContext, tables: list[Table], docs: dict[str, str], mode: str, lang: str,
+              started: float) -> StepResult:
     ctx.progress(0.0, "themes")
     failed: list[dict] = []
     if ctx.llm is not None:
-        themes, raw, problems, failed = _llm(ctx, tables, docs)
+        themes, raw, problems, failed = _llm(ctx, tables, docs, lang)
     else:
         themes, raw, problems = _rule_based(ctx, tables)
     dedup = dedupe_pairs(raw)
     coverage = compute_coverage([p.sql for p in dedup.kept], tables)
     top_up = 0
     if not coverage.complete:
-        extra = dedupe_pairs(coverage_pairs(tables, coverage.missing_tables, coverage.missing_fk_edges,
-                                            _theme_of(themes, tables)), seen=dedup)
-        top_up = len(extra.kept)
-        dedup.kept.extend(extra.kept)
-        dedup.exact += extra.exact
-        dedup.template += extra.template
+        # the top-up is never deduplicated away: it is there because nothing kept covers its table or edge
+        top_up = add_top_up(dedup.kept, coverage_pairs(tables, coverage.missing_tables, coverage.missing_fk_edges,
+                                                       _theme_of(themes, tables)))
         ctx.logger.info(f"coverage top-up: {top_up} rule-based pairs for {len(coverage.missing_tables)} tables "
                         f"and {len(coverage.missing_fk_edges)} FK edges not covered")
         coverage = compute_coverage([p.sql for p in dedup.kept], tables)
-    warnings = list(problems) + [f"theme '{f['theme']}' failed: {f['error']}" for f in failed]
-    if not coverage.complete:
-        warnings.append(f"coverage incomplete: tables {coverage.missing_tables}, edges {coverage.missing_fk_edges}")
+    warnings = step_warnings(ctx, coverage, problems, failed, len(themes))
     pairs = dedup.kept
     if not pairs:
         raise AppError("no question-SQL pair could be generated", message="问答对生成失败")
@@ -193,10 +230,11 @@ def run(ctx: StepContext) -> StepResult:
         "duplicates_removed": dedup.counts, "pairs_by_source": by_source, "coverage_top_up": top_up,
         "tables_covered": coverage.tables_covered, "tables_total": coverage.tables_total,
         "fk_edges_covered": coverage.fk_edges_covered, "fk_edges_total": coverage.fk_edges_total,
-        "source": mode, "failed_themes": failed, "pair_file": pair_file.name,
+        "source": mode, "question_language": lang, "failed_themes": failed, "pair_file": pair_file.name,
         "llm_usage": ctx.llm.usage.to_dict() if ctx.llm is not None else None,
         "duration_s": round(time.monotonic() - started, 2)}
-    write_metadata_detail(ctx.task_dir / "metadata_detail.md", themes, pairs, summary, generator)
+    write_metadata_detail(ctx.task_dir / "metadata_detail.md", themes, pairs, summary, generator,
+                          ctx.business_context)
     ctx.progress(1.0, f"{len(pairs)} pairs")
     ctx.logger.info(f"qa_generation done: {len(pairs)} pairs in {len(themes)} themes, duplicates removed "
                     f"{dedup.counts}, tables {coverage.tables_covered}/{coverage.tables_total}, FK edges "

@@ -126,4 +126,4 @@ def test_self_referencing_fk_is_joined_and_covered():
     pairs = [p for th in themes for p in theme_pairs(th.topic_name, *work[th.topic_name], [emp])]
     assert compute_coverage([p.sql for p in pairs], [emp]).complete
     join = next(p for p in pairs if p.meta["difficulty"] == "join")
-    assert "c.deleted_at IS NULL AND p.deleted_at IS NULL" in join.sql
+    assert "s.deleted_at IS NULL AND m.deleted_at IS NULL" in join.sql

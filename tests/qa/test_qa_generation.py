@@ -147,8 +147,10 @@ def test_llm_mode_with_failing_theme_duplicates_and_top_up(app_ctx, task_dir):
     s = result.summary
     assert s["source"] == "llm" and s["themes"] == 3
     assert [f["theme"] for f in s["failed_themes"]] == ["公司管理"]
-    assert any("公司管理" in w for w in result.warnings)
-    assert any("DELETE" in w or "rejected" in w for w in result.warnings)
+    by_code = {w.code: w for w in result.warnings}
+    assert set(by_code) == {"LLM_CALLS_FAILED", "PAIRS_DROPPED"}      # coverage was topped up: not short
+    assert by_code["LLM_CALLS_FAILED"].objects[0].startswith("公司管理:")
+    assert any("DELETE" in o for o in by_code["PAIRS_DROPPED"].objects)
     assert s["duplicates_removed"]["exact"] >= 1 and s["duplicates_removed"]["template"] >= 1
     assert s["tables_covered"] == s["tables_total"] and s["fk_edges_covered"] == s["fk_edges_total"]
     assert s["pairs_by_source"]["llm"] == 4 and s["coverage_top_up"] == s["pairs_by_source"]["rule_based"] > 0
@@ -227,3 +229,27 @@ def test_llm_mode_cancel_stops_between_themes(app_ctx, task_dir):
         calls = len(stub.requests)
     assert calls < 4          # the theme call + at most the pair calls already started
     assert latest_pairs_file(task_dir) is None
+
+
+def test_llm_prompts_and_top_up_speak_the_task_language(app_ctx, task_dir):
+    """question_language=en: both LLM prompts ask for English, and the rule-based top-up is English too."""
+    def responder(req):
+        prompt = req["messages"][-1]["content"]
+        if "归纳为最多" in prompt:
+            return Reply(content=json.dumps(THEMES, ensure_ascii=False))
+        return Reply(content="[]")
+
+    with OpenAIStub() as stub:
+        stub.responder = responder
+        settings = load_settings({"data_home": app_ctx.settings.data_home, "llm_base_url": stub.base_url,
+                                  "llm_model": "stub-model", "llm_max_retries": 0, "log_level": "WARNING"})
+        llm = make_llm(settings)
+        ctx = _ctx(app_ctx, task_dir, settings, llm)
+        ctx.params = {"business_context": "Highway service areas", "question_language": "en"}
+        result = qa_generation.run(ctx)
+        prompts = [r.json["messages"][-1]["content"] for r in stub.requests]
+    assert result.summary["question_language"] == "en" and len(prompts) == 4
+    assert all("英文（English）" in p for p in prompts)
+    pairs = read_pairs(latest_pairs_file(task_dir))
+    assert pairs and all(p.meta.get("coverage_top_up") for p in pairs)
+    assert [p.question for p in pairs if re.search(r"[\u4e00-\u9fff]", p.question)] == []

@@ -55,7 +55,7 @@ def test_demo_coverage_difficulty_mix_and_labels(demo_pairs, demo_tables):
     assert all(th.source == "rule_based" for th in themes)
     questions = [p.question for p in pairs]
     assert len(set(questions)) == len(questions)
-    assert "各服务区类型的服务区数量是多少？" in questions
+    assert "服务区中各服务区类型的记录数是多少？" in questions
     # soft delete honoured wherever the column exists
     for p in pairs:
         if "bss_company" in p.sql or "bss_service_area " in p.sql:
