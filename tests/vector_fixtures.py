@@ -68,8 +68,10 @@ def step_context(app_ctx, task_id: str, *, options=None, params=None, settings=N
 
 
 def empty_vector_tables(db) -> None:
-    """Our tests own the vector tables while they run: start from empty embeddings (collections stay)."""
+    """Our tests own the vector tables while they run: start from empty embeddings (collections stay) and no
+    ownership records."""
     db.execute("DELETE FROM langchain_pg_embedding")
+    db.execute("DELETE FROM data_pipeline_vector_rows")
 
 
 def all_rows(db) -> list[dict]:
