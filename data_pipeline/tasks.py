@@ -73,6 +73,9 @@ def normalise_parameters(ctx: AppContext, req) -> tuple[dict, Optional[list[tabl
     if req.db_connection is not None and not is_postgres_url(req.db_connection):
         raise ValidationFailed("db_connection must be a URL like postgresql://user:password@host:5432/dbname",
                                invalid_params=["db_connection"])
+    if req.vector_db_connection is not None and not is_postgres_url(req.vector_db_connection):
+        raise ValidationFailed("vector_db_connection must be a URL like postgresql://user:password@host:5432/dbname",
+                               invalid_params=["vector_db_connection"])
     params = {k: (getattr(req, k) if getattr(req, k) is not None else default)
               for k, default in BOOLEAN_DEFAULTS.items()}
     if params["truncate_vector_tables"]:
@@ -80,6 +83,7 @@ def normalise_parameters(ctx: AppContext, req) -> tuple[dict, Optional[list[tabl
     params.update(
         business_context=req.business_context,
         db_connection=req.db_connection,  # None -> the configured default at execution time
+        vector_db_connection=req.vector_db_connection,  # None -> VECTOR_DB_URL, else the metadata database
         db_name=req.db_name or database_name(req.db_connection or ctx.runtime.business_url) or None,
         task_name=req.task_name,
         file_upload_mode=refs is None,
@@ -201,12 +205,23 @@ def summary_view(ctx: AppContext, row: dict) -> dict:
     return view
 
 
-def delete_task(ctx: AppContext, task_id: str) -> dict:
-    get_task_or_404(ctx, task_id)
+def delete_task(ctx: AppContext, task_id: str, *, delete_vectors: bool = False) -> dict:
+    row = get_task_or_404(ctx, task_id)
+    vectors = None
+    if delete_vectors:
+        # vectors first: if the store is busy or unreachable the task stays and the delete can be retried
+        if task_store.running_execution(ctx.db, task_id):
+            raise TaskAlreadyRunning("the task has a running execution; cancel it first",
+                                     message="任务正在执行中，无法删除")
+        from data_pipeline.vectors import ownership
+        vectors = ownership.delete_task_rows(ctx.settings, ctx.db, task_id, row["parameters"])
     if not task_store.delete_task(ctx.db, task_id):
         raise TaskAlreadyRunning("the task has a running execution; cancel it first", message="任务正在执行中，无法删除")
     task_dir = ctx.task_dir(task_id)
     existed = task_dir.is_dir()
     if existed:
         shutil.rmtree(task_dir, ignore_errors=True)
-    return {"task_id": task_id, "deleted": True, "directory_removed": existed and not task_dir.exists()}
+    answer = {"task_id": task_id, "deleted": True, "directory_removed": existed and not task_dir.exists()}
+    if vectors is not None:
+        answer["vectors"] = vectors
+    return answer

@@ -223,7 +223,7 @@ def run(ctx: StepContext) -> StepResult:
         for warning in warnings:
             log(warning, "WARNING")
         if mixed is not None:
-            log(mixed.message, "WARNING")
+            log(f"{mixed.code}: {mixed.message}", "WARNING")
             warnings.append(mixed)
         ctx.progress(1.0, "training data loaded")
         return StepResult(summary=summary, outputs=outputs, warnings=warnings)
