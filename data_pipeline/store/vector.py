@@ -137,13 +137,6 @@ def nearest(cur, collection: str, vector: Sequence[float], k: int) -> list[dict]
             for r in cur.fetchall()]
 
 
-def collection_dimensions(cur, collections: Sequence[str]) -> dict[str, list[int]]:
-    cur.execute(f"SELECT c.name, array_agg(DISTINCT vector_dims(e.embedding)) AS dims FROM {EMBEDDING_TABLE} e "
-                f"JOIN {COLLECTION_TABLE} c ON c.uuid = e.collection_id "
-                "WHERE c.name = ANY(%s) AND e.embedding IS NOT NULL GROUP BY c.name", (list(collections),))
-    return {name: sorted(dims) for name, dims in _tuples(cur.fetchall(), ("name", "dims"))}
-
-
 def create_embedding_staging(cur) -> str:
     """A temporary table shaped like the embedding table, dropped at commit."""
     cur.execute(f"CREATE TEMP TABLE load_{EMBEDDING_TABLE} (LIKE {EMBEDDING_TABLE}) ON COMMIT DROP")

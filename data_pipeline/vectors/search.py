@@ -12,6 +12,7 @@ import time
 from typing import Optional, Sequence
 
 import psycopg2
+import psycopg2.errors
 
 from core.db import first_line
 from core.errors import ValidationFailed
@@ -76,17 +77,15 @@ def search(settings, meta_db, target: vector_target.VectorTarget, question: str,
                     with conn.cursor() as cur:
                         present = vector_sql.tables_exist(cur)
                         if present:
-                            dims = vector_sql.collection_dimensions(cur, list(collections))
-                            wrong = {c: d for c, d in dims.items() if d != [len(vector)]}
-                            if wrong:
-                                raise ValidationFailed(
-                                    f"the stored embeddings have dimension {wrong} but the configured embedder "
-                                    f"({embedder.name}) makes {len(vector)}: search with the embedding model the "
-                                    "rows were loaded with", invalid_params=[field])
                             rows = {c: vector_sql.nearest(cur, c, vector, top_k) for c in collections}
                 finally:
                     conn.rollback()
                     conn.set_session(readonly="DEFAULT")
+        except psycopg2.errors.DataException as exc:
+            # pgvector refuses `<=>` across dimensions while scanning: no separate pass over every row needed
+            raise ValidationFailed(f"the stored embeddings do not match the configured embedder ({embedder.name}, "
+                                   f"dimension {len(vector)}): {first_line(exc)}; search with the embedding model "
+                                   "the rows were loaded with", invalid_params=[field]) from None
         except psycopg2.Error as exc:
             raise ValidationFailed(f"searching the vector store {target.store_key} failed: {first_line(exc)}",
                                    invalid_params=[field]) from None

@@ -112,7 +112,7 @@ def test_an_embedder_that_does_not_match_the_stored_rows_is_a_400(vclient, app_c
     resp = vclient.post(SEARCH, json={"question": "服务区", "task_id": task_id})
     body = resp.get_json()
     assert resp.status_code == 400 and body["error"]["code"] == "VALIDATION_ERROR", body
-    assert "dimension" in body["error"]["details"] and "64" in body["error"]["details"]
+    assert "different vector dimensions" in body["error"]["details"] and "64" in body["error"]["details"]
 
     # the task's load used another model: refused before anything is compared
     app_ctx.db.execute("UPDATE data_pipeline_tasks SET result = %s WHERE id = %s", (json.dumps(
