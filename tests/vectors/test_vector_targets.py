@@ -122,3 +122,42 @@ def test_a_store_without_pgvector_and_without_the_right_to_add_it_is_a_clear_err
     assert err.value.status == 400 and err.value.invalid_params == ["vector_db_connection"]
     assert vector_owners.task_rows(vec.db, database_identity(url), TASK_A) == {}
     assert all_rows(vec.db) == []
+
+
+def test_a_complete_run_through_the_executor_loads_into_the_tasks_store_and_never_shows_its_password(client,
+                                                                                                    app_ctx):
+    """The real executor subprocess: create with vector_db_connection (a password in it), run, check where the rows
+    went and that the password is in no answer, file or log line."""
+    from tests.executor_support import BASE, stop_executors, wait_final
+    second = create_database(app_ctx, "dp_vectors_executor")
+    # the embedded server trusts its unix socket, so any password connects: a canary we can look for
+    with_password = second.replace("postgres:@", "postgres:vec-Canary-77@", 1)
+    assert with_password != second
+    empty_vector_tables(app_ctx.db)
+    try:
+        resp = client.post(BASE, json={"table_names": ["bss_company"], "task_name": "独立向量库",
+                                       "vector_db_connection": with_password})
+        assert resp.status_code == 201, resp.get_json()
+        task_id = resp.get_json()["data"]["task_id"]
+        assert client.post(f"{BASE}/{task_id}/execute", json={"execution_mode": "complete"}).status_code == 202
+        status = wait_final(client, task_id, timeout=120)
+        assert status["status"] == "completed", (status["error_message"], status["step_status"])
+        rows = store_rows(second)
+        assert rows and {r["cmetadata"]["task_id"] for r in rows} == {task_id}
+        assert all_rows(app_ctx.db) == []                    # nothing went to the default store
+        summary = status["result"]["steps"]["training_load"]
+        assert summary["vector_store"] == database_identity(second)
+        assert sum(summary["loaded"].values()) == len(rows)
+
+        seen = [client.get(f"{BASE}/{task_id}").get_data(as_text=True),
+                client.get(f"{BASE}/{task_id}/logs").get_data(as_text=True),
+                client.get(BASE).get_data(as_text=True)]
+        seen += [p.read_text(encoding="utf-8", errors="replace") for p in app_ctx.task_dir(task_id).rglob("*")
+                 if p.is_file()]
+        seen += [r["message"] for r in app_ctx.db.fetchall("SELECT message FROM data_pipeline_task_logs "
+                                                          "WHERE task_id = %s", (task_id,))]
+        assert not [text[:200] for text in seen if "vec-Canary-77" in text]
+        assert "postgres:******@" in seen[0]
+    finally:
+        stop_executors(app_ctx.db)
+        empty_vector_tables(app_ctx.db)
