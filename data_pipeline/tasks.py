@@ -73,7 +73,8 @@ def normalise_parameters(ctx: AppContext, req) -> tuple[dict, Optional[list[tabl
     if req.db_connection is not None and not is_postgres_url(req.db_connection):
         raise ValidationFailed("db_connection must be a URL like postgresql://user:password@host:5432/dbname",
                                invalid_params=["db_connection"])
-    if req.vector_db_connection is not None and not is_postgres_url(req.vector_db_connection):
+    vector_url = getattr(req, "vector_db_connection", None)
+    if vector_url is not None and not is_postgres_url(vector_url):
         raise ValidationFailed("vector_db_connection must be a URL like postgresql://user:password@host:5432/dbname",
                                invalid_params=["vector_db_connection"])
     params = {k: (getattr(req, k) if getattr(req, k) is not None else default)
@@ -83,7 +84,7 @@ def normalise_parameters(ctx: AppContext, req) -> tuple[dict, Optional[list[tabl
     params.update(
         business_context=req.business_context,
         db_connection=req.db_connection,  # None -> the configured default at execution time
-        vector_db_connection=req.vector_db_connection,  # None -> VECTOR_DB_URL, else the metadata database
+        vector_db_connection=vector_url,  # None -> VECTOR_DB_URL, else the metadata database
         db_name=req.db_name or database_name(req.db_connection or ctx.runtime.business_url) or None,
         task_name=req.task_name,
         file_upload_mode=refs is None,
