@@ -161,3 +161,31 @@ def test_a_complete_run_through_the_executor_loads_into_the_tasks_store_and_neve
     finally:
         stop_executors(app_ctx.db)
         empty_vector_tables(app_ctx.db)
+
+
+def test_backup_and_restore_endpoints_act_on_a_named_store(client, app_ctx):
+    url = create_database(app_ctx, "dp_vectors_api")
+    empty_vector_tables(app_ctx.db)
+    base = "/api/v0/data_pipeline/vector"
+    # the store has no tables yet: backup creates them and backs up nothing
+    resp = client.post(f"{base}/backup", json={"vector_db_connection": url})
+    assert resp.status_code == 200, resp.get_json()
+    assert resp.get_json()["data"]["total_rows"] == 0 and store_rows(url) == []
+
+    write_task_files(app_ctx.task_dir(TASK_A))
+    training_load.run(step_context(app_ctx, TASK_A, params={"vector_db_connection": url}))
+    loaded = store_rows(url)
+    data = client.post(f"{base}/backup", json={"vector_db_connection": url}).get_json()["data"]
+    assert data["vector_store"] == database_identity(url) and data["total_rows"] == len(loaded) + 3
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("DELETE FROM langchain_pg_embedding")
+    conn.close()
+    resp = client.post(f"{base}/restore", json={"vector_db_connection": url, "timestamp": data["timestamp"]})
+    assert resp.status_code == 200, resp.get_json()
+    assert store_rows(url) == loaded and all_rows(app_ctx.db) == []
+    assert resp.get_json()["data"]["ownership"] == {"records_removed": 0, "records_added": 0}
+
+    both = client.post(f"{base}/backup", json={"vector_db_connection": url, "task_id": TASK_A}).get_json()
+    assert both["code"] == 400 and set(both["error"]["invalid_params"]) == {"task_id", "vector_db_connection"}
+    bad = client.post(f"{base}/backup", json={"vector_db_connection": "http://x/y"}).get_json()
+    assert bad["code"] == 400 and bad["error"]["invalid_params"] == ["vector_db_connection"]
