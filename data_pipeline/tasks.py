@@ -74,9 +74,10 @@ def normalise_parameters(ctx: AppContext, req) -> tuple[dict, Optional[list[tabl
         raise ValidationFailed("db_connection must be a URL like postgresql://user:password@host:5432/dbname",
                                invalid_params=["db_connection"])
     vector_url = getattr(req, "vector_db_connection", None)
-    if vector_url is not None and not is_postgres_url(vector_url):
-        raise ValidationFailed("vector_db_connection must be a URL like postgresql://user:password@host:5432/dbname",
-                               invalid_params=["vector_db_connection"])
+    if vector_url is not None:
+        from data_pipeline.vectors.target import check_url, refuse_business_database
+        check_url(vector_url)
+        refuse_business_database(vector_url, req.db_connection or ctx.runtime.business_url)
     params = {k: (getattr(req, k) if getattr(req, k) is not None else default)
               for k, default in BOOLEAN_DEFAULTS.items()}
     if params["truncate_vector_tables"]:

@@ -55,6 +55,15 @@ def check_url(value: Optional[str], field: str = "vector_db_connection") -> Opti
     return value
 
 
+def refuse_business_database(vector_url: Optional[str], business_url: Optional[str],
+                             field: str = "vector_db_connection") -> None:
+    """The business database is never written: it cannot be a vector store (the load creates tables there)."""
+    if vector_url and business_url and database_identity(vector_url) == database_identity(business_url):
+        raise ValidationFailed(f"{field} names the business database {database_identity(business_url)}, which "
+                               "this service never writes; give the vector store its own database",
+                               invalid_params=[field])
+
+
 def resolve(settings, meta_url: str, given: Optional[str] = None) -> VectorTarget:
     """The store for a task parameter / request field `given` (None: the setting, else the metadata database)."""
     url = given or settings.vector_db_url or meta_url

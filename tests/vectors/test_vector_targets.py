@@ -189,3 +189,18 @@ def test_backup_and_restore_endpoints_act_on_a_named_store(client, app_ctx):
     assert both["code"] == 400 and set(both["error"]["invalid_params"]) == {"task_id", "vector_db_connection"}
     bad = client.post(f"{base}/backup", json={"vector_db_connection": "http://x/y"}).get_json()
     assert bad["code"] == 400 and bad["error"]["invalid_params"] == ["vector_db_connection"]
+
+
+def test_the_business_database_is_never_a_vector_store(client, app_ctx):
+    business = app_ctx.runtime.business_url
+    resp = client.post("/api/v0/data_pipeline/tasks", json={"task_name": "x", "vector_db_connection": business})
+    body = resp.get_json()
+    assert resp.status_code == 400 and body["error"]["invalid_params"] == ["vector_db_connection"], body
+    assert "never writes" in body["error"]["details"]
+    # a task row written before this check (or VECTOR_DB_URL set to it) fails the step the same way
+    write_task_files(app_ctx.task_dir(TASK_A))
+    with pytest.raises(ValidationFailed, match="never writes"):
+        training_load.run(step_context(app_ctx, TASK_A, params={"vector_db_connection": business}))
+    other = app_ctx.settings.model_copy(update={"vector_db_url": business})
+    with pytest.raises(ValidationFailed, match="never writes"):
+        training_load.run(step_context(app_ctx, TASK_A, settings=other))
