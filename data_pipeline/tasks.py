@@ -18,6 +18,8 @@ from data_pipeline.taskfiles import table_list
 from data_pipeline.context import AppContext
 from data_pipeline.steps import STEPS
 from data_pipeline.store import tasks as task_store
+from data_pipeline.vectors import ownership as vector_ownership
+from data_pipeline.vectors import target as vector_target
 
 log = logging.getLogger(__name__)
 TASK_CONFIG_FILE = "task_config.json"
@@ -75,9 +77,8 @@ def normalise_parameters(ctx: AppContext, req) -> tuple[dict, Optional[list[tabl
                                invalid_params=["db_connection"])
     vector_url = getattr(req, "vector_db_connection", None)
     if vector_url is not None:
-        from data_pipeline.vectors.target import check_url, refuse_business_database
-        check_url(vector_url)
-        refuse_business_database(vector_url, req.db_connection or ctx.runtime.business_url)
+        vector_target.check_url(vector_url)
+        vector_target.refuse_business_database(vector_url, req.db_connection or ctx.runtime.business_url)
     params = {k: (getattr(req, k) if getattr(req, k) is not None else default)
               for k, default in BOOLEAN_DEFAULTS.items()}
     if params["truncate_vector_tables"]:
@@ -215,8 +216,7 @@ def delete_task(ctx: AppContext, task_id: str, *, delete_vectors: bool = False) 
         if task_store.running_execution(ctx.db, task_id):
             raise TaskAlreadyRunning("the task has a running execution; cancel it first",
                                      message="任务正在执行中，无法删除")
-        from data_pipeline.vectors import ownership
-        vectors = ownership.delete_task_rows(ctx.settings, ctx.db, task_id, row["parameters"])
+        vectors = vector_ownership.delete_task_rows(ctx.settings, ctx.db, task_id, row["parameters"])
     if not task_store.delete_task(ctx.db, task_id):
         raise TaskAlreadyRunning("the task has a running execution; cancel it first", message="任务正在执行中，无法删除")
     task_dir = ctx.task_dir(task_id)
