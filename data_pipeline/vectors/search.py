@@ -15,7 +15,7 @@ import psycopg2
 import psycopg2.errors
 
 from core.db import first_line
-from core.errors import ValidationFailed
+from core.errors import AppError, ValidationFailed
 from data_pipeline.store import vector as vector_sql
 from data_pipeline.store import vector_owners
 from data_pipeline.vectors import target as vector_target
@@ -67,7 +67,8 @@ def search(settings, meta_db, target: vector_target.VectorTarget, question: str,
     if not any(vector):
         raise ValidationFailed("the question has nothing the embedder can represent (no letters or digits)",
                                invalid_params=["question"])
-    field = "task_id" if expected is not None else "vector_db_connection"
+    # what the client can change to fix a mismatch: the task, the store it named, or nothing (the default store)
+    fields = ["task_id"] if expected is not None else ["vector_db_connection"] if target.given else []
     results: dict[str, list] = {c: [] for c in collections}
     with vector_target.open_store(target, meta_db) as store_db:
         try:
@@ -85,10 +86,11 @@ def search(settings, meta_db, target: vector_target.VectorTarget, question: str,
             # pgvector refuses `<=>` across dimensions while scanning: no separate pass over every row needed
             raise ValidationFailed(f"the stored embeddings do not match the configured embedder ({embedder.name}, "
                                    f"dimension {len(vector)}): {first_line(exc)}; search with the embedding model "
-                                   "the rows were loaded with", invalid_params=[field]) from None
+                                   "the rows were loaded with", invalid_params=fields) from None
         except psycopg2.Error as exc:
-            raise ValidationFailed(f"searching the vector store {target.store_key} failed: {first_line(exc)}",
-                                   invalid_params=[field]) from None
+            error = ValidationFailed if target.given else AppError   # a store the client named is its problem
+            raise error(f"searching the vector store {target.store_key} failed: {first_line(exc)}",
+                        invalid_params=fields) from None
     if present:
         owners = vector_owners.owners(meta_db, target.store_key, [r["id"] for rs in rows.values() for r in rs])
         results = {c: [_hit(r, c, owners) for r in rs] for c, rs in rows.items()}
