@@ -1,6 +1,8 @@
 """The 试问 box on a task's overview: a question shows the pairs (with SQL), DDL and docs Vanna would retrieve."""
 from __future__ import annotations
 
+import re
+
 from data_pipeline.steps import training_load
 from tests.e2e.conftest import import_expect
 from tests.e2e.test_console import unique
@@ -29,7 +31,7 @@ def test_ask_box_shows_what_vanna_would_retrieve(page, console_server, app_ctx, 
     expect(first_pair.locator("pre")).to_have_text(sql)
     expect(first_pair).to_contain_text(task_id)
     # other tests may have left rows in the default store: ours are among the DDL hits, nearest first
-    expect(box.locator(".ask-group[data-collection=ddl] li").first).to_contain_text("create table")
+    expect(box.locator(".ask-group[data-collection=ddl] li").first).to_contain_text(re.compile("create table", re.I))
     expect(box.locator(".ask-group[data-collection=documentation] h3")).to_contain_text("文档")
     shot(page, "14_ask_box")
     # an empty question is not sent
