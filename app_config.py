@@ -83,6 +83,13 @@ class Settings(BaseModel):
             raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         return v
 
+    @field_validator("vector_db_url")
+    @classmethod
+    def _postgres_url(cls, v: str) -> str:
+        if v and not v.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a URL like postgresql://user:password@host:5432/dbname")
+        return v
+
     @property
     def tasks_root(self) -> Path:
         return (self.training_data_dir or self.data_home / "data_pipeline" / "training_data").resolve()

@@ -204,3 +204,20 @@ def test_the_business_database_is_never_a_vector_store(client, app_ctx):
     other = app_ctx.settings.model_copy(update={"vector_db_url": business})
     with pytest.raises(ValidationFailed, match="never writes"):
         training_load.run(step_context(app_ctx, TASK_A, settings=other))
+
+
+def test_the_vector_db_url_setting_moves_the_default_store(vec):
+    from app_config import ConfigError, load_settings
+    url = create_database(vec, "dp_vectors_setting")
+    write_task_files(vec.task_dir(TASK_A))
+    moved = vec.settings.model_copy(update={"vector_db_url": url})
+    result = training_load.run(step_context(vec, TASK_A, settings=moved))
+    assert result.summary["vector_store"] == database_identity(url)
+    assert len(store_rows(url)) == 9 and all_rows(vec.db) == []
+    # a task's own vector_db_connection still wins over the setting
+    write_task_files(vec.task_dir(TASK_B))
+    result = training_load.run(step_context(vec, TASK_B, settings=moved,
+                                            params={"vector_db_connection": vec.runtime.meta_url}))
+    assert result.summary["vector_store"] == "metadata database"
+    with pytest.raises(ConfigError, match="VECTOR_DB_URL"):
+        load_settings({"vector_db_url": "host=localhost dbname=x"}, environ={})
