@@ -4,8 +4,8 @@
 -- No foreign key to data_pipeline_tasks: a deleted task (without delete_vectors) and CLI runs without a task
 -- row still own the rows they loaded, so another task's delete never removes them.
 CREATE TABLE IF NOT EXISTS data_pipeline_vector_rows (
-    store_key   VARCHAR(300) NOT NULL,
-    row_id      VARCHAR(100) NOT NULL,                 -- langchain_pg_embedding.id in that store
+    store_key   TEXT         NOT NULL,
+    row_id      TEXT         NOT NULL,                 -- langchain_pg_embedding.id in that store (any length)
     task_id     VARCHAR(40)  NOT NULL,
     collection  VARCHAR(20)  NOT NULL,                 -- sql | ddl | documentation
     loaded_at   TIMESTAMPTZ  NOT NULL DEFAULT now(),

@@ -157,3 +157,20 @@ def test_restore_keeps_the_ownership_records_consistent(vclient, app_ctx):
     resp = vclient.post("/api/v0/data_pipeline/vector/restore", json={"task_id": a, "timestamp": backup["timestamp"]})
     assert resp.get_json()["data"]["ownership"] == {"records_removed": 0, "records_added": 9}
     assert set(vector_owners.task_rows(app_ctx.db, "metadata", a)) == {r["id"] for r in all_rows(app_ctx.db)}
+
+
+def test_migration_gives_rows_loaded_before_it_their_last_loader(vclient, app_ctx):
+    from core.migrate import MIGRATIONS_DIR
+    a = _task(vclient)
+    _load(app_ctx, a)
+    app_ctx.db.execute("DELETE FROM data_pipeline_vector_rows")        # as before migration 003 existed
+    app_ctx.db.execute("INSERT INTO langchain_pg_embedding (id, collection_id, embedding, document, cmetadata) "
+                       "SELECT 'vanna-own-sql', uuid, array_fill(0.5::real, ARRAY[384])::vector, 'x', "
+                       "'{\"id\": \"vanna-own-sql\"}' FROM langchain_pg_collection WHERE name = 'sql'")
+    migration = (MIGRATIONS_DIR / "003_vector_ownership.sql").read_text(encoding="utf-8")
+    app_ctx.db.execute(migration)
+    app_ctx.db.execute(migration)                                       # idempotent
+    assert vector_owners.counts(app_ctx.db, "metadata", a) == {"sql": 5, "ddl": 2, "documentation": 2}
+    assert vector_owners.owners(app_ctx.db, "metadata", ["vanna-own-sql"]) == {}   # Vanna's own row: nobody's
+    assert _delete(vclient, a).get_json()["data"]["vectors"]["vector_rows_deleted"] == 9
+    assert [r["id"] for r in all_rows(app_ctx.db)] == ["vanna-own-sql"]
