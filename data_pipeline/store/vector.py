@@ -10,7 +10,6 @@ in our metadata database (store/vector_owners.py), not here.
 from __future__ import annotations
 
 import io
-import json
 import struct
 import uuid
 from typing import Iterable, Sequence
