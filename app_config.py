@@ -27,6 +27,8 @@ class Settings(BaseModel):
                                                                 "{data_home}/data_pipeline/training_data")
     database_url: str = Field("", description="Metadata + vector PostgreSQL URL (needs pgvector). Empty: embedded.")
     business_db_url: str = Field("", description="Default business database URL. Empty: embedded demo highway_db.")
+    vector_db_url: str = Field("", description="Default vector store (Vanna's pgvector tables) for training_load, "
+                                               "backup and search. Empty: the metadata database")
     # --- HTTP service ------------------------------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Listen address of the API")
     port: int = Field(8084, ge=1, le=65535, description="Listen port of the API")
@@ -89,6 +91,13 @@ class Settings(BaseModel):
         v = v.upper()
         if v not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return v
+
+    @field_validator("vector_db_url")
+    @classmethod
+    def _postgres_url(cls, v: str) -> str:
+        if v and not v.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a URL like postgresql://user:password@host:5432/dbname")
         return v
 
     @property

@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n")[1])
     src = p.add_argument_group("input")
     src.add_argument("--db-connection", help="business database URL (default: the configured/demo database)")
+    src.add_argument("--vector-db-connection", help="vector store URL training_load writes (default: VECTOR_DB_URL, "
+                                                    "else the metadata database)")
     src.add_argument("--table-list", help="table list file (one name per line or comma separated)")
     src.add_argument("--table-names", help="comma separated table names (instead of --table-list)")
     src.add_argument("--business-context", help="business description used in comments and questions")
@@ -111,6 +113,7 @@ def create_manual_task(ctx, args, names: list[str], mode: str) -> str:
     from data_pipeline.tasks import create_task
     req = SimpleNamespace(table_names=names, table_list_file=None, business_context=args.business_context,
                           db_name=args.db_name, db_connection=args.db_connection, task_name=args.task_name,
+                          vector_db_connection=args.vector_db_connection,
                           created_by="manual", question_language=args.question_language, **task_parameters(args))
     row = create_task(ctx, req, task_type="complete_workflow" if mode == "complete" else "data_workflow",
                       id_prefix="manual")
@@ -169,7 +172,7 @@ def run_untracked_cli(ctx, args, names, mode, step, cancel_event, progress) -> s
     params = {**task_parameters(args), "business_context": args.business_context, "db_connection": args.db_connection,
               "question_language": args.question_language,
               "db_name": args.db_name or database_name(url) or None, "task_name": args.task_name,
-              "file_upload_mode": False}
+              "file_upload_mode": False, "vector_db_connection": args.vector_db_connection}
     options = {"clean_previous": not args.no_clean_previous, "force_execute": args.force,
                "backup_vector_tables": params["backup_vector_tables"],
                "truncate_vector_tables": params["truncate_vector_tables"]}

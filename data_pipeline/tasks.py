@@ -21,6 +21,8 @@ from data_pipeline.executor.plan import task_warnings
 from data_pipeline.schema import access as table_access
 from data_pipeline.steps import STEPS
 from data_pipeline.store import tasks as task_store
+from data_pipeline.vectors import ownership as vector_ownership
+from data_pipeline.vectors import target as vector_target
 
 log = logging.getLogger(__name__)
 TASK_CONFIG_FILE = "task_config.json"
@@ -58,6 +60,10 @@ def normalise_parameters(ctx: AppContext, req) -> tuple[dict, Optional[list[tabl
                                invalid_params=["db_connection"])
     if req.db_connection is not None:
         business_db.vet_url(req.db_connection, ctx.settings)   # our own database, file parameters, hosts: 400 now
+    vector_url = getattr(req, "vector_db_connection", None)
+    if vector_url is not None:
+        vector_target.check_url(vector_url)
+        vector_target.refuse_business_database(vector_url, req.db_connection or ctx.runtime.business_url)
     params = {k: (getattr(req, k, None) if getattr(req, k, None) is not None else default)
               for k, default in BOOLEAN_DEFAULTS.items()}
     if params["truncate_vector_tables"]:
@@ -66,6 +72,7 @@ def normalise_parameters(ctx: AppContext, req) -> tuple[dict, Optional[list[tabl
         business_context=req.business_context,
         question_language=getattr(req, "question_language", None) or "zh",
         db_connection=req.db_connection,  # None -> the configured default at execution time
+        vector_db_connection=vector_url,  # None -> VECTOR_DB_URL, else the metadata database
         db_name=req.db_name or database_name(req.db_connection or ctx.runtime.business_url) or None,
         task_name=req.task_name,
         file_upload_mode=refs is None,
@@ -211,12 +218,22 @@ def summary_view(ctx: AppContext, row: dict) -> dict:
     return view
 
 
-def delete_task(ctx: AppContext, task_id: str) -> dict:
-    get_task_or_404(ctx, task_id)
+def delete_task(ctx: AppContext, task_id: str, *, delete_vectors: bool = False) -> dict:
+    row = get_task_or_404(ctx, task_id)
+    vectors = None
+    if delete_vectors:
+        # vectors first: if the store is busy or unreachable the task stays and the delete can be retried
+        if task_store.running_execution(ctx.db, task_id):
+            raise TaskAlreadyRunning("the task has a running execution; cancel it first",
+                                     message="任务正在执行中，无法删除")
+        vectors = vector_ownership.delete_task_rows(ctx.settings, ctx.db, task_id, row["parameters"])
     if not task_store.delete_task(ctx.db, task_id):
         raise TaskAlreadyRunning("the task has a running execution; cancel it first", message="任务正在执行中，无法删除")
     task_dir = ctx.task_dir(task_id)
     existed = task_dir.is_dir()
     if existed:
         shutil.rmtree(task_dir, ignore_errors=True)
-    return {"task_id": task_id, "deleted": True, "directory_removed": existed and not task_dir.exists()}
+    answer = {"task_id": task_id, "deleted": True, "directory_removed": existed and not task_dir.exists()}
+    if vectors is not None:
+        answer["vectors"] = vectors
+    return answer

@@ -18,7 +18,7 @@ from citu_app import create_app
 TEST_HOME = Path(tempfile.mkdtemp(prefix="dp_test_"))
 # children (executors started by tests) inherit this: they attach to the same embedded server
 os.environ["DP_DATA_HOME"] = str(TEST_HOME)
-for var in ("DATABASE_URL", "BUSINESS_DB_URL", "LLM_BASE_URL", "LLM_API_KEY", "LLM_MODEL", "EMBEDDING_BASE_URL",
+for var in ("DATABASE_URL", "BUSINESS_DB_URL", "VECTOR_DB_URL", "LLM_BASE_URL", "LLM_API_KEY", "LLM_MODEL", "EMBEDDING_BASE_URL",
             "EMBEDDING_MODEL", "API_TOKEN", "TRAINING_DATA_DIR"):
     os.environ.pop(var, None)
 

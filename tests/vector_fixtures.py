@@ -68,11 +68,50 @@ def step_context(app_ctx, task_id: str, *, options=None, params=None, settings=N
 
 
 def empty_vector_tables(db) -> None:
-    """Our tests own the vector tables while they run: start from empty embeddings (collections stay)."""
+    """Our tests own the vector tables while they run: start from empty embeddings (collections stay) and no
+    ownership records."""
     db.execute("DELETE FROM langchain_pg_embedding")
+    db.execute("DELETE FROM data_pipeline_vector_rows")
 
 
 def all_rows(db) -> list[dict]:
     return db.fetchall("SELECT e.id, c.name AS collection, e.document, e.cmetadata, vector_dims(e.embedding) AS dims "
                        "FROM langchain_pg_embedding e JOIN langchain_pg_collection c ON c.uuid = e.collection_id "
                        "ORDER BY e.id")
+
+
+def create_database(app_ctx, name: str, *, with_vector: bool = True) -> str:
+    """Another database on the embedded server (as the superuser), returned as a URL; its vector tables dropped.
+    Used as a second vector store: the load must create its tables itself."""
+    import psycopg2
+
+    from core import embedded_pg
+    admin = psycopg2.connect(app_ctx.runtime.meta_url)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            if cur.fetchone() is None:
+                cur.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        admin.close()
+    url = embedded_pg.uri_for(app_ctx.runtime.meta_url, name)
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("DROP TABLE IF EXISTS langchain_pg_embedding, langchain_pg_collection")
+            cur.execute("CREATE EXTENSION IF NOT EXISTS vector" if with_vector else "DROP EXTENSION IF EXISTS vector")
+    finally:
+        conn.close()
+    return url
+
+
+def store_rows(url: str) -> list[dict]:
+    """Every row of the store at `url` (same shape as all_rows), read on a fresh connection."""
+    from core.db import Database
+    db = Database(url, maxconn=1)
+    try:
+        return all_rows(db)
+    finally:
+        db.close()

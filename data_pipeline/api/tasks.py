@@ -29,6 +29,7 @@ class CreateTask(BaseModel):
     question_language: Optional[Literal["zh", "en", "auto"]] = None    # questions and generated comments
     db_name: Optional[str] = Field(None, max_length=100)
     db_connection: Optional[str] = Field(None, max_length=2048)
+    vector_db_connection: Optional[str] = Field(None, max_length=2048)
     task_name: Optional[str] = Field(None, max_length=255)
     created_by: Optional[str] = Field(None, max_length=100)
     enable_sql_validation: Optional[StrictBool] = None
@@ -151,10 +152,17 @@ def list_executions(task_id: str):
               message="获取执行历史成功")
 
 
+class DeleteArgs(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    delete_vectors: Literal["true", "false", "1", "0"] = "false"   # also remove the vector rows only it owns
+
+
 @bp.delete("/<task_id>")
 def delete_task(task_id: str):
     require_task_id(task_id)
-    return ok(task_service.delete_task(ctx(), task_id), message="任务删除成功")
+    args = query_args(DeleteArgs)
+    return ok(task_service.delete_task(ctx(), task_id, delete_vectors=args.delete_vectors in ("true", "1")),
+              message="任务删除成功")
 
 
 assert set(TASK_STATUSES) == set(TaskStatus.__args__)  # one list of states, checked at import

@@ -1,5 +1,8 @@
 """Step 4, `training_load`: the task's DDL, Markdown docs and validated question-SQL pairs into Vanna's vector
-tables (`langchain_pg_collection` / `langchain_pg_embedding` in our metadata database).
+tables (`langchain_pg_collection` / `langchain_pg_embedding`) of the task's vector store: its
+`vector_db_connection`, else `VECTOR_DB_URL`, else our metadata database (data_pipeline/vectors/target.py).
+Missing tables there are created; rows carry `cmetadata.business_db`, and a store already holding rows of another
+business database gets a VECTOR_STORE_MIXED warning (Vanna cannot filter by database).
 
 Documents: one per `*.ddl` file and one per table `*_detail.md` file (raw text; qa_generation's theme analysis
 `metadata_detail.md` is not a table document and is not loaded), one per pair of the latest pair file.
@@ -29,6 +32,8 @@ from data_pipeline.qa import pairs as pair_files
 from data_pipeline.vectors import backup as vector_backup
 from data_pipeline.steps import STEP_OUTPUTS
 from data_pipeline.steps.base import OutputFile, StepContext, StepResult, StepWarning
+from data_pipeline.store import vector as vector_sql
+from data_pipeline.vectors import target as vector_target
 from data_pipeline.vectors.store import (COLLECTIONS, TrainingDocument, VectorLoadFailed, question_sql_document,
                                         unique_documents, write_task_rows)
 
@@ -180,23 +185,15 @@ def run(ctx: StepContext) -> StepResult:
         embed_seconds = time.perf_counter() - t_embed
         log(f"embedded {len(vectors)} documents in {embed_seconds:.2f}s (dimension {embedder.dimension})")
 
-        backup_info = None
-        if backup and not truncate:
-            result = vector_backup.backup(ctx.meta_db, ctx.task_dir / vector_backup.BACKUP_DIR)
-            backup_info = result.summary()
-            log(f"backed up {backup_info['total_rows']} rows ({backup_info['total_bytes']} bytes) to "
-                f"{vector_backup.BACKUP_DIR}/ (tables kept)")
-
-        def backup_then_truncate(cur):
-            nonlocal backup_info
-            backup_info = vector_backup.backup_with_cursor(cur, ctx.task_dir / vector_backup.BACKUP_DIR).summary()
-            log(f"backed up {backup_info['total_rows']} rows ({backup_info['total_bytes']} bytes) to "
-                f"{vector_backup.BACKUP_DIR}/ before emptying langchain_pg_embedding")
-
-        ctx.progress(0.8, "writing rows")
-        stats = write_task_rows(ctx.meta_db, ctx.task_id, docs, vectors, embedder.dimension,
-                                truncate=truncate, before_truncate=backup_then_truncate,
-                                check_cancelled=ctx.check_cancelled)
+        target = vector_target.for_task(ctx.settings, ctx.meta_db.url, ctx.params)
+        vector_target.refuse_business_database(target.url, ctx.business_url)
+        business_db = vector_target.database_identity(ctx.business_url) if ctx.business_url else None
+        with vector_target.open_store(target, ctx.meta_db) as store_db:
+            if vector_target.ensure_tables(store_db, target):
+                log(f"created the vector tables in {target.label}")
+            mixed = None if truncate else mixing_warning(store_db, target, business_db)
+            stats, backup_info = _write(ctx, log, store_db, target, business_db, docs, vectors, embedder,
+                                        backup=backup, truncate=truncate)
         total = sum(stats.counts.values())
         duration = time.perf_counter() - started
         if backup_info:
@@ -207,16 +204,20 @@ def run(ctx: StepContext) -> StepResult:
         summary = {
             "loaded": stats.counts, "total_rows": total,
             "embedding": {"model": embedder.name, "dimension": embedder.dimension},
+            "vector_store": target.label, "business_db": business_db,
             "pairs": pair_info, "duplicates_dropped": duplicates, "empty_pairs_skipped": empty_pairs,
-            "replaced_previous_rows": stats.replaced_task_rows,
+            "replaced_previous_rows": stats.replaced_task_rows, "removed_previous_rows": stats.removed_rows,
+            "kept_shared_rows": stats.kept_shared_rows,
             "vector_backup": backup_info, "truncated_rows": stats.truncated_rows if truncate else None,
             "duration_seconds": round(duration, 3), "embed_seconds": round(embed_seconds, 3),
             "insert_seconds": round(stats.insert_seconds, 3),
             "rows_per_second": round(stats.inserted / duration, 1) if duration > 0 else None,
             "log_file": log_name,
         }
-        log(f"loaded {stats.inserted} rows (" + ", ".join(f"{c}={stats.counts[c]}" for c in COLLECTIONS)
-            + f"), replaced {stats.replaced_task_rows} earlier rows of this task"
+        log(f"loaded {stats.inserted} rows into {target.label} ("
+            + ", ".join(f"{c}={stats.counts[c]}" for c in COLLECTIONS)
+            + f"), this task had {stats.replaced_task_rows} rows before: {stats.removed_rows} no longer in its data "
+            f"removed, {stats.kept_shared_rows} kept (another task owns them too)"
             + (f", emptied {stats.truncated_rows} rows first" if truncate else "")
             + f"; embed {embed_seconds:.2f}s, insert {stats.insert_seconds:.2f}s, total {duration:.2f}s")
         warnings = [] if stats.counts["sql"] else [
@@ -224,6 +225,9 @@ def run(ctx: StepContext) -> StepResult:
                         "documentation are in the vector store", [])]
         for warning in warnings:
             log(f"{warning.code}: {warning.message}", "WARNING")
+        if mixed is not None:
+            log(f"{mixed.code}: {mixed.message}", "WARNING")
+            warnings.append(mixed)
         ctx.progress(1.0, "training data loaded")
         return StepResult(summary=summary, outputs=outputs, warnings=warnings)
     except AppError as exc:
@@ -234,3 +238,40 @@ def run(ctx: StepContext) -> StepResult:
         raise VectorLoadFailed(f"training load failed: {first_line(exc)}") from None
     finally:
         log.write()
+
+
+def mixing_warning(store_db, target, business_db: Optional[str]) -> Optional[StepWarning]:
+    """VECTOR_STORE_MIXED when the store already holds rows of another business database."""
+    if not business_db:
+        return None
+    with store_db.connection() as conn, conn.cursor() as cur:
+        others = {db: n for db, n in vector_sql.business_databases(cur).items() if db != business_db}
+    if not others:
+        return None
+    return StepWarning("VECTOR_STORE_MIXED",
+                       f"the vector store {target.label} already holds {sum(others.values())} rows of another "
+                       f"business database; Vanna's PG_VectorStore cannot tell databases apart, so give each "
+                       "business database its own store (vector_db_connection or VECTOR_DB_URL)",
+                       objects=sorted(others))
+
+
+def _write(ctx: StepContext, log, store_db, target, business_db, docs, vectors, embedder, *, backup: bool,
+           truncate: bool):
+    """Back up (when asked) and write the rows; returns (LoadStats, backup summary or None)."""
+    backup_info = None
+    if backup and not truncate:
+        backup_info = vector_backup.backup(store_db, ctx.task_dir / vector_backup.BACKUP_DIR).summary()
+        log(f"backed up {backup_info['total_rows']} rows ({backup_info['total_bytes']} bytes) to "
+            f"{vector_backup.BACKUP_DIR}/ (tables kept)")
+
+    def backup_then_truncate(cur):
+        nonlocal backup_info
+        backup_info = vector_backup.backup_with_cursor(cur, ctx.task_dir / vector_backup.BACKUP_DIR).summary()
+        log(f"backed up {backup_info['total_rows']} rows ({backup_info['total_bytes']} bytes) to "
+            f"{vector_backup.BACKUP_DIR}/ before emptying langchain_pg_embedding")
+
+    ctx.progress(0.8, "writing rows")
+    stats = write_task_rows(store_db, ctx.meta_db, target.store_key, ctx.task_id, docs, vectors, embedder.dimension,
+                            business_db=business_db, truncate=truncate, before_truncate=backup_then_truncate,
+                            check_cancelled=ctx.check_cancelled)
+    return stats, backup_info

@@ -5,7 +5,8 @@
     logs.py        data_pipeline_task_logs
     outputs.py     data_pipeline_task_outputs (files a step or an upload produced)
     retention.py   the monitor's cross-instance lock and the retention query
-    vector.py      Vanna's vector tables
+    vector.py      Vanna's vector tables (in whichever vector store a task targets)
+    vector_owners.py  data_pipeline_vector_rows: which task loaded which vector row of which store
 
 Functions take the `Database` first and return plain dicts with JSON-ready values (see `jsonable`).
 """

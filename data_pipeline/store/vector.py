@@ -1,14 +1,15 @@
-"""SQL on the Vanna vector tables `langchain_pg_collection` / `langchain_pg_embedding` (our metadata database).
+"""SQL on the Vanna vector tables `langchain_pg_collection` / `langchain_pg_embedding` of a vector store (our
+metadata database by default, or a task's `vector_db_connection`).
 
 Every function takes an open cursor so the caller decides the transaction: a training load, a truncate and a
 restore each run in ONE transaction. Layout and row rules: ARCHITECTURE.md "Vanna PG_VectorStore contract".
-Rows we write carry `cmetadata.task_id`; Vanna only reads `cmetadata["id"]` (and writes extra keys itself,
-e.g. `createdat`), so the extra key is harmless to it and lets us count or replace one task's rows.
+Rows we write carry `cmetadata.task_id` (latest loader) and `business_db`; Vanna only reads `cmetadata["id"]`
+(and writes extra keys itself, e.g. `createdat`), so extra keys are harmless to it. Who owns a row is recorded
+in our metadata database (store/vector_owners.py), not here.
 """
 from __future__ import annotations
 
 import io
-import json
 import struct
 import uuid
 from typing import Iterable, Sequence
@@ -66,18 +67,73 @@ def delete_all_embeddings(cur) -> int:
     return cur.rowcount
 
 
-def delete_task_rows(cur, task_id: str) -> int:
-    cur.execute(f"DELETE FROM {EMBEDDING_TABLE} WHERE cmetadata @> %s::jsonb",
-                (json.dumps({"task_id": task_id}),))
+def delete_ids(cur, row_ids: Sequence[str]) -> int:
+    """Delete the given rows (a task's own rows on re-load or delete_vectors)."""
+    if not row_ids:
+        return 0
+    cur.execute(f"DELETE FROM {EMBEDDING_TABLE} WHERE id = ANY(%s)", (list(row_ids),))
     return cur.rowcount
 
 
-def foreign_dimensions(cur, task_id: str) -> list[int]:
-    """Vector dimensions present in rows that do not belong to `task_id` (a mixed dimension breaks search)."""
+def other_dimensions(cur, replaced_ids: Sequence[str]) -> list[int]:
+    """Vector dimensions of the rows that stay after `replaced_ids` are rewritten (a mixed dimension breaks
+    Vanna's cosine search)."""
     cur.execute(f"SELECT DISTINCT vector_dims(embedding) AS d FROM {EMBEDDING_TABLE} "
-                "WHERE embedding IS NOT NULL AND NOT (cmetadata @> %s::jsonb)",
-                (json.dumps({"task_id": task_id}),))
+                "WHERE embedding IS NOT NULL AND NOT (id = ANY(%s))", (list(replaced_ids),))
     return sorted(int(d) for (d,) in _tuples(cur.fetchall(), ("d",)))
+
+
+def business_databases(cur) -> dict[str, int]:
+    """{business_db: rows} over the rows that carry `cmetadata.business_db` (rows of our loads since issue 14)."""
+    cur.execute(f"SELECT cmetadata->>'business_db' AS db, count(*) AS n FROM {EMBEDDING_TABLE} "
+                "WHERE cmetadata ? 'business_db' GROUP BY 1 ORDER BY 1")
+    return {db: int(n) for db, n in _tuples(cur.fetchall(), ("db", "n"))}
+
+
+def row_index(cur) -> dict[str, tuple[str, str | None]]:
+    """{row_id: (collection name, cmetadata task_id)} of every row: what ownership records are reconciled with."""
+    cur.execute(f"SELECT e.id, c.name, e.cmetadata->>'task_id' AS task_id FROM {EMBEDDING_TABLE} e "
+                f"JOIN {COLLECTION_TABLE} c ON c.uuid = e.collection_id")
+    return {row_id: (name, task_id) for row_id, name, task_id in _tuples(cur.fetchall(), ("id", "name", "task_id"))}
+
+
+# ------------------------------------------------------------------------------------------------ a new store
+def tables_exist(cur) -> bool:
+    cur.execute("SELECT to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL AS ok",
+                (COLLECTION_TABLE, EMBEDDING_TABLE))
+    row = cur.fetchone()
+    return bool(row[0] if not isinstance(row, dict) else row["ok"])
+
+
+def extension_installed(cur) -> bool:
+    cur.execute("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector') AS ok")
+    row = cur.fetchone()
+    return bool(row[0] if not isinstance(row, dict) else row["ok"])
+
+
+def create_tables(cur) -> None:
+    """Vanna's layout, exactly as sql/migrations/002_vector_store.sql makes it in our own database."""
+    cur.execute(f"""
+        CREATE TABLE IF NOT EXISTS {COLLECTION_TABLE} (
+            uuid UUID PRIMARY KEY, name VARCHAR NOT NULL UNIQUE, cmetadata JSON);
+        CREATE TABLE IF NOT EXISTS {EMBEDDING_TABLE} (
+            id VARCHAR PRIMARY KEY,
+            collection_id UUID REFERENCES {COLLECTION_TABLE}(uuid) ON DELETE CASCADE,
+            embedding vector, document VARCHAR, cmetadata JSONB);
+        CREATE INDEX IF NOT EXISTS ix_cmetadata_gin ON {EMBEDDING_TABLE} USING gin (cmetadata jsonb_path_ops);
+    """)
+
+
+# ------------------------------------------------------------------------------------------------ search
+def nearest(cur, collection: str, vector: Sequence[float], k: int) -> list[dict]:
+    """The `k` rows of `collection` nearest to `vector`, as langchain-postgres' PGVector (Vanna's reader) finds
+    them: cosine distance `<=>`, ascending, within the collection of that name."""
+    literal = "[" + ",".join(repr(float(x)) for x in vector) + "]"
+    cur.execute(f"SELECT e.id, e.document, e.cmetadata, e.embedding <=> %s::vector AS distance "
+                f"FROM {EMBEDDING_TABLE} e JOIN {COLLECTION_TABLE} c ON c.uuid = e.collection_id "
+                "WHERE c.name = %s ORDER BY distance ASC LIMIT %s", (literal, collection, int(k)))
+    return [dict(zip(("id", "document", "cmetadata", "distance"), r)) if not isinstance(r, dict) else dict(r)
+            for r in cur.fetchall()]
 
 
 def create_embedding_staging(cur) -> str:
@@ -112,8 +168,9 @@ def copy_embeddings(cur, staging: str, rows: Sequence[tuple]) -> int:
 def insert_from_staging(cur, staging: str) -> int:
     """Move staged rows into the embedding table; an existing id is replaced.
 
-    Ids are derived from the content, so the same document loaded by another task is one row (now owned by the
-    latest loader) instead of a duplicate that Vanna would return twice.
+    Ids are derived from the content, so the same document loaded by another task is one row (owned by both, see
+    store/vector_owners.py; `cmetadata.task_id` names the latest loader) instead of a duplicate Vanna would
+    return twice.
     """
     cur.execute(sql.SQL(
         "INSERT INTO {t} (id, collection_id, embedding, document, cmetadata) "
@@ -122,14 +179,6 @@ def insert_from_staging(cur, staging: str) -> int:
         "document = EXCLUDED.document, cmetadata = EXCLUDED.cmetadata").format(
         t=sql.Identifier(EMBEDDING_TABLE), s=sql.Identifier(staging)))
     return cur.rowcount
-
-
-def count_task_rows(cur, task_id: str) -> dict[str, int]:
-    """This task's rows per collection name."""
-    cur.execute(f"SELECT c.name, count(*) AS n FROM {EMBEDDING_TABLE} e "
-                f"JOIN {COLLECTION_TABLE} c ON c.uuid = e.collection_id "
-                "WHERE e.cmetadata @> %s::jsonb GROUP BY c.name", (json.dumps({"task_id": task_id}),))
-    return {name: int(n) for name, n in _tuples(cur.fetchall(), ("name", "n"))}
 
 
 def distinct_dimensions(cur) -> list[int]:

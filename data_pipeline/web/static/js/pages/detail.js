@@ -6,6 +6,7 @@ import { el, field, checkbox, button, busy, showError, statusBadge, progressBar,
 import * as logsTab from "./logs.js";
 import * as filesTab from "./files.js";
 import { summaryTable, findQuality, qualityTiles } from "./summary.js";
+import { askBox } from "./ask.js";
 
 const TABS = [["overview", "概览"], ["logs", "日志"], ["files", "文件"]];
 
@@ -14,8 +15,9 @@ function deleteButton(task) {
                                              disabled: task.status === "in_progress" || !!task.current_step });
   btn.addEventListener("click", () => {
     if (!confirm(`删除任务 ${task.task_id} 及其全部输出文件？此操作不可恢复。`)) return;
+    const vectors = confirm("同时删除只属于该任务的向量数据吗？（其他任务也加载过的行会保留）");
     busy(btn, async () => {
-      await del(taskPath(task.task_id));
+      await del(taskPath(task.task_id, vectors ? "?delete_vectors=true" : ""));
       toast(`任务 ${task.task_id} 已删除`, "ok");
       location.hash = "#/tasks";
     });
@@ -150,7 +152,7 @@ function overview(box, task, refresh) {
   const steps = el("div.steps-slot"), quality = el("div"), history = el("div"), params = el("div");
   const warnings = el("div.warnings-slot");
   const controls = runControls(task, refresh);
-  box.replaceChildren(warnings, steps, controls.node, quality,
+  box.replaceChildren(warnings, steps, controls.node, quality, askBox(task),
     el("section.card", { "aria-label": "执行历史" }, el("h2", { text: "执行历史" }), history),
     el("section.card", { "aria-label": "任务参数" }, el("h2", { text: "参数" }), params));
   return async function draw(t) {

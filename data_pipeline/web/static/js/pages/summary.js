@@ -11,6 +11,7 @@ const LABELS = {
   succeeded: "成功", column_comment_coverage: "字段注释覆盖率", tables_total: "表总数", status: "状态",
   generated_at: "生成时间", pairs_file: "问答对文件", distribution: "分布",
   db_connection: "数据库连接", business_context: "业务背景", task_name: "任务名称", table_list: "表清单",
+  vector_db_connection: "向量库连接",
 };
 
 function scalar(v, key = "") {
