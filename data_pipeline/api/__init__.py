@@ -9,7 +9,8 @@
     vector.py     vector tables: backup, backup sets, restore
     console.py    the web console shell and its static assets
     envelope.py   the contract's envelope and request parsing
-    errors.py     every failure -> the error envelope
+    errors.py     every failure -> the error envelope; request guards (control characters, OPTIONS)
+    gunicorn_worker.py  the gthread worker whose own 414/431/400 answers are envelopes too
 """
 from __future__ import annotations
 
