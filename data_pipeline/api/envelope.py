@@ -6,11 +6,12 @@ deeper than `MAX_JSON_DEPTH` (Python's parser would hit its recursion limit).
 """
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import datetime
 from typing import Any, Optional, Type, TypeVar
 
-from flask import jsonify, request
+from flask import Response, jsonify, request
 from pydantic import BaseModel, ValidationError
 
 from core.errors import AppError, ValidationFailed
@@ -40,6 +41,29 @@ def ok(data: Any = None, message: str = "操作成功", code: int = 200, respons
         data.setdefault("timestamp", now_iso())
     resp = jsonify({"success": True, "code": code, "message": message, "data": data})
     resp.status_code = code
+    return resp
+
+
+def etag_for(*parts: Any) -> str:
+    """A weak validator from whatever determines an answer (row versions, arguments). Weak: the envelope's
+    `timestamp` differs between two otherwise equal answers."""
+    digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode("utf-8", "replace"), digest_size=12).hexdigest()
+    return f'W/"{digest}"'
+
+
+def not_modified(etag: str) -> Optional[Response]:
+    """304 (no body) when the client's If-None-Match already names `etag`, else None."""
+    if request.if_none_match.contains_weak(etag.removeprefix("W/").strip('"')):  # weak comparison (RFC 9110)
+        resp = Response(status=304)
+        resp.headers["ETag"] = etag
+        resp.headers["Cache-Control"] = "no-cache"
+        return resp
+    return None
+
+
+def with_etag(resp: Response, etag: str) -> Response:
+    resp.headers["ETag"] = etag
+    resp.headers["Cache-Control"] = "no-cache"  # always revalidate; a 304 costs one small round trip
     return resp
 
 

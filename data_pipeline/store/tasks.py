@@ -12,6 +12,10 @@ TASK_COLUMNS = """id AS task_id, task_type, task_name, status, parameters, resul
     step_details, progress, output_directory, directory_exists, created_at, started_at, completed_at, updated_at,
     created_by, db_name, business_context"""
 
+# list entries are summaries: no parameters, result or per-step details (the heavy JSON columns)
+LIST_COLUMNS = """id AS task_id, task_type, task_name, status, error_message, step_status, progress, output_directory,
+    created_at, started_at, completed_at, updated_at, created_by, db_name"""
+
 SORTABLE = {"created_at", "started_at", "completed_at", "updated_at", "status", "task_name", "progress", "id"}
 
 
@@ -36,6 +40,36 @@ def get_task(db: Database, task_id: str) -> Optional[dict]:
                                 {"id": task_id}))
 
 
+def _qualify(columns: str, alias: str) -> str:
+    return ", ".join(f"{alias}.{c.strip()}" for c in columns.split(","))
+
+
+# The status GET's one statement: the task row, its running execution (if any) and a version of both (md5 of
+# their text, computed by the server) that becomes the ETag. Read in autocommit: one round trip.
+_STATUS_SQL = f"""SELECT {_qualify(TASK_COLUMNS, "t")}, r.execution_id AS run_execution_id,
+        r.execution_step AS run_step, r.status AS run_status, r.started_at AS run_started_at,
+        r.execution_mode AS run_mode, md5(t::text || COALESCE(r::text, '')) AS version
+    FROM data_pipeline_tasks t
+    LEFT JOIN LATERAL (SELECT e.execution_id, e.execution_step, e.status, e.started_at, e.execution_mode
+                       FROM data_pipeline_task_executions e
+                       WHERE e.task_id = t.id AND e.status = 'running'
+                       ORDER BY e.started_at DESC LIMIT 1) r ON TRUE
+    WHERE t.id = %(id)s"""
+
+
+def task_with_running(db: Database, task_id: str) -> Optional[tuple[dict, Optional[dict], str]]:
+    """(task row, running execution or None, version) in one round trip; None when the task does not exist."""
+    row = jsonable(db.read_one(_STATUS_SQL, {"id": task_id}))
+    if row is None:
+        return None
+    run = {k[4:]: row.pop(k) for k in [k for k in row if k.startswith("run_")]}
+    running = None
+    if run["execution_id"] is not None:
+        running = {"execution_id": run["execution_id"], "execution_step": run["step"], "status": run["status"],
+                   "started_at": run["started_at"], "execution_mode": run["mode"]}
+    return row, running, row.pop("version")
+
+
 def delete_task(db: Database, task_id: str) -> bool:
     """Delete unless it has a running execution (checked in the same statement). True when deleted."""
     row = db.fetchone(
@@ -58,7 +92,7 @@ def update_parameters(db: Database, task_id: str, changes: dict, business_contex
 def list_tasks(db: Database, *, limit: int, offset: int, status: Optional[str]) -> tuple[list[dict], int]:
     where = "WHERE status = %(status)s" if status else ""
     rows = db.fetchall(
-        f"""SELECT {TASK_COLUMNS}, count(*) OVER () AS _total FROM data_pipeline_tasks {where}
+        f"""SELECT {LIST_COLUMNS}, count(*) OVER () AS _total FROM data_pipeline_tasks {where}
             ORDER BY created_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s""",
         {"status": status, "limit": limit, "offset": offset})
     total = rows[0]["_total"] if rows else _count(db, where, {"status": status})
@@ -94,7 +128,7 @@ def query_tasks(db: Database, *, filters: dict[str, Any], page: int, page_size: 
     direction = "ASC" if sort_order.lower() == "asc" else "DESC"
     params.update(limit=page_size, offset=(page - 1) * page_size)
     rows = db.fetchall(
-        f"""SELECT {TASK_COLUMNS} FROM data_pipeline_tasks {where}
+        f"""SELECT {LIST_COLUMNS} FROM data_pipeline_tasks {where}
             ORDER BY {column} {direction} NULLS LAST, id {direction} LIMIT %(limit)s OFFSET %(offset)s""", params)
     return [jsonable(r) for r in rows], _count(db, where, params)
 
