@@ -6,7 +6,7 @@ import time
 from datetime import datetime
 from typing import Literal, Optional
 
-from flask import Blueprint
+from flask import Blueprint, request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from core.errors import TaskNotFound, ValidationFailed
@@ -155,7 +155,7 @@ def get_task(task_id: str):
     """The polled path: one statement (row + running execution + version), 304 when the version is the one
     the client has, and the lean view unless `include` asks for parameters / result."""
     require_task_id(task_id)
-    include = query_args(StatusArgs).fields()
+    include = query_args(StatusArgs).fields() if request.args else ()
     found = task_store.task_with_running(ctx().db, task_id)
     if found is None:
         raise TaskNotFound(f"task {task_id} does not exist")

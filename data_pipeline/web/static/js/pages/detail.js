@@ -168,6 +168,7 @@ export async function render(main, { taskId, tab }) {
       if (draw) await draw(task);
       if (tabHook) await tabHook(task); // e.g. the file list follows a running task's new outputs
     }
+    if (running) follow(); // a run started (here or elsewhere): switch to the event stream
   }
   async function refresh() {
     try {
@@ -215,6 +216,5 @@ export async function render(main, { taskId, tab }) {
     ticks += 1;
     if (stream) return;
     if (active() || ticks % 3 === 0) await refresh();
-    if (active()) follow(); // a run started (here or elsewhere): switch to the stream
   });
 }
