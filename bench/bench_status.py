@@ -105,17 +105,60 @@ def paced(url: str, path: str, pollers: int, hz: float, seconds: float, conditio
             "codes": codes, "rate": len(latencies) / seconds}
 
 
-def closed_loop(url: str, path: str, connections: int, seconds: float, etag: str | None) -> dict:
-    """wrk: 2 threads (the machine has 2 cores), C keep-alive connections, requests/s and non-2xx/3xx count."""
+def _proc_table() -> dict[int, tuple[int, float, str]]:
+    """pid -> (parent pid, CPU seconds used (user + system), command line) for every process we can read."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    table = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        table[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks, cmdline)
+    return table
+
+
+def service_cpu(server_pid: int) -> tuple[float, float]:
+    """CPU seconds so far of (the gunicorn tree, our embedded PostgreSQL's processes)."""
+    table = _proc_table()
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _cpu, _cmd) in table.items():
+        children.setdefault(ppid, []).append(pid)
+
+    def tree(root: int) -> float:
+        total, todo = 0.0, [root]
+        while todo:
+            pid = todo.pop()
+            total += table.get(pid, (0, 0.0, ""))[1]
+            todo += children.get(pid, [])
+        return total
+    postmasters = [pid for pid, (_p, _c, cmd) in table.items() if "postgres" in cmd and str(HOME) in cmd]
+    return tree(server_pid), sum(tree(pid) for pid in postmasters)
+
+
+def closed_loop(url: str, path: str, connections: int, seconds: float, etag: str | None,
+                server_pid: int) -> dict:
+    """wrk: 2 threads, C keep-alive connections: requests/s, p99, and the service's CPU per request (gunicorn
+    workers + PostgreSQL), which on a shared machine says more than the rate: 2 idle cores / that = capacity."""
     cmd = ["wrk", "-t2", f"-c{connections}", f"-d{int(seconds)}s", "--latency"]
     if etag:
         cmd += ["-H", f"If-None-Match: {etag}"]
+    app0, pg0 = service_cpu(server_pid)
     out = subprocess.run(cmd + [url + path], capture_output=True, text=True, timeout=seconds + 60).stdout
+    app1, pg1 = service_cpu(server_pid)
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
     p99_ms = float(p99.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[p99.group(2)] if p99 else float("nan")
-    return {"rate": rate, "non_2xx_3xx": int(bad.group(1)) if bad else 0, "p99": p99_ms}
+    app_ms, pg_ms = (app1 - app0) * 1000 / max(total, 1), (pg1 - pg0) * 1000 / max(total, 1)
+    return {"rate": rate, "non_2xx_3xx": int(bad.group(1)) if bad else 0, "p99": p99_ms,
+            "cpu_ms_app": app_ms, "cpu_ms_pg": pg_ms, "capacity_2_cores": 2000 / max(app_ms + pg_ms, 1e-6),
+            "load_avg": os.getloadavg()[0]}
 
 
 def sizes(url: str, task_id: str) -> dict:
@@ -150,20 +193,21 @@ def make_wide_database(server_url: str, n_tables: int) -> str:
 
 def report(label: str, result: dict) -> None:
     extra = f", answers {result['codes']}" if "codes" in result else ""
-    print(f"  {label}: " + ", ".join(f"{k} {v:.1f}" for k, v in result.items()
-                                     if isinstance(v, float)) + extra, flush=True)
+    print(f"  {label}: " + ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
+                                     for k, v in result.items() if isinstance(v, (int, float))) + extra, flush=True)
 
 
-def measure(url: str, task_id: str, args, phase: str) -> None:
+def measure(url: str, task_id: str, args, phase: str, server_pid: int) -> None:
     path = f"{BASE}/{task_id}"
-    print(f"[{phase}] paced {args.pollers} pollers x {args.hz} Hz for {args.seconds:.0f} s:", flush=True)
+    print(f"[{phase}] paced {args.pollers} pollers x {args.hz} Hz for {args.seconds:.0f} s "
+          f"(load average {os.getloadavg()[0]:.1f}):", flush=True)
     report("plain GET (ms)", paced(url, path, args.pollers, args.hz, args.seconds, conditional=False))
     report("If-None-Match, like the console (ms)", paced(url, path, args.pollers, args.hz, args.seconds, True))
     etag = requests.get(url + path, timeout=30).headers.get("ETag")
     print(f"[{phase}] closed loop, wrk {args.connections} connections for {args.seconds:.0f} s:", flush=True)
-    report("plain GET (GET/s, p99 ms)", closed_loop(url, path, args.connections, args.seconds, None))
+    report("plain GET (GET/s, p99 ms)", closed_loop(url, path, args.connections, args.seconds, None, server_pid))
     if etag:
-        report("If-None-Match (GET/s, p99 ms)", closed_loop(url, path, args.connections, args.seconds, etag))
+        report("If-None-Match (GET/s, p99 ms)", closed_loop(url, path, args.connections, args.seconds, etag, server_pid))
 
 
 def main() -> int:
@@ -190,7 +234,8 @@ def main() -> int:
         done = wait_done(url, task_id)
         for _ in range(49):  # a list page of 50
             create_task(url, DEMO_TABLES[:2])
-        print(f"gunicorn {args.workers} workers x {args.threads} threads; demo task {done['status']}", flush=True)
+        print(f"gunicorn {args.workers} workers x {args.threads} threads; demo task {done['status']}; "
+              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
         print(f"sizes (bytes), {len(DEMO_TABLES)}-table task: {json.dumps(sizes(url, task_id))}", flush=True)
         if args.wide:
             wide_url = make_wide_database(context.runtime.meta_url, args.wide)
@@ -201,7 +246,7 @@ def main() -> int:
             wide = wait_done(url, wide_id)
             print(f"sizes (bytes), {args.wide}-table task ({wide['status']} in {time.perf_counter() - t0:.0f} s): "
                   f"{json.dumps(sizes(url, wide_id))}", flush=True)
-        measure(url, task_id, args, "idle")
+        measure(url, task_id, args, "idle", server.proc.pid)
         if not args.skip_run_phase:
             current = {"task_id": create_task(url, DEMO_TABLES)}
             stop = threading.Event()
@@ -215,7 +260,7 @@ def main() -> int:
             thread.start()
             wait_for(lambda: requests.get(f"{url}{BASE}/{current['task_id']}", timeout=30).json()["data"]
                      ["status"] == "in_progress", 60, 0.05, "the run to start")
-            measure(url, current["task_id"], args, "run")
+            measure(url, current["task_id"], args, "run", server.proc.pid)
             stop.set()
             thread.join(600)
     finally:

@@ -156,7 +156,7 @@ def get_task(task_id: str):
     the client has, and the lean view unless `include` asks for parameters / result."""
     require_task_id(task_id)
     include = query_args(StatusArgs).fields() if request.args else ()
-    found = task_store.task_with_running(ctx().db, task_id)
+    found = task_store.task_with_running(ctx().db, task_id, include)
     if found is None:
         raise TaskNotFound(f"task {task_id} does not exist")
     row, running, version = found

@@ -45,8 +45,10 @@ def _qualify(columns: str, alias: str) -> str:
 
 
 # The status GET's one statement: the task row, its running execution (if any) and a version of both (md5 of
-# their text, computed by the server) that becomes the ETag. Read in autocommit: one round trip.
-_STATUS_SQL = f"""SELECT {_qualify(TASK_COLUMNS, "t")}, r.execution_id AS run_execution_id,
+# their text, computed by the server) that becomes the ETag. Read in autocommit: one round trip. The heavy JSON
+# columns (parameters, result) are read only when the answer includes them: a poll neither ships nor parses them.
+HEAVY_COLUMNS = ("parameters", "result")
+_STATUS_SQL = """SELECT {columns}, r.execution_id AS run_execution_id,
         r.execution_step AS run_step, r.status AS run_status, r.started_at AS run_started_at,
         r.execution_mode AS run_mode, md5(t::text || COALESCE(r::text, '')) AS version
     FROM data_pipeline_tasks t
@@ -57,9 +59,22 @@ _STATUS_SQL = f"""SELECT {_qualify(TASK_COLUMNS, "t")}, r.execution_id AS run_ex
     WHERE t.id = %(id)s"""
 
 
-def task_with_running(db: Database, task_id: str) -> Optional[tuple[dict, Optional[dict], str]]:
-    """(task row, running execution or None, version) in one round trip; None when the task does not exist."""
-    row = jsonable(db.read_one(_STATUS_SQL, {"id": task_id}))
+def _status_sql(include: tuple[str, ...]) -> str:
+    columns = [c.strip() for c in TASK_COLUMNS.split(",")]
+    kept = [c for c in columns if c not in HEAVY_COLUMNS or c in include]
+    return _STATUS_SQL.format(columns=_qualify(", ".join(kept), "t"))
+
+
+_STATUS_SQL_BY_INCLUDE = {inc: _status_sql(inc) for inc in ((), ("parameters",), ("result",),
+                                                            ("parameters", "result"))}
+
+
+def task_with_running(db: Database, task_id: str, include: tuple[str, ...] = ()
+                      ) -> Optional[tuple[dict, Optional[dict], str]]:
+    """(task row, running execution or None, version) in one round trip; None when the task does not exist.
+    `include`: which of HEAVY_COLUMNS to read too."""
+    key = tuple(c for c in HEAVY_COLUMNS if c in include)
+    row = jsonable(db.read_one(_STATUS_SQL_BY_INCLUDE[key], {"id": task_id}))
     if row is None:
         return None
     run = {k[4:]: row.pop(k) for k in [k for k in row if k.startswith("run_")]}
