@@ -77,6 +77,8 @@ def body_variants():
         for value in (HUGE, -HUGE, 2 ** 31, -1, 0, 1.5, "9" * 40, float("1e308")):
             yield json.dumps({field: value}), "application/json"
     yield json.dumps({"table_names": ["bss_company\x00", "ok"]}), "application/json"
+    yield json.dumps({"table_names": ["bss_company"], "business_context": "a\x00b"}), "application/json"
+    yield json.dumps({"tables": "bss_company,\x00", "allow_missing": True}), "application/json"
     yield json.dumps({"parameters": {"task_name": "x\x00"}, "task_type": "data_workflow"}), "application/json"
     yield json.dumps({"files": ["a\x00.csv"], "timestamp": "2025\x00"}), "application/json"
 
@@ -156,6 +158,10 @@ def test_nul_and_huge_numbers_name_the_field(client):
     assert resp.status_code == 400 and resp.get_json()["error"]["invalid_params"] == ["table_names.1"]
     resp = client.post("/api/v0/database/tables", json={"table_name_pattern": "bss\x00"})
     assert resp.status_code == 400 and resp.get_json()["error"]["invalid_params"] == ["table_name_pattern"]
+    task_id = client.post(BASE, json={"task_name": "nul"}).get_json()["data"]["task_id"]
+    resp = client.post(f"{BASE}/{task_id}/table-list", json={"table_names": ["bss_company"],
+                                                             "business_context": "上下文\x00"})
+    assert resp.status_code == 400 and resp.get_json()["error"]["invalid_params"] == ["business_context"]
 
 
 def test_multiline_text_keeps_newlines_but_not_nul(client):

@@ -95,6 +95,7 @@ def json_body(required: bool = False) -> dict:
         raise ValidationFailed("malformed JSON body")
     if not isinstance(data, dict):
         raise ValidationFailed("the JSON body must be an object")
+    check_values(data)  # also for the endpoints that read the body without a model
     return data
 
 
