@@ -178,7 +178,16 @@ def _read_events(resp, limit: int = 10) -> list[tuple[str, dict, str]]:
     return found
 
 
-def test_events_push_changes_then_end(client, app_ctx):
+@pytest.fixture()
+def free_stream_slots():
+    """Stream slots are per process; a test elsewhere that reads a stream without closing its response keeps
+    one for the rest of the session. Start these tests with the slots free."""
+    from data_pipeline.api import logs
+    logs._stream_slots.clear()
+    yield
+
+
+def test_events_push_changes_then_end(client, app_ctx, free_stream_slots):
     task_id = create(client)
     resp = client.get(f"{BASE}/{task_id}/events?interval=0.2&linger=1.5", buffered=False)
     assert resp.status_code == 200 and resp.mimetype == "text/event-stream"
