@@ -23,7 +23,9 @@ def wide_result(n: int = WIDE) -> dict:
     """A result shaped like a run over n tables: per-table lists in every step summary."""
     names = [f"public.t_area_{i:03d}" for i in range(n)]
     return {"steps": {
-        "ddl_generation": {"tables": names, "files": [f"{t}.ddl" for t in names], "table_count": n},
+        "ddl_generation": {"tables": names, "files": [f"{t}.ddl" for t in names], "table_count": n,
+                           "warnings": [{"code": "TABLES_SKIPPED", "message": f"{n} tables skipped",
+                                         "objects": names[:20], "object_count": n}]},
         "qa_generation": {"per_table": {t: {"pairs": 10, "themes": ["统计", "排名", "趋势"]} for t in names}},
         "sql_validation": {"failed": [{"sql": "SELECT 1", "error": "x" * 80} for _ in range(n)]},
         "training_load": {"loaded": {"sql": n * 10, "ddl": n, "documentation": n}}},
@@ -67,6 +69,10 @@ def test_status_is_lean_unless_asked(client, app_ctx):
         assert key in data, key
     assert set(data) - {"response", "timestamp"} <= set(task_service.LEAN_STATUS_FIELDS)
     assert len(lean.data) <= 4096, len(lean.data)
+    # the step warnings come with the lean status (read from the result without reading the rest of it)
+    (warning,) = data["warnings"]
+    assert warning["code"] == "TABLES_SKIPPED" and warning["count"] == WIDE and len(warning["objects"]) == 20
+    assert data["finished"] is True
     assert long_lists_without_count(lean.get_json()) == []
     full = client.get(f"{BASE}/{task_id}?include=parameters,result").get_json()["data"]
     assert full["parameters"]["file_upload_mode"] is False
@@ -90,6 +96,7 @@ def test_list_entries_are_summaries_and_fit_40_kb(client, app_ctx):
         assert set(entry) <= set(task_service.LIST_FIELDS)
         assert {"task_id", "task_name", "status", "progress", "step_status", "created_at", "db_name"} <= set(entry)
         assert entry["status"] == "completed" and entry["duration"] is not None
+        assert entry["warning_count"] == 1 and entry["finished"] is True
     query = client.post(f"{BASE}/query", json={"page_size": 100}).get_json()["data"]
     assert query["pagination"]["total"] == 50 and "result" not in query["tasks"][0]
 

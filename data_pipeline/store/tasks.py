@@ -8,13 +8,28 @@ import psycopg2.extras
 from core.db import Database
 from data_pipeline.store import jsonable
 
-TASK_COLUMNS = """id AS task_id, task_type, task_name, status, parameters, result, error_message, step_status,
+# the two durations (issue 13): the latest execution's wall time (live while it runs) and the sum over every
+# execution; the task's own started_at..completed_at spans every re-run since the first start, so it is neither
+DURATION_COLUMNS = """(SELECT COALESCE(e.duration, EXTRACT(EPOCH FROM (COALESCE(e.completed_at, now()) - e.started_at)))::float
+     FROM data_pipeline_task_executions e WHERE e.task_id = data_pipeline_tasks.id
+     ORDER BY e.started_at DESC, e.id DESC LIMIT 1) AS last_execution_duration,
+    (SELECT sum(COALESCE(e.duration, EXTRACT(EPOCH FROM (COALESCE(e.completed_at, now()) - e.started_at))))::float
+     FROM data_pipeline_task_executions e WHERE e.task_id = data_pipeline_tasks.id) AS total_execution_duration"""
+TASK_COLUMNS = f"""id AS task_id, task_type, task_name, status, parameters, result, error_message, step_status,
     step_details, progress, output_directory, directory_exists, created_at, started_at, completed_at, updated_at,
-    created_by, db_name, business_context"""
+    created_by, db_name, business_context, {DURATION_COLUMNS}"""
 
-# list entries are summaries: no parameters, result or per-step details (the heavy JSON columns)
-LIST_COLUMNS = """id AS task_id, task_type, task_name, status, error_message, step_status, progress, output_directory,
-    created_at, started_at, completed_at, updated_at, created_by, db_name"""
+# Only the step warnings of `result` (what the status and list entries show of it), shaped like the result so
+# the same code reads both: a poll or a list neither ships nor parses the rest of a result that grows with the task.
+WARNINGS_ONLY_RESULT = """CASE WHEN jsonb_typeof(result->'steps') = 'object' THEN jsonb_build_object('steps',
+        (SELECT COALESCE(jsonb_object_agg(s.key, jsonb_build_object('warnings', s.value->'warnings')), '{}'::jsonb)
+         FROM jsonb_each(result->'steps') s WHERE jsonb_typeof(s.value) = 'object' AND s.value ? 'warnings'))
+    END AS result"""
+
+# list entries are summaries: no parameters, whole result or per-step details (the heavy JSON columns)
+LIST_COLUMNS = f"""id AS task_id, task_type, task_name, status, error_message, step_status, progress, output_directory,
+    created_at, started_at, completed_at, updated_at, created_by, db_name, {DURATION_COLUMNS},
+    {WARNINGS_ONLY_RESULT}"""
 
 SORTABLE = {"created_at", "started_at", "completed_at", "updated_at", "status", "task_name", "progress", "id"}
 
@@ -40,29 +55,27 @@ def get_task(db: Database, task_id: str) -> Optional[dict]:
                                 {"id": task_id}))
 
 
-def _qualify(columns: str, alias: str) -> str:
-    return ", ".join(f"{alias}.{c.strip()}" for c in columns.split(","))
-
-
 # The status GET's one statement: the task row, its running execution (if any) and a version of both (md5 of
-# their text, computed by the server) that becomes the ETag. Read in autocommit: one round trip. The heavy JSON
-# columns (parameters, result) are read only when the answer includes them: a poll neither ships nor parses them.
+# their text, computed by the server) that becomes the ETag. Read in autocommit: one round trip. `parameters` and
+# the whole `result` are read only when the answer includes them.
 HEAVY_COLUMNS = ("parameters", "result")
-_STATUS_SQL = """SELECT {columns}, r.execution_id AS run_execution_id,
-        r.execution_step AS run_step, r.status AS run_status, r.started_at AS run_started_at,
-        r.execution_mode AS run_mode, md5(t::text || COALESCE(r::text, '')) AS version
-    FROM data_pipeline_tasks t
-    LEFT JOIN LATERAL (SELECT e.execution_id, e.execution_step, e.status, e.started_at, e.execution_mode
+_STATUS_SQL = """SELECT {columns}, r.run_execution_id, r.run_step, r.run_status, r.run_started_at, r.run_mode,
+        md5(data_pipeline_tasks::text || COALESCE(r::text, '')) AS version
+    FROM data_pipeline_tasks
+    LEFT JOIN LATERAL (SELECT e.execution_id AS run_execution_id, e.execution_step AS run_step,
+                              e.status AS run_status, e.started_at AS run_started_at, e.execution_mode AS run_mode
                        FROM data_pipeline_task_executions e
-                       WHERE e.task_id = t.id AND e.status = 'running'
+                       WHERE e.task_id = data_pipeline_tasks.id AND e.status = 'running'
                        ORDER BY e.started_at DESC LIMIT 1) r ON TRUE
-    WHERE t.id = %(id)s"""
+    WHERE data_pipeline_tasks.id = %(id)s"""
 
 
 def _status_sql(include: tuple[str, ...]) -> str:
-    columns = [c.strip() for c in TASK_COLUMNS.split(",")]
-    kept = [c for c in columns if c not in HEAVY_COLUMNS or c in include]
-    return _STATUS_SQL.format(columns=_qualify(", ".join(kept), "t"))
+    lean = TASK_COLUMNS.replace("parameters, result, ", "", 1)
+    assert lean != TASK_COLUMNS, "TASK_COLUMNS changed: update _status_sql"
+    extra = ["parameters"] if "parameters" in include else []
+    extra.append("result" if "result" in include else WARNINGS_ONLY_RESULT)
+    return _STATUS_SQL.format(columns=", ".join([lean, *extra]))
 
 
 _STATUS_SQL_BY_INCLUDE = {inc: _status_sql(inc) for inc in ((), ("parameters",), ("result",),
@@ -72,7 +85,7 @@ _STATUS_SQL_BY_INCLUDE = {inc: _status_sql(inc) for inc in ((), ("parameters",),
 def task_with_running(db: Database, task_id: str, include: tuple[str, ...] = ()
                       ) -> Optional[tuple[dict, Optional[dict], str]]:
     """(task row, running execution or None, version) in one round trip; None when the task does not exist.
-    `include`: which of HEAVY_COLUMNS to read too."""
+    `include`: which of HEAVY_COLUMNS to read whole (without them `result` holds only the step warnings)."""
     key = tuple(c for c in HEAVY_COLUMNS if c in include)
     row = jsonable(db.read_one(_STATUS_SQL_BY_INCLUDE[key], {"id": task_id}))
     if row is None:
@@ -155,11 +168,12 @@ def _like_escape(text: str) -> str:
 def active_task(db: Database) -> Optional[dict]:
     """The task with a running execution, else the most recently finished one."""
     return jsonable(db.fetchone(
-        f"""SELECT {TASK_COLUMNS} FROM data_pipeline_tasks t
+        f"""SELECT {TASK_COLUMNS} FROM data_pipeline_tasks
             ORDER BY EXISTS (SELECT 1 FROM data_pipeline_task_executions e
-                             WHERE e.task_id = t.id AND e.status = 'running') DESC,
-                     (t.status = 'in_progress') DESC,
-                     COALESCE(t.completed_at, t.started_at) DESC NULLS LAST, t.created_at DESC
+                             WHERE e.task_id = data_pipeline_tasks.id AND e.status = 'running') DESC,
+                     (data_pipeline_tasks.status = 'in_progress') DESC,
+                     COALESCE(data_pipeline_tasks.completed_at, data_pipeline_tasks.started_at) DESC NULLS LAST,
+                     data_pipeline_tasks.created_at DESC
             LIMIT 1"""))
 
 
