@@ -28,7 +28,7 @@ from data_pipeline.qa.detail import write_metadata_detail
 from data_pipeline.schema.model import SNAPSHOT_FILE, Table, load_snapshot
 from data_pipeline.qa.rule_plan import coverage_pairs, plan_theme_work, theme_pairs
 from data_pipeline.steps import STEP_OUTPUTS
-from data_pipeline.steps.base import OutputFile, StepCancelled, StepContext, StepResult
+from data_pipeline.steps.base import OutputFile, StepCancelled, StepContext, StepResult, StepWarning
 from data_pipeline.qa.themes import Theme, llm_themes, rule_based_themes, theme_tables
 from data_pipeline.qa.vocabulary import display_name
 
@@ -172,7 +172,11 @@ def run(ctx: StepContext) -> StepResult:
         coverage = compute_coverage([p.sql for p in dedup.kept], tables)
     warnings = list(problems) + [f"theme '{f['theme']}' failed: {f['error']}" for f in failed]
     if not coverage.complete:
-        warnings.append(f"coverage incomplete: tables {coverage.missing_tables}, edges {coverage.missing_fk_edges}")
+        # the names go to `objects` (first 20 kept, with the count), never into the sentence: a 300-table run
+        # would otherwise put hundreds of names into every status answer and the error message
+        warnings.append(StepWarning(
+            "COVERAGE_SHORT", f"{len(coverage.missing_tables)} tables and {len(coverage.missing_fk_edges)} "
+            "foreign-key edges are not covered by any pair", coverage.missing_tables + coverage.missing_fk_edges))
     pairs = dedup.kept
     if not pairs:
         raise AppError("no question-SQL pair could be generated", message="问答对生成失败")
