@@ -17,7 +17,7 @@ from flask import Flask, request
 from app_config import ConfigError, Settings, get_settings, load_settings
 from core.errors import Unauthorized
 from data_pipeline.api import register_blueprints
-from data_pipeline.api.errors import register_error_handlers
+from data_pipeline.api.errors import register_error_handlers, register_request_guards
 from data_pipeline.context import build_context
 
 LOG_FORMAT = "%(asctime)s [%(levelname)s] %(name)s: %(message)s"
@@ -50,6 +50,7 @@ def create_app(overrides: Optional[dict] = None, settings: Optional[Settings] = 
                 raise Unauthorized("send 'Authorization: Bearer <API_TOKEN>'")
 
     register_error_handlers(app)
+    register_request_guards(app)
     register_blueprints(app)
     return app
 
@@ -75,7 +76,11 @@ def serve(settings: Settings) -> None:
         def load_config(self):
             for key, value in {
                 "bind": f"{settings.host}:{settings.port}", "workers": settings.workers,
-                "threads": settings.threads, "worker_class": "gthread", "timeout": 60,
+                "threads": settings.threads, "timeout": 60,
+                # gthread whose own errors (414, 431, 400) are JSON envelopes, not gunicorn's HTML page
+                "worker_class": "data_pipeline.api.gunicorn_worker.EnvelopeThreadWorker",
+                # the longest request line gunicorn allows (default 4094): long file names and filters fit
+                "limit_request_line": 8190, "limit_request_field_size": 16380,
                 "graceful_timeout": 10, "accesslog": None, "loglevel": settings.log_level.lower(),
                 "proc_name": "data_pipeline_api",
                 # one shared control socket path would collide between instances; we don't use it

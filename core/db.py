@@ -98,6 +98,20 @@ class Database:
             cur.execute(query, params)
             return [dict(r) for r in cur.fetchall()]
 
+    def read_one(self, query: str, params: Any = None) -> Optional[dict]:
+        """One read statement in autocommit: a single round trip (no BEGIN/COMMIT around it). For the hot,
+        polled reads; anything that writes, or reads twice and needs one snapshot, uses `cursor()`."""
+        with self.connection() as conn:
+            conn.autocommit = True  # client-side switch (the pooled connection is idle here): no query sent
+            try:
+                with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+                    cur.execute(query, params)
+                    row = cur.fetchone()
+                    return dict(row) if row is not None else None
+            finally:
+                if not conn.closed:
+                    conn.autocommit = False
+
     def close(self) -> None:
         if self._pool is not None and self._pid is not None:
             import os

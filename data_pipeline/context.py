@@ -1,7 +1,7 @@
 """What a process needs to work: settings, resolved database URLs and the pool on our own database."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from app_config import PROJECT_ROOT, Settings
@@ -14,10 +14,15 @@ class AppContext:
     settings: Settings
     runtime: Runtime
     db: Database
+    # (the settings it came from, resolved root): Path.resolve() is a few syscalls, and every task request asks
+    _root_cache: tuple = field(default=(None, None), init=False, repr=False, compare=False)
 
     @property
     def tasks_root(self) -> Path:
-        return self.settings.tasks_root
+        key = (self.settings.training_data_dir, self.settings.data_home)
+        if self._root_cache[0] != key:
+            self._root_cache = (key, self.settings.tasks_root)
+        return self._root_cache[1]
 
     def task_dir(self, task_id: str) -> Path:
         """Callers validate `task_id` first (data_pipeline.ids.require_task_id)."""

@@ -162,8 +162,26 @@ def _seconds_between(start: Optional[str], end: Optional[str]) -> Optional[float
     return round((finish - datetime.fromisoformat(start)).total_seconds(), 3)
 
 
+# What a status answer carries by default (the console polls it): an explicit whitelist, so a new field is a
+# decision. `parameters` and `result` grow with the task (the result of a 300-table run is tens of KB): they
+# come with `?include=parameters,result`. finished / warnings / total_duration are issue 13's additions.
+LEAN_STATUS_FIELDS = (
+    "task_id", "task_name", "task_type", "status", "progress", "step_status", "current_step", "steps",
+    "total_steps", "error_message", "created_at", "started_at", "completed_at", "duration", "created_by",
+    "db_name", "business_context", "output_directory", "directory_exists", "updated_at",
+    "finished", "warnings", "total_duration",
+)
+STATUS_INCLUDES = ("parameters", "result")
+# A list entry is a summary: id, name, status, progress, step states, times, database, counts.
+LIST_FIELDS = (
+    "task_id", "task_name", "task_type", "status", "progress", "step_status", "error_message", "created_at",
+    "started_at", "completed_at", "updated_at", "duration", "created_by", "db_name", "output_directory",
+    "finished", "total_duration", "warning_count",
+)
+
+
 def status_view(ctx: AppContext, row: dict, running: Optional[dict] = None) -> dict:
-    """The contract's status shape (seed 002 §3.3 / seed 004), steps array present from the start."""
+    """The contract's full status shape (seed 002 §3.3 / seed 004), steps array present from the start."""
     details = row.get("step_details") or {}
     step_status = {s: (row.get("step_status") or {}).get(s, "pending") for s in STEPS}
     steps = []
@@ -185,15 +203,23 @@ def status_view(ctx: AppContext, row: dict, running: Optional[dict] = None) -> d
         "task_id": row["task_id"], "task_name": row["task_name"], "task_type": row["task_type"],
         "status": row["status"], "progress": row["progress"], "step_status": step_status,
         "current_step": current, "steps": steps, "total_steps": len(STEPS),
-        "parameters": public_parameters(row["parameters"]), "result": row["result"],
+        "parameters": public_parameters(row.get("parameters")), "result": row.get("result"),
         "error_message": row["error_message"], "created_at": row["created_at"], "started_at": row["started_at"],
         "completed_at": row["completed_at"], **durations(row),
         "finished": row["status"] in FINISHED_STATUSES,
         "warnings": task_warnings(row.get("result"), step_status),
-        "created_by": row["created_by"], "db_name": row["db_name"], "business_context": row["business_context"],
+        "created_by": row["created_by"], "db_name": row["db_name"], "business_context": row.get("business_context"),
         "output_directory": row["output_directory"], "directory_exists": task_dir.is_dir(),
         "updated_at": row["updated_at"],
     }
+
+
+def lean_status_view(ctx: AppContext, row: dict, running: Optional[dict] = None,
+                     include: tuple[str, ...] = ()) -> dict:
+    """The status the API answers: LEAN_STATUS_FIELDS plus the asked-for `include` fields."""
+    full = status_view(ctx, row, running)
+    keep = LEAN_STATUS_FIELDS + tuple(f for f in STATUS_INCLUDES if f in include)
+    return {k: full[k] for k in keep if k in full}
 
 
 def durations(row: dict) -> dict:
@@ -207,15 +233,15 @@ def durations(row: dict) -> dict:
             "total_duration": round(total, 3) if total is not None else None}
 
 
-def public_parameters(params: dict) -> dict:
+def public_parameters(params: Optional[dict]) -> dict:
     return mask_secrets(params or {})
 
 
 def summary_view(ctx: AppContext, row: dict) -> dict:
-    """List item: the status shape without the heavier fields."""
-    view = status_view(ctx, row)
-    view.pop("current_step")
-    return view
+    """List item: LIST_FIELDS of the status shape (the list queries do not read the heavy columns)."""
+    full = status_view(ctx, row)
+    full["warning_count"] = len(full.get("warnings") or [])
+    return {k: full[k] for k in LIST_FIELDS if k in full}
 
 
 def delete_task(ctx: AppContext, task_id: str, *, delete_vectors: bool = False) -> dict:

@@ -35,7 +35,8 @@ def wait_for(predicate: Callable[[], object], timeout: float, interval: float = 
 
 
 def task_status(client, task_id: str) -> dict:
-    resp = client.get(f"{BASE}/{task_id}")
+    # the whole status (parameters and result come only when asked for)
+    resp = client.get(f"{BASE}/{task_id}?include=parameters,result")
     body = resp.get_json() if hasattr(resp, "get_json") else resp.json()
     return body["data"]
 

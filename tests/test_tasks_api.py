@@ -185,7 +185,7 @@ def test_password_never_leaves_the_service(client, app_ctx):
     resp = create(client, db_connection=conn, table_names=["bss_company"])
     task_id = resp.get_json()["data"]["task_id"]
     bodies = [resp.get_data(as_text=True),
-              client.get(f"{BASE}/{task_id}").get_data(as_text=True),
+              client.get(f"{BASE}/{task_id}?include=parameters").get_data(as_text=True),
               client.get(BASE).get_data(as_text=True),
               client.post(f"{BASE}/query", json={}).get_data(as_text=True),
               client.get(f"{BASE}/active").get_data(as_text=True)]

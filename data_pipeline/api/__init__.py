@@ -5,11 +5,13 @@
     execution.py  start a task (complete or one step), create-and-start, cancel
     files.py      task files and table lists: list, download, upload, archive
     logs.py       task logs: tail, query, SSE follow
+    events.py     task status changes as Server-Sent Events (a page can stop polling)
     database.py   database tools: business tables, one table's DDL/Markdown
     vector.py     vector tables: backup, backup sets, restore
     console.py    the web console shell and its static assets
     envelope.py   the contract's envelope and request parsing
-    errors.py     every failure -> the error envelope
+    errors.py     every failure -> the error envelope; request guards (control characters, OPTIONS)
+    gunicorn_worker.py  the gthread worker whose own 414/431/400 answers are envelopes too
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ def ctx() -> AppContext:
 
 
 def register_blueprints(app: Flask) -> None:
-    from data_pipeline.api import console, database, execution, files, health, logs, tasks, vector
+    from data_pipeline.api import console, database, events, execution, files, health, logs, tasks, vector
     # execution before tasks: both live under /api/v0/data_pipeline/tasks
-    for module in (health, execution, tasks, files, logs, database, vector, console):
+    for module in (health, execution, tasks, files, logs, events, database, vector, console):
         app.register_blueprint(module.bp)

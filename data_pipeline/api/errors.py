@@ -1,15 +1,17 @@
-"""One place that turns every failure into the contract's error envelope (no stack trace, no secret)."""
+"""One place that turns every failure into the contract's error envelope (no stack trace, no secret), and the
+request-level guards that keep client mistakes out of the 5xx range: control characters in the path, the query
+string or form fields, OPTIONS (204 + Allow), and no slash-merging redirects."""
 from __future__ import annotations
 
 import logging
 
-from flask import Flask
+from flask import Flask, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed as WzMethodNotAllowed, NotFound, \
     RequestEntityTooLarge
 
-from core.errors import AppError, FileTooLarge, MethodNotAllowed, RouteNotFound, ValidationFailed
+from core.errors import AppError, FileTooLarge, InvalidFileName, MethodNotAllowed, RouteNotFound, ValidationFailed
 from core.secrets import scrub_text
-from data_pipeline.api.envelope import error_response
+from data_pipeline.api.envelope import check_values, control_character_problem, error_response
 
 log = logging.getLogger("data_pipeline.api")
 
@@ -46,3 +48,31 @@ def register_error_handlers(app: Flask) -> None:
         # the type and a scrubbed message go to the log; the client sees a generic sentence
         log.error("unhandled %s: %s", type(err).__name__, scrub_text(str(err))[:500])
         return error_response(AppError("unexpected server error; see the service log"))
+
+
+def register_request_guards(app: Flask) -> None:
+    # `/tasks//execute` or `/tasks/%2Ftmp` must not be redirected (an HTML 308) to a merged path: 404 instead
+    app.url_map.merge_slashes = False
+
+    @app.before_request
+    def _refuse_control_characters():
+        if control_character_problem("path", request.path):
+            # name the URL part that holds it; a file name gets the contract's file-name error
+            for name, value in (request.view_args or {}).items():
+                problem = control_character_problem(name, str(value))
+                if problem:
+                    error = InvalidFileName if name == "file_name" else ValidationFailed
+                    raise error(problem, invalid_params=[name])
+            raise ValidationFailed(control_character_problem("path", request.path), invalid_params=["path"])
+        check_values({k: v for k, v in request.args.items(multi=True)})
+        if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
+            check_values({k: v for k, v in request.form.items(multi=True)})
+
+    @app.after_request
+    def _options_no_content(resp):
+        # Flask answers OPTIONS itself with 200, an empty text/html body and `Allow`: make it a proper 204
+        if request.method == "OPTIONS" and resp.status_code == 200 and "Allow" in resp.headers:
+            resp.status_code = 204
+            resp.set_data(b"")
+            resp.headers.pop("Content-Type", None)
+        return resp

@@ -6,6 +6,7 @@ with `/` reach the validator and get INVALID_FILE_NAME instead of a redirect or 
 """
 from __future__ import annotations
 
+import json
 import os
 from datetime import datetime
 from urllib.parse import quote
@@ -21,7 +22,7 @@ from data_pipeline.taskfiles import table_list
 from data_pipeline.taskfiles import table_list_upload
 from data_pipeline import tasks as task_service
 from data_pipeline.api import ctx
-from data_pipeline.api.envelope import json_body, ok
+from data_pipeline.api.envelope import etag_for, json_body, not_modified, ok, with_etag
 from data_pipeline.store import tasks as task_store
 
 bp = Blueprint("files", __name__, url_prefix="/api/v0/data_pipeline/tasks")
@@ -65,7 +66,9 @@ def content_disposition(name: str, inline: bool = False) -> str:
 @bp.get("/<task_id>/files")
 def list_files(task_id: str):
     _task, task_dir = _task_and_dir(task_id)
-    return ok(files.list_files(ctx().db, task_id, task_dir), message="获取文件列表成功")
+    data = files.list_files(ctx().db, task_id, task_dir)
+    etag = etag_for("files", json.dumps(data, sort_keys=True, default=str))  # names, sizes, times
+    return not_modified(etag) or with_etag(ok(data, message="获取文件列表成功"), etag)
 
 
 def _send(task_id: str, file_name: str):

@@ -6,12 +6,13 @@ import time
 from datetime import datetime
 from typing import Literal, Optional
 
-from flask import Blueprint
+from flask import Blueprint, request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
+from core.errors import TaskNotFound, ValidationFailed
 from data_pipeline import tasks as task_service
 from data_pipeline.api import ctx
-from data_pipeline.api.envelope import json_body, ok, parse, query_args
+from data_pipeline.api.envelope import etag_for, json_body, not_modified, ok, parse, query_args, with_etag
 from data_pipeline.ids import require_task_id
 from data_pipeline.steps import TASK_STATUSES
 from data_pipeline.store import tasks as task_store
@@ -81,8 +82,14 @@ class ListArgs(BaseModel):
 def list_tasks():
     args = query_args(ListArgs)
     rows, total = task_store.list_tasks(ctx().db, limit=args.limit, offset=args.offset, status=args.status)
-    return ok({"tasks": [task_service.summary_view(ctx(), r) for r in rows], "total": total,
-               "limit": args.limit, "offset": args.offset}, message="获取任务列表成功")
+    # the list changes when a listed row changes or the total does; running durations are "as of" that change
+    etag = etag_for("list", args.limit, args.offset, args.status, total,
+                    *[(r["task_id"], r["updated_at"], r["status"]) for r in rows])
+    cached = not_modified(etag)
+    if cached is not None:
+        return cached
+    return with_etag(ok({"tasks": [task_service.summary_view(ctx(), r) for r in rows], "total": total,
+                         "limit": args.limit, "offset": args.offset}, message="获取任务列表成功"), etag)
 
 
 class QueryBody(BaseModel):
@@ -125,31 +132,63 @@ def query_tasks():
     }, message="查询任务列表成功")
 
 
+class StatusArgs(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    include: Optional[str] = Field(None, max_length=100)
+
+    def fields(self) -> tuple[str, ...]:
+        names = tuple(dict.fromkeys(n.strip() for n in (self.include or "").split(",") if n.strip()))
+        unknown = [n for n in names if n not in task_service.STATUS_INCLUDES]
+        if unknown:
+            raise ValidationFailed(f"include: unknown field(s) {', '.join(unknown)}; one or more of "
+                                   f"{', '.join(task_service.STATUS_INCLUDES)}", invalid_params=["include"])
+        return names
+
+
 @bp.get("/active")
 def active_task():
+    include = query_args(StatusArgs).fields()
     row = task_store.active_task(ctx().db)
     if row is None:
         return ok(None, message="暂无任务")
     running = task_store.running_execution(ctx().db, row["task_id"])
-    return ok(task_service.status_view(ctx(), row, running), message="获取活跃任务成功")
+    return ok(task_service.lean_status_view(ctx(), row, running, include), message="获取活跃任务成功")
 
 
 @bp.get("/<task_id>")
 def get_task(task_id: str):
-    row = task_service.get_task_or_404(ctx(), task_id)
-    running = task_store.running_execution(ctx().db, task_id)
-    return ok(task_service.status_view(ctx(), row, running), message="获取任务状态成功")
+    """The polled path: one statement (row + running execution + version), 304 when the version is the one
+    the client has, and the lean view unless `include` asks for parameters / result."""
+    require_task_id(task_id)
+    include = query_args(StatusArgs).fields() if request.args else ()
+    found = task_store.task_with_running(ctx().db, task_id, include)
+    if found is None:
+        raise TaskNotFound(f"task {task_id} does not exist")
+    row, running, version = found
+    directory_exists = ctx().task_dir(task_id).is_dir()
+    etag = etag_for("status", version, directory_exists, *include)
+    cached = not_modified(etag)
+    if cached is not None:
+        return cached
+    view = task_service.lean_status_view(ctx(), row, running, include)
+    return with_etag(ok(view, message="获取任务状态成功"), etag)
 
 
 @bp.get("/<task_id>/executions")
 def list_executions(task_id: str):
     task_service.get_task_or_404(ctx(), task_id)
     executions = task_store.list_executions(ctx().db, task_id)
+    # what changes while an execution runs (its live duration, heartbeat) does not make the list new
+    etag = etag_for("executions", *[(e["execution_id"], e["status"], e["completed_at"], e["files_cleaned"],
+                                     e["error_message"]) for e in executions])
+    cached = not_modified(etag)
+    if cached is not None:
+        return cached
     for e in executions:
         e["duration"] = round(e["duration"], 3) if e["duration"] is not None else None
         e["step_name"] = e["execution_step"]
-    return ok({"task_id": task_id, "executions": executions, "total": len(executions)},
-              message="获取执行历史成功")
+    return with_etag(ok({"task_id": task_id, "executions": executions, "total": len(executions)},
+                        message="获取执行历史成功"), etag)
 
 
 class DeleteArgs(BaseModel):

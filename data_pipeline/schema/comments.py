@@ -272,6 +272,10 @@ def apply_llm(table: Table, llm, business_context: str, tables_by_name: dict[tup
     leaves out or makes unusable). Returns how many comments were generated; raises LLMError on failure."""
     from core.llm import load_prompt
     missing = [c.name for c in table.columns if not c.comment]
+    if table.comment and not missing:
+        # every comment is already in the database: a call would write nothing (a whole wave of LLM latency
+        # for a description); the rule-based pass keeps the database's comments and describes the table
+        return apply_rule_based(table, tables_by_name)
     messages = [
         {"role": "system", "content": load_prompt("ddl_comments_system")},
         {"role": "user", "content": load_prompt(

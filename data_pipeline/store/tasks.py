@@ -10,14 +10,26 @@ from data_pipeline.store import jsonable
 
 # the two durations (issue 13): the latest execution's wall time (live while it runs) and the sum over every
 # execution; the task's own started_at..completed_at spans every re-run since the first start, so it is neither
-TASK_COLUMNS = """id AS task_id, task_type, task_name, status, parameters, result, error_message, step_status,
-    step_details, progress, output_directory, directory_exists, created_at, started_at, completed_at, updated_at,
-    created_by, db_name, business_context,
-    (SELECT COALESCE(e.duration, EXTRACT(EPOCH FROM (COALESCE(e.completed_at, now()) - e.started_at)))::float
+DURATION_COLUMNS = """(SELECT COALESCE(e.duration, EXTRACT(EPOCH FROM (COALESCE(e.completed_at, now()) - e.started_at)))::float
      FROM data_pipeline_task_executions e WHERE e.task_id = data_pipeline_tasks.id
      ORDER BY e.started_at DESC, e.id DESC LIMIT 1) AS last_execution_duration,
     (SELECT sum(COALESCE(e.duration, EXTRACT(EPOCH FROM (COALESCE(e.completed_at, now()) - e.started_at))))::float
      FROM data_pipeline_task_executions e WHERE e.task_id = data_pipeline_tasks.id) AS total_execution_duration"""
+TASK_COLUMNS = f"""id AS task_id, task_type, task_name, status, parameters, result, error_message, step_status,
+    step_details, progress, output_directory, directory_exists, created_at, started_at, completed_at, updated_at,
+    created_by, db_name, business_context, {DURATION_COLUMNS}"""
+
+# Only the step warnings of `result` (what the status and list entries show of it), shaped like the result so
+# the same code reads both: a poll or a list neither ships nor parses the rest of a result that grows with the task.
+WARNINGS_ONLY_RESULT = """CASE WHEN jsonb_typeof(result->'steps') = 'object' THEN jsonb_build_object('steps',
+        (SELECT COALESCE(jsonb_object_agg(s.key, jsonb_build_object('warnings', s.value->'warnings')), '{}'::jsonb)
+         FROM jsonb_each(result->'steps') s WHERE jsonb_typeof(s.value) = 'object' AND s.value ? 'warnings'))
+    END AS result"""
+
+# list entries are summaries: no parameters, whole result or per-step details (the heavy JSON columns)
+LIST_COLUMNS = f"""id AS task_id, task_type, task_name, status, error_message, step_status, progress, output_directory,
+    created_at, started_at, completed_at, updated_at, created_by, db_name, {DURATION_COLUMNS},
+    {WARNINGS_ONLY_RESULT}"""
 
 SORTABLE = {"created_at", "started_at", "completed_at", "updated_at", "status", "task_name", "progress", "id"}
 
@@ -43,6 +55,49 @@ def get_task(db: Database, task_id: str) -> Optional[dict]:
                                 {"id": task_id}))
 
 
+# The status GET's one statement: the task row, its running execution (if any) and a version of both (md5 of
+# their text, computed by the server) that becomes the ETag. Read in autocommit: one round trip. `parameters` and
+# the whole `result` are read only when the answer includes them.
+HEAVY_COLUMNS = ("parameters", "result")
+_STATUS_SQL = """SELECT {columns}, r.run_execution_id, r.run_step, r.run_status, r.run_started_at, r.run_mode,
+        md5(data_pipeline_tasks::text || COALESCE(r::text, '')) AS version
+    FROM data_pipeline_tasks
+    LEFT JOIN LATERAL (SELECT e.execution_id AS run_execution_id, e.execution_step AS run_step,
+                              e.status AS run_status, e.started_at AS run_started_at, e.execution_mode AS run_mode
+                       FROM data_pipeline_task_executions e
+                       WHERE e.task_id = data_pipeline_tasks.id AND e.status = 'running'
+                       ORDER BY e.started_at DESC LIMIT 1) r ON TRUE
+    WHERE data_pipeline_tasks.id = %(id)s"""
+
+
+def _status_sql(include: tuple[str, ...]) -> str:
+    lean = TASK_COLUMNS.replace("parameters, result, ", "", 1)
+    assert lean != TASK_COLUMNS, "TASK_COLUMNS changed: update _status_sql"
+    extra = ["parameters"] if "parameters" in include else []
+    extra.append("result" if "result" in include else WARNINGS_ONLY_RESULT)
+    return _STATUS_SQL.format(columns=", ".join([lean, *extra]))
+
+
+_STATUS_SQL_BY_INCLUDE = {inc: _status_sql(inc) for inc in ((), ("parameters",), ("result",),
+                                                            ("parameters", "result"))}
+
+
+def task_with_running(db: Database, task_id: str, include: tuple[str, ...] = ()
+                      ) -> Optional[tuple[dict, Optional[dict], str]]:
+    """(task row, running execution or None, version) in one round trip; None when the task does not exist.
+    `include`: which of HEAVY_COLUMNS to read whole (without them `result` holds only the step warnings)."""
+    key = tuple(c for c in HEAVY_COLUMNS if c in include)
+    row = jsonable(db.read_one(_STATUS_SQL_BY_INCLUDE[key], {"id": task_id}))
+    if row is None:
+        return None
+    run = {k[4:]: row.pop(k) for k in [k for k in row if k.startswith("run_")]}
+    running = None
+    if run["execution_id"] is not None:
+        running = {"execution_id": run["execution_id"], "execution_step": run["step"], "status": run["status"],
+                   "started_at": run["started_at"], "execution_mode": run["mode"]}
+    return row, running, row.pop("version")
+
+
 def delete_task(db: Database, task_id: str) -> bool:
     """Delete unless it has a running execution (checked in the same statement). True when deleted."""
     row = db.fetchone(
@@ -65,7 +120,7 @@ def update_parameters(db: Database, task_id: str, changes: dict, business_contex
 def list_tasks(db: Database, *, limit: int, offset: int, status: Optional[str]) -> tuple[list[dict], int]:
     where = "WHERE status = %(status)s" if status else ""
     rows = db.fetchall(
-        f"""SELECT {TASK_COLUMNS}, count(*) OVER () AS _total FROM data_pipeline_tasks {where}
+        f"""SELECT {LIST_COLUMNS}, count(*) OVER () AS _total FROM data_pipeline_tasks {where}
             ORDER BY created_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s""",
         {"status": status, "limit": limit, "offset": offset})
     total = rows[0]["_total"] if rows else _count(db, where, {"status": status})
@@ -101,7 +156,7 @@ def query_tasks(db: Database, *, filters: dict[str, Any], page: int, page_size: 
     direction = "ASC" if sort_order.lower() == "asc" else "DESC"
     params.update(limit=page_size, offset=(page - 1) * page_size)
     rows = db.fetchall(
-        f"""SELECT {TASK_COLUMNS} FROM data_pipeline_tasks {where}
+        f"""SELECT {LIST_COLUMNS} FROM data_pipeline_tasks {where}
             ORDER BY {column} {direction} NULLS LAST, id {direction} LIMIT %(limit)s OFFSET %(offset)s""", params)
     return [jsonable(r) for r in rows], _count(db, where, params)
 

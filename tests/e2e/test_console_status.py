@@ -15,7 +15,7 @@ expect = import_expect()
 def wait_finished(server, task_id: str, page) -> dict:
     """Poll the status endpoint the way clients should: until `finished`."""
     for _ in range(600):
-        data = server.api("GET", f"data_pipeline/tasks/{task_id}")["data"]
+        data = server.api("GET", f"data_pipeline/tasks/{task_id}?include=result")["data"]
         if data["finished"]:
             return data
         page.wait_for_timeout(200)
@@ -83,7 +83,7 @@ def test_quality_tiles_show_the_cancelled_runs_state(page, console_server, slow_
     expect(page.locator(".head-status .badge")).to_have_text("已取消", timeout=30000)
     expect(page.locator(".quality-note")).to_contain_text("本次执行没有新的问答对")
     expect(tiles.first.locator(".tile-value")).to_have_text("—")
-    data = slow_llm_server.api("GET", f"data_pipeline/tasks/{task_id}")["data"]
+    data = slow_llm_server.api("GET", f"data_pipeline/tasks/{task_id}?include=result")["data"]
     assert data["finished"] is True and data["result"]["quality"]["pairs_out"] is None
     assert data["result"]["quality"]["status"] == "not_run"
     shot(page, "14_cancelled_run_tiles")

@@ -258,3 +258,24 @@ def test_hostile_table_name_stays_inside_the_task_dir(tmp_path, settings, fixtur
         execute_outputs(task_dir, url)
         assert fetchall(url, """SELECT attname FROM pg_attribute WHERE attrelid = 'public."../up"'::regclass
                                 AND attnum > 0""") == [('a"quote',)]
+
+
+def test_llm_is_not_called_for_a_fully_commented_table(tmp_path, settings, app_ctx, openai_stub):
+    """A table whose table and columns all carry comments: nothing to write, so no LLM call (no wave of latency)."""
+    openai_stub.responder = answer_for
+    with scratch_db(admin_url(app_ctx), "ddl_full_comments") as url:
+        run_sql(url, """CREATE TABLE done (id integer PRIMARY KEY, name varchar(20));
+                        COMMENT ON TABLE done IS '已注释表'; COMMENT ON COLUMN done.id IS '主键';
+                        COMMENT ON COLUMN done.name IS '名称';
+                        CREATE TABLE half (id integer PRIMARY KEY, name varchar(20));
+                        COMMENT ON TABLE half IS '半注释表'; COMMENT ON COLUMN half.id IS '主键';""")
+        s = llm_settings(settings, openai_stub)
+        with make_llm(s) as llm:
+            result = ddl_generation.run(make_ctx(tmp_path, s, url, parse_names(["done", "half"]), llm=llm))
+    assert result.summary["succeeded"] == 2
+    prompts = [r.json["messages"][-1]["content"] for r in openai_stub.chat_requests]
+    assert len(prompts) == 1 and "half" in prompts[0]
+    tables, _ = load_snapshot(tmp_path / "schema_snapshot.json")
+    done = next(t for t in tables if t.name == "done")
+    assert done.comment_source == "database" and done.comment == "已注释表" and done.description
+    assert next(t for t in tables if t.name == "half").column("name").generated_comment == "生成:name"

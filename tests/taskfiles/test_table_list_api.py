@@ -45,7 +45,7 @@ def test_upload_txt_with_bom_comments_commas_and_duplicates(client, app_ctx, upl
     assert d["file_path"] == f"./data_pipeline/training_data/{upload_task}/table_list.txt"
     saved = (app_ctx.task_dir(upload_task) / "table_list.txt").read_text(encoding="utf-8")
     assert saved == "bss_business_day_data\nbss_car_day_count\nbss_company\n"
-    task = client.get(f"{API}/{upload_task}").get_json()["data"]
+    task = client.get(f"{API}/{upload_task}?include=parameters").get_json()["data"]
     assert task["parameters"]["file_upload_mode"] is False
     assert task["parameters"]["table_list_file"] == "{task_directory}/table_list.txt"
     assert task["business_context"] == "高速公路服务区管理系统"

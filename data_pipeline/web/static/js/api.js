@@ -42,6 +42,32 @@ export async function request(method, path, body, { form } = {}) {
 }
 
 export const get = (path) => request("GET", path);
+
+// Conditional GETs for polled reads: the last answer per URL and its ETag; a 304 reuses the answer.
+const validated = new Map();
+
+/** GET with If-None-Match: resolves to { data, changed } (changed=false: a 304, data is the kept answer). */
+export async function getIfChanged(path) {
+  const url = path.startsWith("/") ? path : `${API}/${path}`;
+  const kept = validated.get(url);
+  const headers = { Accept: "application/json", ...authHeaders() };
+  if (kept) headers["If-None-Match"] = kept.etag;
+  let resp;
+  try {
+    // no-store: the page does the revalidation itself, so a 304 reaches this code instead of the HTTP cache
+    resp = await fetch(url, { headers, cache: "no-store" });
+  } catch (e) {
+    throw new ApiError(0, null, "无法连接到服务：" + e.message);
+  }
+  if (resp.status === 304 && kept) return { data: kept.data, changed: false };
+  let envelope = null;
+  try { envelope = await resp.json(); } catch (_) { /* not JSON: keep the status */ }
+  if (resp.status === 401) window.dispatchEvent(new Event("dp:unauthorized"));
+  if (!resp.ok || !envelope || envelope.success === false) throw new ApiError(resp.status, envelope);
+  const etag = resp.headers.get("ETag");
+  if (etag) validated.set(url, { etag, data: envelope.data }); else validated.delete(url);
+  return { data: envelope.data, changed: true };
+}
 export const post = (path, body) => request("POST", path, body === undefined ? {} : body);
 export const del = (path) => request("DELETE", path);
 export const upload = (path, form) => request("POST", path, undefined, { form });

@@ -1,6 +1,6 @@
 // Task detail: header with live progress, tabs (overview / logs / files). The overview has the four step
 // cards, run/cancel controls, executions history and the quality report summary from the task's `result`.
-import { get, post, del, taskPath } from "../api.js";
+import { API, get, getIfChanged, post, del, taskPath, token } from "../api.js";
 import { el, field, checkbox, button, busy, showError, statusBadge, progressBar, fmtTime, fmtDuration, timers,
          toast, STEPS, STEP_LABELS, STEP_STATUS } from "../ui.js";
 import * as logsTab from "./logs.js";
@@ -181,13 +181,15 @@ export async function render(main, { taskId, tab, keyword }) {
   const errors = el("div.error-slot");
   main.append(el("p", {}, el("a", { href: "#/tasks", text: "← 返回任务列表" })), head, errors, tabs, body);
 
-  let task = await get(taskPath(taskId));
+  // parameters and result once (and again when a step ends); the live updates are the lean status
+  const FULL = "?include=parameters,result";
+  let task = await get(taskPath(taskId, FULL));
   let lastKey = "";
-  async function refresh() {
-    try {
-      task = await get(taskPath(taskId));
-      showError(errors, null);
-    } catch (err) { showError(errors, err, "刷新任务状态失败"); return; }
+  const stepKey = (t) => JSON.stringify([t.status, t.step_status]);
+  async function apply(lean) {
+    // a step ended or the task's state moved: its result and parameters may have changed too
+    const full = stepKey(lean) !== stepKey(task) ? await get(taskPath(taskId, FULL)) : lean;
+    task = { ...task, ...full };
     // redraw only when something visible changed (keeps keyboard focus and form choices otherwise);
     // while running, the durations change every tick
     const key = viewKey(task);
@@ -198,6 +200,14 @@ export async function render(main, { taskId, tab, keyword }) {
       if (draw) await draw(task);
       if (tabHook) await tabHook(task); // e.g. the file list follows a running task's new outputs
     }
+    if (running) follow(); // a run started (here or elsewhere): switch to the event stream
+  }
+  async function refresh() {
+    try {
+      const { data, changed } = await getIfChanged(taskPath(taskId));
+      showError(errors, null);
+      if (changed) await apply(data); // a 304: nothing changed, nothing to fetch or draw
+    } catch (err) { showError(errors, err, "刷新任务状态失败"); }
   }
   let tabHook = null;
   let draw = null;
@@ -212,10 +222,31 @@ export async function render(main, { taskId, tab, keyword }) {
     tabHook = await filesTab.render(body, task);
     lastKey = viewKey(task);
   }
-  // live progress: poll while running (a finished task is polled slowly in case a run starts elsewhere)
+  // live progress: the task's event stream (Server-Sent Events) while it runs; polling with If-None-Match
+  // (304s while nothing changes) when EventSource is unavailable, the API needs a token (EventSource cannot
+  // send it), or the stream ended (the task went idle)
+  let stream = null;
+  let applying = Promise.resolve();
+  function follow() {
+    if (stream || token() || !window.EventSource) return;
+    stream = new EventSource(`${API}/${taskPath(taskId, "/events")}`);
+    stream.addEventListener("status", (ev) => {
+      showError(errors, null);
+      const lean = JSON.parse(ev.data);
+      // one at a time, in arrival order (apply may fetch the full status first)
+      applying = applying.then(() => apply(lean)).catch((err) => showError(errors, err, "刷新任务状态失败"));
+    });
+    const stop = () => { if (stream) { stream.close(); stream = null; } };
+    stream.addEventListener("end", stop);
+    stream.onerror = () => { if (stream && stream.readyState === EventSource.CLOSED) stop(); };
+    timers.onLeave(stop);
+  }
+  const active = () => task.status === "in_progress" || !!task.current_step;
+  if (active()) follow();
   let ticks = 0;
-  timers.every(1500, () => {
+  timers.every(1500, async () => {
     ticks += 1;
-    if (task.status === "in_progress" || task.current_step || ticks % 3 === 0) refresh();
+    if (stream) return;
+    if (active() || ticks % 3 === 0) await refresh();
   });
 }
