@@ -2,18 +2,20 @@
 // cards, run/cancel controls, executions history and the quality report summary from the task's `result`.
 import { get, post, del, taskPath } from "../api.js";
 import { el, field, checkbox, button, busy, showError, statusBadge, progressBar, fmtTime, fmtDuration, timers,
-         toast, STEPS, STEP_LABELS, STEP_STATUS } from "../ui.js";
+         toast, confirmInPage, STEPS, STEP_LABELS, STEP_STATUS } from "../ui.js";
 import * as logsTab from "./logs.js";
 import * as filesTab from "./files.js";
-import { summaryTable, findQuality, qualityTiles } from "./summary.js";
+import { summaryTable, paramsTable, findQuality } from "./summary.js";
+import { qualityTiles, qualityReport } from "./quality.js";
 
 const TABS = [["overview", "概览"], ["logs", "日志"], ["files", "文件"]];
 
 function deleteButton(task) {
   const btn = el("button.btn.small.danger", { type: "button", text: "删除任务",
                                              disabled: task.status === "in_progress" || !!task.current_step });
-  btn.addEventListener("click", () => {
-    if (!confirm(`删除任务 ${task.task_id} 及其全部输出文件？此操作不可恢复。`)) return;
+  btn.addEventListener("click", async () => {
+    if (!await confirmInPage(btn, `删除任务 ${task.task_id} 及其全部输出文件？此操作不可恢复。`,
+                             { confirmText: "确认删除" })) return;
     busy(btn, async () => {
       await del(taskPath(task.task_id));
       toast(`任务 ${task.task_id} 已删除`, "ok");
@@ -80,8 +82,8 @@ function runControls(task, refresh) {
     toast(`已启动：${data.execution_id || ""}`, "ok");
     await refresh();
   }, errors).then(() => update(current)));
-  cancelBtn.addEventListener("click", () => {
-    if (!confirm("确定取消正在执行的任务吗？")) return;
+  cancelBtn.addEventListener("click", async () => {
+    if (!await confirmInPage(cancelBtn, "确定取消正在执行的任务吗？", { confirmText: "确认取消执行" })) return;
     busy(cancelBtn, async () => {
       await post(taskPath(task.task_id, "/cancel"));
       toast("已请求取消", "ok");
@@ -98,15 +100,17 @@ function runControls(task, refresh) {
 
 function executionsTable(executions) {
   if (!executions.length) return el("p.muted", { text: "尚无执行记录" });
-  return el("div.table-wrap", {}, el("table", {},
+  return el("div.table-wrap", {}, el("table.executions.cards-on-phone", {},
     el("thead", {}, el("tr", {}, ["执行 ID", "步骤", "状态", "开始", "结束", "耗时", "错误"]
       .map((h) => el("th", { scope: "col", text: h })))),
     el("tbody", {}, executions.map((e) => el("tr", {},
-      el("td.mono.exec-id", { text: e.execution_id }),
-      el("td", { text: STEP_LABELS[e.step_name || e.execution_step] || e.step_name || e.execution_step }),
-      el("td", {}, statusBadge(e.status, STEP_STATUS)),
-      el("td.nowrap", { text: fmtTime(e.started_at) }), el("td.nowrap", { text: fmtTime(e.completed_at) }),
-      el("td.nowrap", { text: fmtDuration(e.duration) }), el("td.err-cell", { text: e.error_message || "" }))))));
+      el("td.mono.exec-id", { "data-label": "执行 ID", text: e.execution_id }),
+      el("td", { "data-label": "步骤", text: STEP_LABELS[e.step_name || e.execution_step] || e.step_name || e.execution_step }),
+      el("td", { "data-label": "状态" }, statusBadge(e.status, STEP_STATUS)),
+      el("td.nowrap", { "data-label": "开始", text: fmtTime(e.started_at) }),
+      el("td.nowrap", { "data-label": "结束", text: fmtTime(e.completed_at) }),
+      el("td.nowrap", { "data-label": "耗时", text: fmtDuration(e.duration) }),
+      el("td.err-cell", { "data-label": "错误", text: e.error_message || "" }))))));
 }
 
 const isEmpty = (v) => v === null || v === undefined || v === ""
@@ -115,7 +119,7 @@ const isEmpty = (v) => v === null || v === undefined || v === ""
 function qualitySection(task) {
   const quality = findQuality(task.result);
   const body = quality
-    ? [qualityTiles(quality), el("details", {}, el("summary", { text: "完整质量报告" }), summaryTable(quality))]
+    ? [qualityTiles(quality), el("details.full-report", { open: true }, el("summary", { text: "完整质量报告" }), qualityReport(quality))]
     : !isEmpty(task.result) ? summaryTable(task.result) : el("p.muted", { text: "任务完成后显示结果摘要" });
   return el("section.card.quality", { "aria-label": "质量报告" },
     el("h2", { text: quality ? "质量报告" : "执行结果" }), ...[body].flat());
@@ -132,7 +136,7 @@ function overview(box, task, refresh) {
     controls.update(t);
     steps.replaceChildren(stepCards(t));
     quality.replaceChildren(qualitySection(t));
-    params.replaceChildren(summaryTable(t.parameters || {}));
+    params.replaceChildren(paramsTable(t.parameters || {}));
     try {
       const data = await get(taskPath(t.task_id, "/executions"));
       history.replaceChildren(executionsTable(data.executions || []));
