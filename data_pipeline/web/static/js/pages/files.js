@@ -41,7 +41,10 @@ export async function render(box, task) {
     document.body.classList.remove("sheet-open");
     if (opener && opener.isConnected) opener.focus();
   }
-  preview.addEventListener("keydown", (ev) => { if (ev.key === "Escape") closePreview(); });
+  // Escape closes the preview wherever the focus is (the listener dies with the page)
+  const onKey = (ev) => { if (ev.key === "Escape" && !preview.hidden && !ev.defaultPrevented) closePreview(); };
+  document.addEventListener("keydown", onKey);
+  timers.onLeave(() => document.removeEventListener("keydown", onKey));
 
   async function show(file, fromButton) {
     const name = file.file_name;
@@ -54,17 +57,14 @@ export async function render(box, task) {
     const head = el("div.preview-head", {}, title,
       el("a.btn", { href: url, download: name, "data-download": "1", text: "下载" }),
       button("关闭预览", closePreview));
-    preview.replaceChildren(head, el("p.muted", { text: "加载中…" }));
+    const body = el("div.preview-body", {}, el("p.muted", { text: "加载中…" }));
+    preview.replaceChildren(head, body);
     preview.scrollIntoView({ block: "nearest" });
     title.focus({ preventScroll: true });
     try {
       const text = await getText(withInline(url));
-      preview.replaceChildren(head, previewNode(name, text));
-    } catch (err) {
-      const slot = el("div");
-      preview.replaceChildren(head, slot);
-      showError(slot, err, "预览失败");
-    }
+      body.replaceChildren(previewNode(name, text));
+    } catch (err) { showError(body, err, "预览失败"); }
     preview.scrollTop = 0;
   }
 
