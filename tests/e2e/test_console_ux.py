@@ -210,7 +210,7 @@ def test_empty_filter_result_says_so(wpage, width, console_server, done_task):
     assert "0 / 0" not in wpage.locator("main").inner_text()
     expect(wpage.get_by_role("navigation", name="分页")).to_be_hidden()
     snap(wpage, "empty_filter", width)
-    wpage.get_by_role("button", name="清除筛选").click()
+    wpage.get_by_role("button", name="显示全部任务").click()
     expect(wpage.locator("table.tasks tbody tr[data-task-id]").first).to_be_visible()
     expect(wpage.get_by_label("任务名称")).to_have_value("")
 

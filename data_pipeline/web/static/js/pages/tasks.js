@@ -77,7 +77,7 @@ export async function render(main) {
   function emptyRow() {
     const cell = filtered()
       ? el("td.empty", { colspan: "7" }, el("strong", { text: "无匹配任务" }), el("span", { text: "：没有任务符合这些筛选条件。" }),
-           button("清除筛选", () => { form.reset(); state.filters = {}; state.page = 1; load(); }, "small"))
+           button("显示全部任务", () => { form.reset(); state.filters = {}; state.page = 1; load(); }, "small"))
       : el("td.empty", { colspan: "7" }, el("strong", { text: "还没有任务" }), el("span", { text: "。" }),
            el("a.btn.small.primary", { href: "#/create", text: "创建第一个任务" }));
     return el("tr.empty-row", {}, cell);
