@@ -141,6 +141,7 @@ def test_preview_opens_in_view_and_backups_preview(wpage, width, console_server,
     ("detail", "#/tasks/{id}", "section[aria-label=执行历史] tbody tr"),
     ("files", "#/tasks/{id}/files", "table.files tbody tr[data-file]"),
     ("logs", "#/tasks/{id}/logs", "#log-view .log-line"),
+    ("create", "#/create", "#table-list input[type=checkbox]"),
 ])
 def test_pages_fit_the_screen(wpage, width, console_server, done_task, page_name, route, ready):
     wpage.goto(console_server.base_url + "/" + route.format(id=done_task["task_id"]))
