@@ -130,6 +130,8 @@ def test_preview_opens_in_view_and_backups_preview(wpage, width, console_server,
     expect(preview.get_by_role("heading", name=f"预览：{backup_name}")).to_be_in_viewport()
     expect(preview.locator(".md h3").first).to_be_visible()  # rendered as Markdown ("## x" is an h3 here)
     expect(preview.locator(".md")).not_to_contain_text("界面测试编辑")
+    title_box = preview.get_by_role("heading", name=f"预览：{backup_name}").bounding_box()
+    assert title_box["x"] + title_box["width"] <= WIDTHS[width]["width"], title_box  # the long name wraps
     snap(wpage, "files_preview_backup", width, full_page=False)
     wpage.get_by_role("button", name="关闭预览").click()
     expect(preview).to_be_hidden()
