@@ -9,9 +9,12 @@ linked there so the README's `.venv/bin/python ...` commands work.
 
 The tour fails on a block that exits non-zero and on any `"success": false` answer a block prints.
 
-Convention for README authors: a bash block that must not run here (it needs an outside service, a real LLM,
-a destructive operation ...) gets the marker `<!-- tour: skip -->` on its own line just before the block
-(blank lines in between are allowed). Everything else must run when pasted in order.
+Convention for README authors: a marker on its own line just before a block (blank lines in between allowed):
+- `<!-- tour: skip -->`: the block does not run here (it needs an outside service, a real LLM, a destructive
+  operation ...);
+- `<!-- tour: expect-error -->`: the block shows an error answer on purpose: it still runs and must exit 0,
+  and it must print at least one `"success": false`.
+Everything else must run when pasted in order.
 """
 from __future__ import annotations
 
@@ -29,7 +32,7 @@ from tests.server_process import PROJECT_ROOT, ServerProcess
 
 README = PROJECT_ROOT / "README.md"
 SETUP_BLOCKS = 2                        # the first command (start) and the second (scripts/test.sh)
-SKIP_MARKER = "<!-- tour: skip -->"
+MARKER = re.compile(r"^<!-- tour: (skip|expect-error) -->$")
 README_BASE_URL = "http://localhost:8084"
 TOUR_TIMEOUT_S = 900
 FAILED_ANSWER = re.compile(r'"success"\s*:\s*false')
@@ -40,25 +43,26 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
 
-def readme_blocks(text: str) -> list[tuple[int, str, bool]]:
-    """[(line number, code, skipped?)] of every ```bash block, in order."""
+def readme_blocks(text: str) -> list[tuple[int, str, str]]:
+    """[(line number, code, marker)] of every ```bash block, in order; marker is "", "skip" or "expect-error"."""
     blocks = []
     for match in BLOCK.finditer(text):
         before = text[:match.start()].rstrip().splitlines()
-        marked = bool(before) and before[-1].strip() == SKIP_MARKER
-        blocks.append((text.count("\n", 0, match.start()) + 1, match.group(1), marked))
+        marker = MARKER.match(before[-1].strip()) if before else None
+        blocks.append((text.count("\n", 0, match.start()) + 1, match.group(1), marker.group(1) if marker else ""))
     return blocks
 
 
-def tour_blocks(text: str) -> list[tuple[int, str]]:
-    return [(line, code) for i, (line, code, marked) in enumerate(readme_blocks(text))
-            if i >= SETUP_BLOCKS and not marked]
+def tour_blocks(text: str) -> list[tuple[int, str, bool]]:
+    """[(line number, code, expects an error answer?)] of the blocks the tour runs."""
+    return [(line, code, marker == "expect-error") for i, (line, code, marker) in enumerate(readme_blocks(text))
+            if i >= SETUP_BLOCKS and marker != "skip"]
 
 
-def tour_script(blocks: list[tuple[int, str]], base_url: str) -> str:
+def tour_script(blocks: list[tuple[int, str, bool]], base_url: str) -> str:
     """One bash script: each block between start/end markers, so the output can be split per block."""
     parts = ["set -eo pipefail"]
-    for n, (line, code) in enumerate(blocks):
+    for n, (line, code, _) in enumerate(blocks):
         parts += [f"echo '@@tour-block {n} start'", code.replace(README_BASE_URL, base_url).rstrip(),
                   f"echo '@@tour-block {n} end'"]
     return "\n".join(parts) + "\n"
@@ -74,8 +78,9 @@ def split_output(output: str) -> dict[int, tuple[str, bool]]:
 
 def test_marker_and_setup_blocks_are_left_out():
     text = ("```bash\nstart\n```\n```bash\ntest\n```\nx\n```bash\none\n```\n"
-            "<!-- tour: skip -->\n\n```bash\nnot me\n```\n```json\n{}\n```\n```bash\ntwo\n```\n")
-    assert [code for _, code in tour_blocks(text)] == ["one\n", "two\n"]
+            "<!-- tour: skip -->\n\n```bash\nnot me\n```\n```json\n{}\n```\n"
+            "<!-- tour: expect-error -->\n```bash\ntwo\n```\n")
+    assert [(code, error) for _, code, error in tour_blocks(text)] == [("one\n", False), ("two\n", True)]
 
 
 def test_split_output_finds_the_block_that_stopped():
@@ -87,7 +92,7 @@ def test_readme_shell_blocks_run_in_order():
     text = README.read_text(encoding="utf-8")
     blocks = tour_blocks(text)
     assert len(blocks) >= 10, "the README lost its examples"
-    if re.search(r"\bjq\b", "\n".join(code for _, code in blocks)) and not shutil.which("jq"):
+    if re.search(r"\bjq\b", "\n".join(code for _, code, _ in blocks)) and not shutil.which("jq"):
         reason = "the README's examples use jq, which is not installed (scripts/test.sh installs it as root)"
         if in_ci():
             pytest.fail(reason, pytrace=False)
@@ -109,10 +114,13 @@ def test_readme_shell_blocks_run_in_order():
     finally:
         server.stop()
     per_block = split_output(output)
-    for n, (line, code) in enumerate(blocks):
+    for n, (line, code, expects_error) in enumerate(blocks):
         got, finished = per_block.get(n, ("", False))
         where = f"README block at line {line}:\n{code}\n--- its output ---\n{got[-3000:]}"
         assert finished, f"exit {proc.returncode} in the {where}\n--- server log ---\n{server.log_tail()}"
-        assert not FAILED_ANSWER.search(got), f'a "success": false answer in the {where}'
+        if expects_error:
+            assert FAILED_ANSWER.search(got), f'no "success": false answer in the expect-error {where}'
+        else:
+            assert not FAILED_ANSWER.search(got), f'a "success": false answer in the {where}'
     assert proc.returncode == 0, output[-3000:]
     shutil.rmtree(home, ignore_errors=True)
