@@ -10,9 +10,18 @@ runs the step(s) and records the outcome. SIGTERM cancels cleanly. Exit code: 0 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import threading
 from pathlib import Path
+
+# A cancel may arrive while the imports below still run (a loaded machine, a cancel right after the start):
+# from here on SIGTERM/SIGINT only set this event, which the runner checks before every step, instead of
+# killing the process before it could record `cancelled` (the monitor would then call it a crash: `failed`).
+CANCEL_EVENT = threading.Event()
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: CANCEL_EVENT.set())
+    signal.signal(signal.SIGINT, lambda _signum, _frame: CANCEL_EVENT.set())
 
 # runnable as a script path: the project root must be importable, and this file's own directory must not
 # shadow anything (Python puts it first on sys.path)
@@ -49,7 +58,7 @@ BEFORE_EXIT: list = []  # last acts of the process (see session.exit_process)
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    cancel_event = threading.Event()
+    cancel_event = CANCEL_EVENT
     from data_pipeline.executor.session import EXIT_CODES, install_cancel_signals, run_claimed_execution
     install_cancel_signals(cancel_event)  # before attaching: a SIGTERM from now on ends the run cleanly
     try:

@@ -20,6 +20,16 @@ if [ ! -x /usr/bin/chromium ]; then
     echo "scripts/test.sh: /usr/bin/chromium missing and not root with apt-get; browser tests will not run" >&2
   fi
 fi
+# the README tour (tests/test_readme_tour.py) runs the README's examples, which use jq
+if ! command -v jq >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq >/dev/null 2>&1 \
+      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq >/dev/null; } \
+      || echo "scripts/test.sh: could not install jq; the README tour will not run" >&2
+  else
+    echo "scripts/test.sh: jq missing and not root with apt-get; the README tour will not run" >&2
+  fi
+fi
 # a CJK font makes the console's screenshots readable (optional: the tests do not depend on it)
 if [ -x /usr/bin/chromium ] && [ "$(id -u)" = "0" ] && command -v fc-list >/dev/null 2>&1 \
    && ! fc-list 2>/dev/null | grep -qiE "wqy|noto.*cjk"; then

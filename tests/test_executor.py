@@ -53,6 +53,8 @@ def test_execute_rejects_bad_requests(run_client):
     assert error_code(execute(run_client, task_id, step="nope"), 400) == "INVALID_STEP_NAME"
     assert error_code(execute(run_client, task_id, force_execute="yes"), 400) == "VALIDATION_ERROR"
     assert error_code(execute(run_client, task_id, unknown=1), 400) == "VALIDATION_ERROR"
+    for bad_delay in (-1, 121, "5", True):
+        assert error_code(execute(run_client, task_id, demo_delay_s=bad_delay), 400) == "VALIDATION_ERROR"
     assert error_code(execute(run_client, "task_20990101_000000"), 404) == "TASK_NOT_FOUND"
     assert error_code(execute(run_client, "../etc"), 404) in ("NOT_FOUND", "VALIDATION_ERROR")
     assert error_code(execute(run_client, "task_bad"), 400) == "VALIDATION_ERROR"
@@ -142,6 +144,20 @@ def test_complete_mode_skips_disabled_steps(run_client, app_ctx):
                                      "sql_validation": "skipped", "training_load": "skipped"}, status
     assert status["status"] == "completed" and status["progress"] == 100
     assert status["completed_at"] and status["duration"] > 0
+
+
+def test_demo_delay_holds_the_step_running_until_cancelled(run_client, app_ctx):
+    """The README's cancel example: `demo_delay_s` keeps the first step running (and cancellable) on the demo DB."""
+    task_id = create(run_client)
+    resp = execute(run_client, task_id, demo_delay_s=60)
+    assert resp.status_code == 202 and resp.get_json()["data"]["options"]["demo_delay_s"] == 60
+    data = wait_step_running(run_client, task_id, "ddl_generation")
+    assert data["status"] == "in_progress"
+    body = run_client.post(f"{BASE}/{task_id}/cancel").get_json()
+    assert body["success"] and body["data"]["status"] == "cancelled", body
+    status = wait_final(run_client, task_id)
+    assert status["status"] == "cancelled" and status["step_status"]["ddl_generation"] == "cancelled"
+    assert not list(app_ctx.task_dir(task_id).glob("*.ddl"))  # the delay came before any work
 
 
 def test_force_execute_skips_the_dependency_check(run_client):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Optional
 
 from flask import Blueprint
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, model_validator
 
 from core.errors import AppError
 from data_pipeline import tasks as task_service
@@ -29,6 +29,8 @@ class ExecuteBody(BaseModel):
     backup_vector_tables: Optional[StrictBool] = None
     truncate_vector_tables: Optional[StrictBool] = None
     allow_unreadable_tables: Optional[StrictBool] = None
+    # demo/test only: each step first waits this long (cancellable), so a cancel can be tried on the demo DB
+    demo_delay_s: StrictFloat = Field(0, ge=0, le=120, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _alias(self) -> "ExecuteBody":
@@ -46,7 +48,7 @@ def execute(task_id: str):
         ctx(), task_id, execution_mode=body.execution_mode, step_name=body.step_name,
         force_execute=body.force_execute, clean_previous=body.clean_previous,
         backup_vector_tables=body.backup_vector_tables, truncate_vector_tables=body.truncate_vector_tables,
-        allow_unreadable_tables=body.allow_unreadable_tables)
+        allow_unreadable_tables=body.allow_unreadable_tables, demo_delay_s=body.demo_delay_s)
     return ok(data, message="任务执行已启动", code=202, response="任务执行已启动")
 
 

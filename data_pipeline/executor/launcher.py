@@ -38,7 +38,7 @@ def start_execution(ctx: AppContext, task_id: str, *, execution_mode: Optional[s
                     step_name: Optional[str] = None, force_execute: bool = False, clean_previous: bool = True,
                     backup_vector_tables: Optional[bool] = None,
                     truncate_vector_tables: Optional[bool] = None,
-                    allow_unreadable_tables: Optional[bool] = None) -> dict:
+                    allow_unreadable_tables: Optional[bool] = None, demo_delay_s: float = 0) -> dict:
     """Validate, claim and spawn; returns the 202 data of the contract. Raises the contract's errors."""
     row = task_service.get_task_or_404(ctx, task_id)
     mode, step = plan.resolve(execution_mode, step_name)
@@ -57,6 +57,8 @@ def start_execution(ctx: AppContext, task_id: str, *, execution_mode: Optional[s
     backup = params.get("backup_vector_tables", False) if backup_vector_tables is None else backup_vector_tables
     options = {"clean_previous": bool(clean_previous), "force_execute": bool(force_execute),
                "backup_vector_tables": bool(backup or truncate), "truncate_vector_tables": bool(truncate)}
+    if demo_delay_s:
+        options["demo_delay_s"] = float(demo_delay_s)
     check = (lambda step_status: plan.dependency_problem(step, step_status)) \
         if mode == "step" and not force_execute else None
     execution = execution_store.claim_execution(

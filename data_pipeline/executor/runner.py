@@ -209,6 +209,7 @@ class Runner:
         def work() -> None:
             self._set_current_step(step)
             try:
+                demo_delay(ctx, step)
                 box["result"] = module.run(ctx)
             except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which classifies it
                 box["error"] = exc
@@ -321,6 +322,18 @@ class Runner:
                                                 "steps": {s: state.step_status[s] for s in state.step_status}}})
         self._notify("run_finished", outcome, state, duration)
         return outcome
+
+
+def demo_delay(ctx: StepContext, step: str) -> None:
+    """The `demo_delay_s` execute option (demo/test only): wait that long before the step's work, cancellable,
+    so a cancel can be tried on the small demo database whose runs otherwise end in a few seconds."""
+    delay = float(ctx.options.get("demo_delay_s") or 0)
+    if delay <= 0:
+        return
+    ctx.logger.info("demo_delay_s: waiting %.1f s before the step (demo/test option)", delay)
+    ctx.progress(0.0, f"demo_delay_s: waiting {delay:g} s")
+    if ctx.cancel_event.wait(delay):
+        raise StepCancelled("cancelled during demo_delay_s")
 
 
 def quality_report(spec: RunSpec, step_status: dict) -> Optional[dict]:

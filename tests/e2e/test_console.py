@@ -115,14 +115,14 @@ def test_task_list_filters(page, console_server, finished_task, shot):
     shot(page, "01_task_list_filtered")
     page.get_by_label("状态").select_option("failed")
     page.get_by_role("button", name="筛选").click()
-    expect(page.get_by_text("没有符合条件的任务")).to_be_visible()
+    expect(page.locator("td.empty")).to_contain_text("无匹配任务")
     # time range: created after a far-future instant matches nothing; a past start matches the task again
     page.get_by_label("状态").select_option("")
     page.get_by_label("创建时间从").fill("2099-01-01T00:00")
     with page.expect_response(lambda r: r.url.endswith("/tasks/query")) as resp_info:
         page.get_by_role("button", name="筛选").click()
     assert resp_info.value.request.post_data_json["created_time_start"] == "2099-01-01T00:00:00"
-    expect(page.get_by_text("没有符合条件的任务")).to_be_visible()
+    expect(page.locator("td.empty")).to_contain_text("无匹配任务")
     page.get_by_label("创建时间从").fill("2000-01-01T00:00")
     page.get_by_role("button", name="筛选").click()
     expect(row).to_be_visible()
@@ -278,8 +278,8 @@ def test_cancel_a_slow_second_run(page, slow_llm_server, shot):
     # cancel in the middle of a step (not merely before the executor picked the run up)
     expect(page.locator(".step-card.s-running")).to_have_count(1, timeout=20000)
     shot(page, "07_task_running")
-    page.once("dialog", lambda d: d.accept())
-    cancel.click()
+    cancel.click()  # an in-page confirmation, no browser dialog
+    page.get_by_role("alertdialog").get_by_role("button", name="确认取消执行").click()
     expect(page.locator(".head-status .badge")).to_have_text("已取消", timeout=30000)
     expect(page.get_by_role("button", name="执行", exact=True)).to_be_enabled()
     expect(cancel).to_be_disabled()
@@ -325,8 +325,8 @@ def test_zz_rerun_one_step_then_delete(page, console_server, finished_task, shot
     expect(page.locator('.step-card[data-step="sql_validation"] .badge')).to_have_text("已完成")
     expect(page.locator('.step-card[data-step="training_load"] .badge')).to_have_text("待执行")
     shot(page, "11_single_step_rerun")
-    page.once("dialog", lambda d: d.accept())
     page.get_by_role("button", name="删除任务").click()
+    page.get_by_role("alertdialog").get_by_role("button", name="确认删除").click()
     page.wait_for_url("**/#/tasks")
     expect(page.locator(f'tr[data-task-id="{task_id}"]')).to_have_count(0)
     gone = console_server.api("GET", f"data_pipeline/tasks/{task_id}")

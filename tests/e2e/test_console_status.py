@@ -78,8 +78,8 @@ def test_quality_tiles_show_the_cancelled_runs_state(page, console_server, slow_
     expect(page.locator(".step-card.s-running")).to_have_count(1, timeout=20000)
     # the new run's page no longer shows the old numbers while it runs
     expect(tiles).to_have_count(0)
-    page.once("dialog", lambda d: d.accept())
     page.get_by_role("button", name="取消执行").click()
+    page.get_by_role("alertdialog").get_by_role("button", name="确认取消执行").click()
     expect(page.locator(".head-status .badge")).to_have_text("已取消", timeout=30000)
     expect(page.locator(".quality-note")).to_contain_text("本次执行没有新的问答对")
     expect(tiles.first.locator(".tile-value")).to_have_text("—")

@@ -153,3 +153,20 @@ export const timers = {
   onLeave(fn) { this.list.push(fn); },
   clear() { this.list.splice(0).forEach((f) => { try { f(); } catch (_) { /* ignore */ } }); },
 };
+
+/** An in-page confirmation next to `anchor` (no browser dialog): resolves true on 确认, false on 取消/Escape.
+ *  The safe choice has the focus, so Enter alone never destroys anything. */
+export function confirmInPage(anchor, message, { confirmText = "确认", danger = true, extra = null } = {}) {
+  const open = anchor.parentElement && anchor.parentElement.querySelector(":scope > .confirm-bar");
+  if (open) { open.querySelector("button").focus(); return Promise.resolve(false); }
+  return new Promise((resolve) => {
+    const done = (answer) => { bar.remove(); anchor.focus?.(); resolve(answer); };
+    const no = button("取消", () => done(false), "small");
+    const yes = button(confirmText, () => done(true), danger ? "small danger-solid" : "small primary");
+    const bar = el("div.confirm-bar", { role: "alertdialog", "aria-label": message },
+                   el("span.confirm-text", { text: message }), extra || "", el("span.confirm-actions", {}, yes, no));
+    bar.addEventListener("keydown", (ev) => { if (ev.key === "Escape") { ev.stopPropagation(); done(false); } });
+    anchor.after(bar);
+    no.focus();
+  });
+}

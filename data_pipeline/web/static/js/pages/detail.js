@@ -2,10 +2,11 @@
 // cards, run/cancel controls, executions history and the quality report summary from the task's `result`.
 import { API, get, getIfChanged, post, del, taskPath, token } from "../api.js";
 import { el, field, checkbox, button, busy, showError, statusBadge, progressBar, fmtTime, fmtDuration, timers,
-         toast, STEPS, STEP_LABELS, STEP_STATUS } from "../ui.js";
+         toast, confirmInPage, STEPS, STEP_LABELS, STEP_STATUS } from "../ui.js";
 import * as logsTab from "./logs.js";
 import * as filesTab from "./files.js";
-import { summaryTable, findQuality, qualityTiles } from "./summary.js";
+import { summaryTable, paramsTable, findQuality } from "./summary.js";
+import { qualityTiles, qualityReport } from "./quality.js";
 import { askBox } from "./ask.js";
 
 const TABS = [["overview", "概览"], ["logs", "日志"], ["files", "文件"]];
@@ -13,9 +14,11 @@ const TABS = [["overview", "概览"], ["logs", "日志"], ["files", "文件"]];
 function deleteButton(task) {
   const btn = el("button.btn.small.danger", { type: "button", text: "删除任务",
                                              disabled: task.status === "in_progress" || !!task.current_step });
-  btn.addEventListener("click", () => {
-    if (!confirm(`删除任务 ${task.task_id} 及其全部输出文件？此操作不可恢复。`)) return;
-    const vectors = confirm("同时删除只属于该任务的向量数据吗？（其他任务也加载过的行会保留）");
+  btn.addEventListener("click", async () => {
+    const vectorsBox = checkbox("同时删除只属于该任务的向量数据（其他任务也加载过的行会保留）", "delete_vectors", false);
+    if (!await confirmInPage(btn, `删除任务 ${task.task_id} 及其全部输出文件？此操作不可恢复。`,
+                             { confirmText: "确认删除", extra: vectorsBox.wrap })) return;
+    const vectors = vectorsBox.input.checked;
     busy(btn, async () => {
       await del(taskPath(task.task_id, vectors ? "?delete_vectors=true" : ""));
       toast(`任务 ${task.task_id} 已删除`, "ok");
@@ -105,8 +108,8 @@ function runControls(task, refresh) {
     toast(`已启动：${data.execution_id || ""}`, "ok");
     await refresh();
   }, errors).then(() => update(current)));
-  cancelBtn.addEventListener("click", () => {
-    if (!confirm("确定取消正在执行的任务吗？")) return;
+  cancelBtn.addEventListener("click", async () => {
+    if (!await confirmInPage(cancelBtn, "确定取消正在执行的任务吗？", { confirmText: "确认取消执行" })) return;
     busy(cancelBtn, async () => {
       await post(taskPath(task.task_id, "/cancel"));
       toast("已请求取消", "ok");
@@ -123,15 +126,17 @@ function runControls(task, refresh) {
 
 function executionsTable(executions) {
   if (!executions.length) return el("p.muted", { text: "尚无执行记录" });
-  return el("div.table-wrap", {}, el("table", {},
+  return el("div.table-wrap", {}, el("table.executions.cards-on-phone", {},
     el("thead", {}, el("tr", {}, ["执行 ID", "步骤", "状态", "开始", "结束", "耗时", "错误"]
       .map((h) => el("th", { scope: "col", text: h })))),
     el("tbody", {}, executions.map((e) => el("tr", {},
-      el("td.mono.exec-id", { text: e.execution_id }),
-      el("td", { text: STEP_LABELS[e.step_name || e.execution_step] || e.step_name || e.execution_step }),
-      el("td", {}, statusBadge(e.status, STEP_STATUS)),
-      el("td.nowrap", { text: fmtTime(e.started_at) }), el("td.nowrap", { text: fmtTime(e.completed_at) }),
-      el("td.nowrap", { text: fmtDuration(e.duration) }), el("td.err-cell", { text: e.error_message || "" }))))));
+      el("td.mono.exec-id", { "data-label": "执行 ID", text: e.execution_id }),
+      el("td", { "data-label": "步骤", text: STEP_LABELS[e.step_name || e.execution_step] || e.step_name || e.execution_step }),
+      el("td", { "data-label": "状态" }, statusBadge(e.status, STEP_STATUS)),
+      el("td.nowrap", { "data-label": "开始", text: fmtTime(e.started_at) }),
+      el("td.nowrap", { "data-label": "结束", text: fmtTime(e.completed_at) }),
+      el("td.nowrap", { "data-label": "耗时", text: fmtDuration(e.duration) }),
+      el("td.err-cell", { "data-label": "错误", text: e.error_message || "" }))))));
 }
 
 const isEmpty = (v) => v === null || v === undefined || v === ""
@@ -141,7 +146,7 @@ function qualitySection(task) {
   const quality = findQuality(task.result);
   const notRun = quality && quality.status === "not_run" ? el("p.muted.quality-note", { text: "本次执行没有新的问答对，指标不可用（" + (quality.reason || "") + "）" }) : "";
   const body = quality
-    ? [notRun, qualityTiles(quality), el("details", {}, el("summary", { text: "完整质量报告" }), summaryTable(quality))]
+    ? [notRun, qualityTiles(quality), el("details.full-report", { open: true }, el("summary", { text: "完整质量报告" }), qualityReport(quality))]
     : !isEmpty(task.result) ? summaryTable(task.result) : el("p.muted", { text: "任务完成后显示结果摘要" });
   return el("section.card.quality", { "aria-label": "质量报告" },
     el("h2", { text: quality ? "质量报告" : "执行结果" }), ...[body].flat());
@@ -160,7 +165,7 @@ function overview(box, task, refresh) {
     warnings.replaceChildren(warningsSection(t));
     steps.replaceChildren(stepCards(t));
     quality.replaceChildren(qualitySection(t));
-    params.replaceChildren(summaryTable(t.parameters || {}));
+    params.replaceChildren(paramsTable(t.parameters || {}));
     try {
       const data = await get(taskPath(t.task_id, "/executions"));
       history.replaceChildren(executionsTable(data.executions || []));

@@ -1,13 +1,20 @@
-// File manager: list with sizes and steps, preview (DDL/SQL/text, Markdown rendered, JSON pretty), download,
-// zip download of the task directory, upload of an edited file (backup / replace / skip).
+// File manager: list with sizes and steps, preview (DDL/SQL/text, Markdown rendered, JSON pretty; `.bakN` and
+// `.backup` versions too), download, zip download of the task directory, upload of an edited file (backup /
+// replace / skip). The preview opens where the user is looking: a side panel next to the list on wide screens,
+// a full-screen sheet on narrow ones (CSS decides; see .files-layout in console.css).
 import { API, get, upload, taskPath, fileUrl, getText } from "../api.js";
-import { el, field, button, busy, showError, fmtTime, fmtSize, toast, STEP_LABELS } from "../ui.js";
+import { el, field, button, busy, showError, fmtTime, fmtSize, toast, timers, STEP_LABELS } from "../ui.js";
 import { renderMarkdown } from "../markdown.js";
 
+// a backup version (`x.md.bak2`, `qs_…_pair.json.backup`) previews like the file it was made from
+const BACKUP_SUFFIX = /\.(bak\d*|backup\d*)$/i;
 const PREVIEWABLE = /\.(ddl|sql|md|json|txt|csv|log|jsonl)$/i;
+const previewable = (name) => PREVIEWABLE.test(name.replace(BACKUP_SUFFIX, ""));
+const withInline = (url) => url + (url.includes("?") ? "&" : "?") + "inline=1";
 const PREVIEW_LIMIT = 512 * 1024;
 
-function previewNode(name, text) {
+function previewNode(fileName, text) {
+  const name = fileName.replace(BACKUP_SUFFIX, "");
   const cut = text.length > PREVIEW_LIMIT;
   const body = cut ? text.slice(0, PREVIEW_LIMIT) : text;
   let node;
@@ -25,19 +32,40 @@ export async function render(box, task) {
   const summary = el("p.muted", { role: "status" });
   const tbody = el("tbody");
   const preview = el("section.card.preview#file-preview", { "aria-label": "文件预览", hidden: true });
+  const layout = el("div.files-layout");
+  let opener = null;
 
-  async function show(name) {
+  function closePreview() {
+    preview.hidden = true;
+    layout.classList.remove("with-preview");
+    document.body.classList.remove("sheet-open");
+    if (opener && opener.isConnected) opener.focus();
+  }
+  // Escape closes the preview wherever the focus is (the listener dies with the page)
+  const onKey = (ev) => { if (ev.key === "Escape" && !preview.hidden && !ev.defaultPrevented) closePreview(); };
+  document.addEventListener("keydown", onKey);
+  timers.onLeave(() => document.removeEventListener("keydown", onKey));
+
+  async function show(file, fromButton) {
+    const name = file.file_name;
+    const url = file.download_url || fileUrl(id, name);
+    opener = fromButton || null;
     preview.hidden = false;
-    preview.replaceChildren(el("h2", { text: `预览：${name}` }), el("p.muted", { text: "加载中…" }));
+    layout.classList.add("with-preview");
+    document.body.classList.add("sheet-open"); // narrow screens: the preview is a sheet over the page
+    const title = el("h2", { tabindex: "-1", text: `预览：${name}` });
+    const head = el("div.preview-head", {}, title,
+      el("a.btn", { href: url, download: name, "data-download": "1", text: "下载" }),
+      button("关闭预览", closePreview));
+    const body = el("div.preview-body", {}, el("p.muted", { text: "加载中…" }));
+    preview.replaceChildren(head, body);
+    preview.scrollIntoView({ block: "nearest" });
+    title.focus({ preventScroll: true });
     try {
-      const text = await getText(fileUrl(id, name, true));
-      preview.replaceChildren(
-        el("div.preview-head", {}, el("h2", { text: `预览：${name}` }),
-           el("a.btn", { href: fileUrl(id, name), download: name, "data-download": "1", text: "下载" }),
-           button("关闭预览", () => { preview.hidden = true; })),
-        previewNode(name, text));
-      preview.querySelector("h2").focus?.();
-    } catch (err) { showError(preview, err, "预览失败"); }
+      const text = await getText(withInline(url));
+      body.replaceChildren(previewNode(name, text));
+    } catch (err) { showError(body, err, "预览失败"); }
+    preview.scrollTop = 0;
   }
 
   async function load() {
@@ -47,17 +75,18 @@ export async function render(box, task) {
       const files = data.files || [];
       summary.textContent = `共 ${data.total_files ?? files.length} 个文件，${data.total_size_human || fmtSize(data.total_size)}`;
       tbody.replaceChildren(...(files.length ? files.map((f) => el("tr", { dataset: { file: f.file_name } },
-        el("td", {}, el("span.mono", { text: f.file_name }), f.is_primary ? el("span.tag", { text: "主要" }) : "",
+        el("td.file-cell", { "data-label": "文件" }, el("span.mono.file-name", { text: f.file_name }),
+           f.is_primary ? el("span.tag", { text: "主要" }) : "",
            f.description ? el("div.muted", { text: f.description }) : ""),
-        el("td", { text: STEP_LABELS[f.step] || f.step || "—" }),
-        el("td", { text: f.file_type || "" }),
-        el("td.num", { text: f.file_size_human || fmtSize(f.file_size) }),
-        el("td", { text: fmtTime(f.modified_at || f.created_at) }),
-        el("td.actions", {},
-           PREVIEWABLE.test(f.file_name) ? button("预览", () => show(f.file_name), "small",
-                                                  { "aria-label": `预览 ${f.file_name}` }) : "",
-           el("a.btn.small", { href: fileUrl(id, f.file_name), download: f.file_name, "data-download": "1", text: "下载",
-                               "aria-label": `下载 ${f.file_name}` }))))
+        el("td", { "data-label": "步骤", text: STEP_LABELS[f.step] || f.step || "—" }),
+        el("td", { "data-label": "类型", text: f.file_type || "" }),
+        el("td.num", { "data-label": "大小", text: f.file_size_human || fmtSize(f.file_size) }),
+        el("td.nowrap", { "data-label": "修改时间", text: fmtTime(f.modified_at || f.created_at) }),
+        el("td.actions", { "data-label": "操作" },
+           previewable(f.file_name) ? button("预览", (ev) => show(f, ev.currentTarget), "small",
+                                             { "aria-label": `预览 ${f.file_name}` }) : "",
+           el("a.btn.small", { href: f.download_url || fileUrl(id, f.file_name), download: f.file_name,
+                               "data-download": "1", text: "下载", "aria-label": `下载 ${f.file_name}` }))))
         : [el("tr", {}, el("td.empty", { colspan: "6", text: "暂无文件" }))]));
     } catch (err) { showError(errors, err, "加载文件列表失败"); }
   }
@@ -85,16 +114,19 @@ export async function render(box, task) {
     }, upErrors);
   });
 
+  layout.append(
+    el("div.files-main", {},
+      el("div.table-wrap", {}, el("table.files.cards-on-phone", {},
+        el("thead", {}, el("tr", {}, ["文件", "步骤", "类型", "大小", "修改时间", "操作"]
+          .map((h) => el("th", { scope: "col", text: h })))), tbody)),
+      el("section.card", { "aria-label": "上传文件" }, el("h2", { text: "上传编辑后的文件" }), upForm, upErrors)),
+    preview);
   box.replaceChildren(
     el("div.page-head", {}, el("h2", { text: "输出文件" }),
-       el("div", {}, button("刷新", load),
+       el("div.head-actions", {}, button("刷新", load),
           el("a.btn", { href: `${API}/${taskPath(id, "/files/archive")}`, download: `${id}.zip`, "data-download": "1", text: "打包下载 (zip)" }))),
-    summary, errors,
-    el("div.table-wrap", {}, el("table.files", {},
-      el("thead", {}, el("tr", {}, ["文件", "步骤", "类型", "大小", "修改时间", "操作"]
-        .map((h) => el("th", { scope: "col", text: h })))), tbody)),
-    preview,
-    el("section.card", { "aria-label": "上传文件" }, el("h2", { text: "上传编辑后的文件" }), upForm, upErrors));
+    summary, errors, layout);
+  timers.onLeave(() => document.body.classList.remove("sheet-open"));
   await load();
   return () => load(); // called by the detail page when the task's state changes
 }

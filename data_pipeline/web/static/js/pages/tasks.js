@@ -18,14 +18,15 @@ function stepBadges(stepStatus) {
 
 function row(task) {
   return el("tr", { dataset: { taskId: task.task_id } },
-    el("td", {}, el("a", { href: `#/tasks/${encodeURIComponent(task.task_id)}`, text: task.task_name || task.task_id }),
+    el("td.task-cell", { "data-label": "任务" },
+       el("a", { href: `#/tasks/${encodeURIComponent(task.task_id)}`, text: task.task_name || task.task_id }),
        el("div.muted.mono", { text: task.task_id })),
-    el("td", {}, statusBadge(task.status)),
-    el("td.w-progress", {}, progressBar(task.progress, `${task.task_id} 进度`)),
-    el("td", {}, stepBadges(task.step_status)),
-    el("td", { text: task.db_name || "—" }),
-    el("td", { text: fmtTime(task.created_at) }),
-    el("td", { text: fmtDuration(task.duration) }));
+    el("td", { "data-label": "状态" }, statusBadge(task.status)),
+    el("td.w-progress", { "data-label": "进度" }, progressBar(task.progress, `${task.task_id} 进度`)),
+    el("td", { "data-label": "步骤" }, stepBadges(task.step_status)),
+    el("td", { "data-label": "数据库", text: task.db_name || "—" }),
+    el("td.nowrap", { "data-label": "创建时间", text: fmtTime(task.created_at) }),
+    el("td.nowrap", { "data-label": "耗时", text: fmtDuration(task.duration) }));
 }
 
 function toLocalIso(value) { return value ? value + ":00" : undefined; }
@@ -66,11 +67,21 @@ export async function render(main) {
     el("div.page-head", {}, el("h1", { text: "任务列表" }),
        el("a.btn.primary", { href: "#/create", text: "＋ 创建任务" })),
     form, errors,
-    el("div.table-wrap", {}, el("table.tasks", {},
+    el("div.table-wrap", {}, el("table.tasks.cards-on-phone", {},
       el("caption.sr-only", { text: "数据管道任务" }),
       el("thead", {}, el("tr", {}, ["任务", "状态", "进度", "步骤", "数据库", "创建时间", "耗时"]
         .map((h) => el("th", { scope: "col", text: h })))), tbody)),
     el("div.list-foot", {}, info, auto, pager));
+
+  const filtered = () => Object.values(state.filters).some((v) => v !== undefined && v !== "");
+  function emptyRow() {
+    const cell = filtered()
+      ? el("td.empty", { colspan: "7" }, el("strong", { text: "无匹配任务" }), el("span", { text: "：没有任务符合这些筛选条件。" }),
+           button("显示全部任务", () => { form.reset(); state.filters = {}; state.page = 1; load(); }, "small"))
+      : el("td.empty", { colspan: "7" }, el("strong", { text: "还没有任务" }), el("span", { text: "。" }),
+           el("a.btn.small.primary", { href: "#/create", text: "创建第一个任务" }));
+    return el("tr.empty-row", {}, cell);
+  }
 
   let refreshing = null;
   async function load() {
@@ -79,10 +90,12 @@ export async function render(main) {
                               { page: state.page, page_size: PAGE_SIZE, ...state.filters });
       showError(errors, null);
       const tasks = data.tasks || [];
-      tbody.replaceChildren(...(tasks.length ? tasks.map(row)
-        : [el("tr", {}, el("td.empty", { colspan: "7", text: "没有符合条件的任务" }))]));
       const p = data.pagination || { page: 1, total_pages: 1, total: tasks.length };
-      info.textContent = `共 ${p.total} 个任务，第 ${p.total ? p.page : 0} / ${p.total_pages} 页`;
+      tbody.replaceChildren(...(tasks.length ? tasks.map(row) : [emptyRow()]));
+      // an empty result says so, never "第 0 / 0 页"
+      info.textContent = p.total ? `共 ${p.total} 个任务，第 ${p.page} / ${p.total_pages} 页`
+                                 : filtered() ? "无匹配任务" : "还没有任务";
+      pager.hidden = !p.total || (p.total_pages <= 1 && p.page <= 1);
       pager.replaceChildren(
         button("上一页", () => { state.page -= 1; load(); }, "", { disabled: !p.has_prev }),
         button("下一页", () => { state.page += 1; load(); }, "", { disabled: !p.has_next }));
