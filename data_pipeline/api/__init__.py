@@ -10,6 +10,7 @@
     console.py    the web console shell and its static assets
     envelope.py   the contract's envelope and request parsing
     errors.py     every failure -> the error envelope
+    fault_injection.py  test-only route raising an unexpected exception (only under a test config)
 """
 from __future__ import annotations
 
@@ -27,3 +28,6 @@ def register_blueprints(app: Flask) -> None:
     # execution before tasks: both live under /api/v0/data_pipeline/tasks
     for module in (health, execution, tasks, files, logs, database, vector, console):
         app.register_blueprint(module.bp)
+    from data_pipeline.api import fault_injection
+    if fault_injection.enabled(app.config):
+        app.register_blueprint(fault_injection.bp)
