@@ -84,12 +84,15 @@ def free_port() -> int:
 
 @pytest.fixture()
 def slow_client(app, app_ctx, openai_stub, settings):
-    """An API whose executors use the LLM stub with 1.5 s per call, one call at a time: ddl_generation then
-    takes ~1.5 s per table (real work, slowed down only by the stub's latency)."""
-    openai_stub.latency = 1.5
+    """An API whose executors use the LLM stub, one call at a time, behind the stub's barrier: the first
+    ddl_comments call is answered, every later one waits until the test calls `openai_stub.release()` (or the
+    test ends). A run started here is therefore mid-step (progress > 0, blocked in an LLM call) for as long
+    as the test needs, however slow the machine - `openai_stub.wait_held()` says when it got there."""
     openai_stub.responder = comments_responder
+    openai_stub.hold(after=1)
     slow_app = create_app(settings=settings.model_copy(update=llm_overrides(openai_stub, cancel_grace_s=1.0)))
     yield slow_app.test_client()
+    openai_stub.release()
     stop_executors(app_ctx.db)
 
 
