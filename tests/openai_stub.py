@@ -139,6 +139,9 @@ class _Server(ThreadingHTTPServer):
     # retransmit would then show up as fake latency in benchmarks
     request_queue_size = 256
 
+    def handle_error(self, request, client_address) -> None:
+        """Quiet: a client that vanished mid-request (an executor killed by a test) is expected here."""
+
 
 class OpenAIStub:
     """Local OpenAI-compatible server; see the module docstring."""
