@@ -48,6 +48,15 @@ def wait_final(client, task_id: str, timeout: float = 60) -> dict:
     return wait_for(done, timeout, 0.1, f"task {task_id} to finish")
 
 
+def wait_executor_exit(db, execution_id: str, timeout: float = 60) -> None:
+    """Wait until the execution's process has exited: the task's final status is written before the executor
+    flushes its last DB log batch and detaches, so read logs only after this."""
+    from data_pipeline.executor.process import pid_alive
+    pid = execution_store.get_execution(db, execution_id)["pid"]
+    assert pid, f"execution {execution_id} has no pid"
+    wait_for(lambda: not pid_alive(pid), timeout, 0.05, f"executor {pid} to exit")
+
+
 def wait_step_running(client, task_id: str, step: str, timeout: float = 60, min_progress: float = 0.0) -> dict:
     def running():
         data = task_status(client, task_id)

@@ -15,8 +15,8 @@ from data_pipeline.executor.process import pid_alive
 from data_pipeline.store import executions as execution_store
 from data_pipeline.store import logs as log_store
 from data_pipeline.store import outputs as output_store
-from tests.executor_support import (BASE, slow_client, stop_executors, task_status, wait_final,  # noqa: F401
-                                    wait_for, wait_step_running)
+from tests.executor_support import (BASE, slow_client, stop_executors, task_status, wait_executor_exit,  # noqa: F401
+                                    wait_final, wait_for, wait_step_running)
 
 TABLES = ["bss_company", "bss_service_area"]
 
@@ -81,6 +81,7 @@ def test_step_by_step_with_dependencies_outputs_logs_and_rerun(run_client, app_c
     assert execution["pid"] and execution["pid"] != os.getpid()
 
     status = wait_final(run_client, task_id)
+    wait_executor_exit(app_ctx.db, data["execution_id"])  # its last DB log batch is written on the way out
     assert status["step_status"] == {"ddl_generation": "completed", "qa_generation": "pending",
                                      "sql_validation": "pending", "training_load": "pending"}, status
     assert status["status"] == "partial_completed" and status["progress"] == 40

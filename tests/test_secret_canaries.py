@@ -14,7 +14,7 @@ import re
 import pytest
 
 from citu_app import create_app
-from tests.executor_support import BASE, comments_responder, stop_executors, wait_final
+from tests.executor_support import BASE, comments_responder, stop_executors, wait_executor_exit, wait_final
 from tests.openai_stub import OpenAIStub, Reply
 from tests.secret_scan import Scanner, scan_database, scan_task_dir, scan_task_read_endpoints
 from tests.vector_fixtures import empty_vector_tables
@@ -107,6 +107,7 @@ def test_llm_embedding_keys_and_api_token_never_leak_from_a_complete_llm_run(tok
     scanner.check("execute response", resp.data)
     assert resp.status_code == 202, resp.get_json()
     status = wait_final(client, task_id, timeout=240)
+    wait_executor_exit(app_ctx.db, resp.get_json()["data"]["execution_id"])  # every write of the run is done
     assert set(status["step_status"].values()) == {"completed"}, (status["error_message"], status["step_status"])
     assert status["status"] in ("completed", "partial_completed"), status["status"]
 

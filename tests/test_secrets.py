@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from tests.executor_support import BASE, stop_executors, wait_final
+from tests.executor_support import BASE, stop_executors, wait_executor_exit, wait_final
 from tests.secret_scan import Scanner, scan_database, scan_task_dir, scan_task_read_endpoints
 
 PASSWORD = "PLANTED_pw_123"
@@ -71,6 +71,7 @@ def test_planted_password_after_a_complete_run(client, app_ctx, business_url, sc
         scanner.check("step execute response", resp.data)
         assert resp.status_code == 202, resp.get_json()
         wait_final(client, task_id, timeout=240)
+        wait_executor_exit(app_ctx.db, resp.get_json()["data"]["execution_id"])  # its last log batch is written
         scan_task_read_endpoints(scanner, client, task_id)
         files = scan_task_dir(scanner, app_ctx.task_dir(task_id))
         assert files >= 6  # config, table list, log, ddl/md, pairs, reports ...
@@ -94,6 +95,7 @@ def test_planted_password_in_a_failing_run(client, app_ctx, scanner):
         assert resp.status_code == 202, resp.get_json()
         status = wait_final(client, task_id, timeout=120)
         assert status["status"] == "failed" and status["error_message"]
+        wait_executor_exit(app_ctx.db, resp.get_json()["data"]["execution_id"])
         listing = client.post(f"{BASE}/{task_id}/table-list", json={"table_names": ["bss_company"]})
         scanner.check("table-list against an unreachable database", listing.data)
         scan_task_read_endpoints(scanner, client, task_id)

@@ -8,6 +8,7 @@ from pathlib import Path
 import psycopg2
 import requests
 
+from core.processes import pid_alive
 from tests.server_process import ServerProcess
 
 
@@ -35,13 +36,15 @@ def test_fresh_data_home_start_stop_restart(tmp_path):
     cold = ServerProcess(home, env={"LOG_LEVEL": "INFO"}).start(timeout=120)
     pgdata = home / "data" / "pgdata"
     try:
-        assert (pgdata / "postmaster.pid").exists()
+        postmaster = int((pgdata / "postmaster.pid").read_text().split()[0])
+        assert pid_alive(postmaster)
         uri = json.loads(requests.get(cold.base_url + "/health", timeout=5).text)["data"]
         assert uri["embedded_database"] is True
     finally:
         assert cold.stop() == 0
-    # no orphaned PostgreSQL; a generous deadline: the shutdown checkpoint is slow on a loaded machine
-    _wait_until(lambda: not (pgdata / "postmaster.pid").exists(), 60)
+    # no orphaned PostgreSQL: the postmaster process itself is gone (a deadline, not a timing claim: on a loaded
+    # machine pg_ctl's own 60 s wait can run out, pgserver then kills it and a stale postmaster.pid stays behind)
+    _wait_until(lambda: not pid_alive(postmaster), 150)
     assert json.loads((pgdata / ".handle_pids.json").read_text()) == []
 
     assert "applied migrations" in Path(cold.log_path).read_text()
