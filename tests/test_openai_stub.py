@@ -75,14 +75,22 @@ def test_embeddings_default_is_deterministic_unit_vectors_and_shuffle_reorders(o
 
 def test_tracks_peak_concurrency_and_global_latency(openai_stub):
     openai_stub.latency = 0.3
-    threads = [threading.Thread(target=_chat, args=(openai_stub.base_url, str(i))) for i in range(5)]
-    started = time.monotonic()
+    openai_stub.hold()  # all five are in flight together (held), whatever the machine's load
+    threads = [threading.Thread(target=_chat, args=(openai_stub.base_url, str(i), 30)) for i in range(5)]
     for t in threads:
         t.start()
+    openai_stub.wait_held(5)
+    assert openai_stub.in_flight == 5
+    started = time.monotonic()
+    openai_stub.release()
     for t in threads:
         t.join()
-    assert time.monotonic() - started >= 0.3
+    assert time.monotonic() - started >= 0.3  # a lower bound: the latency was added after the release
     assert openai_stub.max_in_flight == 5
+    # the counter drops after the answer is sent, so a client can see its answer a moment before: wait on it
+    deadline = time.monotonic() + 30
+    while openai_stub.in_flight and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert openai_stub.in_flight == 0
     assert len(openai_stub.chat_requests) == 5
 
