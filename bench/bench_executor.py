@@ -74,8 +74,8 @@ def time_to_running(url: str, task_id: str, sent: float, step: str = "ddl_genera
 
 def wait_done(url: str, task_id: str, timeout: float = 300) -> dict:
     session = requests.Session()
-    return wait_for(lambda: (d := status(session, url, task_id))["current_step"] is None
-                    and d["status"] != "in_progress" and d, timeout, 0.1, "the run to finish")
+    return wait_for(lambda: (d := status(session, url, task_id))["finished"] and d["current_step"] is None and d,
+                    timeout, 0.1, "the run to finish")
 
 
 def main() -> int:

@@ -114,7 +114,7 @@ def first_line(exc: BaseException) -> str:
 
 
 def connect_business(url: str, *, statement_timeout_ms: int, lock_timeout_ms: int,
-                     application_name: str = "data_pipeline_reader"):
+                     application_name: str = "data_pipeline_reader", connect_timeout_s: Optional[int] = None):
     """A connection to a business database whose every transaction is READ ONLY with timeouts.
 
     Three independent guards: the session default (`default_transaction_read_only`), psycopg2's
@@ -123,7 +123,8 @@ def connect_business(url: str, *, statement_timeout_ms: int, lock_timeout_ms: in
     options = (f"-c default_transaction_read_only=on -c statement_timeout={int(statement_timeout_ms)} "
                f"-c lock_timeout={int(lock_timeout_ms)} -c idle_in_transaction_session_timeout=60000")
     try:
-        conn = psycopg2.connect(url, options=options, application_name=application_name, connect_timeout=10)
+        conn = psycopg2.connect(url, options=options, application_name=application_name,
+                                connect_timeout=connect_timeout_s or 10)
     except psycopg2.Error as exc:
         raise DatabaseConnectionError(f"cannot connect to the business database: {first_line(exc)}") from None
     conn.set_session(readonly=True, autocommit=False)
@@ -131,9 +132,12 @@ def connect_business(url: str, *, statement_timeout_ms: int, lock_timeout_ms: in
 
 
 @contextmanager
-def business_readonly(url: str, *, statement_timeout_ms: int, lock_timeout_ms: int) -> Iterator[Any]:
-    """Open a read-only business connection, yield it, and always roll back and close."""
-    conn = connect_business(url, statement_timeout_ms=statement_timeout_ms, lock_timeout_ms=lock_timeout_ms)
+def business_readonly(url: str, *, statement_timeout_ms: int, lock_timeout_ms: int,
+                      connect_timeout_s: Optional[int] = None) -> Iterator[Any]:
+    """Open a read-only business connection, yield it, and always roll back and close. `connect_timeout_s`:
+    shorter than the default 10 s for checks made while an API request waits."""
+    conn = connect_business(url, statement_timeout_ms=statement_timeout_ms, lock_timeout_ms=lock_timeout_ms,
+                            connect_timeout_s=connect_timeout_s)
     try:
         yield conn
     finally:

@@ -16,14 +16,19 @@ from core.secrets import mask_secrets
 from data_pipeline import ids
 from data_pipeline.taskfiles import table_list
 from data_pipeline.context import AppContext
+from data_pipeline.executor.plan import task_warnings
+from data_pipeline.schema import access as table_access
 from data_pipeline.steps import STEPS
 from data_pipeline.store import tasks as task_store
 
 log = logging.getLogger(__name__)
 TASK_CONFIG_FILE = "task_config.json"
+# a client polls until `finished` (true in each of these); `status` then says how it ended
+FINISHED_STATUSES = ("completed", "partial_completed", "failed", "cancelled")
 BOOLEAN_DEFAULTS = {
     "enable_sql_validation": True, "enable_llm_repair": True, "modify_original_file": True,
     "enable_training_data_load": True, "backup_vector_tables": False, "truncate_vector_tables": False,
+    "allow_unreadable_tables": False,   # run without the tables the role cannot SELECT (else 400 before the run)
 }
 
 
@@ -73,7 +78,7 @@ def normalise_parameters(ctx: AppContext, req) -> tuple[dict, Optional[list[tabl
     if req.db_connection is not None and not is_postgres_url(req.db_connection):
         raise ValidationFailed("db_connection must be a URL like postgresql://user:password@host:5432/dbname",
                                invalid_params=["db_connection"])
-    params = {k: (getattr(req, k) if getattr(req, k) is not None else default)
+    params = {k: (getattr(req, k, None) if getattr(req, k, None) is not None else default)
               for k, default in BOOLEAN_DEFAULTS.items()}
     if params["truncate_vector_tables"]:
         params["backup_vector_tables"] = True  # truncation always backs up first
@@ -88,8 +93,18 @@ def normalise_parameters(ctx: AppContext, req) -> tuple[dict, Optional[list[tabl
     return params, refs
 
 
+def check_tables_before_run(ctx: AppContext, params: dict, refs, *, allow_unreadable: bool) -> Optional[dict]:
+    """Fail early (400) on listed tables that do not exist or that the role cannot read, when the business
+    database answers (data_pipeline.schema.access.require_usable). None when there is no list to check."""
+    if not refs:
+        return None
+    url = params.get("db_connection") or ctx.runtime.business_url
+    return table_access.require_usable(url, list(refs), ctx.settings, allow_unreadable=allow_unreadable)
+
+
 def create_task(ctx: AppContext, req, *, task_type: str = "data_workflow", id_prefix: str = "task") -> dict:
     params, refs = normalise_parameters(ctx, req)
+    table_check = check_tables_before_run(ctx, params, refs, allow_unreadable=params["allow_unreadable_tables"])
     now = datetime.now()
     row = None
     for attempt in range(1, 1000):
@@ -111,6 +126,8 @@ def create_task(ctx: AppContext, req, *, task_type: str = "data_workflow", id_pr
         log.error("task directory for %s could not be created: %s", row["task_id"], exc.strerror)
         raise AppError(f"the task directory could not be created ({exc.strerror}); the task was not created",
                        message="任务目录创建失败") from None
+    if table_check is not None:
+        row["table_check"] = table_check
     return row
 
 
@@ -182,12 +199,24 @@ def status_view(ctx: AppContext, row: dict, running: Optional[dict] = None) -> d
         "current_step": current, "steps": steps, "total_steps": len(STEPS),
         "parameters": public_parameters(row["parameters"]), "result": row["result"],
         "error_message": row["error_message"], "created_at": row["created_at"], "started_at": row["started_at"],
-        "completed_at": row["completed_at"],
-        "duration": _seconds_between(row["started_at"], row["completed_at"]) if row["started_at"] else None,
+        "completed_at": row["completed_at"], **durations(row),
+        "finished": row["status"] in FINISHED_STATUSES,
+        "warnings": task_warnings(row.get("result"), step_status),
         "created_by": row["created_by"], "db_name": row["db_name"], "business_context": row["business_context"],
         "output_directory": row["output_directory"], "directory_exists": task_dir.is_dir(),
         "updated_at": row["updated_at"],
     }
+
+
+def durations(row: dict) -> dict:
+    """`duration`: the latest execution's wall time in seconds (live while it runs); `total_duration`: the sum
+    over the task's executions. A task run only by the CLI without execution rows falls back to its own start and
+    end times for both."""
+    latest, total = row.get("last_execution_duration"), row.get("total_execution_duration")
+    if latest is None and row.get("started_at"):
+        latest = total = _seconds_between(row["started_at"], row["completed_at"])
+    return {"duration": round(latest, 3) if latest is not None else None,
+            "total_duration": round(total, 3) if total is not None else None}
 
 
 def public_parameters(params: dict) -> dict:

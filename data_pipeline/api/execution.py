@@ -28,6 +28,7 @@ class ExecuteBody(BaseModel):
     clean_previous: StrictBool = True
     backup_vector_tables: Optional[StrictBool] = None
     truncate_vector_tables: Optional[StrictBool] = None
+    allow_unreadable_tables: Optional[StrictBool] = None
 
     @model_validator(mode="after")
     def _alias(self) -> "ExecuteBody":
@@ -44,7 +45,8 @@ def execute(task_id: str):
     data = launcher.start_execution(
         ctx(), task_id, execution_mode=body.execution_mode, step_name=body.step_name,
         force_execute=body.force_execute, clean_previous=body.clean_previous,
-        backup_vector_tables=body.backup_vector_tables, truncate_vector_tables=body.truncate_vector_tables)
+        backup_vector_tables=body.backup_vector_tables, truncate_vector_tables=body.truncate_vector_tables,
+        allow_unreadable_tables=body.allow_unreadable_tables)
     return ok(data, message="任务执行已启动", code=202, response="任务执行已启动")
 
 

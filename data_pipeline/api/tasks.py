@@ -36,6 +36,7 @@ class CreateTask(BaseModel):
     enable_training_data_load: Optional[StrictBool] = None
     backup_vector_tables: Optional[StrictBool] = None
     truncate_vector_tables: Optional[StrictBool] = None
+    allow_unreadable_tables: Optional[StrictBool] = None
 
 
 def flatten_create_body(body: dict) -> tuple[dict, str]:
@@ -62,6 +63,8 @@ def create_from_request() -> dict:
 def create_task():
     row = create_from_request()
     view = task_service.status_view(ctx(), row)
+    if row.get("table_check") is not None:
+        view["table_check"] = row["table_check"]   # what the pre-run table check found (issue 13)
     return ok(view, message="任务创建成功", code=201)
 
 

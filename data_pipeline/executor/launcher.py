@@ -37,7 +37,8 @@ STARTED_MESSAGE = "任务正在后台执行，请通过状态接口查询进度"
 def start_execution(ctx: AppContext, task_id: str, *, execution_mode: Optional[str] = "complete",
                     step_name: Optional[str] = None, force_execute: bool = False, clean_previous: bool = True,
                     backup_vector_tables: Optional[bool] = None,
-                    truncate_vector_tables: Optional[bool] = None) -> dict:
+                    truncate_vector_tables: Optional[bool] = None,
+                    allow_unreadable_tables: Optional[bool] = None) -> dict:
     """Validate, claim and spawn; returns the 202 data of the contract. Raises the contract's errors."""
     row = task_service.get_task_or_404(ctx, task_id)
     mode, step = plan.resolve(execution_mode, step_name)
@@ -46,6 +47,12 @@ def start_execution(ctx: AppContext, task_id: str, *, execution_mode: Optional[s
     if params.get("file_upload_mode") or not (task_dir / table_list.TABLE_LIST_FILE).is_file():
         raise TableListMissing("the task has no table list yet: upload one (upload-table-list or table-list) "
                                "before executing")
+    table_check = None
+    if mode == "complete" or step == "ddl_generation":   # the runs that read the listed tables
+        allow = bool(force_execute or (params.get("allow_unreadable_tables", False)
+                                       if allow_unreadable_tables is None else allow_unreadable_tables))
+        table_check = task_service.check_tables_before_run(ctx, params, _listed_tables(ctx, task_dir),
+                                                           allow_unreadable=allow)
     truncate = params.get("truncate_vector_tables", False) if truncate_vector_tables is None else truncate_vector_tables
     backup = params.get("backup_vector_tables", False) if backup_vector_tables is None else backup_vector_tables
     options = {"clean_previous": bool(clean_previous), "force_execute": bool(force_execute),
@@ -67,9 +74,21 @@ def start_execution(ctx: AppContext, task_id: str, *, execution_mode: Optional[s
         raise AppError(reason, message="任务启动失败") from None
     execution_store.record_process(ctx.db, execution_id, pid=proc.pid, host=this_host())
     log.info("task %s: execution %s started as pid %d", task_id, execution_id, proc.pid)
-    return {"task_id": task_id, "execution_id": execution_id, "execution_mode": mode, "step_name": step,
+    data = {"task_id": task_id, "execution_id": execution_id, "execution_mode": mode, "step_name": step,
             "step": step or "complete", "status": "running", "started_at": execution["started_at"],
             "options": options, "message": STARTED_MESSAGE, "response": "任务执行已启动"}
+    if table_check is not None:
+        data["table_check"] = table_check
+    return data
+
+
+def _listed_tables(ctx: AppContext, task_dir: Path) -> list:
+    """The task's table_list.txt, parsed; [] when unreadable (the executor then reports the problem itself)."""
+    try:
+        text = (task_dir / table_list.TABLE_LIST_FILE).read_text(encoding="utf-8-sig")
+        return table_list.parse_text(text, max_lines=ctx.settings.table_list_max_lines)
+    except (OSError, UnicodeDecodeError, AppError):
+        return []
 
 
 def executor_command(*, task_id: str, execution_id: str, mode: str, step: Optional[str]) -> list[str]:

@@ -1,7 +1,7 @@
 """Pure execution rules (no I/O): modes, the steps an execution runs, dependencies and the final task status."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence
 
 from core.errors import InvalidExecutionMode, InvalidStepName, MissingStepName
 from data_pipeline.steps import DEPENDENCIES, STEPS
@@ -45,15 +45,74 @@ def dependency_problem(step: str, step_status: dict) -> Optional[str]:
     return None
 
 
-def final_task_status(outcome: str, step_status: dict) -> str:
+def final_task_status(outcome: str, step_status: dict, warnings: Sequence[dict] = ()) -> str:
     """Task status after an execution ended with `outcome` (completed / failed / cancelled).
 
-    failed and cancelled executions make the task failed / cancelled (seed 004's example: ddl completed, qa
-    failed -> task failed); a successful execution makes it completed when every step is completed or skipped,
-    else partial_completed (e.g. after a single step in step mode)."""
-    if outcome in ("failed", "cancelled"):
+    Truthful, not optimistic (issue 13): `completed` only when every step is completed or skipped and no step
+    reported a warning (something skipped, dropped or unreadable); a finished run with warnings, or a step-mode run
+    that left later steps pending, is `partial_completed`. A failure after earlier steps produced their outputs
+    is `partial_completed` too (those outputs stay); `failed` only when no step has anything to show."""
+    if outcome == "cancelled":
         return outcome
+    if outcome == "failed":
+        return "partial_completed" if any(step_status.get(s) == "completed" for s in STEPS) else "failed"
+    if warnings:
+        return "partial_completed"
     return "completed" if all(step_status.get(s) in FINISHED_OK for s in STEPS) else "partial_completed"
+
+
+def task_warnings(result: Optional[dict], step_status: dict) -> list[dict]:
+    """Every warning of the task's current step results (steps in order, each tagged with its step): a step
+    re-run replaces its own, an earlier step's warnings stand until that step runs again."""
+    steps = (result.get("steps") or {}) if isinstance(result, dict) else {}
+    found = []
+    for step in STEPS:
+        if step_status.get(step) != "completed":
+            continue
+        for w in (steps.get(step) or {}).get("warnings") or []:
+            if isinstance(w, dict):   # `count`: the contract's name for object_count (every affected object)
+                found.append({"step": step, **w, "count": w.get("object_count", len(w.get("objects") or []))})
+    return found
+
+
+# one Chinese phrase per warning code, {n} = the number of objects it names
+WARNING_PHRASES = {
+    "TABLES_UNREADABLE": "{n} 张表当前数据库账号无读取权限，已跳过",
+    "TABLES_MISSING": "{n} 张表在业务数据库中不存在",
+    "TABLES_SKIPPED": "{n} 张表处理失败，已跳过",
+    "MATVIEW_UNPOPULATED": "{n} 个物化视图从未刷新（无数据），已跳过",
+    "COVERAGE_SHORT": "{n} 个表或关联未被问答对覆盖",
+    "PAIRS_DROPPED": "{n} 个问答对验证失败，已删除",
+    "PAIRS_INVALID": "{n} 个问答对无法执行（仍保留在文件中）",
+    "PAIRS_NOT_LOADED": "没有加载任何问答对",
+    "LLM_CALLS_FAILED": "{n} 次大模型调用重试后仍失败",
+}
+MESSAGE_LIMIT = 1000
+
+
+def warnings_message(warnings: list[dict]) -> Optional[str]:
+    """One Chinese sentence summarising the warnings, then the English details (code, step, message)."""
+    if not warnings:
+        return None
+    phrases = []
+    for w in warnings:
+        phrase = WARNING_PHRASES.get(w.get("code"), "{step} 有警告").format(n=w.get("object_count") or 0,
+                                                                          step=w.get("step"))
+        if phrase not in phrases:
+            phrases.append(phrase)
+    details = "; ".join(f"{w.get('step')} {w.get('code')}: {w.get('message')}" for w in warnings)
+    return f"任务部分完成：{'；'.join(phrases)}。Details: {details}"[:MESSAGE_LIMIT]
+
+
+def failure_message(step_status: dict, error: Optional[str]) -> Optional[str]:
+    """The task's error_message after a failed execution: the failing step's error, prefixed (Chinese) with what
+    is kept when earlier steps had completed."""
+    kept = [s for s in STEPS if step_status.get(s) == "completed"]
+    failed = next((s for s in STEPS if step_status.get(s) == "failed"), None)
+    if not kept:
+        return error
+    head = f"任务部分完成：{failed or '执行'} 失败，已完成步骤（{'、'.join(kept)}）的输出保留。"
+    return f"{head}Details: {error or 'unknown error'}"[:MESSAGE_LIMIT]
 
 
 def overall_progress(step: str, fraction: float) -> int:

@@ -6,7 +6,8 @@ gets `stop_wait` seconds to stop cooperatively (`ctx.check_cancelled()`), then t
 regardless and the process exits (the worker thread is a daemon).
 
 State per step: running -> completed | failed | cancelled (or skipped when disabled in complete mode);
-re-running a step resets every later step to pending. Task status at the end: plan.final_task_status.
+re-running a step resets every later step to pending. Task status at the end: plan.final_task_status (warnings
+of any step -> partial_completed, with plan.warnings_message as the task's error_message).
 """
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ from core.errors import AppError
 from core.secrets import mask_secrets, scrub_text
 from core.task_logging import StepFilter, step_logger
 from data_pipeline.executor import outputs
-from data_pipeline.executor.plan import final_task_status, overall_progress, planned_steps
+from data_pipeline.executor.plan import (failure_message, final_task_status, overall_progress, planned_steps,
+                                         task_warnings, warnings_message)
 from data_pipeline.executor.tracking import NullTracker, TaskState, now_iso
 from data_pipeline.validation import quality
 from data_pipeline.steps import PROGRESS_BANDS, STEP_LABELS, STEP_OUTPUTS, later_steps, step_module
@@ -109,6 +111,8 @@ class Runner:
                 self.state.step_status = {s: "pending" for s, _ in plan}
                 self.state.step_details, self.state.progress = {}, 0
                 self.state.result = {"steps": {}}
+            elif isinstance(self.state.result, dict):  # the quality numbers belong to the run that made them
+                self.state.result.pop("quality", None)
         self._save()
         log.info("execution %s started: mode=%s%s, %d table(s), generator=%s", spec.execution_id or "-",
                  spec.mode, f", step={spec.step}" if spec.step else "", len(spec.tables),
@@ -289,37 +293,65 @@ class Runner:
         spec = self.spec
         with self._lock:
             state = self.state
-            state.status = final_task_status(outcome, state.step_status)
-            state.error_message = error if outcome != "completed" else None
+            warnings = task_warnings(state.result, state.step_status)
+            state.status = final_task_status(outcome, state.step_status, warnings)
+            if outcome == "completed":
+                state.error_message = warnings_message(warnings)
+            elif outcome == "failed":
+                state.error_message = failure_message(state.step_status, error)
+            else:
+                state.error_message = error
             if state.status == "completed":
                 state.progress = 100
             result = state.result if isinstance(state.result, dict) else {"steps": {}}
             result.update(execution_id=spec.execution_id, execution_mode=spec.mode, execution_step=spec.step,
                           execution_outcome=outcome, execution_duration=round(duration, 3),
                           finished_at=now_iso())
-            quality = quality_report(spec)
+            quality = quality_report(spec, state.step_status)
             if quality is not None:
                 result["quality"] = quality
             state.result = mask_secrets(result)
         if not self.lost:  # another process ended this execution: its verdict stands, not our view
             write_result_file(spec, state)
-        log.info("execution %s %s in %.2f s; task status %s", spec.execution_id or "-", outcome, duration,
-                 state.status, extra={"step": "executor"})
+        log.info("execution %s %s in %.2f s; task status %s%s", spec.execution_id or "-", outcome, duration,
+                 state.status, f" ({len(warnings)} warning(s))" if warnings else "", extra={"step": "executor"})
         self._save(finish={"status": outcome, "error_message": error,
                            "execution_result": {"outcome": outcome, "task_status": state.status,
+                                                "warnings": len(warnings),
                                                 "steps": {s: state.step_status[s] for s in state.step_status}}})
         self._notify("run_finished", outcome, state, duration)
         return outcome
 
 
-def quality_report(spec: RunSpec) -> Optional[dict]:
+def quality_report(spec: RunSpec, step_status: dict) -> Optional[dict]:
     """The task's quality report as of the end of this run, also written to quality_report.json (so the file
-    exists when validation was skipped or has not run yet; its numbers then say `not_run`)."""
+    exists when validation was skipped or has not run yet; its numbers then say `not_run`).
+
+    Without a completed qa_generation the pair file in the directory is an earlier run's (a run cancelled or
+    failed before qa, or a DDL re-run that reset it): its numbers would describe that run, so the report says
+    there are no current pairs instead (the console's tiles then show this run's state)."""
+    qa_state = step_status.get("qa_generation", "pending")
     try:
+        if qa_state != "completed":
+            report = no_current_pairs_report(qa_state)
+            if step_status.get("ddl_generation") == "completed":  # the DDL is this run's: its comments count
+                report["comments"] = quality.build_quality_report(spec.task_dir).get("comments")
+            from data_pipeline.tasks import write_json_atomic
+            write_json_atomic(spec.task_dir / quality.QUALITY_FILE, report)
+            return report
         return quality.write_quality_report(spec.task_dir)
     except Exception as exc:  # noqa: BLE001 - a report problem must not fail a finished run
         log.warning("quality report unavailable: %s: %s", type(exc).__name__, scrub_text(str(exc))[:200])
         return None
+
+
+def no_current_pairs_report(qa_state: str) -> dict:
+    """The quality report's shape with every number unknown (null, never zero) and the reason."""
+    return {"generated_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "status": "not_run",
+            "reason": f"qa_generation is {qa_state} after this run: no current question-SQL pairs",
+            "pairs_file": None, "pairs_in": None, "pairs_out": None, "executable_rate": None,
+            "executable_rate_after_repair": None, "non_empty_rate": None,
+            "validation": {"status": "not_run"}, "coverage": None, "comments": None}
 
 
 def write_result_file(spec: RunSpec, state: TaskState) -> None:
@@ -327,7 +359,8 @@ def write_result_file(spec: RunSpec, state: TaskState) -> None:
     from data_pipeline.tasks import write_json_atomic
     body = mask_secrets({"task_id": spec.task_id, "status": state.status, "progress": state.progress,
                          "step_status": state.step_status, "steps": state.step_details,
-                         "error_message": state.error_message, "result": state.result})
+                         "error_message": state.error_message,
+                         "warnings": task_warnings(state.result, state.step_status), "result": state.result})
     try:
         write_json_atomic(spec.task_dir / RESULT_FILE, body)
     except OSError as exc:

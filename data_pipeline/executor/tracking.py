@@ -17,7 +17,7 @@ from typing import Optional, TextIO
 
 from core.db import Database
 from core.secrets import scrub_text
-from data_pipeline.executor.plan import final_task_status
+from data_pipeline.executor.plan import failure_message, final_task_status
 from data_pipeline.steps import STEPS, initial_step_status
 from data_pipeline.store import executions as execution_store
 
@@ -85,7 +85,7 @@ def abort(db: Database, task_id: str, execution_id: str, outcome: str, reason: s
                     started = datetime.fromisoformat(details["started_at"])
                     details["duration"] = round((datetime.now() - started).total_seconds(), 3)
         state.status = final_task_status(outcome, state.step_status)
-        state.error_message = reason
+        state.error_message = failure_message(state.step_status, reason) if outcome == "failed" else reason
         return {**state.columns(), "completed_at_now": True}
 
     return execution_store.update_task_state(db, task_id, execution_id, change,

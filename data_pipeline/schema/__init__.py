@@ -2,6 +2,7 @@
 
 In: a business database URL and a table list. Out: `Table` objects (`model.py`) and the files of ddl_generation.
 
+    access.py         which listed tables exist, are readable by the role, hold data (checked before reading)
     model.py          Table / Column / ForeignKey / ValueCount and the schema snapshot file shared by every step
     introspect.py     batched catalog reads, row counts, samples and value profiles (read-only, masked at once)
     pii.py            personal data: detect by column name and value shape, mask keeping the shape

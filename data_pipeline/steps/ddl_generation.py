@@ -15,13 +15,14 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from core.db import first_line
 from core.errors import AppError, TableListMissing
+from data_pipeline.schema import access as table_access
 from data_pipeline.schema import comments
 from data_pipeline.schema import introspect as introspection
 from data_pipeline.schema.ddl_render import render_ddl, render_md
 from data_pipeline.schema.metadata_file import METADATA_FILE, write_metadata_txt
 from data_pipeline.schema.model import SNAPSHOT_FILE, Table, save_snapshot
 from data_pipeline.steps import STEP_OUTPUTS
-from data_pipeline.steps.base import OutputFile, StepContext, StepResult
+from data_pipeline.steps.base import OutputFile, StepContext, StepResult, StepWarning
 
 OUTPUT_PATTERNS = STEP_OUTPUTS["ddl_generation"]  # declared once in data_pipeline/steps/__init__.py
 RULE_LABEL = "规则生成（未配置大模型）"
@@ -75,13 +76,21 @@ def run(ctx: StepContext) -> StepResult:
     generator = generator_label(ctx.llm)
     log.info("reading %d tables from the business database", len(refs))
     ctx.progress(0.0, "reading catalog")
-    tables, missing = introspection.introspect(ctx.business_url, refs, ctx.settings)
+    access = table_access.check_tables(ctx.business_url, refs, ctx.settings)
+    for r in access.unreadable:
+        log.warning("table %s: the role may not read it (no SELECT privilege); skipped", r.qualified)
+    for r in access.unpopulated:
+        log.warning("materialized view %s has never been refreshed (no data); skipped", r.qualified)
+    tables, missing = introspection.introspect(ctx.business_url, access.readable, ctx.settings)
+    missing = access.missing + missing   # the second list is a table dropped between the two reads
     read_s = time.monotonic() - started
-    log.info("catalog, counts and samples of %d tables read in %.1f s; %d not found", len(tables), read_s,
-             len(missing))
+    log.info("catalog, counts and samples of %d tables read in %.1f s; %d not found, %d not readable, "
+             "%d unpopulated", len(tables), read_s, len(missing), len(access.unreadable), len(access.unpopulated))
     failed: list[dict] = [{"table": r.qualified, "error": "table or view not found"} for r in missing]
     for r in missing:
         log.error("table %s: not found in the business database", r.qualified)
+    skipped = ([{"table": r.qualified, "reason": "not readable by the connecting role"} for r in access.unreadable]
+               + [{"table": r.qualified, "reason": "materialized view never refreshed"} for r in access.unpopulated])
     by_name = {(t.schema, t.name): t for t in tables}
     known = set(by_name)
     n = len(tables)
@@ -113,8 +122,9 @@ def run(ctx: StepContext) -> StepResult:
                     f.cancel()
                 ctx.check_cancelled()
     if not done:
-        reasons = "; ".join(f"{f['table']}: {f['error']}" for f in failed[:5])
-        raise AppError(f"DDL generation failed for every table ({len(failed)}): {reasons}")
+        problems = failed + [{"table": k["table"], "error": k["reason"]} for k in skipped]
+        reasons = "; ".join(f"{f['table']}: {f['error']}" for f in problems[:5])
+        raise AppError(f"DDL generation failed for every table ({len(problems)}): {reasons}")
     order = {(t.schema, t.name): i for i, t in enumerate(tables)}
     done.sort(key=lambda t: order[(t.schema, t.name)])   # the table list's order, not completion order
     source = _overall_source(done, ctx.llm)
@@ -125,7 +135,7 @@ def run(ctx: StepContext) -> StepResult:
     ctx.progress(1.0, f"{len(done)}/{len(refs)} tables done")
     duration = round(time.monotonic() - started, 2)
     summary = {
-        "tables": len(refs), "succeeded": len(done), "failed": failed, "columns": totals["columns"],
+        "tables": len(refs), "succeeded": len(done), "failed": failed, "skipped": skipped, "columns": totals["columns"],
         "comments_existing": totals["existing"], "comments_generated": totals["generated"],
         "pii_columns": totals["pii_columns"], "comment_source": source, "generator": generator,
         "read_seconds": round(read_s, 2), "duration": duration,
@@ -141,8 +151,29 @@ def run(ctx: StepContext) -> StepResult:
         outputs.append(OutputFile(f"{t.file_stem}_detail.md", "md", f"{t.qualified} 表结构说明"))
     outputs.append(OutputFile(METADATA_FILE, "txt", "表结构元数据摘要（SQL 脚本）"))
     outputs.append(OutputFile(SNAPSHOT_FILE, "json", "表结构快照（供后续步骤读取）"))
-    warnings = [f"{f['table']}: {f['error']}" for f in failed]
-    return StepResult(summary=summary, outputs=outputs, warnings=warnings)
+    return StepResult(summary=summary, outputs=outputs, warnings=coverage_warnings(len(refs), access, missing, failed))
+
+
+def coverage_warnings(listed: int, access: table_access.TableAccess, missing: list, failed: list[dict]
+                      ) -> list[StepWarning]:
+    """What part of the table list has no DDL, one warning per reason (the task then ends partial_completed)."""
+    warnings = []
+    if missing:
+        warnings.append(StepWarning("TABLES_MISSING", f"{len(missing)} of {listed} listed tables do not exist in "
+                                    "the business database", [r.qualified for r in missing]))
+    if access.unreadable:
+        warnings.append(StepWarning(
+            "TABLES_UNREADABLE", f"{len(access.unreadable)} of {listed} tables cannot be read by the connecting "
+            "role (no SELECT privilege) and were skipped", [r.qualified for r in access.unreadable]))
+    if access.unpopulated:
+        warnings.append(StepWarning(
+            "MATVIEW_UNPOPULATED", f"{len(access.unpopulated)} materialized view(s) were never refreshed and hold "
+            "no data; skipped (run REFRESH MATERIALIZED VIEW first)", [r.qualified for r in access.unpopulated]))
+    broken = [f for f in failed if f["error"] != "table or view not found"]
+    if broken:
+        warnings.append(StepWarning("TABLES_SKIPPED", f"{len(broken)} of {listed} tables failed and were skipped "
+                                    f"(first: {broken[0]['error'][:200]})", [f["table"] for f in broken]))
+    return warnings
 
 
 def _overall_source(tables: list[Table], llm) -> str:

@@ -37,12 +37,13 @@ from data_pipeline.schema.model import SNAPSHOT_FILE, load_snapshot
 from data_pipeline.validation.check import EMPTY, ERROR, FAILED, REJECTED, TIMEOUT, VALID, CheckResult, SqlChecker
 from data_pipeline.validation.repair import REPAIR_PURPOSE, DdlLibrary, RepairCandidate, RepairOutcome, repair_failing
 from data_pipeline.steps import STEP_OUTPUTS
-from data_pipeline.steps.base import OutputFile, StepContext, StepResult
+from data_pipeline.steps.base import OutputFile, StepContext, StepResult, StepWarning
 
 STEP = "sql_validation"
 OUTPUT_PATTERNS = STEP_OUTPUTS[STEP]  # declared once in data_pipeline/steps/__init__.py
 VALIDATE_SHARE, REPAIR_SHARE = 0.75, 0.20      # progress fractions of this step
 FAILURES_LISTED = 50                            # failing pairs listed in the summary log
+DROPPED_WARN_SHARE = 0.10                       # more non-executable pairs than this share -> a step warning
 
 
 def _flag(params: dict, name: str, default: bool = True) -> bool:
@@ -110,8 +111,24 @@ def run(ctx: StepContext) -> StepResult:
     summary.update({"pairs_file": pairs_path.name, "repair_mode": repair_mode, "file_modification_stats": mod_stats,
                     "report_file": report_name, "summary_file": summary_name, "duration_s": round(
                         time.monotonic() - started, 2), "quality": quality_report})
-    warnings = [f"{sm['final_invalid_sqls']} SQL still invalid after repair"] if sm["final_invalid_sqls"] else []
-    return StepResult(summary=summary, outputs=outputs, warnings=warnings)
+    return StepResult(summary=summary, outputs=outputs, warnings=_invalid_pairs_warnings(ctx, details, modify))
+
+
+def _invalid_pairs_warnings(ctx: StepContext, details: list[dict], modified: bool) -> list[StepWarning]:
+    """PAIRS_DROPPED (or PAIRS_INVALID when the file was left as it was) when more than DROPPED_WARN_SHARE of the
+    pairs are still not executable after repair: below that a few bad guesses are ordinary and only logged."""
+    invalid = [d["pair_id"] for d in details if not d["final_valid"]]
+    if not details or len(invalid) / len(details) <= DROPPED_WARN_SHARE:
+        if invalid:
+            ctx.logger.info("%d of %d pairs not executable after repair (at most %.0f%%: no warning)",
+                            len(invalid), len(details), DROPPED_WARN_SHARE * 100)
+        return []
+    share = f"{len(invalid)} of {len(details)} pairs ({len(invalid) / len(details):.0%})"
+    if modified:
+        return [StepWarning("PAIRS_DROPPED", f"{share} were still not executable after repair and were removed "
+                            "from the pair file", invalid)]
+    return [StepWarning("PAIRS_INVALID", f"{share} are not executable; they stay in the pair file because "
+                        "modify_original_file is false", invalid)]
 
 
 def _unique_by_id(pairs: list[Pair]) -> tuple[list[Pair], list[Pair]]:

@@ -28,7 +28,7 @@ from core.errors import AppError, StepDependencyNotMet
 from data_pipeline.qa import pairs as pair_files
 from data_pipeline.vectors import backup as vector_backup
 from data_pipeline.steps import STEP_OUTPUTS
-from data_pipeline.steps.base import OutputFile, StepContext, StepResult
+from data_pipeline.steps.base import OutputFile, StepContext, StepResult, StepWarning
 from data_pipeline.vectors.store import (COLLECTIONS, TrainingDocument, VectorLoadFailed, question_sql_document,
                                         unique_documents, write_task_rows)
 
@@ -219,9 +219,11 @@ def run(ctx: StepContext) -> StepResult:
             + f"), replaced {stats.replaced_task_rows} earlier rows of this task"
             + (f", emptied {stats.truncated_rows} rows first" if truncate else "")
             + f"; embed {embed_seconds:.2f}s, insert {stats.insert_seconds:.2f}s, total {duration:.2f}s")
-        warnings = [] if stats.counts["sql"] else [f"no question-SQL pair loaded ({pair_info['rule']})"]
+        warnings = [] if stats.counts["sql"] else [
+            StepWarning("PAIRS_NOT_LOADED", f"no question-SQL pair was loaded ({pair_info['rule']}); only DDL and "
+                        "documentation are in the vector store", [])]
         for warning in warnings:
-            log(warning, "WARNING")
+            log(f"{warning.code}: {warning.message}", "WARNING")
         ctx.progress(1.0, "training data loaded")
         return StepResult(summary=summary, outputs=outputs, warnings=warnings)
     except AppError as exc:

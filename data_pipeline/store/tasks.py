@@ -8,9 +8,16 @@ import psycopg2.extras
 from core.db import Database
 from data_pipeline.store import jsonable
 
+# the two durations (issue 13): the latest execution's wall time (live while it runs) and the sum over every
+# execution; the task's own started_at..completed_at spans every re-run since the first start, so it is neither
 TASK_COLUMNS = """id AS task_id, task_type, task_name, status, parameters, result, error_message, step_status,
     step_details, progress, output_directory, directory_exists, created_at, started_at, completed_at, updated_at,
-    created_by, db_name, business_context"""
+    created_by, db_name, business_context,
+    (SELECT COALESCE(e.duration, EXTRACT(EPOCH FROM (COALESCE(e.completed_at, now()) - e.started_at)))::float
+     FROM data_pipeline_task_executions e WHERE e.task_id = data_pipeline_tasks.id
+     ORDER BY e.started_at DESC, e.id DESC LIMIT 1) AS last_execution_duration,
+    (SELECT sum(COALESCE(e.duration, EXTRACT(EPOCH FROM (COALESCE(e.completed_at, now()) - e.started_at))))::float
+     FROM data_pipeline_task_executions e WHERE e.task_id = data_pipeline_tasks.id) AS total_execution_duration"""
 
 SORTABLE = {"created_at", "started_at", "completed_at", "updated_at", "status", "task_name", "progress", "id"}
 
@@ -107,13 +114,15 @@ def active_task(db: Database) -> Optional[dict]:
     """The task with a running execution, else the most recently finished one, else None (a task that never
     ran, still `pending`, is neither)."""
     return jsonable(db.fetchone(
-        f"""SELECT {TASK_COLUMNS} FROM data_pipeline_tasks t
-            WHERE t.status <> 'pending' OR EXISTS (SELECT 1 FROM data_pipeline_task_executions e
-                                                   WHERE e.task_id = t.id AND e.status = 'running')
+        f"""SELECT {TASK_COLUMNS} FROM data_pipeline_tasks
+            WHERE data_pipeline_tasks.status <> 'pending'
+               OR EXISTS (SELECT 1 FROM data_pipeline_task_executions e
+                          WHERE e.task_id = data_pipeline_tasks.id AND e.status = 'running')
             ORDER BY EXISTS (SELECT 1 FROM data_pipeline_task_executions e
-                             WHERE e.task_id = t.id AND e.status = 'running') DESC,
-                     (t.status = 'in_progress') DESC,
-                     COALESCE(t.completed_at, t.started_at) DESC NULLS LAST, t.created_at DESC
+                             WHERE e.task_id = data_pipeline_tasks.id AND e.status = 'running') DESC,
+                     (data_pipeline_tasks.status = 'in_progress') DESC,
+                     COALESCE(data_pipeline_tasks.completed_at, data_pipeline_tasks.started_at) DESC NULLS LAST,
+                     data_pipeline_tasks.created_at DESC
             LIMIT 1"""))
 
 

@@ -8,8 +8,9 @@ import * as detailPage from "./pages/detail.js";
 const ROUTES = [
   [/^#?\/?(tasks)?\/?$/, () => [tasksPage, {}], "tasks"],
   [/^#\/create\/?$/, () => [createPage, {}], "create"],
-  [/^#\/tasks\/([^/]+)(?:\/(overview|logs|files))?\/?$/, (m) => [detailPage, { taskId: decodeURIComponent(m[1]),
-                                                                             tab: m[2] || "overview" }], "tasks"],
+  // `?q=` on the logs tab opens a keyword search (the task page's warning objects link there)
+  [/^#\/tasks\/([^/?]+)(?:\/(overview|logs|files))?\/?(?:\?q=([^&]*))?$/, (m) => [detailPage, {
+    taskId: decodeURIComponent(m[1]), tab: m[2] || "overview", keyword: m[3] ? decodeURIComponent(m[3]) : "" }], "tasks"],
 ];
 
 async function route() {

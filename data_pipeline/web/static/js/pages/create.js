@@ -10,6 +10,7 @@ const OPTIONS = [
   ["enable_training_data_load", "加载训练数据到向量库", true],
   ["backup_vector_tables", "加载前备份向量表", false],
   ["truncate_vector_tables", "加载前清空向量表（会先备份）", false],
+  ["allow_unreadable_tables", "跳过当前账号无读取权限的表（否则创建时报错，运行结果为部分完成）", false],
 ];
 
 /** postgresql://user:password@host:port/database, every part URL-encoded. */

@@ -27,11 +27,34 @@ function header(task) {
   return el("div.detail-head", {},
     el("div", {}, el("h1", { text: task.task_name || task.task_id }),
        el("div.muted.mono", { text: `${task.task_id} · ${task.db_name || "默认数据库"} · 创建于 ${fmtTime(task.created_at)}` })),
-    el("div.head-status", {}, statusBadge(task.status),
-       el("span.muted", { text: task.duration !== null && task.duration !== undefined ? "耗时 " + fmtDuration(task.duration) : "" }),
-       deleteButton(task)),
+    el("div.head-status", {}, statusBadge(task.status), durations(task), deleteButton(task)),
     el("div.head-progress", {}, progressBar(task.progress, "任务总进度")),
-    task.error_message ? el("div.error-box", { role: "alert" }, el("strong", { text: "任务错误：" }), task.error_message) : "");
+    task.error_message ? el(`div.${task.status === "partial_completed" ? "warn-box" : "error-box"}`, { role: "alert" },
+      el("strong", { text: task.status === "partial_completed" ? "注意：" : "任务错误：" }), task.error_message) : "");
+}
+
+/** The latest run's wall time and, when the task ran more than once, the sum over its runs (separately). */
+function durations(task) {
+  const has = (v) => v !== null && v !== undefined;
+  if (!has(task.duration)) return "";
+  const total = has(task.total_duration) && task.total_duration - task.duration > 0.05
+    ? ` · 累计 ${fmtDuration(task.total_duration)}` : "";
+  return el("span.muted.durations", { text: `本次耗时 ${fmtDuration(task.duration)}${total}` });
+}
+
+/** What the run skipped, dropped or could not read: one row per warning, each object a link to its log lines. */
+function warningsSection(task) {
+  const warnings = task.warnings || [];
+  if (!warnings.length) return "";
+  const logLink = (name) => el("a.obj", { href: `#/tasks/${encodeURIComponent(task.task_id)}/logs?q=${encodeURIComponent(name)}`,
+                                          text: name, title: "查看相关日志" });
+  return el("section.card.warnings", { "aria-label": "警告" },
+    el("h2", { text: `警告（${warnings.length}）` }),
+    el("ul.warning-list", {}, warnings.map((w) => el("li", { dataset: { code: w.code } },
+      el("span.badge.s-partial_completed", { text: w.code }), " ",
+      el("span.muted", { text: STEP_LABELS[w.step] || w.step || "" }), " ", w.message,
+      (w.objects || []).length ? el("div.warning-objects", {}, (w.objects || []).map(logLink),
+        (w.count || 0) > (w.objects || []).length ? el("span.muted", { text: ` 等共 ${w.count} 个` }) : "") : ""))));
 }
 
 function stepCards(task) {
@@ -114,8 +137,9 @@ const isEmpty = (v) => v === null || v === undefined || v === ""
 
 function qualitySection(task) {
   const quality = findQuality(task.result);
+  const notRun = quality && quality.status === "not_run" ? el("p.muted.quality-note", { text: "本次执行没有新的问答对，指标不可用（" + (quality.reason || "") + "）" }) : "";
   const body = quality
-    ? [qualityTiles(quality), el("details", {}, el("summary", { text: "完整质量报告" }), summaryTable(quality))]
+    ? [notRun, qualityTiles(quality), el("details", {}, el("summary", { text: "完整质量报告" }), summaryTable(quality))]
     : !isEmpty(task.result) ? summaryTable(task.result) : el("p.muted", { text: "任务完成后显示结果摘要" });
   return el("section.card.quality", { "aria-label": "质量报告" },
     el("h2", { text: quality ? "质量报告" : "执行结果" }), ...[body].flat());
@@ -124,12 +148,14 @@ function qualitySection(task) {
 /** The overview tab: run controls are built once (they keep the user's choices); the rest redraws. */
 function overview(box, task, refresh) {
   const steps = el("div.steps-slot"), quality = el("div"), history = el("div"), params = el("div");
+  const warnings = el("div.warnings-slot");
   const controls = runControls(task, refresh);
-  box.replaceChildren(steps, controls.node, quality,
+  box.replaceChildren(warnings, steps, controls.node, quality,
     el("section.card", { "aria-label": "执行历史" }, el("h2", { text: "执行历史" }), history),
     el("section.card", { "aria-label": "任务参数" }, el("h2", { text: "参数" }), params));
   return async function draw(t) {
     controls.update(t);
+    warnings.replaceChildren(warningsSection(t));
     steps.replaceChildren(stepCards(t));
     quality.replaceChildren(qualitySection(t));
     params.replaceChildren(summaryTable(t.parameters || {}));
@@ -140,7 +166,11 @@ function overview(box, task, refresh) {
   };
 }
 
-export async function render(main, { taskId, tab }) {
+// what the overview shows: a change in any of these redraws it (the quality tiles follow the run's result)
+const viewKey = (t) => JSON.stringify([t.status, t.progress, t.steps, t.current_step, t.error_message, t.warnings,
+                                       findQuality(t.result)]);
+
+export async function render(main, { taskId, tab, keyword }) {
   const head = el("div.head-slot");
   const tabs = el("nav.tabs", { "aria-label": "任务详情" }, TABS.map(([key, label]) =>
     el("a", { href: `#/tasks/${encodeURIComponent(taskId)}/${key}`, "aria-current": key === tab ? "page" : undefined,
@@ -158,7 +188,7 @@ export async function render(main, { taskId, tab }) {
     } catch (err) { showError(errors, err, "刷新任务状态失败"); return; }
     // redraw only when something visible changed (keeps keyboard focus and form choices otherwise);
     // while running, the durations change every tick
-    const key = JSON.stringify([task.status, task.progress, task.steps, task.current_step, task.error_message]);
+    const key = viewKey(task);
     const running = task.status === "in_progress" || !!task.current_step;
     if (key !== lastKey || running) head.replaceChildren(header(task));
     if (key !== lastKey) {
@@ -172,13 +202,13 @@ export async function render(main, { taskId, tab }) {
   head.replaceChildren(header(task));
   if (tab === "overview") {
     draw = overview(body, task, refresh);
-    lastKey = JSON.stringify([task.status, task.progress, task.steps, task.current_step, task.error_message]);
+    lastKey = viewKey(task);
     await draw(task);
   }
-  else if (tab === "logs") await logsTab.render(body, task);
+  else if (tab === "logs") await logsTab.render(body, task, keyword);
   else {
     tabHook = await filesTab.render(body, task);
-    lastKey = JSON.stringify([task.status, task.progress, task.steps, task.current_step, task.error_message]);
+    lastKey = viewKey(task);
   }
   // live progress: poll while running (a finished task is polled slowly in case a run starts elsewhere)
   let ticks = 0;

@@ -42,7 +42,7 @@ function line(entry, keyword = "") {
     el("span.log-msg", {}, highlighted(entry.message || "", keyword)));
 }
 
-export async function render(box, task) {
+export async function render(box, task, initialKeyword = "") {
   const id = task.task_id;
   const level = el("select", { name: "level" }, el("option", { value: "", text: "全部级别" }),
                    LEVELS.map((l) => el("option", { value: l, text: l })));
@@ -87,10 +87,10 @@ export async function render(box, task) {
     if (mode === "live") redraw();
     source = new EventSource(`${API}/${taskPath(id, "/logs/stream")}?from=start`);
     source.addEventListener("log", (ev) => add([toEntry(ev.data)]));
-    source.addEventListener("open", () => { status.textContent = "实时跟踪中"; });
+    source.addEventListener("open", () => { if (mode === "live") status.textContent = "实时跟踪中"; });
     source.addEventListener("end", () => {
       source.close(); source = null;
-      status.textContent = `当前没有执行中的任务，共 ${buffer.length} 条日志`;
+      if (mode === "live") status.textContent = `当前没有执行中的任务，共 ${buffer.length} 条日志`;  // keep a search's count
       if (mode === "live" && !buffer.length) redraw();
       watch();
     });
@@ -163,4 +163,5 @@ export async function render(box, task) {
 
   box.replaceChildren(form, errors, el("div.log-foot", {}, status), view);
   follow();
+  if (initialKeyword) { keyword.value = initialKeyword; form.requestSubmit(); }
 }
