@@ -30,8 +30,10 @@ def configure_logging(level: str) -> None:
     logging.getLogger("pgserver").setLevel(logging.WARNING)
 
 
-def create_app(overrides: Optional[dict] = None, settings: Optional[Settings] = None) -> Flask:
-    """Build the app. Tests pass `overrides` (setting name -> value) instead of patching globals."""
+def create_app(overrides: Optional[dict] = None, settings: Optional[Settings] = None,
+               test_config: Optional[dict] = None) -> Flask:
+    """Build the app. Tests pass `overrides` (setting name -> value) instead of patching globals, and
+    `test_config` (Flask config, e.g. TESTING; never set by `serve()`) for test-only wiring."""
     settings = settings or (load_settings(overrides) if overrides else get_settings())
     configure_logging(settings.log_level)
     app = Flask(__name__, static_folder=None)
@@ -39,6 +41,7 @@ def create_app(overrides: Optional[dict] = None, settings: Optional[Settings] = 
     app.json.sort_keys = False
     # multipart overhead on top of the file size limit
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes + 64 * 1024
+    app.config.update(test_config or {})
     app.extensions["data_pipeline"] = build_context(settings)
 
     @app.before_request

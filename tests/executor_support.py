@@ -49,6 +49,15 @@ def wait_final(client, task_id: str, timeout: float = 60) -> dict:
     return wait_for(done, timeout, 0.1, f"task {task_id} to finish")
 
 
+def wait_executor_exit(db, execution_id: str, timeout: float = 60) -> None:
+    """Wait until the execution's process has exited: the task's final status is written before the executor
+    flushes its last DB log batch and detaches, so read logs only after this."""
+    from data_pipeline.executor.process import pid_alive
+    pid = execution_store.get_execution(db, execution_id)["pid"]
+    assert pid, f"execution {execution_id} has no pid"
+    wait_for(lambda: not pid_alive(pid), timeout, 0.05, f"executor {pid} to exit")
+
+
 def wait_step_running(client, task_id: str, step: str, timeout: float = 60, min_progress: float = 0.0) -> dict:
     def running():
         data = task_status(client, task_id)
@@ -85,12 +94,15 @@ def free_port() -> int:
 
 @pytest.fixture()
 def slow_client(app, app_ctx, openai_stub, settings):
-    """An API whose executors use the LLM stub with 1.5 s per call, one call at a time: ddl_generation then
-    takes ~1.5 s per table (real work, slowed down only by the stub's latency)."""
-    openai_stub.latency = 1.5
+    """An API whose executors use the LLM stub, one call at a time, behind the stub's barrier: the first
+    ddl_comments call is answered, every later one waits until the test calls `openai_stub.release()` (or the
+    test ends). A run started here is therefore mid-step (progress > 0, blocked in an LLM call) for as long
+    as the test needs, however slow the machine - `openai_stub.wait_held()` says when it got there."""
     openai_stub.responder = comments_responder
+    openai_stub.hold(after=1)
     slow_app = create_app(settings=settings.model_copy(update=llm_overrides(openai_stub, cancel_grace_s=1.0)))
     yield slow_app.test_client()
+    openai_stub.release()
     stop_executors(app_ctx.db)
 
 

@@ -18,6 +18,12 @@ a deterministic hash-based unit vector of `embedding_dimension` per input text.
 Every request is recorded (`stub.requests`, a thread-safe copy) with path, headers and parsed JSON so canary
 tests can prove what was (not) sent; `stub.max_in_flight` is the peak number of concurrently handled requests
 so tests and benchmarks can check concurrency caps; `stub.latency` adds a delay to every answer.
+
+A barrier holds runs open without relying on how long they take:
+
+    stub.hold(after=1)        # the first request is answered; every later one waits ...
+    stub.wait_held(1)         # ... the client is now blocked inside a call (state, not time)
+    stub.release()            # ... until released (also on stop); `stub.held` counts the waiting ones
 """
 from __future__ import annotations
 
@@ -133,6 +139,9 @@ class _Server(ThreadingHTTPServer):
     # retransmit would then show up as fake latency in benchmarks
     request_queue_size = 256
 
+    def handle_error(self, request, client_address) -> None:
+        """Quiet: a client that vanished mid-request (an executor killed by a test) is expected here."""
+
 
 class OpenAIStub:
     """Local OpenAI-compatible server; see the module docstring."""
@@ -151,6 +160,11 @@ class OpenAIStub:
         self._in_flight = 0
         self.max_in_flight = 0
         self._stopping = threading.Event()
+        self._released = threading.Event()
+        self._released.set()
+        self._hold_after: Optional[int] = None
+        self._admitted = 0
+        self._held = 0
         self._server = _Server((host, port), self._handler_class())
         self._thread: Optional[threading.Thread] = None
 
@@ -215,6 +229,51 @@ class OpenAIStub:
                 q.clear()
             self.max_in_flight = self._in_flight
         self.responder = self.embedding_responder = None
+
+    # --- barrier --------------------------------------------------------------------------------------------
+    def hold(self, after: int = 0) -> "OpenAIStub":
+        """From now on, answer `after` more chat/embedding requests, then make every later one wait until
+        `release()` (or `stop()`)."""
+        with self._lock:
+            self._hold_after = self._admitted + after
+            self._released.clear()
+        return self
+
+    def release(self) -> None:
+        """Let every waiting and future request through."""
+        with self._lock:
+            self._hold_after = None
+            self._released.set()
+
+    @property
+    def held(self) -> int:
+        """Requests waiting at the barrier right now."""
+        with self._lock:
+            return self._held
+
+    def wait_held(self, count: int = 1, timeout: float = 60.0) -> None:
+        """Block until at least `count` requests wait at the barrier (deadline only against a hang)."""
+        deadline = time.monotonic() + timeout
+        while self.held < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {count} request(s) reached the stub's barrier within {timeout} s "
+                                     f"({len(self.requests)} received)")
+            time.sleep(0.02)
+
+    def _pass_barrier(self) -> None:
+        with self._lock:
+            self._admitted += 1
+            must_wait = self._hold_after is not None and self._admitted > self._hold_after
+            if must_wait:
+                self._held += 1
+        if not must_wait:
+            return
+        try:
+            while not self._released.wait(0.05) and not self._stopping.is_set():
+                pass
+        finally:
+            with self._lock:
+                self._held -= 1
 
     # --- inspection ------------------------------------------------------------------------------------------
     @property
@@ -348,6 +407,7 @@ class OpenAIStub:
                     return self._send_error(401, "invalid_api_key", "Incorrect API key provided")
                 if not isinstance(payload, dict):
                     return self._send_error(400, "invalid_request_error", "request body is not a JSON object")
+                stub._pass_barrier()
                 reply = stub._next_reply(endpoint, payload)
                 stub._wait(stub.latency + reply.delay)
                 if reply.disconnect:

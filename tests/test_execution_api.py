@@ -21,10 +21,12 @@ STEP_BODY = {"execution_mode": "step", "step_name": "ddl_generation"}
 
 @pytest.fixture(scope="module")
 def slow_servers(settings, app_ctx):
-    """Two API instances on one database, MAX_CONCURRENT_TASKS=2, executors slowed by a 2 s LLM stub (so every
-    accepted run is still running while the burst of requests arrives)."""
-    stub = OpenAIStub(latency=2.0).start()
+    """Two API instances on one database, MAX_CONCURRENT_TASKS=2, executors whose every LLM call waits at the
+    stub's barrier (so every accepted run is still running while the burst arrives and while the test looks,
+    however slow the machine; the barrier opens when the module ends)."""
+    stub = OpenAIStub().start()
     stub.responder = comments_responder
+    stub.hold()
     overrides = llm_overrides(stub, max_concurrent_tasks=2, cancel_grace_s=0.5)
     servers = [ServerProcess(settings.data_home, f"api{i}", **overrides) for i in (1, 2)]
     try:
@@ -34,6 +36,7 @@ def slow_servers(settings, app_ctx):
     finally:
         for server in servers:
             server.stop()
+        stub.release()
         stub.stop()
 
 

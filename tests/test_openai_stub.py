@@ -75,14 +75,22 @@ def test_embeddings_default_is_deterministic_unit_vectors_and_shuffle_reorders(o
 
 def test_tracks_peak_concurrency_and_global_latency(openai_stub):
     openai_stub.latency = 0.3
-    threads = [threading.Thread(target=_chat, args=(openai_stub.base_url, str(i))) for i in range(5)]
-    started = time.monotonic()
+    openai_stub.hold()  # all five are in flight together (held), whatever the machine's load
+    threads = [threading.Thread(target=_chat, args=(openai_stub.base_url, str(i), 30)) for i in range(5)]
     for t in threads:
         t.start()
+    openai_stub.wait_held(5)
+    assert openai_stub.in_flight == 5
+    started = time.monotonic()
+    openai_stub.release()
     for t in threads:
         t.join()
-    assert time.monotonic() - started >= 0.3
+    assert time.monotonic() - started >= 0.3  # a lower bound: the latency was added after the release
     assert openai_stub.max_in_flight == 5
+    # the counter drops after the answer is sent, so a client can see its answer a moment before: wait on it
+    deadline = time.monotonic() + 30
+    while openai_stub.in_flight and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert openai_stub.in_flight == 0
     assert len(openai_stub.chat_requests) == 5
 
@@ -106,3 +114,42 @@ def test_context_manager_stops_quickly_even_with_a_pending_delay():
     started = time.monotonic()
     stub.stop()
     assert time.monotonic() - started < 2
+
+
+def test_barrier_holds_requests_until_released(openai_stub):
+    """hold(after=1): the first request is answered, the next ones wait at the barrier (counted) until
+    release(); the order of events is asserted, not their duration."""
+    openai_stub.hold(after=1)
+    first = requests.post(openai_stub.base_url + "/chat/completions",
+                          json={"messages": [{"role": "user", "content": "one"}]}, timeout=30)
+    assert first.status_code == 200 and openai_stub.held == 0
+    answers: list = []
+    threads = [threading.Thread(target=lambda i=i: answers.append(requests.post(
+        openai_stub.base_url + "/chat/completions", json={"messages": [{"role": "user", "content": f"n{i}"}]},
+        timeout=30).status_code)) for i in range(2)]
+    for t in threads:
+        t.start()
+    openai_stub.wait_held(2)
+    assert answers == [] and openai_stub.held == 2  # both are blocked inside their call
+    openai_stub.release()
+    for t in threads:
+        t.join(30)
+    assert answers == [200, 200] and openai_stub.held == 0
+
+
+def test_stop_ends_held_requests():
+    stub = OpenAIStub().start()
+    stub.hold()
+    outcome: list = []
+
+    def call():
+        try:
+            outcome.append(requests.post(stub.base_url + "/embeddings", json={"input": ["x"]}, timeout=30).status_code)
+        except requests.RequestException as exc:
+            outcome.append(type(exc).__name__)
+    t = threading.Thread(target=call)
+    t.start()
+    stub.wait_held(1)
+    stub.stop()
+    t.join(30)
+    assert not t.is_alive() and len(outcome) == 1

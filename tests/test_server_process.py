@@ -8,6 +8,7 @@ from pathlib import Path
 import psycopg2
 import requests
 
+from core.processes import pid_alive
 from tests.server_process import ServerProcess
 
 
@@ -23,7 +24,8 @@ def test_real_server_answers_create_with_201(settings):
         bad = requests.post(server.base_url + "/api/v0/data_pipeline/tasks", data="{oops",
                             headers={"Content-Type": "application/json"}, timeout=10)
         assert bad.status_code == 400 and bad.json()["error"]["code"] == "VALIDATION_ERROR"
-        assert "gunicorn" in server.log_tail().lower() or server.proc.poll() is None
+        assert r.headers.get("Server", "").startswith("gunicorn"), r.headers  # not the development server
+        assert server.proc.poll() is None
     assert server.proc.returncode == 0  # SIGTERM is a clean stop
 
 
@@ -34,18 +36,21 @@ def test_fresh_data_home_start_stop_restart(tmp_path):
     cold = ServerProcess(home, env={"LOG_LEVEL": "INFO"}).start(timeout=120)
     pgdata = home / "data" / "pgdata"
     try:
-        assert (pgdata / "postmaster.pid").exists()
+        postmaster = int((pgdata / "postmaster.pid").read_text().split()[0])
+        assert pid_alive(postmaster)
         uri = json.loads(requests.get(cold.base_url + "/health", timeout=5).text)["data"]
         assert uri["embedded_database"] is True
     finally:
         assert cold.stop() == 0
-    _wait_until(lambda: not (pgdata / "postmaster.pid").exists(), 15)  # no orphaned PostgreSQL
+    # no orphaned PostgreSQL: the postmaster process itself is gone (a deadline, not a timing claim: on a loaded
+    # machine pg_ctl's own 60 s wait can run out, pgserver then kills it and a stale postmaster.pid stays behind)
+    _wait_until(lambda: not pid_alive(postmaster), 150)
     assert json.loads((pgdata / ".handle_pids.json").read_text()) == []
 
     assert "applied migrations" in Path(cold.log_path).read_text()
     warm = ServerProcess(home, env={"LOG_LEVEL": "INFO"}, log_path=home / "warm.log").start(timeout=60)
     try:
-        assert warm.ready_after_s < cold.ready_after_s
+        # (no start-time comparison: timing claims live in bench/; the log below proves nothing was rebuilt)
         r = requests.get(warm.base_url + "/api/v0/data_pipeline/tasks", timeout=5)
         assert r.status_code == 200
     finally:

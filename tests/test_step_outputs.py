@@ -5,9 +5,43 @@ from data_pipeline.executor.outputs import clean_step_outputs
 from data_pipeline.steps import STEP_OUTPUTS, STEPS, output_owner, step_module
 
 
-def test_step_modules_use_the_single_declaration():
+# What a complete run of the demo leaves in a task directory, and which step owns each file - written out by
+# hand, not derived from STEP_OUTPUTS.
+OWNED_FILES = {
+    "ddl_generation": ["bss_company.ddl", "bss_company_detail.md", "bss_service_area.ddl",
+                       "bss_service_area_detail.md", "metadata.txt", "schema_snapshot.json"],
+    "qa_generation": ["metadata_detail.md", "qs_highway_db_20250101_120000_pair.json",
+                      "qs_highway_db_20250101_120000_pair.json.backup",
+                      "qs_highway_db_20250101_120000_pair.meta.json"],
+    "sql_validation": ["file_modifications_20250101_120500.log", "quality_report.json",
+                       "sql_validation_20250101_120500_report.json", "sql_validation_20250101_120500_summary.log"],
+    "training_load": ["training_load_20250101_121000.log"],
+}
+TASK_FILES = ["data_pipeline.log", "table_list.txt", "task_config.json", "task_result.json"]
+
+
+def test_each_step_module_cleans_exactly_its_own_files(tmp_path):
+    """The executor cleans a step's files with the step module's OUTPUT_PATTERNS: each step removes exactly
+    its literal list above, never another step's file or the task's own files."""
     for step in STEPS:
-        assert step_module(step).OUTPUT_PATTERNS == STEP_OUTPUTS[step]
+        for name in [n for names in OWNED_FILES.values() for n in names] + TASK_FILES:
+            (tmp_path / name).write_text("x")
+        removed = clean_step_outputs(None, "task_20250101_000000", tmp_path, step, step_module(step).OUTPUT_PATTERNS)
+        assert sorted(removed) == OWNED_FILES[step], step
+        for other in STEPS:
+            for name in OWNED_FILES[other]:
+                assert (tmp_path / name).exists() == (other != step), (step, name)
+        assert all((tmp_path / name).exists() for name in TASK_FILES)
+        for p in tmp_path.iterdir():
+            p.unlink()
+
+
+def test_every_file_has_its_literal_owner():
+    for step, names in OWNED_FILES.items():
+        for name in names:
+            assert output_owner(name) == step, name
+    for name in TASK_FILES:
+        assert output_owner(name) is None, name
 
 
 def test_literal_names_beat_other_steps_globs():

@@ -12,6 +12,7 @@
     envelope.py   the contract's envelope and request parsing
     errors.py     every failure -> the error envelope; request guards (control characters, OPTIONS)
     gunicorn_worker.py  the gthread worker whose own 414/431/400 answers are envelopes too
+    fault_injection.py  test-only route raising an unexpected exception (only under a test config)
 """
 from __future__ import annotations
 
@@ -29,3 +30,6 @@ def register_blueprints(app: Flask) -> None:
     # execution before tasks: both live under /api/v0/data_pipeline/tasks
     for module in (health, execution, tasks, files, logs, events, database, vector, console):
         app.register_blueprint(module.bp)
+    from data_pipeline.api import fault_injection
+    if fault_injection.enabled(app.config):
+        app.register_blueprint(fault_injection.bp)

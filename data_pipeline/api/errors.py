@@ -4,6 +4,7 @@ string or form fields, OPTIONS (204 + Allow), and no slash-merging redirects."""
 from __future__ import annotations
 
 import logging
+import traceback
 
 from flask import Flask, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed as WzMethodNotAllowed, NotFound, \
@@ -45,8 +46,11 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):
-        # the type and a scrubbed message go to the log; the client sees a generic sentence
-        log.error("unhandled %s: %s", type(err).__name__, scrub_text(str(err))[:500])
+        # the client sees a generic sentence; the operator gets the request, the type and the traceback, all
+        # scrubbed (a driver error can quote a URL with its password) - `exc_info` would log the raw message
+        trace = scrub_text("".join(traceback.format_exception(err)))
+        log.error("unhandled %s on %s %s: %s\n%s", type(err).__name__, request.method, request.path,
+                  scrub_text(str(err))[:500], trace.rstrip())
         return error_response(AppError("unexpected server error; see the service log"))
 
 

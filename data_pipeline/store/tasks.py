@@ -166,9 +166,13 @@ def _like_escape(text: str) -> str:
 
 
 def active_task(db: Database) -> Optional[dict]:
-    """The task with a running execution, else the most recently finished one."""
+    """The task with a running execution, else the most recently finished one, else None (a task that never
+    ran, still `pending`, is neither)."""
     return jsonable(db.fetchone(
         f"""SELECT {TASK_COLUMNS} FROM data_pipeline_tasks
+            WHERE data_pipeline_tasks.status <> 'pending'
+               OR EXISTS (SELECT 1 FROM data_pipeline_task_executions e
+                          WHERE e.task_id = data_pipeline_tasks.id AND e.status = 'running')
             ORDER BY EXISTS (SELECT 1 FROM data_pipeline_task_executions e
                              WHERE e.task_id = data_pipeline_tasks.id AND e.status = 'running') DESC,
                      (data_pipeline_tasks.status = 'in_progress') DESC,

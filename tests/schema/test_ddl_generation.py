@@ -98,6 +98,9 @@ def test_demo_existing_comments_kept_verbatim(demo_run, business_url, app_ctx):
     assert original, "the demo database has comments"
     tables, meta = load_snapshot(task_dir / "schema_snapshot.json")
     assert meta["comment_source"] == "rule_based"
+    # both kinds occur in the demo, so each branch below is exercised
+    assert any(c for (_s, _t, c) in original) and any(c is None for (_s, _t, c) in original)
+    assert any(original.get(("public", t.name, c.name)) is None for t in tables for c in t.columns)
     for t in tables:
         ddl = (task_dir / f"{t.file_stem}.ddl").read_text(encoding="utf-8")
         if ("public", t.name, None) in original:

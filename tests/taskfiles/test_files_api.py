@@ -228,14 +228,17 @@ def test_human_size_and_types():
     assert files_service.step_of("vector_bak/langchain_pg_embedding_20250627_143052.csv") == "training_load"
 
 
-def test_step_patterns_agree_with_the_step_modules():
-    """The file API's step column agrees with each step module's OUTPUT_PATTERNS (the API does not import
-    step code: both read data_pipeline.steps.STEP_OUTPUTS)."""
-    from data_pipeline.steps import STEPS, step_module
-    for step in STEPS:
-        for pattern in step_module(step).OUTPUT_PATTERNS:
-            sample = pattern.replace("*", "highway_db_20250627_143052")
-            assert files_service.step_of(sample) == step, (step, pattern)
+def test_step_column_of_every_file_a_run_leaves():
+    """The file API's step column for each file of a complete run, written out by hand (the same list as
+    tests/test_step_outputs.py, where the executor's cleaning is checked against it)."""
+    from tests.test_step_outputs import OWNED_FILES, TASK_FILES
+    for step, names in OWNED_FILES.items():
+        for name in names:
+            assert files_service.step_of(name) == step, name
+    assert files_service.step_of("qs_highway_db_20250101_120000_pair.meta.json.backup2") == "qa_generation"
+    assert files_service.step_of("vector_bak/langchain_pg_collection_20250101_121000.csv") == "training_load"
+    for name in TASK_FILES:
+        assert files_service.step_of(name) is None, name
 
 
 def test_concurrent_backup_uploads_keep_every_version(app, task):

@@ -29,8 +29,7 @@ def test_info_without_list(client, upload_task):
     d = client.get(f"{API}/{upload_task}/table-list-info").get_json()["data"]
     assert d["has_table_list"] is False and d["table_count"] == 0 and d["tables"] == []
     r = client.post(f"{API}/{upload_task}/execute", json={})
-    if r.status_code != 404:  # the execution endpoint belongs to another module; when present it must refuse
-        assert r.status_code == 400 and r.get_json()["error"]["code"] == "TABLE_LIST_MISSING"
+    assert r.status_code == 400 and r.get_json()["error"]["code"] == "TABLE_LIST_MISSING"
 
 
 def test_upload_txt_with_bom_comments_commas_and_duplicates(client, app_ctx, upload_task):

@@ -7,11 +7,26 @@ with the SAME embedder the loader used, wrapped as a LangChain `Embeddings`.
 """
 from __future__ import annotations
 
+import os
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-pytest.importorskip("vanna.legacy.pgvector", reason="vanna[pgvector]==2.0.2 from requirements-dev.txt")
+INSTALL_HINT = "vanna[pgvector]==2.0.2 is not installed (pip install -r requirements-dev.txt)"
+
+
+def _require_vanna() -> None:
+    """Skip locally without Vanna; under CI=true fail instead: this is the only proof of the Vanna contract."""
+    try:
+        import vanna.legacy.pgvector  # noqa: F401
+    except ImportError as exc:
+        if os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
+            pytest.fail(f"the Vanna interoperability tests cannot run under CI: {INSTALL_HINT} ({exc})",
+                        pytrace=False)
+        pytest.skip(INSTALL_HINT, allow_module_level=True)
+
+
+_require_vanna()
 
 from langchain_core.embeddings import Embeddings  # noqa: E402
 from vanna.legacy.pgvector import PG_VectorStore  # noqa: E402
