@@ -204,6 +204,19 @@ def vet_url(url: str, settings=None) -> dict[str, str]:
     return params
 
 
+def vet_store_url(url: str, field: str = "vector_db_connection") -> dict[str, str]:
+    """A client-named vector store URL: the same refusal of file-reading parameters (passfile, service, sslkey,
+    ...) as a business URL. A store is written, so it may be our metadata database (the default store)."""
+    params = parse(url)
+    refused = sorted(k for k in params if k not in ALLOWED_PARAMETERS)
+    if refused:
+        raise BusinessUrlRefused(
+            f"{field} may not set {', '.join(refused)}: parameters that read files or settings of this "
+            f"service's server are not accepted (allowed: host, port, dbname, user, password, sslmode, ...)",
+            invalid_params=[field])
+    return params
+
+
 def _ours() -> BusinessUrlRefused:
     return BusinessUrlRefused("db_connection names this service's own metadata database; give the URL of a "
                               "business database", invalid_params=["db_connection"])

@@ -158,6 +158,17 @@ def test_file_reading_url_parameters_are_refused_by_name(client, business_url, e
     assert created.status_code == 400 and named in created.get_json()["error"]["details"]
 
 
+@pytest.mark.parametrize("extra, named", [("passfile=/etc/passwd", "passfile"), ("sslkey=/x", "sslkey"),
+                                          ("pass%66ile=/etc/passwd", "passfile"), ("service=prod", "service")])
+def test_a_vector_store_url_may_not_read_server_files_either(client, app_ctx, extra, named):
+    url = "postgresql://someone:pw@127.0.0.1:5432/vectors?" + extra
+    created = client.post(BASE, json={"vector_db_connection": url, "table_names": ["bss_company"]})
+    assert created.status_code == 400, created.get_json()
+    assert f"may not set {named}" in created.get_json()["error"]["details"]
+    searched = client.post("/api/v0/data_pipeline/vector/search", json={"question": "公司", "vector_db_connection": url})
+    assert searched.status_code == 400 and named in searched.get_json()["error"]["details"], searched.get_json()
+
+
 # --------------------------------------------------------------------------------------- 2. guard bypasses
 BYPASS_SQL = [
     "SELECT * FROM ts_stat('SELECT to_tsvector(pg_read_file(''pg_hba.conf''))')",

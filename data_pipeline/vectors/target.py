@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import psycopg2
 
+from core import business_db
 from core.db import Database, first_line, is_postgres_url
 from core.errors import DatabaseConnectionError, ValidationFailed
 from data_pipeline.store import vector as vector_sql
@@ -52,6 +53,8 @@ def check_url(value: Optional[str], field: str = "vector_db_connection") -> Opti
     if value is not None and not is_postgres_url(value):
         raise ValidationFailed(f"{field} must be a URL like postgresql://user:password@host:5432/dbname",
                                invalid_params=[field])
+    if value is not None:
+        business_db.vet_store_url(value, field)
     return value
 
 

@@ -53,7 +53,8 @@ def done_task(console_server):
     assert console_server.api("POST", f"data_pipeline/tasks/{task_id}/execute", json={})["success"]
     data = wait_finished(console_server, task_id)
     assert data["status"] == "completed", data
-    return data
+    # the status is lean by default: the page asks for parameters and results once, so does this fixture
+    return console_server.api("GET", f"data_pipeline/tasks/{task_id}?include=parameters,result")["data"]
 
 
 @pytest.fixture(params=sorted(WIDTHS))

@@ -274,7 +274,7 @@ def test_llm_is_not_called_for_a_fully_commented_table(tmp_path, settings, app_c
                         COMMENT ON TABLE half IS '半注释表'; COMMENT ON COLUMN half.id IS '主键';""")
         s = llm_settings(settings, openai_stub)
         with make_llm(s) as llm:
-            result = ddl_generation.run(make_ctx(tmp_path, s, url, parse_names(["done", "half"]), llm=llm))
+            result = ddl_generation.run(make_ctx(tmp_path, s, reader_url(url), parse_names(["done", "half"]), llm=llm))
     assert result.summary["succeeded"] == 2
     prompts = [r.json["messages"][-1]["content"] for r in openai_stub.chat_requests]
     assert len(prompts) == 1 and "half" in prompts[0]

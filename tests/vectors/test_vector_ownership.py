@@ -109,7 +109,7 @@ def test_a_task_deleted_without_vectors_still_protects_its_rows(vclient, app_ctx
 def test_delete_vectors_acts_on_the_tasks_own_store(vclient, app_ctx):
     second = create_database(app_ctx, "dp_vectors_owned")
     a = _task(vclient, vector_db_connection=second)
-    view = vclient.get(f"{TASKS}/{a}").get_json()["data"]
+    view = vclient.get(f"{TASKS}/{a}?include=parameters").get_json()["data"]
     assert view["parameters"]["vector_db_connection"].startswith("postgresql://postgres:******@")
     _load(app_ctx, a)
     _load(app_ctx, _task(vclient))                               # same texts in the default store

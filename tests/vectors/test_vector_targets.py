@@ -149,7 +149,7 @@ def test_a_complete_run_through_the_executor_loads_into_the_tasks_store_and_neve
         assert summary["vector_store"] == database_identity(second)
         assert sum(summary["loaded"].values()) == len(rows)
 
-        seen = [client.get(f"{BASE}/{task_id}").get_data(as_text=True),
+        seen = [client.get(f"{BASE}/{task_id}?include=parameters,result").get_data(as_text=True),
                 client.get(f"{BASE}/{task_id}/logs").get_data(as_text=True),
                 client.get(BASE).get_data(as_text=True)]
         seen += [p.read_text(encoding="utf-8", errors="replace") for p in app_ctx.task_dir(task_id).rglob("*")
