@@ -183,7 +183,7 @@ def test_api_start_fails_executions_whose_executor_is_gone(client, app_ctx, sett
     assert task_status(client, task_id)["status"] == "failed"
 
 
-def test_a_hung_local_executor_is_killed_after_the_verdict(client, slow_client, openai_stub, app_ctx, settings):
+def test_a_hung_local_executor_is_killed_with_the_verdict(client, slow_client, openai_stub, app_ctx, settings):
     task_id = create(client, ["bss_company", "bss_service_area", "bss_car_day_count"])
     execution_id = slow_client.post(f"{BASE}/{task_id}/execute", json={"step": "ddl_generation"}).get_json()[
         "data"]["execution_id"]

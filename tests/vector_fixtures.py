@@ -115,3 +115,10 @@ def store_rows(url: str) -> list[dict]:
         return all_rows(db)
     finally:
         db.close()
+
+
+def create_task(client, name: str = "向量测试", **params) -> str:
+    """A task created through the API (201 asserted); its id."""
+    resp = client.post("/api/v0/data_pipeline/tasks", json={"task_name": name, **params})
+    assert resp.status_code == 201, resp.get_json()
+    return resp.get_json()["data"]["task_id"]

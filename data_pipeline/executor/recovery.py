@@ -46,11 +46,13 @@ def fail_dead_executions(db: Database, settings: Settings, tasks_root: Optional[
         if reason is None:
             continue
         task_id, execution_id = execution["task_id"], execution["execution_id"]
+        # kill a hung local executor first: stopped inside a transaction it holds the row locks that the
+        # verdict below waits for (a SIGSTOPped heartbeat would otherwise block the monitor forever)
+        _stop_if_hung(execution, host)
         if not tracking.abort(db, task_id, execution_id, "failed", reason):
             continue  # it finished (or was cancelled) meanwhile
         log.warning("task %s: execution %s marked failed: %s", task_id, execution_id, reason)
         _record(db, task_id, execution_id, reason, tasks_root)
-        _stop_if_hung(execution, host)
         failed.append({"task_id": task_id, "execution_id": execution_id, "reason": reason})
     return failed
 

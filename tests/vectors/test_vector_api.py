@@ -9,13 +9,6 @@ from tests.vector_fixtures import all_rows, empty_vector_tables, step_context, w
 BASE = "/api/v0/data_pipeline/vector"
 
 
-@pytest.fixture()
-def vclient(client, app_ctx):
-    empty_vector_tables(app_ctx.db)
-    yield client
-    empty_vector_tables(app_ctx.db)
-
-
 def _new_task(client) -> str:
     resp = client.post("/api/v0/data_pipeline/tasks", json={"task_name": "向量测试"})
     assert resp.status_code == 201, resp.get_json()

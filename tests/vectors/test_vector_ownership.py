@@ -8,23 +8,14 @@ import pytest
 from data_pipeline.steps import training_load
 from data_pipeline.store import vector_owners
 from data_pipeline.vectors.target import database_identity
-from tests.vector_fixtures import (TRICKY_PAIRS, all_rows, create_database, empty_vector_tables,
-                                   step_context, store_rows, write_task_files)
+from tests.vector_fixtures import (all_rows, create_database, create_task, step_context, store_rows, TRICKY_PAIRS,
+                                   write_task_files)
 
 TASKS = "/api/v0/data_pipeline/tasks"
 
 
-@pytest.fixture()
-def vclient(client, app_ctx):
-    empty_vector_tables(app_ctx.db)
-    yield client
-    empty_vector_tables(app_ctx.db)
-
-
 def _task(client, **params) -> str:
-    resp = client.post(TASKS, json={"task_name": "归属测试", **params})
-    assert resp.status_code == 201, resp.get_json()
-    return resp.get_json()["data"]["task_id"]
+    return create_task(client, "归属测试", **params)
 
 
 def _load(app_ctx, task_id, pairs=TRICKY_PAIRS, *, ddl=True, **ctx_kw):

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from data_pipeline.steps import training_load
-from tests.vector_fixtures import (DDL_TEXTS, TRICKY_PAIRS, create_database, empty_vector_tables, step_context,
+from tests.vector_fixtures import (DDL_TEXTS, TRICKY_PAIRS, create_database, create_task, step_context,
                                    write_task_files)
 
 pytest.importorskip("vanna.legacy.pgvector", reason="vanna[pgvector]==2.0.2 from requirements-dev.txt")
@@ -18,17 +18,8 @@ SEARCH = "/api/v0/data_pipeline/vector/search"
 TASKS = "/api/v0/data_pipeline/tasks"
 
 
-@pytest.fixture()
-def vclient(client, app_ctx):
-    empty_vector_tables(app_ctx.db)
-    yield client
-    empty_vector_tables(app_ctx.db)
-
-
 def _task(client, **params) -> str:
-    resp = client.post(TASKS, json={"task_name": "试问", **params})
-    assert resp.status_code == 201, resp.get_json()
-    return resp.get_json()["data"]["task_id"]
+    return create_task(client, "试问", **params)
 
 
 def _pipeline_task(client, app_ctx, tables) -> tuple[str, list]:
