@@ -164,7 +164,7 @@ def _seconds_between(start: Optional[str], end: Optional[str]) -> Optional[float
 
 # What a status answer carries by default (the console polls it): an explicit whitelist, so a new field is a
 # decision. `parameters` and `result` grow with the task (the result of a 300-table run is tens of KB): they
-# come with `?include=parameters,result`. finished / warnings / total_duration are issue 13's additions.
+# come with `?include=parameters,result`.
 LEAN_STATUS_FIELDS = (
     "task_id", "task_name", "task_type", "status", "progress", "step_status", "current_step", "steps",
     "total_steps", "error_message", "created_at", "started_at", "completed_at", "duration", "created_by",
