@@ -157,34 +157,33 @@ def rule_table_comment(table: Table, tables_by_name: dict[tuple[str, str], Table
     return f"{text}{kind}" if text else f"“{table.name}”{kind}（含义待确认）"
 
 
+# the words of `describe` per output language; the sentence is built the same way in both
+_DESCRIBE_WORDS = {
+    "zh": {"named": "{name}（{label}）", "rows": "：共{approx} {rows} 行数据", "approx": "约", "columns": "{n} 个字段",
+           "primary_key": "主键为 {cols}", "references": "{cols} 关联 {table}({ref})", "sep": "，", "end": "。",
+           "kinds": {"view": "（视图）", "materialized_view": "（物化视图）", "partitioned_table": "（分区表）"}},
+    "en": {"named": "{name} ({label})", "rows": ": {approx}{rows} rows", "approx": "about ", "columns": "{n} columns",
+           "primary_key": "primary key {cols}", "references": "{cols} references {table}({ref})", "sep": ", ",
+           "end": ".", "kinds": {"view": " (view)", "materialized_view": " (materialized view)",
+                                 "partitioned_table": " (partitioned table)"}},
+}
+
+
 def describe(table: Table, language: str = "zh") -> str:
     """A factual one-paragraph description for the md body (counts, keys, relations; no guessing)."""
+    words = _DESCRIBE_WORDS["en" if language == "en" else "zh"]
     label = table_label(table, table.name, language)
     rows = table.row_estimate
-    if language == "en":
-        parts = [f"{table.name} ({label})" if label != table.name else table.name]
-        if rows is not None:
-            parts[0] += f": {'' if table.row_count_exact else 'about '}{rows} rows"
-        parts.append(f"{len(table.columns)} columns")
-        if table.primary_key:
-            parts.append(f"primary key {', '.join(table.primary_key)}")
-        for fk in table.foreign_keys:
-            cols = fk.columns[0] if len(fk.columns) == 1 else f"({', '.join(fk.columns)})"
-            parts.append(f"{cols} references {fk.ref_table}({', '.join(fk.ref_columns)})")
-        kind = {"view": " (view)", "materialized_view": " (materialized view)",
-                "partitioned_table": " (partitioned table)"}
-        return ", ".join(parts) + kind.get(table.kind, "") + "."
-    parts = [f"{table.name}（{label}）" if label != table.name else table.name]
+    parts = [words["named"].format(name=table.name, label=label) if label != table.name else table.name]
     if rows is not None:
-        parts[0] += f"：共{'' if table.row_count_exact else '约'} {rows} 行数据"
-    parts.append(f"{len(table.columns)} 个字段")
+        parts[0] += words["rows"].format(approx="" if table.row_count_exact else words["approx"], rows=rows)
+    parts.append(words["columns"].format(n=len(table.columns)))
     if table.primary_key:
-        parts.append(f"主键为 {', '.join(table.primary_key)}")
+        parts.append(words["primary_key"].format(cols=", ".join(table.primary_key)))
     for fk in table.foreign_keys:
         cols = fk.columns[0] if len(fk.columns) == 1 else f"({', '.join(fk.columns)})"
-        parts.append(f"{cols} 关联 {fk.ref_table}({', '.join(fk.ref_columns)})")
-    kind = {"view": "（视图）", "materialized_view": "（物化视图）", "partitioned_table": "（分区表）"}
-    return "，".join(parts) + kind.get(table.kind, "") + "。"
+        parts.append(words["references"].format(cols=cols, table=fk.ref_table, ref=", ".join(fk.ref_columns)))
+    return words["sep"].join(parts) + words["kinds"].get(table.kind, "") + words["end"]
 
 
 def apply_rule_based(table: Table, tables_by_name: dict[tuple[str, str], Table], language: str = "zh") -> int:
