@@ -34,6 +34,9 @@ class Settings(BaseModel):
     port: int = Field(8084, ge=1, le=65535, description="Listen port of the API")
     workers: int = Field(2, ge=1, le=32, description="gunicorn worker processes")
     threads: int = Field(8, ge=1, le=256, description="threads per gunicorn worker")
+    computing_requests_per_worker: int = Field(1, ge=0, le=256, description="Requests computing at once in one "
+                                               "API worker; the others wait in line, but never behind one that "
+                                               "has run 25 ms (it is waiting on I/O). 0: no limit")
     debug: bool = Field(False, description="Serve with the Flask development server instead of gunicorn")
     api_token: str = Field("", description="When set, every /api/ request needs 'Authorization: Bearer <token>'")
     log_level: str = Field("INFO", description="Log level of API and executor")

@@ -17,6 +17,7 @@ from flask import Flask, request
 from app_config import ConfigError, Settings, get_settings, load_settings
 from core.errors import Unauthorized
 from data_pipeline.api import register_blueprints
+from data_pipeline.api.compute_gate import ComputeGate
 from data_pipeline.api.errors import register_error_handlers, register_request_guards
 from data_pipeline.context import build_context
 
@@ -55,6 +56,8 @@ def create_app(overrides: Optional[dict] = None, settings: Optional[Settings] = 
     register_error_handlers(app)
     register_request_guards(app)
     register_blueprints(app)
+    # threads of one worker computing at once mostly wait for each other's interpreter lock (docs/polling.md)
+    app.wsgi_app = ComputeGate(app.wsgi_app, slots=settings.computing_requests_per_worker)
     return app
 
 

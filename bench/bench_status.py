@@ -156,8 +156,11 @@ def closed_loop(url: str, path: str, connections: int, seconds: float, etag: str
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
     p99_ms = float(p99.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[p99.group(2)] if p99 else float("nan")
     app_ms, pg_ms = (app1 - app0) * 1000 / max(total, 1), (pg1 - pg0) * 1000 / max(total, 1)
+    if pg_ms < 0:  # an executor's PostgreSQL backends exited during the run (their CPU left the tree): unknown
+        pg_ms = float("nan")
     return {"rate": rate, "non_2xx_3xx": int(bad.group(1)) if bad else 0, "p99": p99_ms,
-            "cpu_ms_app": app_ms, "cpu_ms_pg": pg_ms, "capacity_2_cores": 2000 / max(app_ms + pg_ms, 1e-6),
+            "cpu_ms_app": app_ms, "cpu_ms_pg": pg_ms,
+            "capacity_2_cores": 2000 / max(app_ms + pg_ms, 1e-6) if pg_ms == pg_ms else float("nan"),
             "load_avg": os.getloadavg()[0]}
 
 

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
+from datetime import datetime
 
 import psycopg2.extras
 import pytest
@@ -106,6 +108,9 @@ def test_status_etag_304_and_change(client, app_ctx):
     first = client.get(f"{BASE}/{task_id}")
     etag = first.headers["ETag"]
     assert etag.startswith('W/"') and first.headers["Cache-Control"] == "no-cache"
+    # Last-Modified is the row's last change (informative; 304s are decided by the ETag)
+    updated = datetime.fromisoformat(first.get_json()["data"]["updated_at"]).astimezone()
+    assert first.last_modified == updated.replace(microsecond=0)
     again = client.get(f"{BASE}/{task_id}", headers={"If-None-Match": etag})
     assert again.status_code == 304 and again.data == b"" and again.headers["ETag"] == etag
     # the include set is part of the representation
@@ -144,7 +149,10 @@ def test_list_executions_and_files_etags(client, app_ctx):
     assert client.get(BASE, headers={"If-None-Match": list_etag}).status_code == 200
     files_etag = client.get(f"{BASE}/{task_id}/files").headers["ETag"]
     (app_ctx.task_dir(task_id) / "extra.md").write_text("# x\n", encoding="utf-8")
-    assert client.get(f"{BASE}/{task_id}/files", headers={"If-None-Match": files_etag}).status_code == 200
+    os.utime(app_ctx.task_dir(task_id) / "extra.md", (1_700_000_000, 1_900_000_000))
+    listed = client.get(f"{BASE}/{task_id}/files", headers={"If-None-Match": files_etag})
+    assert listed.status_code == 200
+    assert listed.last_modified.timestamp() == 1_900_000_000  # the newest file's time
 
 
 def test_status_get_is_one_statement(client, app_ctx, monkeypatch):

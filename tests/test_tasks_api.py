@@ -128,6 +128,18 @@ def test_get_list_query_active_executions_delete(client, app_ctx):
     assert client.get(f"{BASE}?status=completed").get_json()["data"]["total"] == 0
     assert_error(client.get(f"{BASE}?limit=501"), 400, "VALIDATION_ERROR")
     assert_error(client.get(f"{BASE}?status=bogus"), 400, "VALIDATION_ERROR")
+    # GET takes the query's filters too (the console's list page polls it with If-None-Match)
+    named = client.get(f"{BASE}?task_name=%E4%BB%BB%E5%8A%A1%201")  # 任务 1
+    assert [t["task_id"] for t in named.get_json()["data"]["tasks"]] == [ids[1]]
+    assert client.get(f"{BASE}?task_name=%25").get_json()["data"]["total"] == 0  # % is literal
+    both = client.get(f"{BASE}?db_name=highway_db&status=pending&created_time_start=2000-01-01T00:00:00&limit=2"
+                      "&offset=2").get_json()["data"]
+    assert both["total"] == 3 and [t["task_id"] for t in both["tasks"]] == [ids[0]]  # newest first
+    assert client.get(f"{BASE}?created_time_start=2099-01-01T00:00:00").get_json()["data"]["total"] == 0
+    assert client.get(f"{BASE}?db_name=other_db").get_json()["data"]["total"] == 0
+    unfiltered_etag = client.get(f"{BASE}?limit=2").headers["ETag"]
+    assert client.get(f"{BASE}?limit=2&db_name=highway_db").headers["ETag"] != unfiltered_etag
+    assert_error(client.get(f"{BASE}?created_time_start=yesterday"), 400, "VALIDATION_ERROR")
 
     q = client.post(f"{BASE}/query", json={"task_name": "任务 1", "page": 1, "page_size": 10}).get_json()["data"]
     assert [t["task_id"] for t in q["tasks"]] == [ids[1]]

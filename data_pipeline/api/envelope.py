@@ -61,9 +61,15 @@ def not_modified(etag: str) -> Optional[Response]:
     return None
 
 
-def with_etag(resp: Response, etag: str) -> Response:
+def with_etag(resp: Response, etag: str, modified: tuple[Any, ...] = ()) -> Response:
+    """`modified`: the local-time ISO times the answer was made from; the latest becomes `Last-Modified`
+    (informative: one-second resolution cannot validate an answer that changes twice a second, so 304s are
+    decided by the ETag alone)."""
     resp.headers["ETag"] = etag
     resp.headers["Cache-Control"] = "no-cache"  # always revalidate; a 304 costs one small round trip
+    times = [datetime.fromisoformat(t).astimezone() for t in modified if isinstance(t, str) and t]
+    if times:
+        resp.last_modified = max(times)
     return resp
 
 

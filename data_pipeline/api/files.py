@@ -68,7 +68,8 @@ def list_files(task_id: str):
     _task, task_dir = _task_and_dir(task_id)
     data = files.list_files(ctx().db, task_id, task_dir)
     etag = etag_for("files", json.dumps(data, sort_keys=True, default=str))  # names, sizes, times
-    return not_modified(etag) or with_etag(ok(data, message="获取文件列表成功"), etag)
+    return not_modified(etag) or with_etag(ok(data, message="获取文件列表成功"), etag,
+                                           modified=tuple(f.get("modified_at") for f in data.get("files", [])))
 
 
 def _send(task_id: str, file_name: str):

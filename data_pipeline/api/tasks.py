@@ -71,19 +71,38 @@ def create_task():
     return ok(view, message="任务创建成功", code=201)
 
 
-class ListArgs(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class TaskFilters(BaseModel):
+    """The filters GET /tasks (query string) and POST /tasks/query (JSON body) share."""
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+    status: Optional[TaskStatus] = None
+    task_name: Optional[str] = Field(None, max_length=255)
+    created_by: Optional[str] = Field(None, max_length=100)
+    db_name: Optional[str] = Field(None, max_length=100)
+    created_time_start: Optional[datetime] = None
+    created_time_end: Optional[datetime] = None
+
+    @field_validator("created_time_start", "created_time_end")
+    @classmethod
+    def _local(cls, v: Optional[datetime]) -> Optional[datetime]:
+        # naive times are local time, like every time this API shows
+        return v.astimezone() if v is not None else None
+
+    def filters(self) -> dict:
+        return self.model_dump(include=set(TaskFilters.model_fields))
+
+
+class ListArgs(TaskFilters):
     limit: int = Field(50, ge=1, le=500)
     offset: int = Field(0, ge=0)
-    status: Optional[TaskStatus] = None
 
 
 @bp.get("")
 def list_tasks():
     args = query_args(ListArgs)
-    rows, total = task_store.list_tasks(ctx().db, limit=args.limit, offset=args.offset, status=args.status)
+    filters = args.filters()
+    rows, total = task_store.list_tasks(ctx().db, limit=args.limit, offset=args.offset, filters=filters)
     # the list changes when a listed row changes or the total does; running durations are "as of" that change
-    etag = etag_for("list", args.limit, args.offset, args.status, total,
+    etag = etag_for("list", args.limit, args.offset, sorted(filters.items(), key=lambda kv: kv[0]), total,
                     *[(r["task_id"], r["updated_at"], r["status"]) for r in rows])
     cached = not_modified(etag)
     if cached is not None:
@@ -92,33 +111,20 @@ def list_tasks():
                          "limit": args.limit, "offset": args.offset}, message="获取任务列表成功"), etag)
 
 
-class QueryBody(BaseModel):
+class QueryBody(TaskFilters):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     page: int = Field(1, ge=1)
     page_size: int = Field(20, ge=1, le=100)
-    status: Optional[TaskStatus] = None
-    task_name: Optional[str] = Field(None, max_length=255)
-    created_by: Optional[str] = Field(None, max_length=100)
-    db_name: Optional[str] = Field(None, max_length=100)
-    created_time_start: Optional[datetime] = None
-    created_time_end: Optional[datetime] = None
     sort_by: Literal["created_at", "started_at", "completed_at", "updated_at", "status", "task_name",
                      "progress", "id"] = "created_at"
     sort_order: Literal["asc", "desc", "ASC", "DESC"] = "desc"
-
-    @field_validator("created_time_start", "created_time_end")
-    @classmethod
-    def _local(cls, v: Optional[datetime]) -> Optional[datetime]:
-        # naive times are local time, like every time this API shows
-        return v.astimezone() if v is not None else None
 
 
 @bp.post("/query")
 def query_tasks():
     started = time.perf_counter()
     q = parse(QueryBody, json_body())
-    filters = q.model_dump(include={"status", "task_name", "created_by", "db_name", "created_time_start",
-                                    "created_time_end"})
+    filters = q.filters()
     rows, total = task_store.query_tasks(ctx().db, filters=filters, page=q.page, page_size=q.page_size,
                                          sort_by=q.sort_by, sort_order=q.sort_order)
     pages = math.ceil(total / q.page_size) if total else 0
@@ -171,7 +177,8 @@ def get_task(task_id: str):
     if cached is not None:
         return cached
     view = task_service.lean_status_view(ctx(), row, running, include)
-    return with_etag(ok(view, message="获取任务状态成功"), etag)
+    return with_etag(ok(view, message="获取任务状态成功"), etag,
+                     modified=(row["updated_at"], running and running["started_at"]))
 
 
 @bp.get("/<task_id>/executions")
@@ -188,7 +195,8 @@ def list_executions(task_id: str):
         e["duration"] = round(e["duration"], 3) if e["duration"] is not None else None
         e["step_name"] = e["execution_step"]
     return with_etag(ok({"task_id": task_id, "executions": executions, "total": len(executions)},
-                        message="获取执行历史成功"), etag)
+                        message="获取执行历史成功"), etag,
+                     modified=tuple(e[k] for e in executions for k in ("started_at", "completed_at")))
 
 
 class DeleteArgs(BaseModel):

@@ -117,13 +117,14 @@ def update_parameters(db: Database, task_id: str, changes: dict, business_contex
         {"id": task_id, "changes": psycopg2.extras.Json(changes), "bc": business_context})
 
 
-def list_tasks(db: Database, *, limit: int, offset: int, status: Optional[str]) -> tuple[list[dict], int]:
-    where = "WHERE status = %(status)s" if status else ""
+def list_tasks(db: Database, *, limit: int, offset: int, filters: dict[str, Any]) -> tuple[list[dict], int]:
+    """Newest first; `filters` as in `query_tasks`."""
+    where, params = _filter_clause(filters)
     rows = db.fetchall(
         f"""SELECT {LIST_COLUMNS}, count(*) OVER () AS _total FROM data_pipeline_tasks {where}
             ORDER BY created_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s""",
-        {"status": status, "limit": limit, "offset": offset})
-    total = rows[0]["_total"] if rows else _count(db, where, {"status": status})
+        {**params, "limit": limit, "offset": offset})
+    total = rows[0]["_total"] if rows else _count(db, where, params)
     return [jsonable({k: v for k, v in r.items() if k != "_total"}) for r in rows], total
 
 
@@ -133,6 +134,17 @@ def _count(db: Database, where: str, params: dict) -> int:
 
 def query_tasks(db: Database, *, filters: dict[str, Any], page: int, page_size: int, sort_by: str,
                 sort_order: str) -> tuple[list[dict], int]:
+    where, params = _filter_clause(filters)
+    column = sort_by if sort_by in SORTABLE else "created_at"
+    direction = "ASC" if sort_order.lower() == "asc" else "DESC"
+    rows = db.fetchall(
+        f"""SELECT {LIST_COLUMNS} FROM data_pipeline_tasks {where}
+            ORDER BY {column} {direction} NULLS LAST, id {direction} LIMIT %(limit)s OFFSET %(offset)s""",
+        {**params, "limit": page_size, "offset": (page - 1) * page_size})
+    return [jsonable(r) for r in rows], _count(db, where, params)
+
+
+def _filter_clause(filters: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """Filters: status, task_name (case-insensitive contains), created_by, db_name, created_time_start/end."""
     clauses, params = [], {}
     if filters.get("status"):
@@ -151,14 +163,7 @@ def query_tasks(db: Database, *, filters: dict[str, Any], page: int, page_size: 
     if filters.get("created_time_end"):
         clauses.append("created_at <= %(end)s")
         params["end"] = filters["created_time_end"]
-    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-    column = sort_by if sort_by in SORTABLE else "created_at"
-    direction = "ASC" if sort_order.lower() == "asc" else "DESC"
-    params.update(limit=page_size, offset=(page - 1) * page_size)
-    rows = db.fetchall(
-        f"""SELECT {LIST_COLUMNS} FROM data_pipeline_tasks {where}
-            ORDER BY {column} {direction} NULLS LAST, id {direction} LIMIT %(limit)s OFFSET %(offset)s""", params)
-    return [jsonable(r) for r in rows], _count(db, where, params)
+    return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
 def _like_escape(text: str) -> str:

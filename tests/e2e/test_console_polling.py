@@ -1,4 +1,5 @@
-"""The detail page's live updates: conditional polls (304 while nothing changes) and the event stream in a run."""
+"""Live updates: the detail page's conditional polls (304 while nothing changes) and event stream in a run; the
+list page's conditional refresh while a listed task runs."""
 from __future__ import annotations
 
 import re
@@ -31,3 +32,26 @@ def test_detail_page_revalidates_then_follows_events(page, console_server):
     expect(page.locator(".head-status .badge")).to_have_text("已完成", timeout=60000)
     assert events, "the page never opened the event stream"
     expect(page.locator('section.step-card[data-step="training_load"] .badge')).to_have_text("已完成")
+
+
+def test_list_page_refreshes_with_conditional_gets_while_a_task_runs(page, console_server):
+    created = console_server.api("POST", "data_pipeline/tasks", json={"task_name": unique("列表轮询"),
+                                                                     "table_names": ["bss_company"]})
+    task_id = created["data"]["task_id"]
+    # demo_delay_s holds the first step running without writing the task: the list stays the same meanwhile
+    started = console_server.api("POST", f"data_pipeline/tasks/{task_id}/execute", json={"demo_delay_s": 60})
+    assert started["success"], started
+    seen: list[int] = []
+    page.on("response", lambda r: seen.append(r.status) if "/api/v0/data_pipeline/tasks?" in r.url else None)
+    try:
+        page.goto(f"{console_server.base_url}/#/tasks")
+        row = page.locator(f'tr[data-task-id="{task_id}"]')
+        expect(row.locator(".badge")).to_have_text("执行中")
+        expect(page.locator(".auto-refresh")).to_contain_text("自动刷新")
+        page.wait_for_timeout(5000)  # refreshed every 2 s
+        assert len(seen) >= 3 and seen[0] == 200 and seen[-1] == 304, seen  # unchanged: nothing re-sent
+        expect(row.locator(".badge")).to_have_text("执行中")  # a 304 keeps the rendered rows
+    finally:
+        console_server.api("POST", f"data_pipeline/tasks/{task_id}/cancel")
+    expect(row.locator(".badge")).to_have_text("已取消", timeout=30000)  # a change is still seen
+    expect(page.locator(".auto-refresh")).to_have_text("")

@@ -1,5 +1,6 @@
-// Task list: filters (status, name, database, time range) via POST tasks/query, pagination, auto-refresh.
-import { post } from "../api.js";
+// Task list: filters (status, name, database, time range) and pagination on GET tasks, auto-refresh while a
+// listed task runs; the refresh revalidates (If-None-Match), so an unchanged page costs a 304 and no re-render.
+import { getIfChanged } from "../api.js";
 import { el, field, button, statusBadge, progressBar, fmtTime, fmtDuration, showError, timers, STEPS,
          STEP_LABELS, STEP_STATUS, TASK_STATUS } from "../ui.js";
 
@@ -84,21 +85,27 @@ export async function render(main) {
   }
 
   let refreshing = null;
+  let shown = null;  // the list URL this page has rendered (a 304 for another one, or a first one, still renders)
   async function load() {
     try {
-      const data = await post("data_pipeline/tasks/query",
-                              { page: state.page, page_size: PAGE_SIZE, ...state.filters });
+      const query = new URLSearchParams({ limit: PAGE_SIZE, offset: (state.page - 1) * PAGE_SIZE });
+      for (const [k, v] of Object.entries(state.filters)) if (v) query.set(k, v);
+      const url = `data_pipeline/tasks?${query}`;
+      const { data, changed } = await getIfChanged(url);
       showError(errors, null);
       const tasks = data.tasks || [];
-      const p = data.pagination || { page: 1, total_pages: 1, total: tasks.length };
-      tbody.replaceChildren(...(tasks.length ? tasks.map(row) : [emptyRow()]));
-      // an empty result says so, never "第 0 / 0 页"
-      info.textContent = p.total ? `共 ${p.total} 个任务，第 ${p.page} / ${p.total_pages} 页`
+      if (changed || shown !== url) {
+        shown = url;
+        const total = data.total || 0, pages = Math.ceil(total / PAGE_SIZE);
+        tbody.replaceChildren(...(tasks.length ? tasks.map(row) : [emptyRow()]));
+        // an empty result says so, never "第 0 / 0 页"
+        info.textContent = total ? `共 ${total} 个任务，第 ${state.page} / ${pages} 页`
                                  : filtered() ? "无匹配任务" : "还没有任务";
-      pager.hidden = !p.total || (p.total_pages <= 1 && p.page <= 1);
-      pager.replaceChildren(
-        button("上一页", () => { state.page -= 1; load(); }, "", { disabled: !p.has_prev }),
-        button("下一页", () => { state.page += 1; load(); }, "", { disabled: !p.has_next }));
+        pager.hidden = !total || (pages <= 1 && state.page <= 1);
+        pager.replaceChildren(
+          button("上一页", () => { state.page -= 1; load(); }, "", { disabled: state.page <= 1 }),
+          button("下一页", () => { state.page += 1; load(); }, "", { disabled: state.page >= pages }));
+      }
       // poll while anything on this page is running
       const running = tasks.some((t) => ACTIVE.has(t.status));
       if (running && !refreshing) {

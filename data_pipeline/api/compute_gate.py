@@ -1,0 +1,60 @@
+"""ComputeGate: the WSGI middleware that lets one request at a time compute in an API worker process.
+
+Why: a request here is almost all Python (routing, one short query to our own local PostgreSQL, JSON), and
+Python threads of one process share one interpreter lock. With 8 threads of a gthread worker computing at once
+they mostly wait for each other: on 2 cores, 2 workers x 8 threads served 450-530 status GET/s, the same
+workers with at most one computing request each 1,600-1,750 (bench/bench_status.py; docs/polling.md).
+Threads still matter for what waits rather than computes, so the gate must never put fast requests behind
+a slow one:
+- only the application call is gated, not the iteration of its body: an event or log stream returns at
+  once and streams outside the gate;
+- a request that holds the gate longer than `bypass_after_s` is taken to be waiting on I/O (a remote business
+  database, an LLM or embedding service, a slow client's upload), and the others stop lining up behind it
+  until it is done: they run ungated, as they would without the gate.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable, Iterable
+
+DEFAULT_BYPASS_AFTER_S = 0.025
+
+
+class ComputeGate:
+    def __init__(self, app: Callable, slots: int = 1, bypass_after_s: float = DEFAULT_BYPASS_AFTER_S):
+        self.app = app
+        self.slots = slots
+        self.bypass_after_s = bypass_after_s
+        self._cond = threading.Condition(threading.Lock())
+        self._holders: dict[int, float] = {}  # token -> when it entered; a token per gated request
+        self._next_token = 0
+
+    def _enter(self) -> int | None:
+        """A token when this request holds a slot (give it back with `_leave`), None when it runs ungated
+        because every slot is held by a request older than `bypass_after_s`."""
+        with self._cond:
+            while len(self._holders) >= self.slots:
+                now = time.monotonic()
+                youngest = max(self._holders.values())
+                if now - youngest >= self.bypass_after_s:
+                    return None  # every holder is waiting on something slow: don't queue behind them
+                self._cond.wait(self.bypass_after_s - (now - youngest))
+            self._next_token += 1
+            self._holders[self._next_token] = time.monotonic()
+            return self._next_token
+
+    def _leave(self, token: int) -> None:
+        with self._cond:
+            del self._holders[token]
+            self._cond.notify()
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        if self.slots <= 0:
+            return self.app(environ, start_response)
+        token = self._enter()
+        try:
+            return self.app(environ, start_response)
+        finally:
+            if token is not None:
+                self._leave(token)

@@ -1,0 +1,132 @@
+"""ComputeGate: one request computes at a time per worker, but nothing lines up behind a slow one, and a
+streamed body is never held inside the gate. Driven with real threads against small WSGI apps."""
+from __future__ import annotations
+
+import threading
+import time
+
+from data_pipeline.api.compute_gate import ComputeGate
+
+
+def _start_response(status, headers, exc_info=None):
+    return lambda data: None
+
+
+class Recorder:
+    """A WSGI app that records how many calls run at once; each call takes `seconds` (or waits for `release`)."""
+
+    def __init__(self, seconds: float = 0.0):
+        self.seconds = seconds
+        self.running = 0
+        self.most_at_once = 0
+        self.lock = threading.Lock()
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, environ, start_response):
+        with self.lock:
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+        self.entered.set()
+        try:
+            if environ.get("hold"):
+                assert self.release.wait(10)
+            else:
+                time.sleep(self.seconds)
+        finally:
+            with self.lock:
+                self.running -= 1
+        start_response("200 OK", [])
+        return [b"ok"]
+
+
+def _call_in_threads(gate, environs):
+    threads = [threading.Thread(target=gate, args=(env, _start_response)) for env in environs]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def test_one_request_computes_at_a_time():
+    app = Recorder(seconds=0.005)
+    gate = ComputeGate(app, slots=1, bypass_after_s=1.0)
+    for thread in _call_in_threads(gate, [{} for _ in range(8)]):
+        thread.join(10)
+    assert app.most_at_once == 1
+
+
+def test_slots_bound_the_requests_computing_at_once():
+    app = Recorder(seconds=0.01)
+    gate = ComputeGate(app, slots=3, bypass_after_s=1.0)
+    for thread in _call_in_threads(gate, [{} for _ in range(12)]):
+        thread.join(10)
+    assert app.most_at_once == 3
+
+
+def test_zero_slots_is_no_gate():
+    app = Recorder(seconds=0.02)
+    gate = ComputeGate(app, slots=0)
+    for thread in _call_in_threads(gate, [{} for _ in range(4)]):
+        thread.join(10)
+    assert app.most_at_once == 4
+
+
+def test_a_slow_request_does_not_hold_up_the_others():
+    """A request waiting on I/O holds the only slot; a quick one behind it runs after the bypass delay,
+    not after the slow one finishes."""
+    app = Recorder()
+    gate = ComputeGate(app, slots=1, bypass_after_s=0.05)
+    slow = _call_in_threads(gate, [{"hold": True}])[0]
+    assert app.entered.wait(5)
+    started = time.monotonic()
+    quick = _call_in_threads(gate, [{}])[0]
+    quick.join(5)
+    waited = time.monotonic() - started
+    assert not quick.is_alive() and slow.is_alive()
+    assert waited < 1.0  # bypassed after ~0.05 s instead of waiting for the slow one (up to 10 s)
+    app.release.set()
+    slow.join(5)
+    assert gate._holders == {}  # the slot is free again
+
+
+def test_a_streamed_body_is_iterated_outside_the_gate():
+    """An event stream returns its generator at once; the gate is free while the body streams, so a quick
+    request is not held up even though bypassing would take 10 s."""
+    streaming = threading.Event()
+    finish = threading.Event()
+
+    def app(environ, start_response):
+        start_response("200 OK", [])
+        if not environ.get("stream"):
+            return [b"ok"]
+
+        def body():
+            streaming.set()
+            assert finish.wait(10)
+            yield b"data: end\n\n"
+        return body()
+
+    gate = ComputeGate(app, slots=1, bypass_after_s=10.0)
+    body = gate({"stream": True}, _start_response)
+    consumer = threading.Thread(target=lambda: list(body))
+    consumer.start()
+    assert streaming.wait(5)
+    started = time.monotonic()
+    assert gate({}, _start_response) == [b"ok"]
+    assert time.monotonic() - started < 1.0
+    finish.set()
+    consumer.join(5)
+    assert not consumer.is_alive()
+
+
+def test_an_exception_gives_the_slot_back():
+    def failing(environ, start_response):
+        raise RuntimeError("boom")
+
+    gate = ComputeGate(failing, slots=1, bypass_after_s=10.0)
+    for _ in range(3):
+        try:
+            gate({}, _start_response)
+        except RuntimeError:
+            pass
+    assert gate._holders == {}
