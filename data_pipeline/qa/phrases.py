@@ -6,8 +6,10 @@ LIMIT its SQL has ("前 {n} 个"), names each join's role, and says "average" wh
 """
 from __future__ import annotations
 
+import re
 from datetime import date
 
+from data_pipeline.qa.glossary import pluralize
 from data_pipeline.qa.vocabulary import is_en
 
 PHRASES: dict[str, tuple[str, str]] = {
@@ -15,18 +17,18 @@ PHRASES: dict[str, tuple[str, str]] = {
     "list_recent": ("按{time}列出最近的{n}条{noun}记录的{what}。",
                     "List the {what} of the {n} most recent {plural} by {time}."),
     "list_first": ("按{key}排序，列出前{n}条{noun}记录的{what}。", "List the {what} of the first {n} {plural} by {key}."),
-    "count_distinct": ("{noun}中共有多少个不同的{label}？", "How many distinct {label} values do the {plural} have?"),
+    "count_distinct": ("{noun}中共有多少个不同的{label}？", "How many distinct {labels} do the {plural} have?"),
     "group_count": ("{noun}中各{cat}的记录数是多少？", "How many {plural} are there per {cat}?"),
-    "filter_count": ("{cat}为“{value}”的{noun}有多少条记录？", "How many {plural} have {cat} “{value}”?"),
-    "filter_list": ("{cat}为“{value}”的{noun}有哪些？列出前{n}个{label}。",
-                    "List up to {n} {label} values of the {plural} whose {cat} is “{value}”."),
+    "filter_count": ("{cat}为{value}的{noun}有多少条记录？", "How many {plural} have {cat} {value}?"),
+    "filter_list": ("{cat}为{value}的{noun}有哪些？列出前{n}个{label}。",
+                    "List up to {n} {labels} of the {plural} whose {cat} is {value}."),
     "stats_sum": ("{noun}的{m}总计、平均值和最大值分别是多少？",
                   "What are the total, average and maximum {m} of the {plural}?"),
     "stats_avg": ("{noun}的{m}平均值、最小值和最大值分别是多少？",
                   "What are the average, minimum and maximum {m} of the {plural}?"),
     "group_measure": ("{noun}中各{cat}的{what}是多少？", "What is the {what} of the {plural} per {cat}?"),
     "top_n": ("{noun}中{what}最高的前{n}个{label}是哪些？",
-              "Which {n} {label} values of the {plural} have the highest {what}?"),
+              "What are the top {n} {labels} of the {plural} by {what}?"),
     "time_created": ("{period}新增了多少条{noun}记录？", "How many {plural} were created in {period}?"),
     "time_count": ("{time}在{period}的{noun}有多少条记录？", "How many {plural} have {time} in {period}?"),
     "time_measure": ("{time}在{period}的{noun}，{what}是多少？",
@@ -38,19 +40,19 @@ PHRASES: dict[str, tuple[str, str]] = {
                       "What is the {what} of the {plural} per month of {time} since {since}?"),
     "above_average": ("{noun}中{m}高于平均值的记录有多少条？", "How many {plural} have {m} above the average?"),
     "above_average_group": ("{noun}中记录数高于各{cat}平均水平的{cat}有哪些？",
-                            "Which {cat} values have more {plural} than the average {cat}?"),
+                            "Which {cats} have more {plural} than the average {cat}?"),
     "top_per_group": ("{noun}中，各{cat}里{what}最高的{label}分别是什么？",
                       "For each {cat} of the {plural}, which {label} has the highest {what}?"),
     "rank": ("按{what}对{noun}的{label}排名，前{n}名分别是哪些？",
-             "Rank the {label} values of the {plural} by {what}: which are the top {n}?"),
+             "Rank the {labels} of the {plural} by {what}: which are the top {n}?"),
     "join_all": ("各{group}对应的{child}{what}是多少？", "What is the {what} of {child} for each {group}?"),
-    "join_top": ("{child}{what}最高的前{n}个{group}是哪些？", "Which {n} {group} values have the highest {what} of {child}?"),
+    "join_top": ("{child}{what}最高的前{n}个{group}是哪些？", "What are the top {n} {groups} by {what} of {child}?"),
     "self_all": ("各{role}{noun}（{key}）的下属{noun}数量是多少？", "How many {plural} report to each {role} ({key})?"),
     "self_top": ("下属{noun}最多的前{n}个{role}{noun}（{key}）是哪些？",
-                 "Which {n} {role} ({key}) values have the most {plural} that report to them?"),
-    "join_filter": ("{cat}为“{value}”的{parent}共有多少条{child}记录？", "How many {child} have {parent} {cat} “{value}”?"),
+                 "Which {n} {roles} ({key}) have the most {plural} that report to them?"),
+    "join_filter": ("{cat}为{value}的{parent}共有多少条{child}记录？", "How many {child} have {parent} {cat} {value}?"),
     "link_all": ("各{group}关联的{other}数量是多少？", "How many {other} are linked to each {group}?"),
-    "link_top": ("关联{other}最多的前{n}个{group}是哪些？", "Which {n} {group} values are linked to the most {other}?"),
+    "link_top": ("关联{other}最多的前{n}个{group}是哪些？", "Which {n} {groups} are linked to the most {other}?"),
     "top_up_count": ("{noun}（表{name}）共有多少条记录？", "How many rows does the table {name} have?"),
     # pieces
     "total": ("{m}合计", "total {m}"),
@@ -63,9 +65,31 @@ _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augu
            "November", "December")
 
 
+# the words a template may also want in the plural ("{labels}": "store names"), English only
+_PLURAL_OF = {"labels": "label", "groups": "group", "cats": "cat", "roles": "role"}
+
+
 def say(phrase: str, **words) -> str:
     zh, en = PHRASES[phrase]
-    return (en if is_en() else zh).format(**words)
+    if not is_en():
+        return zh.format(**words)
+    plurals = {many: plural_label(words[one]) for many, one in _PLURAL_OF.items() if one in words}
+    return en.format(**words, **plurals)
+
+
+def plural_label(label: str) -> str:
+    """"store name" -> "store names"; a label English cannot simply pluralise (a quoted column name, one with a
+    unit, an ID, an uncountable word) is counted as values: "temperature (°C) values"."""
+    if not re.fullmatch(r"[a-z][a-z ]*", label):
+        return f"{label} values"
+    plural = re.sub(r"\bstatus$", "statuses", label) if label.endswith("status") else pluralize(label)
+    return plural if plural != label else f"{label} values"
+
+
+def quoted(value: str, numeric: bool) -> str:
+    """A filter value as the question shows it: quoted text (“cash”), a bare number (1) when the SQL compares a
+    number."""
+    return value if numeric else f"“{value}”"
 
 
 def month(d: date) -> str:
@@ -74,5 +98,7 @@ def month(d: date) -> str:
 
 
 def joined(items: list[str]) -> str:
-    """A list of nouns: 名称、状态 / name, status."""
-    return ", ".join(items) if is_en() else "、".join(items)
+    """A list of nouns: 名称、状态、金额 / name, status and amount."""
+    if not is_en():
+        return "、".join(items)
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"

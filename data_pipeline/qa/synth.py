@@ -27,11 +27,16 @@ from data_pipeline.schema.model import Column, ForeignKey, Table
 from data_pipeline.qa.columns import (TOP_N, categories, col, fk_columns, is_additive, is_creation_time,
                                      is_soft_delete, label_column, literal, measures, soft_delete_conditions,
                                      table_ref, time_column, usable_values)
-from data_pipeline.qa.phrases import joined, month, say
+from data_pipeline.qa.phrases import joined, month, quoted, say
 from data_pipeline.qa.vocabulary import column_noun, identifier_noun, is_en, role_noun, table_noun, table_plural
 
 LIST_LIMIT = 50          # rows a "which are they" listing returns (stated in the question)
 GROUP_LIMIT = 20         # a join grouped by a parent with more rows than this lists its top groups only
+
+def question_value(value: str, column: Column) -> str:
+    """The value as the question shows it: quoted like the SQL's text literal, bare like its number."""
+    return quoted(value, numeric=not literal(value, column).startswith("'"))
+
 
 def _where(conditions: Sequence[str]) -> str:
     return f"\nWHERE {' AND '.join(conditions)}" if conditions else ""
@@ -86,15 +91,15 @@ def table_pairs(table: Table, theme: Optional[str] = None) -> list[Pair]:
                          f"SELECT {col(c.name)}, COUNT(*) AS record_count\nFROM {ref}{_where(live)}\n"
                          f"GROUP BY {col(c.name)}\nORDER BY record_count DESC", "group_by", "group_count", [t],
                          theme=theme))
-        out.append(_pair(say("filter_count", cat=cn, value=value, **words),
+        out.append(_pair(say("filter_count", cat=cn, value=question_value(value, c), **words),
                          f"SELECT COUNT(*) AS record_count\nFROM {ref}"
                          f"{_where([*live, f'{col(c.name)} = {literal(value, c)}'])}",
                          "aggregate", "filter_count", [t], theme=theme))
     if cats and label:
         c = cats[0]
         value = usable_values(c)[0]
-        out.append(_pair(say("filter_list", cat=column_noun(c, t), value=value, n=LIST_LIMIT,
-                             label=column_noun(label, t), **words),
+        out.append(_pair(say("filter_list", cat=column_noun(c, t), value=question_value(value, c),
+                             n=LIST_LIMIT, label=column_noun(label, t), **words),
                          f"SELECT DISTINCT {col(label.name)}\nFROM {ref}"
                          f"{_where([*live, f'{col(c.name)} = {literal(value, c)}'])}\n"
                          f"ORDER BY {col(label.name)}\nLIMIT {LIST_LIMIT}",
@@ -304,7 +309,8 @@ def fk_filter_pair(child: Table, fk: ForeignKey, parent: Table, theme: Optional[
            f"JOIN {table_ref(parent, 'p')} ON {_join_on('c', fk, 'p')}{_where(cond)}")
     parent_words = role_noun(fk, parent) or table_noun(parent)
     child_words = table_plural(child) if is_en() else table_noun(child)
-    return _pair(say("join_filter", cat=column_noun(c, parent), value=value, parent=parent_words, child=child_words),
+    return _pair(say("join_filter", cat=column_noun(c, parent), value=question_value(value, c),
+                     parent=parent_words, child=child_words),
                  sql, "join", "fk_filter_join", [child, parent], [_edge(child, fk)], theme)
 
 

@@ -194,3 +194,38 @@ def test_business_context_reaches_rule_based_themes_and_detail(zh_run):
     assert "业务背景：An online and high-street bookstore chain. Customers order books in stores." in detail
     first_theme = detail.split("## 1.")[1]
     assert "业务背景：An online and high-street bookstore chain。" in first_theme   # its first sentence
+
+
+def test_english_counts_things_not_values_and_lists_with_and(en_run):
+    """"What are the top 10 store names", not "Which 10 store name values"; a filter on a number shows the
+    number bare, like the SQL compares it; a listing reads "a, b and c"."""
+    _, pairs, _, _ = en_run
+    questions = [p.question for p in pairs]
+    for q in questions:
+        # "values" is left only where English cannot simply pluralise the label (an ID, a unit, a quoted name)
+        for match in re.finditer(r"(\S+) values\b", q):
+            assert re.search(r"(ID|\)|”)$", match.group(1)), q
+    assert any(q.startswith("What are the top 20 customer segments by ") for q in questions), questions
+    assert any("distinct store names" in q for q in questions), questions
+    listings = [q for q in questions if q.startswith("List the ") and "," in q]
+    assert listings and all(re.search(r", [^,]+ and [^,]+ of the", q) for q in listings), listings
+    numeric = [p for p in pairs if re.search(r"= \d+\s*$", p.sql)]
+    assert numeric, "the fixture has a numeric category (quantity, satisfaction score)"
+    for p in numeric:
+        value = re.search(r"= (\d+)\s*$", p.sql).group(1)
+        assert re.search(rf"\b{value}\?$", p.question) and f"“{value}”" not in p.question, (p.question, p.sql)
+    texts = [(p, re.search(r"= '([^']+)'\s*$", p.sql)) for p in pairs]
+    texts = [(p, m.group(1)) for p, m in texts if m]
+    assert texts
+    for p, value in texts:
+        assert f"“{value}”" in p.question, (p.question, p.sql)
+
+
+def test_chinese_shows_numbers_bare_and_text_quoted(zh_run):
+    _, pairs, _, _ = zh_run
+    numeric = [p for p in pairs if re.search(r"= \d+\s*$", p.sql)]
+    assert numeric
+    for p in numeric:
+        value = re.search(r"= (\d+)\s*$", p.sql).group(1)
+        assert f"为{value}的" in p.question, (p.question, p.sql)
+    assert any(re.search(r"为“[^”]+”的", p.question) for p in pairs)
