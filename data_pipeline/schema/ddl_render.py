@@ -6,6 +6,9 @@ Every identifier is quoted when it needs to be (upper case, spaces, keywords, no
 types are created idempotently before the table; views and materialized views are rendered table-shaped (their
 columns), with the original definition in `--` lines, so the file runs without their base tables. Generated
 comments are marked by a `-- [生成]` line before their COMMENT ON statement.
+
+Both files speak the task's language (`language`: zh, the seeds' format, or en): an English schema asked about in
+English gets "Columns:", "primary key", "[generated]", not Chinese labels around English comments.
 """
 from __future__ import annotations
 
@@ -32,15 +35,72 @@ _PLAIN = re.compile(r"^[a-z_][a-z0-9_$]*$")
 GENERATED_MARK = "[生成]"
 PII_WORDS = {"phone": "电话号码", "id_card": "身份证号", "email": "邮箱", "person_name": "姓名", "address": "地址",
              "card_number": "银行卡号", "iban": "银行账号(IBAN)", "secret": "密码/密钥"}
+PII_WORDS_EN = {"phone": "phone number", "id_card": "national ID", "email": "e-mail", "person_name": "person name",
+                "address": "address", "card_number": "card number", "iban": "bank account (IBAN)",
+                "secret": "password/secret"}
 SENSITIVE_MARK = "敏感字段，未采样 (sensitive, not sampled)"
 
+# every label of both files: key -> (zh, en)
+WORDS: dict[str, tuple[str, str]] = {
+    "generated": (GENERATED_MARK, "[generated]"),
+    "sensitive": (SENSITIVE_MARK, "sensitive, not sampled"),
+    "personal": ("个人信息: {kind}，已脱敏 (masked)", "personal data: {kind}, masked"),
+    "title": ("-- 中文名: {title}", "-- Name: {title}"),
+    "table": ("-- 表: {name}", "-- Table: {name}"),
+    "description": ("描述: {text}", "Description: {text}"),
+    "view": ("视图", "view"),
+    "matview": ("物化视图", "materialized view"),
+    "object_kind": ("-- 对象类型: {kind}（以表结构形式给出列定义，便于独立执行；原定义如下）",
+                    "-- Object type: {kind} (columns given as a table so the file runs on its own; the original "
+                    "definition follows)"),
+    "source": ("注释来源: {label}", "Comment source: {label}"),
+    "old_default": ("原默认值 {default}", "original default {default}"),
+    "fk_outside": ("-- 外键（被引用表不在本次表清单中）: {ref}", "-- Foreign key (the referenced table is not in this "
+                   "table list): {ref}"),
+    "generated_table": ("-- {mark} 表注释为自动生成（{source}）", "-- {mark} table comment generated ({source})"),
+    "generated_column": ("-- {mark} {column}: 注释为自动生成（{source}）", "-- {mark} {column}: comment generated "
+                         "({source})"),
+    "llm": ("大模型", "LLM"),
+    "rule_based": ("规则生成", "rule-based"),
+    "heading": ("## {name}（{title}）", "## {name} ({title})"),
+    "schema": ("所属模式: {schema}", "Schema: {schema}"),
+    "columns": ("字段列表：", "Columns:"),
+    "primary_key": ("主键", "primary key"),
+    "not_null": ("非空", "not null"),
+    "no_comment": ("（无注释）", "(no comment)"),
+    "samples": ("示例: {values}", "e.g. {values}"),
+    "notes": ("字段补充说明：", "Notes:"),
+    "is_primary_key": ("{columns} 为主键", "{columns}: primary key"),
+    "is_unique": ("{columns} 取值唯一", "{columns}: unique"),
+    "references": ("{columns} 关联 {ref}", "{columns} references {ref}"),
+    "enum_declared": ("{column} 为枚举字段，可选值：{values}", "{column} is an enumeration, allowed values: {values}"),
+    "enum_seen": ("{column} 为枚举字段，包含取值：{values}", "{column} is an enumeration, values include: {values}"),
+    "secret_note": ("{column} 为敏感字段（{kind}），不采样、不统计取值 (sensitive, not sampled)",
+                    "{column} is sensitive ({kind}): not sampled, no value statistics"),
+    "personal_note": ("{column} 含个人信息（{kind}），示例已脱敏", "{column} holds personal data ({kind}); samples "
+                      "masked"),
+    "is_view": ("这是一个{kind}", "This is a {kind}"),
+    "partitioned": ("分区表，分区键：{partition_key}", "Partitioned table, partition key: {partition_key}"),
+    "generated_note": ("标记 {mark} 的注释为自动生成（数据库中无注释）：{columns}",
+                       "Comments marked {mark} are generated (the database has none): {columns}"),
+}
 
-def privacy_mark(col: Column) -> str:
+
+def word(key: str, language: str = "zh", **fmt) -> str:
+    zh, en = WORDS[key]
+    return (en if language == "en" else zh).format(**fmt)
+
+
+def _pii_word(kind: str, language: str) -> str:
+    return (PII_WORDS_EN if language == "en" else PII_WORDS).get(kind, kind)
+
+
+def privacy_mark(col: Column, language: str = "zh") -> str:
     """How a column's line says its values are withheld or masked ("" for ordinary columns)."""
     if col.pii_kind == "secret":
-        return SENSITIVE_MARK
+        return word("sensitive", language)
     if col.pii_kind:
-        return f"个人信息: {PII_WORDS.get(col.pii_kind, col.pii_kind)}，已脱敏 (masked)"
+        return word("personal", language, kind=_pii_word(col.pii_kind, language))
     return ""
 # defaults that need nothing but the table itself (no sequences, no user functions)
 _SAFE_DEFAULT = re.compile(
@@ -93,7 +153,7 @@ def _type_prelude(table: Table) -> list[str]:
     return lines
 
 
-def _column_line(col: Column) -> tuple[str, list[str]]:
+def _column_line(col: Column, language: str = "zh") -> tuple[str, list[str]]:
     """The column's definition and `--` notes about what could not be carried over (non-portable defaults)."""
     parts = [quote_ident(col.name), _column_type(col)]
     notes = []
@@ -104,11 +164,11 @@ def _column_line(col: Column) -> tuple[str, list[str]]:
     elif col.default:
         if "nextval(" in col.default and re.match(r"(integer|bigint|smallint)$", col.data_type):
             parts.append("GENERATED BY DEFAULT AS IDENTITY")   # serial: the sequence is not part of the file
-            notes.append(f"原默认值 {col.default}")
+            notes.append(word("old_default", language, default=col.default))
         elif _SAFE_DEFAULT.match(col.default.strip()):
             parts.append(f"DEFAULT {col.default}")
         else:
-            notes.append(f"原默认值 {col.default}")
+            notes.append(word("old_default", language, default=col.default))
     if not col.nullable:
         parts.append("NOT NULL")
     return " ".join(parts), notes
@@ -118,29 +178,30 @@ def _known(table: Table, known: Optional[set[tuple[str, str]]], schema: str, nam
     return known is None or (schema, name) in known or (schema, name) == (table.schema, table.name)
 
 
-def render_ddl(table: Table, known: Optional[set[tuple[str, str]]] = None, *, source_label: str = "") -> str:
+def render_ddl(table: Table, known: Optional[set[tuple[str, str]]] = None, *, source_label: str = "",
+               language: str = "zh") -> str:
     """CREATE TABLE + COMMENT ON statements for `table` (see the module docstring for the contract)."""
     out: list[str] = []
     title = table.effective_comment
-    out.append(f"-- 中文名: {title}" if title else f"-- 表: {table.qualified}")
+    out.append(word("title", language, title=title) if title else word("table", language, name=table.qualified))
     if table.description:
-        out.extend(_comment_lines(f"描述: {table.description}"))
+        out.extend(_comment_lines(word("description", language, text=table.description)))
     if table.kind in ("view", "materialized_view"):
-        kind = "视图" if table.kind == "view" else "物化视图"
-        out.append(f"-- 对象类型: {kind}（以表结构形式给出列定义，便于独立执行；原定义如下）")
+        kind = word("view" if table.kind == "view" else "matview", language)
+        out.append(word("object_kind", language, kind=kind))
         out.extend(_comment_lines(f"CREATE {'MATERIALIZED ' if table.kind != 'view' else ''}VIEW "
                                   f"{qualified(table.schema, table.name)} AS\n{table.view_definition or ''}"))
     if source_label:
-        out.append(f"-- 注释来源: {source_label}")
+        out.append("-- " + word("source", language, label=source_label))
     if table.schema != "public":
         out.append(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(table.schema)};")
     out.extend(_type_prelude(table))
     body: list[str] = []
     trailing: list[str] = []
     for col in table.columns:
-        line, notes = _column_line(col)
+        line, notes = _column_line(col, language)
         if col.pii_kind == "secret":
-            notes.append(SENSITIVE_MARK)
+            notes.append(word("sensitive", language))
         body.append(line)
         trailing.extend(f"-- {col.name}: {n}" for n in notes)
     is_view = table.kind in ("view", "materialized_view")
@@ -156,34 +217,37 @@ def render_ddl(table: Table, known: Optional[set[tuple[str, str]]] = None, *, so
         if _known(table, known, fk.ref_schema, fk.ref_table):
             body.append(ref)
         else:
-            trailing.append(f"-- 外键（被引用表不在本次表清单中）: {ref}")
+            trailing.append(word("fk_outside", language, ref=ref))
     partition = f" PARTITION BY {table.partition_key}" if table.partition_key else ""
     out.append(f"CREATE TABLE {qualified(table.schema, table.name)} (")
     out.append(",\n".join("  " + b for b in body))
     out.append(f"){partition};")
     out.extend(trailing)
-    out.extend(_comment_statements(table))
+    out.extend(_comment_statements(table, language))
     return "\n".join(out) + "\n"
 
 
-def _comment_statements(table: Table) -> list[str]:
+def _comment_statements(table: Table, language: str = "zh") -> list[str]:
     out = []
     name = qualified(table.schema, table.name)
+    mark = word("generated", language)
     if table.effective_comment:
         if not table.comment:
-            out.append(f"-- {GENERATED_MARK} 表注释为自动生成（{_source_word(table.comment_source)}）")
+            out.append(word("generated_table", language, mark=mark,
+                            source=_source_word(table.comment_source, language)))
         out.append(f"COMMENT ON TABLE {name} IS {literal(table.effective_comment)};")
     for col in table.columns:
         if not col.effective_comment:
             continue
         if not col.comment:
-            out.append(f"-- {GENERATED_MARK} {col.name}: 注释为自动生成（{_source_word(col.comment_source)}）")
+            out.append(word("generated_column", language, mark=mark, column=col.name,
+                            source=_source_word(col.comment_source, language)))
         out.append(f"COMMENT ON COLUMN {name}.{quote_ident(col.name)} IS {literal(col.effective_comment)};")
     return out
 
 
-def _source_word(source: str) -> str:
-    return {"llm": "大模型", "rule_based": "规则生成"}.get(source, source)
+def _source_word(source: str, language: str = "zh") -> str:
+    return word(source, language) if source in ("llm", "rule_based") else source
 
 
 # ------------------------------------------------------------------------------------------------ markdown
@@ -200,65 +264,67 @@ def _values(values: Iterable[str], limit: int) -> str:
     return ", ".join(v.replace("\n", " ") for v in list(values)[:limit])
 
 
-def render_md(table: Table, *, source_label: str = "") -> str:
+def render_md(table: Table, *, source_label: str = "", language: str = "zh") -> str:
     """The seeds' `_detail.md`: `## name（中文名）`, description, field list with type, comment, flags, samples,
     then 字段补充说明 (keys, enum values, generated-comment note)."""
     title = table.effective_comment
-    lines = [f"## {table.name}（{title}）" if title else f"## {table.name}"]
+    lines = [word("heading", language, name=table.name, title=title) if title else f"## {table.name}"]
     if table.description:
         lines.append(table.description)
     if table.schema != "public":
-        lines.append(f"所属模式: {table.schema}")
-    lines.append("字段列表：")
+        lines.append(word("schema", language, schema=table.schema))
+    lines.append(word("columns", language))
     for col in table.columns:
         flags = []
         if col.is_primary_key:
-            flags.append("主键")
+            flags.append(word("primary_key", language))
         if not col.nullable:
-            flags.append("非空")
-        text = f"- {col.name} ({short_type(col)}) - {col.effective_comment or '（无注释）'}"
+            flags.append(word("not_null", language))
+        text = f"- {col.name} ({short_type(col)}) - {col.effective_comment or word('no_comment', language)}"
         if not col.comment and col.generated_comment:
-            text += f" {GENERATED_MARK}"
+            text += f" {word('generated', language)}"
         if flags:
             text += f" [{', '.join(flags)}]"
-        if privacy_mark(col):
-            text += f" [{privacy_mark(col)}]"
+        if privacy_mark(col, language):
+            text += f" [{privacy_mark(col, language)}]"
         samples = [tv.value for tv in col.top_values] if col.is_enum_like and col.top_values else col.samples
         if samples:
-            text += f" [示例: {_values(samples, 3)}]"
+            text += f" [{word('samples', language, values=_values(samples, 3))}]"
         lines.append(text)
-    notes = _notes(table)
+    notes = _notes(table, language)
     if notes:
-        lines.append("字段补充说明：")
+        lines.append(word("notes", language))
         lines.extend(f"- {n}" for n in notes)
     if source_label:
         lines.append("")
-        lines.append(f"注释来源: {source_label}")
+        lines.append(word("source", language, label=source_label))
     return "\n".join(lines) + "\n"
 
 
-def _notes(table: Table) -> list[str]:
+def _notes(table: Table, language: str = "zh") -> list[str]:
     notes = []
     if table.primary_key:
-        notes.append(f"{', '.join(table.primary_key)} 为主键")
+        notes.append(word("is_primary_key", language, columns=", ".join(table.primary_key)))
     for uk in table.unique_keys:
-        notes.append(f"{', '.join(uk)} 取值唯一")
+        notes.append(word("is_unique", language, columns=", ".join(uk)))
     for fk in table.foreign_keys:
-        notes.append(f"{', '.join(fk.columns)} 关联 {fk.ref_schema}.{fk.ref_table}({', '.join(fk.ref_columns)})")
+        notes.append(word("references", language, columns=", ".join(fk.columns),
+                          ref=f"{fk.ref_schema}.{fk.ref_table}({', '.join(fk.ref_columns)})"))
     for col in table.columns:
         if col.enum_values:
-            notes.append(f"{col.name} 为枚举字段，可选值：{_values(col.enum_values, 20)}")
+            notes.append(word("enum_declared", language, column=col.name, values=_values(col.enum_values, 20)))
         elif col.is_enum_like and col.top_values:
-            notes.append(f"{col.name} 为枚举字段，包含取值：{_values((tv.value for tv in col.top_values), 10)}")
+            notes.append(word("enum_seen", language, column=col.name,
+                              values=_values((tv.value for tv in col.top_values), 10)))
         if col.pii_kind == "secret":
-            notes.append(f"{col.name} 为敏感字段（{PII_WORDS['secret']}），不采样、不统计取值 (sensitive, not sampled)")
+            notes.append(word("secret_note", language, column=col.name, kind=_pii_word("secret", language)))
         elif col.pii_kind:
-            notes.append(f"{col.name} 含个人信息（{PII_WORDS.get(col.pii_kind, col.pii_kind)}），示例已脱敏")
+            notes.append(word("personal_note", language, column=col.name, kind=_pii_word(col.pii_kind, language)))
     if table.kind in ("view", "materialized_view"):
-        notes.append(f"这是一个{'视图' if table.kind == 'view' else '物化视图'}")
+        notes.append(word("is_view", language, kind=word("view" if table.kind == "view" else "matview", language)))
     if table.partition_key:
-        notes.append(f"分区表，分区键：{table.partition_key}")
+        notes.append(word("partitioned", language, partition_key=table.partition_key))
     generated = [c.name for c in table.columns if not c.comment and c.generated_comment]
     if generated:
-        notes.append(f"标记 {GENERATED_MARK} 的注释为自动生成（数据库中无注释）：{', '.join(generated)}")
+        notes.append(word("generated_note", language, mark=word("generated", language), columns=", ".join(generated)))
     return notes

@@ -28,17 +28,22 @@ from data_pipeline.steps.base import OutputFile, StepContext, StepResult, StepWa
 OUTPUT_PATTERNS = STEP_OUTPUTS["ddl_generation"]  # declared once in data_pipeline/steps/__init__.py
 RULE_LABEL = "规则生成（未配置大模型）"
 DB_LABEL = "数据库原有注释"
+_LABELS_EN = {RULE_LABEL: "by rules (no LLM configured)", DB_LABEL: "the database's own comments"}
 
 
-def generator_label(llm) -> str:
+def generator_label(llm, language: str = "zh") -> str:
     """How missing comments are produced, in words for the outputs."""
     if llm is None:
-        return RULE_LABEL
+        return _LABELS_EN[RULE_LABEL] if language == "en" else RULE_LABEL
     model = getattr(llm, "model", "") or "LLM"
-    return f"大模型生成（{model}）"
+    return f"by an LLM ({model})" if language == "en" else f"大模型生成（{model}）"
 
 
-def table_label(table: Table, generator: str) -> str:
+def table_label(table: Table, generator: str, language: str = "zh") -> str:
+    if language == "en":
+        own = _LABELS_EN[DB_LABEL]
+        return own if table.comment_source == "database" else \
+            f"{own}; the missing ones are generated {generator} and marked [generated]"
     return DB_LABEL if table.comment_source == "database" else f"{DB_LABEL}；缺失的由{generator}，已标记 [生成]"
 
 
@@ -60,9 +65,9 @@ def process_table(table: Table, llm, business_context: str, by_name: dict, known
     """Comments + both files for one table; returns its counts."""
     started = time.monotonic()
     generated = fill_comments(table, llm, business_context, by_name, language)
-    label = table_label(table, generator)
-    write_text(task_dir / f"{table.file_stem}.ddl", render_ddl(table, known, source_label=label))
-    write_text(task_dir / f"{table.file_stem}_detail.md", render_md(table, source_label=label))
+    label = table_label(table, generator, language)
+    write_text(task_dir / f"{table.file_stem}.ddl", render_ddl(table, known, source_label=label, language=language))
+    write_text(task_dir / f"{table.file_stem}_detail.md", render_md(table, source_label=label, language=language))
     existing = (1 if table.comment else 0) + sum(1 for c in table.columns if c.comment)
     return {"columns": len(table.columns), "generated": generated, "existing": existing,
             "pii_columns": sum(1 for c in table.columns if c.pii_kind), "seconds": time.monotonic() - started}
@@ -120,7 +125,7 @@ def run(ctx: StepContext) -> StepResult:
     ctx.progress(0.1, f"table 0/{n}")
     with ThreadPoolExecutor(max_workers=max(1, min(workers, n or 1)), thread_name_prefix="ddl") as pool:
         futures = {pool.submit(process_table, t, ctx.llm, ctx.business_context, by_name, known, ctx.task_dir,
-                               generator, language): t for t in tables}
+                               generator_label(ctx.llm, language), language): t for t in tables}
         for i, future in enumerate(as_completed(futures), start=1):
             table = futures[future]
             try:

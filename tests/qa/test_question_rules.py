@@ -229,3 +229,23 @@ def test_chinese_shows_numbers_bare_and_text_quoted(zh_run):
         value = re.search(r"= (\d+)\s*$", p.sql).group(1)
         assert f"为{value}的" in p.question, (p.question, p.sql)
     assert any(re.search(r"为“[^”]+”的", p.question) for p in pairs)
+
+
+def test_english_run_writes_english_documents(en_run, zh_run):
+    """An English schema asked about in English: DDL, table docs and the themes document speak English around
+    the English comments (no Chinese labels such as 字段列表 / 中文名 / [生成]); the zh run keeps the seeds' labels."""
+    _, _, _, task_dir = en_run
+    docs = sorted(task_dir.glob("*.ddl")) + sorted(task_dir.glob("*_detail.md"))
+    assert len(docs) >= 2 * len(parse_names(STORE_TABLES)) + 1
+    for path in docs:
+        text = path.read_text(encoding="utf-8")
+        assert not CJK.search(text), (path.name, CJK.findall(text)[:10])
+    customer = (task_dir / "customer_detail.md").read_text(encoding="utf-8")
+    assert "Columns:" in customer and "[primary key, not null]" in customer and "[generated]" in customer
+    assert "personal data: person name, masked" in customer
+    assert (task_dir / "customer.ddl").read_text(encoding="utf-8").startswith("-- Name: ")
+    assert (task_dir / "metadata_detail.md").read_text(encoding="utf-8").startswith("# Business themes")
+    _, _, _, zh_dir = zh_run
+    zh_customer = (zh_dir / "customer_detail.md").read_text(encoding="utf-8")
+    assert "字段列表：" in zh_customer and "[主键, 非空]" in zh_customer and "[生成]" in zh_customer
+    assert (zh_dir / "metadata_detail.md").read_text(encoding="utf-8").startswith("# 业务主题分析详情")
