@@ -103,7 +103,10 @@ CN_CUSTOMERS = [  # 姓名, 手机号, 传真, 电子邮箱, 住址, 职位, 客
     ("上官婉清", "18657102218", "0571-86698888", "shangguanwq@canary.cn", "上海市徐汇区漕溪北路201号", "销售主管", "零售"),
 ]
 
-PLANTED = sorted({v for row in CUSTOMERS for v in row[:6]} | {CUSTOMERS[0][6].split("Call ")[1].split(" before")[0],
+BIRTH_DATES = ["1961-07-23", "1974-11-05", "1983-02-19", "1990-09-30"]      # customer i's, and 客户档案 row i's
+CN_BIRTH_DATES = ["1968-04-12", "1979-08-27", "1985-12-03", "1992-06-16"]
+
+PLANTED = sorted({v for row in CUSTOMERS for v in row[:6]} | set(BIRTH_DATES) | set(CN_BIRTH_DATES) | {CUSTOMERS[0][6].split("Call ")[1].split(" before")[0],
                                                                "ottoline.alt@canarymail.test", CARD_2}
                  | {v for row in STAFF for v in (row[:2] + row[3:])}
                  | {v for row in ADDRESSES for v in (row[0], row[1], row[4], row[5])}
@@ -128,8 +131,9 @@ def _rows(rows) -> str:
 
 
 def fixture_sql() -> str:
-    customers = [(i + 1, first, last, email, phone, fax, ssn, notes, 1 + i % 2, 1 + i % 2)
+    customers = [(i + 1, first, last, email, phone, fax, ssn, notes, 1 + i % 2, 1 + i % 2, BIRTH_DATES[i])
                  for i, (first, last, email, phone, fax, ssn, notes) in enumerate(CUSTOMERS)]
+    cn_customers = [row + (CN_BIRTH_DATES[i],) for i, row in enumerate(CN_CUSTOMERS)]
     staff = [(i + 1, first, last, title, email, phone, fax, pw, token, jwt, user, 1 + i % 2)
              for i, (first, last, title, email, phone, fax, pw, token, jwt, user) in enumerate(STAFF)]
     orders = [(i + 1, 1 + i % 4, 1 + i % 3, 1 + i % 3, 1 + i % 5, 12.5 * (1 + i % 7), f"2024-0{1 + i % 9}-1{i % 9}",
@@ -151,10 +155,10 @@ INSERT INTO staff (staff_id, first_name, last_name, title, email, phone, fax, pa
 CREATE TABLE customer (customer_id integer PRIMARY KEY, first_name text, last_name text, email text,
     phone text, alt_contact text, ssn text, notes text, store_id integer REFERENCES store (store_id),
     address_id integer REFERENCES address (address_id), active boolean DEFAULT true,
-    contact_title text DEFAULT 'Owner');
+    contact_title text DEFAULT 'Owner', birth_date date);
 COMMENT ON COLUMN customer.alt_contact IS 'Fax number of the customer';
 INSERT INTO customer (customer_id, first_name, last_name, email, phone, alt_contact, ssn, notes, store_id,
-    address_id) VALUES {_rows(customers)};
+    address_id, birth_date) VALUES {_rows(customers)};
 CREATE TABLE product (product_id serial PRIMARY KEY, product_name text, category text, unit_price numeric(10,2));
 INSERT INTO product (product_name, category, unit_price) VALUES ('Espresso Beans', 'Beverages', 18.00),
     ('Camembert Pierrot', 'Dairy Products', 34.00), ('Green Tea', 'Beverages', 4.50),
@@ -185,8 +189,8 @@ CREATE VIEW staff_accounts AS
     SELECT staff_id, username, title, tattle(password_hash) AS password_hash, tattle(api_token) AS api_token
     FROM staff;
 CREATE TABLE 客户档案 (编号 serial PRIMARY KEY, 姓名 text, 手机号 text, 传真 text, 电子邮箱 text, 住址 text,
-    职位 text, 客户类别 text);
-INSERT INTO 客户档案 (姓名, 手机号, 传真, 电子邮箱, 住址, 职位, 客户类别) VALUES {_rows(CN_CUSTOMERS)};
+    职位 text, 客户类别 text, 出生日期 date);
+INSERT INTO 客户档案 (姓名, 手机号, 传真, 电子邮箱, 住址, 职位, 客户类别, 出生日期) VALUES {_rows(cn_customers)};
 CREATE VIEW 客户通讯录 AS SELECT 编号, 姓名 || '（' || 职位 || '）' AS 显示名, 传真 AS 备用号码, 客户类别 FROM 客户档案;
 ANALYZE;
 DO $$ BEGIN

@@ -34,10 +34,11 @@ xmlelement xmlexists xmlforest xmlnamespaces xmlparse xmlpi xmlroot xmlserialize
 _PLAIN = re.compile(r"^[a-z_][a-z0-9_$]*$")
 GENERATED_MARK = "[生成]"
 PII_WORDS = {"phone": "电话号码", "id_card": "身份证号", "email": "邮箱", "person_name": "姓名", "address": "地址",
-             "card_number": "银行卡号", "iban": "银行账号(IBAN)", "secret": "密码/密钥"}
+             "card_number": "银行卡号", "iban": "银行账号(IBAN)", "birth_date": "出生日期（只保留年份）",
+             "secret": "密码/密钥"}
 PII_WORDS_EN = {"phone": "phone number", "id_card": "national ID", "email": "e-mail", "person_name": "person name",
                 "address": "address", "card_number": "card number", "iban": "bank account (IBAN)",
-                "secret": "password/secret"}
+                "birth_date": "birth date (year kept)", "secret": "password/secret"}
 SENSITIVE_MARK = "敏感字段，未采样 (sensitive, not sampled)"
 
 # every label of both files: key -> (zh, en)

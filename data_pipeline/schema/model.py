@@ -37,7 +37,8 @@ class Column:
     null_fraction: Optional[float] = None
     top_values: list[ValueCount] = field(default_factory=list)  # for enum-like columns
     is_enum_like: bool = False
-    pii_kind: Optional[str] = None      # phone, id_card, email, person_name, address, card_number, iban, secret
+    pii_kind: Optional[str] = None      # phone, id_card, email, person_name, address, card_number, iban,
+    #                                     birth_date, secret
     # --- appended by introspection (ddl engineer) ---
     type_kind: str = "base"             # base, enum, domain (user-defined types need CREATE TYPE/DOMAIN first)
     type_schema: Optional[str] = None   # schema of an enum/domain type

@@ -1,7 +1,7 @@
 """Personal data and secrets in samples: detect (column name, comment, value shape) and mask keeping the shape.
 
-Kinds (`Column.pii_kind`): phone, email, id_card, card_number, iban, person_name, address — masked — and
-`secret` (passwords, hashes, tokens, keys) — withheld: never sampled, profiled or used as a value.
+Kinds (`Column.pii_kind`): phone, email, id_card, card_number, iban, person_name, address, birth_date — masked
+— and `secret` (passwords, hashes, tokens, keys) — withheld: never sampled, profiled or used as a value.
 `Column.pii_source` says why: "name", "comment", "values" or "view:<schema>.<table>.<column>" (a view column
 computed from a personal column, see `schema.view_lineage`).
 
@@ -14,10 +14,12 @@ a generated file, the snapshot or a log line:
     4111 1111 1111 1111    -> **** **** **** 1111
     张三丰 / MARY SMITH     -> 张** / M*** S****
     浙江省杭州市西湖区文三路 -> 浙江省杭州市****
+    1961-07-23 (a birth date) -> 1961-**-**   (the year stays: ages can still be asked about)
 Independently of the column's kind, phone/ID/email/card/IBAN/secret-shaped substrings inside ANY sample value
 are masked too (free-text columns such as remarks carry them).
 
-No over-masking: keys and foreign keys (`address_id`), type/status/count/flag/time columns, dates, booleans,
+No over-masking: keys and foreign keys (`address_id`), type/status/count/flag/time columns, dates (a birth date
+is the one date that identifies a person, so it is the exception), booleans,
 titles, roles, categories and names of things (company, store, product) keep their real values — they are what
 good questions filter on.
 """
@@ -30,6 +32,7 @@ from data_pipeline.schema import pii_shapes as shapes
 from data_pipeline.schema.model import Column, Table, ValueCount
 
 SECRET = "secret"
+BIRTH_DATE = "birth_date"
 
 ID18 = re.compile(r"^\d{17}[\dXx]$")
 ID15 = re.compile(r"^[1-8]\d{5}\d{2}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])\d{3}$")
@@ -140,6 +143,23 @@ def names_a_fact_not_a_value(name: str) -> bool:
     return bool(_CJK.search(name)) and name.strip().endswith(NOT_VALUE_SUFFIX_ZH)
 
 
+_BIRTH_TOKENS = {"dob", "birthday", "birthdate", "birthdt", "birthdays"}
+_BIRTH_LAST = {"date", "day", "dt", "on", "time", "ts", "at"}
+_BIRTH_ZH = ("出生日期", "出生年月", "出生时间", "生日")
+
+
+def names_a_birth_date(name: str) -> bool:
+    """birth_date, date_of_birth, dob, birthday, 出生日期: the one date that identifies a person. Not a fact about it
+    (birthday_gift_sent) and not a birth place or country."""
+    toks = _name_tokens(name)
+    if not toks:
+        return any(z in name for z in _BIRTH_ZH)
+    if toks[-1] in NOT_VALUE_SUFFIX and toks[-1] not in _BIRTH_LAST:
+        return False
+    return (toks[-1] in _BIRTH_TOKENS or ("birth" in toks[:-1] and toks[-1] in _BIRTH_LAST)
+            or toks[-3:] == ["date", "of", "birth"] or any(z in name for z in _BIRTH_ZH))
+
+
 def kind_by_name(name: str) -> Optional[str]:
     """The kind a column's name (or a comment's leading words) says it holds; secrets first."""
     if not name or names_a_fact_not_a_value(name):
@@ -185,6 +205,8 @@ def comment_head(comment: Optional[str]) -> str:
 
 
 def _type_allows(kind: Optional[str], data_type: str) -> bool:
+    if kind == BIRTH_DATE:   # a date, a timestamp, a text or an 8-digit number
+        return not re.match(r"^(boolean|interval|time\b)", data_type or "", re.I)
     if kind is None or _NO_PII_TYPES.match(data_type or ""):
         return False
     return kind in _NUMERIC_KINDS or not _NUMERIC_TYPES.match(data_type or "")
@@ -194,7 +216,12 @@ def kind_by_meta(name: str, comment: Optional[str], data_type: str, *, is_key: b
                  ) -> tuple[Optional[str], Optional[str]]:
     """(kind, "name"|"comment") from the catalog alone: the column's name, else its comment's first clause.
     Keys (primary/foreign) and columns named like a fact about the data (address_id, phone_type) never are."""
-    if is_key or names_a_fact_not_a_value(name):
+    if is_key:
+        return None, None
+    for source, text in (("name", name), ("comment", comment_head(comment))):
+        if names_a_birth_date(text) and _type_allows(BIRTH_DATE, data_type):
+            return BIRTH_DATE, source
+    if names_a_fact_not_a_value(name):
         return None, None
     for source, text in (("name", name), ("comment", comment_head(comment))):
         kind = kind_by_name(text)
@@ -372,7 +399,17 @@ def mask_address(value: str) -> str:
     return keep + "****"
 
 
-MASKERS = {"phone": mask_phone, "id_card": mask_id_card, "email": mask_email, "person_name": mask_person_name,
+def mask_birth_date(value: str) -> str:
+    """The year stays, the rest of the date's digits go: 1961-07-23 -> 1961-**-**, 19610723 -> 1961****."""
+    v = value.strip()
+    year = re.search(r"(?<!\d)(1[89]\d\d|20\d\d)(?!\d)|^(1[89]\d\d|20\d\d)", v)
+    if not year:
+        return re.sub(r"\d", "*", v)
+    start, end = year.span()
+    return re.sub(r"\d", "*", v[:start]) + v[start:end] + re.sub(r"\d", "*", v[end:])
+
+
+MASKERS = {"birth_date": mask_birth_date, "phone": mask_phone, "id_card": mask_id_card, "email": mask_email, "person_name": mask_person_name,
            "address": mask_address, "card_number": mask_card, "iban": mask_iban}
 
 

@@ -24,7 +24,7 @@ from sqlglot import exp
 log = logging.getLogger(__name__)
 
 # when one output column draws on several kinds, say the most sensitive one
-KIND_ORDER = ("secret", "id_card", "card_number", "iban", "email", "phone", "person_name", "address")
+KIND_ORDER = ("secret", "id_card", "card_number", "iban", "email", "phone", "person_name", "address", "birth_date")
 _TEXT_TYPES = re.compile(r"^(text|character|varchar|char|name|citext|json|jsonb)", re.I)
 
 

@@ -9,7 +9,7 @@ from data_pipeline.schema.model import Column, Table
 CUSTOMER = Table("public", "customer", columns=[
     Column("customer_id", "integer"), Column("first_name", "text", pii_kind="person_name"),
     Column("email", "text", pii_kind="email"), Column("password", "text", pii_kind="secret"),
-    Column("store_id", "integer"), Column("status", "text")])
+    Column("store_id", "integer"), Column("status", "text"), Column("birth_date", "date", pii_kind="birth_date")])
 STORE = Table("public", "store", columns=[Column("store_id", "integer"), Column("store_name", "text")])
 
 
@@ -22,6 +22,12 @@ STORE = Table("public", "store", columns=[Column("store_id", "integer"), Column(
     "SELECT s.store_name, COUNT(*) FROM customer c JOIN store s ON s.store_id = c.store_id GROUP BY s.store_name",
     "SELECT COUNT(*) FROM customer a JOIN customer b ON a.email = b.email",
     "SELECT * FROM store",
+    # ages: a birth date at year level, averaged, or in a range filter shows nobody's date
+    "SELECT EXTRACT(YEAR FROM birth_date) AS birth_year, COUNT(*) FROM customer GROUP BY 1",
+    "SELECT date_trunc('year', birth_date) AS y, COUNT(*) FROM customer GROUP BY 1",
+    "SELECT AVG(date_part('year', age(birth_date))) FROM customer",
+    "SELECT COUNT(*) FROM customer WHERE birth_date < '1990-01-01'",
+    "SELECT status, COUNT(*) FROM customer WHERE birth_date BETWEEN '1980-01-01' AND '1989-12-31' GROUP BY status",
 ])
 def test_allowed(sql):
     assert personal_data_use(sql, [CUSTOMER, STORE]) is None
@@ -37,6 +43,13 @@ def test_allowed(sql):
     ("SELECT c.* FROM customer c", "every column of customer"),
     ("SELECT COUNT(*) FROM customer WHERE status = 'a***@example.com'", "masked sample value"),
     ("SELECT COUNT(*) FROM store WHERE store_name = '138****5678'", "masked sample value"),
+    ("SELECT customer_id, birth_date FROM customer", "customer.birth_date (birth_date)"),
+    ("SELECT MIN(birth_date) FROM customer", "customer.birth_date"),
+    ("SELECT birth_date, COUNT(*) FROM customer GROUP BY birth_date", "customer.birth_date"),
+    ("SELECT date_trunc('month', birth_date), COUNT(*) FROM customer GROUP BY 1", "customer.birth_date"),
+    ("SELECT to_char(birth_date, 'MM-DD') FROM customer", "customer.birth_date"),
+    ("SELECT customer_id FROM customer ORDER BY birth_date LIMIT 1", "customer.birth_date"),
+    ("SELECT customer_id FROM customer WHERE birth_date = '1961-07-23'", "customer.birth_date"),
 ])
 def test_refused(sql, reason):
     assert reason in (personal_data_use(sql, [CUSTOMER, STORE]) or "")

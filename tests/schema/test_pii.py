@@ -213,3 +213,32 @@ def test_sampled_names_are_masked_inside_free_text_of_the_same_table():
 ])
 def test_comment_rules_read_what_the_comment_names(comment, kind):
     assert pii.kind_by_meta("col_x", comment, "text") == (kind, "comment" if kind else None)
+
+
+@pytest.mark.parametrize("name, comment, data_type, kind", [
+    ("birth_date", None, "date", "birth_date"), ("date_of_birth", None, "date", "birth_date"),
+    ("dob", None, "date", "birth_date"), ("BirthDate", None, "timestamp without time zone", "birth_date"),
+    ("birthday", None, "character varying(10)", "birth_date"), ("出生日期", None, "date", "birth_date"),
+    ("csrq", "出生日期", "date", "birth_date"), ("d1", "Customer's birth date", "date", "birth_date"),
+    # not a birth date: other personal-looking dates, facts about one, places
+    ("hire_date", None, "date", None), ("signup_date", None, "date", None), ("birth_place", None, "text", None),
+    ("birth_country", None, "text", None), ("birthday_gift_sent", None, "boolean", None),
+    ("birth_date_verified", None, "boolean", None), ("birth_year", None, "integer", None),
+])
+def test_birth_dates_are_personal_and_other_dates_are_not(name, comment, data_type, kind):
+    assert pii.kind_by_meta(name, comment, data_type)[0] == kind
+
+
+def test_birth_dates_keep_only_the_year():
+    assert pii.mask("birth_date", "1961-07-23") == "1961-**-**"
+    assert pii.mask("birth_date", "1961-07-23 08:15:00") == "1961-**-** **:**:**"
+    assert pii.mask("birth_date", "19610723") == "1961****"
+    assert pii.mask("birth_date", "07/23/1961") == "**/**/1961"
+    assert pii.mask("birth_date", "1961年7月23日") == "1961年*月**日"
+    table = Table("public", "customer", columns=[
+        Column("birth_date", "date", samples=["1961-07-23", "1975-01-02"]),
+        Column("signup_date", "date", samples=["2021-01-02"])])
+    pii.protect_table(table)
+    assert table.column("birth_date").pii_kind == "birth_date"
+    assert table.column("birth_date").samples == ["1961-**-**", "1975-**-**"]
+    assert table.column("signup_date").samples == ["2021-01-02"] and table.column("signup_date").pii_kind is None
