@@ -105,8 +105,11 @@ CN_CUSTOMERS = [  # 姓名, 手机号, 传真, 电子邮箱, 住址, 职位, 客
 
 BIRTH_DATES = ["1961-07-23", "1974-11-05", "1983-02-19", "1990-09-30"]      # customer i's, and 客户档案 row i's
 CN_BIRTH_DATES = ["1968-04-12", "1979-08-27", "1985-12-03", "1992-06-16"]
+# somebody's real number given as an example in a database comment
+COMMENT_PHONE, COMMENT_MOBILE = "+1-780-428-3999", "13957148800"
 
-PLANTED = sorted({v for row in CUSTOMERS for v in row[:6]} | set(BIRTH_DATES) | set(CN_BIRTH_DATES) | {CUSTOMERS[0][6].split("Call ")[1].split(" before")[0],
+PLANTED = sorted({v for row in CUSTOMERS for v in row[:6]} | set(BIRTH_DATES) | set(CN_BIRTH_DATES)
+                 | {COMMENT_PHONE, COMMENT_MOBILE} | {CUSTOMERS[0][6].split("Call ")[1].split(" before")[0],
                                                                "ottoline.alt@canarymail.test", CARD_2}
                  | {v for row in STAFF for v in (row[:2] + row[3:])}
                  | {v for row in ADDRESSES for v in (row[0], row[1], row[4], row[5])}
@@ -157,6 +160,7 @@ CREATE TABLE customer (customer_id integer PRIMARY KEY, first_name text, last_na
     address_id integer REFERENCES address (address_id), active boolean DEFAULT true,
     contact_title text DEFAULT 'Owner', birth_date date);
 COMMENT ON COLUMN customer.alt_contact IS 'Fax number of the customer';
+COMMENT ON COLUMN customer.phone IS 'Phone of the customer, e.g. {COMMENT_PHONE}';
 INSERT INTO customer (customer_id, first_name, last_name, email, phone, alt_contact, ssn, notes, store_id,
     address_id, birth_date) VALUES {_rows(customers)};
 CREATE TABLE product (product_id serial PRIMARY KEY, product_name text, category text, unit_price numeric(10,2));
@@ -191,6 +195,7 @@ CREATE VIEW staff_accounts AS
 CREATE TABLE 客户档案 (编号 serial PRIMARY KEY, 姓名 text, 手机号 text, 传真 text, 电子邮箱 text, 住址 text,
     职位 text, 客户类别 text, 出生日期 date);
 INSERT INTO 客户档案 (姓名, 手机号, 传真, 电子邮箱, 住址, 职位, 客户类别, 出生日期) VALUES {_rows(cn_customers)};
+COMMENT ON COLUMN 客户档案.手机号 IS '客户手机号，如 {COMMENT_MOBILE}';
 CREATE VIEW 客户通讯录 AS SELECT 编号, 姓名 || '（' || 职位 || '）' AS 显示名, 传真 AS 备用号码, 客户类别 FROM 客户档案;
 ANALYZE;
 DO $$ BEGIN

@@ -5,9 +5,9 @@ each LLM pair goes through `personal_data_use(sql, tables)`: the reason it must 
 counting (`COUNT(email)`, `COUNT(DISTINCT phone)`), `IS [NOT] NULL` and join conditions between two columns —
 none of them needs or shows a value. A birth date may also be read at year level or in aggregate (`EXTRACT(YEAR
 FROM birth_date)`, `date_trunc('year', …)`, `AVG(age(birth_date))`) and compared in a WHERE/HAVING (born before
-1990, a range, not one exact date): that is how ages are asked about, and no one's date is shown. Refused: any other use of a personal or
-secret column (`MIN(birth_date)` is one person's date), and any string literal that is a masked sample value
-(`'138****5678'`: the model copied a mask from the docs).
+1990, a range, not one exact date): that is how ages are asked about, and no one's date is shown. Refused: any
+other use of a personal or secret column (`MIN(birth_date)` is one person's date), and any string literal that
+is a masked sample value (`'138****5678'`: the model copied a mask from the docs).
 """
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ class Column:
     data_type: str                      # formatted, e.g. "character varying(255)", "numeric(19,4)"
     nullable: bool = True
     default: Optional[str] = None
-    comment: Optional[str] = None       # the database's own comment, verbatim, or None
+    comment: Optional[str] = None       # the database's own comment (PII-shaped substrings masked), or None
     generated_comment: Optional[str] = None   # ours (LLM or rule-based), used only where `comment` is None
     is_primary_key: bool = False
     max_length: Optional[int] = None
@@ -70,7 +70,7 @@ class Table:
     schema: str
     name: str
     kind: str = "table"                 # table, view, materialized_view, partitioned_table, foreign_table
-    comment: Optional[str] = None       # the database's own comment, verbatim
+    comment: Optional[str] = None       # the database's own comment (PII-shaped substrings masked)
     generated_comment: Optional[str] = None
     columns: list[Column] = field(default_factory=list)
     primary_key: list[str] = field(default_factory=list)

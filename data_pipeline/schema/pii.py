@@ -16,7 +16,8 @@ a generated file, the snapshot or a log line:
     浙江省杭州市西湖区文三路 -> 浙江省杭州市****
     1961-07-23 (a birth date) -> 1961-**-**   (the year stays: ages can still be asked about)
 Independently of the column's kind, phone/ID/email/card/IBAN/secret-shaped substrings inside ANY sample value
-are masked too (free-text columns such as remarks carry them).
+are masked too (free-text columns such as remarks carry them), and so are they inside the database's own table
+and column comments (an example in a comment is somebody's real number).
 
 No over-masking: keys and foreign keys (`address_id`), type/status/count/flag/time columns, dates (a birth date
 is the one date that identifies a person, so it is the exception), booleans,
@@ -527,6 +528,10 @@ def protect_table(table: Table, inherited: Optional[dict[str, tuple[str, str]]] 
         _apply(column, *kinds[column.name], None if thing else known_names)
     if table.view_definition:
         table.view_definition = mask_inline(table.view_definition)   # a literal in a WHERE clause
+    # the database's own comments are kept, but an example in one ("联系电话，如 13812345678") is real data too
+    table.comment = mask_inline(table.comment) if table.comment else table.comment
+    for column in table.columns:
+        column.comment = mask_inline(column.comment) if column.comment else column.comment
     return table
 
 

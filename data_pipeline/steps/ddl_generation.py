@@ -2,7 +2,7 @@
 
 Outputs in the task directory, per table `{file_stem}.ddl` and `{file_stem}_detail.md` (file_stem is the table
 name in `public`, `schema__table` elsewhere), plus `metadata.txt` (a SQL script) and `schema_snapshot.json`
-(what later steps read). Existing database comments are kept verbatim; missing ones come from the LLM
+(what later steps read). Existing database comments are kept (PII-shaped substrings masked); missing ones come from the LLM
 (`ctx.llm`) or, without one, from the rule-based generator, and are marked as generated. Tables run
 concurrently (at most `llm_max_concurrency` at a time); a table that fails is reported in the summary and
 the step fails only when every table failed. Files are written atomically under fixed names, so a re-run

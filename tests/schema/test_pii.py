@@ -242,3 +242,13 @@ def test_birth_dates_keep_only_the_year():
     assert table.column("birth_date").pii_kind == "birth_date"
     assert table.column("birth_date").samples == ["1961-**-**", "1975-**-**"]
     assert table.column("signup_date").samples == ["2021-01-02"] and table.column("signup_date").pii_kind is None
+
+
+def test_contact_data_written_in_a_database_comment_is_masked_and_the_rest_kept():
+    table = Table("public", "customer", comment="客户表，客服热线 13957148800", columns=[
+        Column("phone", "text", comment="Phone of the customer, e.g. +1-780-428-3999", samples=[]),
+        Column("status", "text", comment="状态：1正常 2冻结（冻结后需重置密码）", samples=["1", "2"])])
+    pii.protect_table(table)
+    assert table.comment == "客户表，客服热线 139****8800"
+    assert table.column("phone").comment == "Phone of the customer, e.g. +1-7**-***-**99"
+    assert table.column("status").comment == "状态：1正常 2冻结（冻结后需重置密码）"
