@@ -11,44 +11,22 @@ Measures
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from datetime import datetime
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-HOME = Path(tempfile.mkdtemp(prefix="dp_bench_exec_"))
-os.environ["DP_DATA_HOME"] = str(HOME)
-for var in ("DATABASE_URL", "BUSINESS_DB_URL", "LLM_BASE_URL", "LLM_MODEL", "API_TOKEN", "TRAINING_DATA_DIR"):
-    os.environ.pop(var, None)
+from _served import BASE, DEMO_TABLES, create_task, fresh_home, pct
+
+HOME = fresh_home("dp_bench_exec_")
 
 import requests  # noqa: E402
 
 from app_config import load_settings  # noqa: E402
 from data_pipeline.context import build_context  # noqa: E402
 from tests.executor_support import ServerProcess, wait_for  # noqa: E402
-
-DEMO_TABLES = ["bss_business_day_data", "bss_car_day_count", "bss_company", "bss_section_route",
-               "bss_section_route_area_link", "bss_service_area", "bss_service_area_mapper"]
-BASE = "/api/v0/data_pipeline/tasks"
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
-
-
-def create_task(url: str, tables: list[str]) -> str:
-    resp = requests.post(url + BASE, json={"table_names": tables, "task_name": "bench"}, timeout=30)
-    resp.raise_for_status()
-    return resp.json()["data"]["task_id"]
-
 
 def status(session: requests.Session, url: str, task_id: str) -> dict:
     return session.get(f"{url}{BASE}/{task_id}", timeout=30).json()["data"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from data_pipeline.api.compute_gate import ComputeGate
 
 
@@ -47,28 +49,14 @@ def _call_in_threads(gate, environs):
     return threads
 
 
-def test_one_request_computes_at_a_time():
-    app = Recorder(seconds=0.005)
-    gate = ComputeGate(app, slots=1, bypass_after_s=1.0)
-    for thread in _call_in_threads(gate, [{} for _ in range(8)]):
-        thread.join(10)
-    assert app.most_at_once == 1
-
-
-def test_slots_bound_the_requests_computing_at_once():
+@pytest.mark.parametrize("slots, calls, most", [(1, 8, 1), (3, 12, 3), (0, 4, 4)])
+def test_slots_bound_the_requests_computing_at_once(slots, calls, most):
+    """1 (the default): one at a time; N: at most N; 0: no gate."""
     app = Recorder(seconds=0.01)
-    gate = ComputeGate(app, slots=3, bypass_after_s=1.0)
-    for thread in _call_in_threads(gate, [{} for _ in range(12)]):
+    gate = ComputeGate(app, slots=slots, bypass_after_s=1.0)
+    for thread in _call_in_threads(gate, [{} for _ in range(calls)]):
         thread.join(10)
-    assert app.most_at_once == 3
-
-
-def test_zero_slots_is_no_gate():
-    app = Recorder(seconds=0.02)
-    gate = ComputeGate(app, slots=0)
-    for thread in _call_in_threads(gate, [{} for _ in range(4)]):
-        thread.join(10)
-    assert app.most_at_once == 4
+    assert app.most_at_once == most
 
 
 def test_a_slow_request_does_not_hold_up_the_others():
