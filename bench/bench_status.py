@@ -37,6 +37,7 @@ import requests  # noqa: E402
 
 from app_config import load_settings  # noqa: E402
 from data_pipeline.context import build_context  # noqa: E402
+from tests.business_roles import reader_url  # noqa: E402
 from tests.executor_support import ServerProcess, wait_for  # noqa: E402
 
 def run_complete(url: str, task_id: str) -> None:
@@ -153,7 +154,7 @@ def sizes(url: str, task_id: str) -> dict:
 
 
 def make_wide_database(server_url: str, n_tables: int) -> str:
-    """A business database of `n_tables` small tables in the embedded server (bench only; the admin URL)."""
+    """A business database of `n_tables` small tables in the embedded server, read through a SELECT-only role."""
     from core.db import with_database
     admin = psycopg2.connect(server_url)
     admin.autocommit = True
@@ -171,7 +172,7 @@ def make_wide_database(server_url: str, n_tables: int) -> str:
                             SELECT '服务区' || g, g * 1.5, date '2024-01-01' + g, g % 3
                             FROM generate_series(1, 20) g""")
     conn.close()
-    return wide_url
+    return reader_url(wide_url)   # a superuser URL is refused (DATABASE_ROLE_TOO_PRIVILEGED): SELECT-only role
 
 
 def report(label: str, result: dict) -> None:
