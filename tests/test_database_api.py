@@ -100,6 +100,18 @@ def test_table_ddl_demo(client):
     assert info["business_context"] == "管理系统" and info["output_type"] == "both"
 
 
+def test_table_ddl_speaks_the_asked_language(client):
+    """question_language as a task's: generated comments and the files' labels in English; the database's own
+    (Chinese) comments stay as they are; zh (default) keeps the seeds' labels."""
+    _, body = post(client, "table/ddl", {"table": "bss_section_route_area_link", "question_language": "en"})
+    data = body["data"]
+    assert data["generation_info"]["question_language"] == "en"
+    assert data["md"].count("Columns:") == 1 and "[generated]" in data["md"] and "字段列表" not in data["md"]
+    assert "-- [generated]" in data["ddl"] and "Comment source: " in data["ddl"] and "[生成]" not in data["ddl"]
+    _, body = post(client, "table/ddl", {"table": "bss_section_route_area_link"})
+    assert body["data"]["generation_info"]["question_language"] == "zh" and "字段列表：" in body["data"]["md"]
+
+
 def test_table_ddl_types_and_missing(client, fixture_url):
     _, body = post(client, "table/ddl", {"table": "bss_section_route_area_link", "type": "md"})
     assert body["data"]["ddl"] is None and "[生成]" in body["data"]["md"]

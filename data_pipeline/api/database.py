@@ -25,7 +25,8 @@ from data_pipeline.api import ctx
 from data_pipeline.api.envelope import error_response, json_body, ok, parse
 from data_pipeline.schema.ddl_render import render_ddl, render_md, short_type
 from data_pipeline.schema.introspect import introspect, list_tables
-from data_pipeline.steps.ddl_generation import DB_LABEL, RULE_LABEL, generator_label, table_label
+from data_pipeline.qa.glossary import resolve_language
+from data_pipeline.steps.ddl_generation import generator_label, table_label
 from data_pipeline.taskfiles.table_list import TableRef, parse_name
 
 bp = Blueprint("database", __name__, url_prefix="/api/v0/database")
@@ -104,6 +105,8 @@ class TableDDLRequest(BaseModel):
     db_connection: Optional[str] = Field(None, max_length=2048)
     business_context: Optional[str] = Field(None, max_length=4000)
     type: Literal["ddl", "md", "both"] = "both"
+    # as a task's: the language of generated comments and of the files' labels (zh: the seeds' format)
+    question_language: Optional[Literal["zh", "en", "auto"]] = None
 
     @field_validator("db_connection")
     @classmethod
@@ -143,23 +146,24 @@ def tables():
     return ok(data, message="获取表列表成功")
 
 
-def _fill_comments(table, business_context: str) -> dict:
+def _fill_comments(table, business_context: str, language: str) -> dict:
     """LLM comments when an LLM is configured (falling back to rules if it fails), else rule-based."""
     from core.llm import make_llm
     by_name = {(table.schema, table.name): table}
     settings = ctx().settings
     llm = make_llm(settings)
+    rules = generator_label(None, language)
     if llm is None:
-        comments.apply_rule_based(table, by_name)
-        return {"has_llm_comments": False, "generator": RULE_LABEL}
+        comments.apply_rule_based(table, by_name, language)
+        return {"has_llm_comments": False, "generator": rules}
     try:
         with llm:
-            comments.apply_llm(table, llm, business_context, by_name)
-        return {"has_llm_comments": table.comment_source == "llm", "generator": generator_label(llm)}
+            comments.apply_llm(table, llm, business_context, by_name, language)
+        return {"has_llm_comments": table.comment_source == "llm", "generator": generator_label(llm, language)}
     except LLMError as exc:
         log.warning("LLM comments for %s failed, using rules: %s", table.qualified, exc.details)
-        comments.apply_rule_based(table, by_name)
-        return {"has_llm_comments": False, "generator": RULE_LABEL, "llm_error": exc.details}
+        comments.apply_rule_based(table, by_name, language)
+        return {"has_llm_comments": False, "generator": rules, "llm_error": exc.details}
 
 
 def _field(col) -> dict:
@@ -186,17 +190,19 @@ def table_ddl():
         raise TableNotFound(f"table {ref.qualified} not found in database {database_name(url)!r}",
                             invalid_params=["table"])
     table = found[0]
-    info = _fill_comments(table, req.business_context or "")
-    label = DB_LABEL if table.comment_source == "database" else table_label(table, info["generator"])
+    language = resolve_language(req.question_language, req.business_context or "",
+                                [table.comment] + [c.comment for c in table.columns])
+    info = _fill_comments(table, req.business_context or "", language)
+    label = table_label(table, info["generator"], language)
     data = {
-        "ddl": render_ddl(table, source_label=label) if req.type in ("ddl", "both") else None,
-        "md": render_md(table, source_label=label) if req.type in ("md", "both") else None,
+        "ddl": render_ddl(table, source_label=label, language=language) if req.type in ("ddl", "both") else None,
+        "md": render_md(table, source_label=label, language=language) if req.type in ("md", "both") else None,
         "table_info": {"table_name": table.name, "schema_name": table.schema, "full_name": TableRef(table.schema, table.name).qualified,
                        "comment": table.effective_comment, "comment_source": table.comment_source,
                        "table_type": table.kind, "field_count": len(table.columns), "row_count": table.row_estimate,
                        "row_count_exact": table.row_count_exact},
         "fields": [_field(c) for c in table.columns],
         "generation_info": {"business_context": req.business_context, "output_type": req.type,
-                            "database": database_name(url), **info},
+                            "database": database_name(url), "question_language": language, **info},
     }
     return ok(data, message="获取表DDL成功")
