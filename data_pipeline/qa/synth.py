@@ -33,6 +33,7 @@ from data_pipeline.qa.vocabulary import column_noun, identifier_noun, is_en, rol
 LIST_LIMIT = 50          # rows a "which are they" listing returns (stated in the question)
 GROUP_LIMIT = 20         # a join grouped by a parent with more rows than this lists its top groups only
 
+
 def question_value(value: str, column: Column) -> str:
     """The value as the question shows it: quoted like the SQL's text literal, bare like its number."""
     return quoted(value, numeric=not literal(value, column).startswith("'"))
