@@ -78,8 +78,12 @@ def say(phrase: str, **words) -> str:
 
 
 def plural_label(label: str) -> str:
-    """"store name" -> "store names"; a label English cannot simply pluralise (a quoted column name, one with a
-    unit, an ID, an uncountable word) is counted as values: "temperature (°C) values"."""
+    """"store name" -> "store names", "account ID" -> "accounts (account ID)"; a label English cannot simply
+    pluralise (a quoted column name, one with a unit, an uncountable word) is counted as values:
+    "temperature (°C) values"."""
+    identified = re.fullmatch(r"([a-z][a-z ]*) ID", label)
+    if identified and pluralize(identified.group(1)) != identified.group(1):
+        return f"{pluralize(identified.group(1))} ({label})"
     if not re.fullmatch(r"[a-z][a-z ]*", label):
         return f"{label} values"
     plural = re.sub(r"\bstatus$", "statuses", label) if label.endswith("status") else pluralize(label)

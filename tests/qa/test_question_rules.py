@@ -202,9 +202,9 @@ def test_english_counts_things_not_values_and_lists_with_and(en_run):
     _, pairs, _, _ = en_run
     questions = [p.question for p in pairs]
     for q in questions:
-        # "values" is left only where English cannot simply pluralise the label (an ID, a unit, a quoted name)
+        # "values" is left only where English cannot simply pluralise the label (a unit, a quoted name)
         for match in re.finditer(r"(\S+) values\b", q):
-            assert re.search(r"(ID|\)|”)$", match.group(1)), q
+            assert re.search(r"(\)|”)$", match.group(1)), q
     assert any(q.startswith("What are the top 20 customer segments by ") for q in questions), questions
     assert any("distinct store names" in q for q in questions), questions
     listings = [q for q in questions if q.startswith("List the ") and "," in q]
