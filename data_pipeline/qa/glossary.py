@@ -192,7 +192,8 @@ def _segments(tokens: list[str]) -> list[tuple[Optional[str], str]]:
 EN_EXPAND = {"pct": "percent", "qty": "quantity", "amt": "amount", "cnt": "count", "desc": "description",
              "num": "number", "dept": "department", "org": "organization", "addr": "address", "ts": "time",
              "dt": "date", "lat": "latitude", "lng": "longitude", "lon": "longitude", "no": "number",
-             "seq": "sequence", "dob": "date of birth", "tel": "phone", "msg": "message", "img": "image"}
+             "seq": "sequence", "dob": "date of birth", "tel": "phone", "msg": "message", "img": "image",
+             "prev": "previous", "cust": "customer", "emp": "employee"}
 
 
 def zh_phrase(tokens: list[str]) -> Optional[str]:

@@ -119,9 +119,12 @@ def table_noun(table: Table) -> str:
 
 
 def table_plural(table: Table) -> str:
-    """English: the table noun in the plural ("customers"); Chinese nouns have no plural."""
+    """English: the table noun in the plural ("customers"); an identifier English has no plural for is counted
+    in rows ("rows of d26_t3", not "How many d26_t3 are there?"). Chinese nouns have no plural."""
     noun = table_noun(table)
-    return pluralize(noun) if is_en() else noun
+    if not is_en():
+        return noun
+    return pluralize(noun) if re.fullmatch(r"[A-Za-z][A-Za-z '’()-]*", noun) else f"rows of {noun}"
 
 
 def table_title(table: Table) -> str:

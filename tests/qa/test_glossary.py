@@ -64,3 +64,18 @@ def test_auto_language_follows_context_then_comments():
     assert resolve_language("auto", "", ["订单表", "金额", None, "status"]) == "zh"
     assert resolve_language("auto", "", ["Orders", "amount", "订单表"]) == "en"
     assert resolve_language("auto", "", []) == "en"
+
+
+def test_english_counts_opaque_table_names_in_rows_and_reads_abbreviations():
+    from data_pipeline.qa.phrases import plural_label
+    from data_pipeline.qa.vocabulary import table_plural
+    with speaking("en"):
+        assert table_plural(Table("public", "d26_t3")) == "rows of d26_t3"        # not "How many d26_t3 ..."
+        assert table_plural(Table("public", "sales_order")) == "sales orders"
+        assert table_plural(Table("public", "staff")) == "staff"
+    with speaking("zh"):
+        assert table_plural(Table("public", "d26_t3")) == "“d26_t3”"
+    assert en_phrase(words("prev_state")) == "previous state" and en_phrase(words("cust_id")) == "customer ID"
+    assert plural_label("account ID") == "accounts (account ID)" and plural_label("store name") == "store names"
+    assert plural_label("sales order status") == "sales order statuses"
+    assert plural_label("temperature (°C)") == "temperature (°C) values"
