@@ -118,3 +118,48 @@ def test_an_exception_gives_the_slot_back():
         except RuntimeError:
             pass
     assert gate._holders == {}
+
+
+def _slow_upload(port: int, path: str, seconds: float, answers: list) -> None:
+    """A client that takes `seconds` to send a 15 KB multipart upload (the app reads it inside the gate)."""
+    import socket
+    body = (b'--XX\r\nContent-Disposition: form-data; name="file"; filename="notes.md"\r\n'
+            b"Content-Type: text/markdown\r\n\r\n" + b"x" * 15000 + b"\r\n--XX--\r\n")
+    chunks = [body[i:i + 500] for i in range(0, len(body), 500)]
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=XX\r\n"
+                     f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode())
+        for chunk in chunks:
+            sock.sendall(chunk)
+            time.sleep(seconds / len(chunks))
+        answers.append(sock.recv(100).split(b"\r\n", 1)[0])
+
+
+def test_served_status_polls_do_not_wait_behind_slow_uploads(settings):
+    """The real service, one worker: two uploads that take 3 s each are inside the app (reading the body) while
+    status GETs go on; none of those waits for an upload to finish (without the bypass each would take ~3 s)."""
+    import requests
+
+    from tests.server_process import ServerProcess
+    env = {"WORKERS": "1", "THREADS": "4", "COMPUTING_REQUESTS_PER_WORKER": "1"}
+    with ServerProcess(settings.data_home, env=env, log_path=settings.data_home / "gate_server.log") as server:
+        base = server.base_url + "/api/v0/data_pipeline/tasks"
+        task_id = requests.post(base, json={"table_names": ["bss_company"]}, timeout=30).json()["data"]["task_id"]
+        answers: list = []
+        uploads = [threading.Thread(target=_slow_upload,
+                                    args=(server.port, f"/api/v0/data_pipeline/tasks/{task_id}/files", 3.0, answers))
+                   for _ in range(2)]
+        for upload in uploads:
+            upload.start()
+        time.sleep(0.5)                              # both uploads are inside the app now
+        session, slowest = requests.Session(), 0.0
+        for _ in range(20):
+            started = time.monotonic()
+            assert session.get(f"{base}/{task_id}", timeout=30).status_code == 200
+            slowest = max(slowest, time.monotonic() - started)
+        still_uploading = all(u.is_alive() for u in uploads)
+        for upload in uploads:
+            upload.join(30)
+    assert still_uploading, "the uploads ended before the polls: the test proved nothing"
+    assert slowest < 1.5, slowest
+    assert answers == [b"HTTP/1.1 200 OK"] * 2, answers
