@@ -410,8 +410,8 @@ def mask_birth_date(value: str) -> str:
     return re.sub(r"\d", "*", v[:start]) + v[start:end] + re.sub(r"\d", "*", v[end:])
 
 
-MASKERS = {"birth_date": mask_birth_date, "phone": mask_phone, "id_card": mask_id_card, "email": mask_email, "person_name": mask_person_name,
-           "address": mask_address, "card_number": mask_card, "iban": mask_iban}
+MASKERS = {"phone": mask_phone, "id_card": mask_id_card, "email": mask_email, "person_name": mask_person_name,
+           "address": mask_address, "card_number": mask_card, "iban": mask_iban, "birth_date": mask_birth_date}
 
 
 def mask(kind: str, value: str) -> str:

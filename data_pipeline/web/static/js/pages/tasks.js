@@ -100,7 +100,7 @@ export async function render(main) {
         tbody.replaceChildren(...(tasks.length ? tasks.map(row) : [emptyRow()]));
         // an empty result says so, never "第 0 / 0 页"
         info.textContent = total ? `共 ${total} 个任务，第 ${state.page} / ${pages} 页`
-                                 : filtered() ? "无匹配任务" : "还没有任务";
+                               : filtered() ? "无匹配任务" : "还没有任务";
         pager.hidden = !total || (pages <= 1 && state.page <= 1);
         pager.replaceChildren(
           button("上一页", () => { state.page -= 1; load(); }, "", { disabled: state.page <= 1 }),
