@@ -33,6 +33,15 @@ def fresh_home(prefix: str) -> Path:
     return home
 
 
+def remove_home(home: Path) -> None:
+    """After the server stopped: stop the embedded PostgreSQL (this process kept it attached), then its files."""
+    import shutil
+
+    from core import embedded_pg
+    embedded_pg.detach()
+    shutil.rmtree(home, ignore_errors=True)
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] if ordered else float("nan")

@@ -13,20 +13,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import signal
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-HOME = Path(tempfile.mkdtemp(prefix="dp_bench_cancel_"))
-os.environ["DP_DATA_HOME"] = str(HOME)
-for var in ("DATABASE_URL", "BUSINESS_DB_URL", "LLM_BASE_URL", "LLM_MODEL", "API_TOKEN", "TRAINING_DATA_DIR"):
-    os.environ.pop(var, None)
+from _served import BASE, fresh_home, remove_home
+
+HOME = fresh_home("dp_bench_cancel_")
 
 import requests  # noqa: E402
 
@@ -35,7 +29,6 @@ from data_pipeline.context import build_context  # noqa: E402
 from tests.executor_support import ServerProcess, comments_responder, llm_overrides, wait_for  # noqa: E402
 from tests.openai_stub import OpenAIStub  # noqa: E402
 
-BASE = "/api/v0/data_pipeline/tasks"
 TABLES = ["bss_company", "bss_service_area", "bss_car_day_count", "bss_section_route", "bss_business_day_data"]
 
 
@@ -84,9 +77,7 @@ def main() -> int:
     finally:
         server.stop()
         stub.stop()
-        from core import embedded_pg
-        embedded_pg.detach()
-        shutil.rmtree(HOME, ignore_errors=True)
+        remove_home(HOME)
     return 0
 
 

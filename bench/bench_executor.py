@@ -11,14 +11,13 @@ Measures
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import sys
 import threading
 import time
 from datetime import datetime
 
-from _served import BASE, DEMO_TABLES, create_task, fresh_home, pct
+from _served import BASE, DEMO_TABLES, create_task, fresh_home, pct, remove_home
 
 HOME = fresh_home("dp_bench_exec_")
 
@@ -144,9 +143,7 @@ def main() -> int:
         wait_done(url, current["task_id"])
     finally:
         server.stop()
-        from core import embedded_pg
-        embedded_pg.detach()  # stop the embedded server before its files go
-        shutil.rmtree(HOME, ignore_errors=True)
+        remove_home(HOME)
     return 0
 
 

@@ -28,7 +28,7 @@ import threading
 import time
 from pathlib import Path
 
-from _served import BASE, DEMO_TABLES, create_task, fresh_home, pct
+from _served import BASE, DEMO_TABLES, create_task, fresh_home, pct, remove_home
 
 HOME = fresh_home("dp_bench_status_")
 
@@ -249,9 +249,7 @@ def main() -> int:
             thread.join(600)
     finally:
         server.stop()
-        from core import embedded_pg
-        embedded_pg.detach()
-        shutil.rmtree(HOME, ignore_errors=True)
+        remove_home(HOME)
     return 0
 
 
