@@ -11,7 +11,7 @@ import io
 import json
 import os
 import zipfile
-from typing import Optional, Sequence
+from typing import Iterator, Optional, Sequence
 from urllib.parse import quote
 
 from tests.executor_support import BASE
@@ -80,13 +80,19 @@ def scan_task_read_endpoints(s: Scanner, client, task_id: str) -> None:
     s.get(client, f"{BASE}/{task_id}/logs/stream?from=start&max_seconds=3")
 
 
-def scan_task_dir(s: Scanner, task_dir) -> int:
-    n = 0
+def task_files(task_dir) -> Iterator[tuple[str, bytes]]:
+    """(name, content) of every file under a task directory, subdirectories included."""
     for root, _dirs, names in os.walk(task_dir):
         for name in names:
             with open(os.path.join(root, name), "rb") as fh:
-                s.check(f"file {name}", fh.read())
-            n += 1
+                yield name, fh.read()
+
+
+def scan_task_dir(s: Scanner, task_dir) -> int:
+    n = 0
+    for name, content in task_files(task_dir):
+        s.check(f"file {name}", content)
+        n += 1
     return n
 
 

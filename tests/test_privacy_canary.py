@@ -16,7 +16,6 @@ import base64
 import hashlib
 import json
 import logging
-import os
 import re
 from urllib.parse import urlsplit, urlunsplit
 
@@ -26,6 +25,7 @@ import sqlglot
 
 from tests.ddl_fixture_db import admin_url, recreate, run_sql
 from tests.executor_support import BASE, stop_executors, wait_final
+from tests.secret_scan import task_files
 
 DB = "privacy_canary"
 READER = "privacy_canary_reader"
@@ -283,13 +283,10 @@ def collect_api(c: Collector, client, task_id: str, canary_url: str) -> None:
 
 
 def collect_stores(c: Collector, app_ctx, task_id: str) -> int:
-    task_dir = app_ctx.task_dir(task_id)
     files = 0
-    for root, _dirs, names in os.walk(task_dir):
-        for name in names:
-            with open(os.path.join(root, name), "rb") as fh:
-                c.add(f"file {name}", fh.read())
-            files += 1
+    for name, content in task_files(app_ctx.task_dir(task_id)):
+        c.add(f"file {name}", content)
+        files += 1
     logs = app_ctx.db.fetchall("SELECT to_jsonb(x) AS row FROM data_pipeline_task_logs x WHERE task_id = %s",
                                (task_id,))
     c.add("data_pipeline_task_logs", [r["row"] for r in logs])

@@ -16,6 +16,7 @@ import pytest
 
 from tests.executor_support import BASE, stop_executors, wait_executor_exit, wait_final
 from tests.secret_scan import Scanner, scan_database, scan_task_dir, scan_task_read_endpoints
+from tests.vector_fixtures import empty_vector_tables
 
 PASSWORD = "PLANTED_pw_123"
 
@@ -55,6 +56,9 @@ def test_planted_password_before_execution(client, app_ctx, business_url, scanne
 
 
 def test_planted_password_after_a_complete_run(client, app_ctx, business_url, scanner):
+    # the run must be the store's only database: rows another test loaded from elsewhere (the privacy canary's
+    # database) would rightly make it VECTOR_STORE_MIXED -> partial_completed
+    empty_vector_tables(app_ctx.db)
     url = planted_url(business_url)
     resp = client.post(BASE, json={"task_name": "secret run", "db_connection": url,
                                    "table_names": ["bss_company", "bss_service_area"],
