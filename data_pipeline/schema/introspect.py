@@ -71,14 +71,17 @@ WHERE a.attrelid = ANY(%(oids)s::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attrelid, a.attnum
 """
 
-_CONSTRAINTS = """
-SELECT k.conrelid AS oid, k.conname AS name, k.contype,
+# what a constraint row carries besides its table and kind (both queries below are read by one parser)
+_CONSTRAINT_FIELDS = """
        ARRAY(SELECT a.attname::text FROM unnest(k.conkey) WITH ORDINALITY u(num, ord)
              JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.num ORDER BY u.ord) AS columns,
        fn.nspname AS ref_schema, fc.relname AS ref_table,
        ARRAY(SELECT a.attname::text FROM unnest(k.confkey) WITH ORDINALITY u(num, ord)
              JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.num ORDER BY u.ord) AS ref_columns,
-       pg_get_constraintdef(k.oid) AS definition
+       pg_get_constraintdef(k.oid) AS definition"""
+
+_CONSTRAINTS = f"""
+SELECT k.conrelid AS oid, k.conname AS name, k.contype,{_CONSTRAINT_FIELDS}
 FROM pg_constraint k
 LEFT JOIN pg_class fc ON fc.oid = k.confrelid
 LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace
@@ -162,14 +165,8 @@ def _read_catalog(conn, refs: list[TableRef]) -> list[Table]:
 
 
 # ------------------------------------------------------------------------------------------- partitions (issue 12)
-_PARTITION_FKS = """
-SELECT p.oid AS oid, k.conname AS name, 'f' AS contype,
-       ARRAY(SELECT a.attname::text FROM unnest(k.conkey) WITH ORDINALITY u(num, ord)
-             JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.num ORDER BY u.ord) AS columns,
-       fn.nspname AS ref_schema, fc.relname AS ref_table,
-       ARRAY(SELECT a.attname::text FROM unnest(k.confkey) WITH ORDINALITY u(num, ord)
-             JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.num ORDER BY u.ord) AS ref_columns,
-       pg_get_constraintdef(k.oid) AS definition
+_PARTITION_FKS = f"""
+SELECT p.oid AS oid, k.conname AS name, 'f' AS contype,{_CONSTRAINT_FIELDS}
 FROM unnest(%(oids)s::oid[]) AS p(oid)
 JOIN pg_class pc ON pc.oid = p.oid AND pc.relkind = 'p'
 CROSS JOIN LATERAL pg_partition_tree(p.oid) AS t
