@@ -34,14 +34,14 @@ if PROJECT_ROOT not in sys.path:
 from app_config import ConfigError, get_settings  # noqa: E402
 from data_pipeline.executor.plan import EXECUTION_MODES  # noqa: E402
 from data_pipeline.ids import is_valid_task_id  # noqa: E402
-from data_pipeline.steps import STEPS  # noqa: E402
+from data_pipeline.steps import ALL_STEPS  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Run one claimed execution of a data pipeline task")
     parser.add_argument("--task-id", required=True)
     parser.add_argument("--execution-mode", choices=EXECUTION_MODES, default="complete")
-    parser.add_argument("--step-name", choices=STEPS)
+    parser.add_argument("--step-name", choices=ALL_STEPS)
     parser.add_argument("--execution-id", required=True, help="the execution row claimed by the API")
     args = parser.parse_args(argv)
     if not is_valid_task_id(args.task_id):

@@ -19,7 +19,7 @@ from data_pipeline.taskfiles.table_list_server import read_server_table_list
 from data_pipeline.context import AppContext
 from data_pipeline.executor.plan import task_warnings
 from data_pipeline.schema import access as table_access
-from data_pipeline.steps import STEPS
+from data_pipeline.steps import task_steps
 from data_pipeline.store import tasks as task_store
 from data_pipeline.vectors import ownership as vector_ownership
 from data_pipeline.vectors import target as vector_target
@@ -32,7 +32,9 @@ BOOLEAN_DEFAULTS = {
     "enable_sql_validation": True, "enable_llm_repair": True, "modify_original_file": True,
     "enable_training_data_load": True, "backup_vector_tables": False, "truncate_vector_tables": False,
     "allow_unreadable_tables": False,   # run without the tables the role cannot SELECT (else 400 before the run)
+    "enable_evaluation": False,         # the optional fifth step `evaluation` in complete runs (issue 24)
 }
+EVAL_DEFAULTS = {"eval_holdout_ratio": 0.1, "eval_max_questions": 50}
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
@@ -68,6 +70,8 @@ def normalise_parameters(ctx: AppContext, req) -> tuple[dict, Optional[list[tabl
               for k, default in BOOLEAN_DEFAULTS.items()}
     if params["truncate_vector_tables"]:
         params["backup_vector_tables"] = True  # truncation always backs up first
+    params.update({k: (getattr(req, k, None) if getattr(req, k, None) is not None else default)
+                   for k, default in EVAL_DEFAULTS.items()})
     params.update(
         business_context=req.business_context,
         question_language=getattr(req, "question_language", None) or "zh",
@@ -183,9 +187,10 @@ LIST_FIELDS = (
 def status_view(ctx: AppContext, row: dict, running: Optional[dict] = None) -> dict:
     """The contract's full status shape (seed 002 §3.3 / seed 004), steps array present from the start."""
     details = row.get("step_details") or {}
-    step_status = {s: (row.get("step_status") or {}).get(s, "pending") for s in STEPS}
+    shown = task_steps(row.get("step_status") or {}, row.get("parameters") or {})   # 4, or 5 with evaluation
+    step_status = {s: (row.get("step_status") or {}).get(s, "pending") for s in shown}
     steps = []
-    for s in STEPS:
+    for s in shown:
         d = details.get(s) or {}
         duration = d.get("duration")
         if duration is None and step_status[s] == "running":
@@ -195,14 +200,14 @@ def status_view(ctx: AppContext, row: dict, running: Optional[dict] = None) -> d
                       "error_message": d.get("error_message"), "progress": d.get("progress")})
     current = None
     if running:
-        step = next((s for s in STEPS if step_status[s] == "running"), running["execution_step"])
+        step = next((s for s in shown if step_status[s] == "running"), running["execution_step"])
         current = {"execution_id": running["execution_id"], "step": step, "status": running["status"],
                    "started_at": running["started_at"], "execution_mode": running["execution_mode"]}
     task_dir = ctx.task_dir(row["task_id"])
     return {
         "task_id": row["task_id"], "task_name": row["task_name"], "task_type": row["task_type"],
         "status": row["status"], "progress": row["progress"], "step_status": step_status,
-        "current_step": current, "steps": steps, "total_steps": len(STEPS),
+        "current_step": current, "steps": steps, "total_steps": len(shown),
         "parameters": public_parameters(row.get("parameters")), "result": row.get("result"),
         "error_message": row["error_message"], "created_at": row["created_at"], "started_at": row["started_at"],
         "completed_at": row["completed_at"], **durations(row),

@@ -25,12 +25,12 @@ from data_pipeline.taskfiles import log_reader
 from data_pipeline import tasks as task_service
 from data_pipeline.api import ctx
 from data_pipeline.api.envelope import json_body, ok, parse, query_args
-from data_pipeline.steps import STEPS
+from data_pipeline.steps import ALL_STEPS
 from data_pipeline.store import tasks as task_store
 
 bp = Blueprint("logs", __name__, url_prefix="/api/v0/data_pipeline/tasks")
 Level = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
-STEP_TAGS = (*STEPS, "executor", "api")
+STEP_TAGS = (*ALL_STEPS, "executor", "api")
 
 
 def _levels(value: Optional[str]) -> Optional[set[str]]:

@@ -40,6 +40,10 @@ class CreateTask(BaseModel):
     backup_vector_tables: Optional[StrictBool] = None
     truncate_vector_tables: Optional[StrictBool] = None
     allow_unreadable_tables: Optional[StrictBool] = None
+    # the optional evaluation step (issue 24): hold-out share of the pairs, LLM questions at most
+    enable_evaluation: Optional[StrictBool] = None
+    eval_holdout_ratio: Optional[float] = Field(None, gt=0, le=0.5, allow_inf_nan=False)
+    eval_max_questions: Optional[int] = Field(None, ge=1, le=500)
 
 
 def flatten_create_body(body: dict) -> tuple[dict, str]:

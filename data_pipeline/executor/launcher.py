@@ -53,6 +53,9 @@ def start_execution(ctx: AppContext, task_id: str, *, execution_mode: Optional[s
                                        if allow_unreadable_tables is None else allow_unreadable_tables))
         table_check = task_service.check_tables_before_run(ctx, params, _listed_tables(ctx, task_dir),
                                                            allow_unreadable=allow)
+    if step == "evaluation":   # nothing loaded or too few held-out pairs: a clear 400 now, not a failed run
+        from data_pipeline.evaluation.holdout import precheck
+        precheck(task_dir, row)
     truncate = params.get("truncate_vector_tables", False) if truncate_vector_tables is None else truncate_vector_tables
     backup = params.get("backup_vector_tables", False) if backup_vector_tables is None else backup_vector_tables
     options = {"clean_previous": bool(clean_previous), "force_execute": bool(force_execute),

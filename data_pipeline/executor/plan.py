@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 from core.errors import InvalidExecutionMode, InvalidStepName, MissingStepName
-from data_pipeline.steps import DEPENDENCIES, STEPS
+from data_pipeline.steps import ALL_STEPS, DEPENDENCIES, STEPS, evaluation_on
 
 EXECUTION_MODES = ("complete", "step")
 # a disabled step is `skipped` in complete mode: parameter that enables it -> step
@@ -23,17 +23,19 @@ def resolve(mode: Optional[str], step_name: Optional[str]) -> tuple[str, Optiona
         return mode, None
     if not step_name:
         raise MissingStepName("step_name is required when execution_mode is 'step'", invalid_params=["step_name"])
-    if step_name not in STEPS:
-        raise InvalidStepName(f"step_name must be one of {', '.join(STEPS)}", invalid_params=["step_name"])
+    if step_name not in ALL_STEPS:
+        raise InvalidStepName(f"step_name must be one of {', '.join(ALL_STEPS)}", invalid_params=["step_name"])
     return mode, step_name
 
 
 def planned_steps(mode: str, step: Optional[str], params: dict) -> list[tuple[str, bool]]:
-    """[(step, run?)] in order. Complete mode: all four, disabled ones not run (-> skipped). Step mode: the one
-    step asked for, even when disabled in the task parameters (an explicit request wins)."""
+    """[(step, run?)] in order. Complete mode: all four, disabled ones not run (-> skipped), then `evaluation`
+    only when the task has `enable_evaluation: true` (otherwise it is not part of the run at all). Step mode: the
+    one step asked for, even when disabled in the task parameters (an explicit request wins)."""
     if mode == "step":
         return [(step, True)]
-    return [(s, params.get(STEP_SWITCHES[s], True) is not False if s in STEP_SWITCHES else True) for s in STEPS]
+    planned = [(s, params.get(STEP_SWITCHES[s], True) is not False if s in STEP_SWITCHES else True) for s in STEPS]
+    return planned + ([("evaluation", True)] if evaluation_on(params) else [])
 
 
 def dependency_problem(step: str, step_status: dict) -> Optional[str]:
@@ -58,7 +60,8 @@ def final_task_status(outcome: str, step_status: dict, warnings: Sequence[dict] 
         return "partial_completed" if any(step_status.get(s) == "completed" for s in STEPS) else "failed"
     if warnings:
         return "partial_completed"
-    return "completed" if all(step_status.get(s) in FINISHED_OK for s in STEPS) else "partial_completed"
+    shown = STEPS + tuple(s for s in ALL_STEPS[len(STEPS):] if s in step_status)
+    return "completed" if all(step_status.get(s) in FINISHED_OK for s in shown) else "partial_completed"
 
 
 def task_warnings(result: Optional[dict], step_status: dict) -> list[dict]:
@@ -66,7 +69,7 @@ def task_warnings(result: Optional[dict], step_status: dict) -> list[dict]:
     re-run replaces its own, an earlier step's warnings stand until that step runs again."""
     steps = (result.get("steps") or {}) if isinstance(result, dict) else {}
     found = []
-    for step in STEPS:
+    for step in ALL_STEPS:
         if step_status.get(step) != "completed":
             continue
         for w in (steps.get(step) or {}).get("warnings") or []:
@@ -107,16 +110,17 @@ def warnings_message(warnings: list[dict]) -> Optional[str]:
 def failure_message(step_status: dict, error: Optional[str]) -> Optional[str]:
     """The task's error_message after a failed execution: the failing step's error, prefixed (Chinese) with what
     is kept when earlier steps had completed."""
-    kept = [s for s in STEPS if step_status.get(s) == "completed"]
-    failed = next((s for s in STEPS if step_status.get(s) == "failed"), None)
+    kept = [s for s in ALL_STEPS if step_status.get(s) == "completed"]
+    failed = next((s for s in ALL_STEPS if step_status.get(s) == "failed"), None)
     if not kept:
         return error
     head = f"任务部分完成：{failed or '执行'} 失败，已完成步骤（{'、'.join(kept)}）的输出保留。"
     return f"{head}Details: {error or 'unknown error'}"[:MESSAGE_LIMIT]
 
 
-def overall_progress(step: str, fraction: float) -> int:
-    """Task progress (0..100) at `fraction` (0..1) of `step`, from the step's band."""
+def overall_progress(step: str, fraction: float, bands: Optional[dict] = None) -> int:
+    """Task progress (0..100) at `fraction` (0..1) of `step`, from the step's band (`bands`: the run's, see
+    data_pipeline.steps.progress_bands; default the four-step bands)."""
     from data_pipeline.steps import PROGRESS_BANDS
-    lo, hi = PROGRESS_BANDS[step]
+    lo, hi = (bands or PROGRESS_BANDS)[step]
     return int(round(lo + (hi - lo) * min(max(fraction, 0.0), 1.0)))

@@ -29,7 +29,8 @@ from data_pipeline.executor.plan import (failure_message, final_task_status, ove
                                          task_warnings, warnings_message)
 from data_pipeline.executor.tracking import NullTracker, TaskState, now_iso
 from data_pipeline.validation import quality
-from data_pipeline.steps import PROGRESS_BANDS, STEP_LABELS, STEP_OUTPUTS, later_steps, step_module
+from data_pipeline.steps import (STEP_LABELS, STEP_OUTPUTS, evaluation_on, later_steps, progress_bands,
+                                 step_module)
 from data_pipeline.steps.base import StepCancelled, StepContext, StepResult, StepWarning
 from data_pipeline.store import executions as execution_store
 from data_pipeline.taskfiles.table_list import TableRef
@@ -79,6 +80,8 @@ class Runner:
         self._lock = threading.RLock()
         self._last_save = 0.0
         self._cancelled_outputs: Optional[tuple] = None
+        # progress bands of this run: the four-step bands unless it evaluates (data_pipeline.steps.progress_bands)
+        self.bands = progress_bands(evaluation_on(spec.params) or spec.step == "evaluation")
 
     # -- persistence --------------------------------------------------------------------------------------------
     def _save(self, finish: Optional[dict] = None) -> None:
@@ -137,7 +140,7 @@ class Runner:
             self.state.step_details[step] = {"started_at": None, "completed_at": now_iso(), "duration": 0,
                                              "error_message": None, "skipped_reason": "disabled in the task "
                                              "parameters"}
-            self.state.progress = PROGRESS_BANDS[step][1]
+            self.state.progress = self.bands[step][1]
         log.info("step %s skipped: disabled in the task parameters", step, extra={"step": step})
         self._save()
 
@@ -150,11 +153,13 @@ class Runner:
             result = state.result if isinstance(state.result, dict) else {}
             result.setdefault("steps", {}).pop(step, None)
             for later in later_steps(step):  # a re-run invalidates everything built on the old output
+                if later not in state.step_status:   # an optional step the task never showed stays absent
+                    continue
                 state.step_status[later] = "pending"
                 state.step_details.pop(later, None)
                 result["steps"].pop(later, None)
             state.result = result
-            state.progress = overall_progress(step, 0.0)
+            state.progress = overall_progress(step, 0.0, self.bands)
         self._save()
 
     def _progress_callback(self, step: str):
@@ -166,7 +171,7 @@ class Runner:
                     return
                 details["progress"] = round(fraction * 100, 1)
                 details["message"] = scrub_text(str(message))[:300]
-                self.state.progress = max(self.state.progress, overall_progress(step, fraction))
+                self.state.progress = max(self.state.progress, overall_progress(step, fraction, self.bands))
                 due = time.monotonic() - self._last_save >= PROGRESS_SAVE_INTERVAL_S
             if due:
                 try:
@@ -280,7 +285,7 @@ class Runner:
             details.update(completed_at=now_iso(), duration=duration, error_message=error)
             if status == "completed":
                 details["progress"] = 100.0
-                self.state.progress = PROGRESS_BANDS[step][1]
+                self.state.progress = self.bands[step][1]
                 self.state.result.setdefault("steps", {})[step] = mask_secrets(summary or {})
         level = logging.INFO if status == "completed" else logging.WARNING if status == "cancelled" else logging.ERROR
         log.log(level, "step %s %s in %.2f s%s", step, status, duration, f": {error}" if error else "",
@@ -352,7 +357,8 @@ def quality_report(spec: RunSpec, step_status: dict) -> Optional[dict]:
             from data_pipeline.tasks import write_json_atomic
             write_json_atomic(spec.task_dir / quality.QUALITY_FILE, report)
             return report
-        return quality.write_quality_report(spec.task_dir)
+        return quality.write_quality_report(spec.task_dir,
+                                            with_evaluation=step_status.get("evaluation") == "completed")
     except Exception as exc:  # noqa: BLE001 - a report problem must not fail a finished run
         log.warning("quality report unavailable: %s: %s", type(exc).__name__, scrub_text(str(exc))[:200])
         return None

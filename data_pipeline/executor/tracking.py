@@ -18,7 +18,7 @@ from typing import Optional, TextIO
 from core.db import Database
 from core.secrets import scrub_text
 from data_pipeline.executor.plan import failure_message, final_task_status
-from data_pipeline.steps import STEPS, initial_step_status
+from data_pipeline.steps import ALL_STEPS, initial_step_status
 from data_pipeline.store import executions as execution_store
 
 
@@ -76,7 +76,7 @@ def abort(db: Database, task_id: str, execution_id: str, outcome: str, reason: s
     def change(row: dict) -> dict:
         state = TaskState.from_row(row)
         stamp = now_iso()
-        for step in STEPS:
+        for step in ALL_STEPS:
             if state.step_status.get(step) == "running":
                 state.step_status[step] = outcome
                 details = state.step_details.setdefault(step, {})

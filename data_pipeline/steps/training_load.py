@@ -28,6 +28,7 @@ import psycopg2
 
 from core.db import first_line
 from core.errors import AppError, StepDependencyNotMet
+from data_pipeline.evaluation import holdout as eval_holdout
 from data_pipeline.qa import pairs as pair_files
 from data_pipeline.vectors import backup as vector_backup
 from data_pipeline.steps import STEP_OUTPUTS
@@ -170,13 +171,19 @@ def run(ctx: StepContext) -> StepResult:
     try:
         docs = file_documents(ctx.task_dir)
         pairs, pair_info = select_pairs(ctx.task_dir)
+        # with enable_evaluation a stratified sample is held out (eval_holdout.json) and not loaded
+        pairs, holdout = eval_holdout.hold_out_for_load(ctx.task_dir, ctx.params, pairs, pair_info.get("pairs_file"))
+        if holdout is not None:
+            pair_info["held_out_for_evaluation"] = holdout["held_out"]
         sql_docs, empty_pairs = pair_documents(pairs, pair_info.get("pairs_file") or "")
         docs, duplicates = unique_documents(docs + sql_docs)
         if not docs:
             raise StepDependencyNotMet("nothing to load: no *.ddl, *_detail.md or pair file in the task directory")
         log(f"sources: {sum(d.collection == 'ddl' for d in docs)} ddl, "
             f"{sum(d.collection == 'documentation' for d in docs)} documentation, {len(sql_docs)} pairs "
-            f"({pair_info['rule']}); {duplicates} duplicate documents dropped, {empty_pairs} empty pairs skipped")
+            f"({pair_info['rule']}"
+            + (f"; {holdout['held_out']} held out for evaluation in {holdout['file']}" if holdout else "")
+            + f"); {duplicates} duplicate documents dropped, {empty_pairs} empty pairs skipped")
 
         embedder = make_embedder(ctx.settings)
         log(f"embedding {len(docs)} documents with {embedder.name}")
@@ -214,6 +221,9 @@ def run(ctx: StepContext) -> StepResult:
             "rows_per_second": round(stats.inserted / duration, 1) if duration > 0 else None,
             "log_file": log_name,
         }
+        if holdout is not None:
+            summary["evaluation_holdout"] = holdout
+            outputs.append(OutputFile(holdout["file"], "json", "评估留出的问答对"))
         log(f"loaded {stats.inserted} rows into {target.label} ("
             + ", ".join(f"{c}={stats.counts[c]}" for c in COLLECTIONS)
             + f"), this task had {stats.replaced_task_rows} rows before: {stats.removed_rows} no longer in its data "

@@ -31,6 +31,7 @@ from data_pipeline.schema.model import SNAPSHOT_FILE, Table, load_snapshot
 
 QUALITY_FILE = "quality_report.json"
 REPORT_GLOB = "sql_validation_*_report.json"
+EVALUATION_FILE = "evaluation_report.json"     # written by the optional evaluation step (data_pipeline/evaluation)
 
 
 def _rate(part: Optional[int], whole: Optional[int]) -> Optional[float]:
@@ -146,8 +147,10 @@ def _privacy_section(tables: list[Table]) -> dict:
             "columns_withheld_as_secrets": len(withheld), "masked_columns": masked, "withheld_columns": withheld}
 
 
-def build_quality_report(task_dir: Path) -> dict[str, Any]:
-    """The quality report of a task directory as a JSON-ready dict (see the module docstring)."""
+def build_quality_report(task_dir: Path, with_evaluation: bool = False) -> dict[str, Any]:
+    """The quality report of a task directory as a JSON-ready dict (see the module docstring). With
+    `with_evaluation` (the evaluation step completed in the task's current state) it also links
+    `evaluation_report.json` with its headline figures (`evaluation`)."""
     task_dir = Path(task_dir)
     pairs_file = latest_pairs_file(task_dir)
     pairs = read_pairs(pairs_file) if pairs_file else []
@@ -179,12 +182,16 @@ def build_quality_report(task_dir: Path) -> dict[str, Any]:
         out["comments"] = None
         out["privacy"] = None
         out["schema_note"] = f"{SNAPSHOT_FILE} not found: table, FK and comment coverage unknown"
+    if with_evaluation:
+        evaluation = _read_json(task_dir / EVALUATION_FILE)
+        if isinstance(evaluation, dict) and isinstance(evaluation.get("headline"), dict):
+            out["evaluation"] = evaluation["headline"]
     return out
 
 
-def write_quality_report(task_dir: Path) -> dict[str, Any]:
+def write_quality_report(task_dir: Path, with_evaluation: bool = False) -> dict[str, Any]:
     """Build the report and write it to `quality_report.json` (temp file, then rename); return it."""
-    report = build_quality_report(task_dir)
+    report = build_quality_report(task_dir, with_evaluation)
     path = Path(task_dir) / QUALITY_FILE
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
