@@ -3,7 +3,8 @@
 Chosen by `choose` (pure): strata are (complexity level, the pair's first table); each stratum gives its share
 of `ratio` (largest remainders), never its last pair (so every table and level stays taught); the pairs taken
 inside a stratum are the first by a hash of their id (deterministic: the same pairs give the same hold-out).
-Size: ceil(ratio x pairs), at least MIN_FOR_LARGE when there are LARGE or more pairs, at most half.
+Size: ceil(ratio x pairs), at least MIN_FOR_LARGE when there are LARGE or more pairs, at least MIN_HELD_OUT (the
+fewest the evaluation accepts) when there are 4 x MIN_HELD_OUT or more, at most half.
 training_load calls `hold_out_for_load` when the task has `enable_evaluation`: the held-out pairs are written
 to `eval_holdout.json` and not loaded.
 """
@@ -38,6 +39,8 @@ def holdout_size(total: int, ratio: float) -> int:
     if total <= 1 or ratio <= 0:
         return 0
     size = math.ceil(ratio * total)
+    if total >= 4 * MIN_HELD_OUT:
+        size = max(size, MIN_HELD_OUT)
     if total >= LARGE:
         size = max(size, MIN_FOR_LARGE)
     return min(size, total // 2)

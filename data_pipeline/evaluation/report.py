@@ -21,6 +21,9 @@ DEFINITIONS = {
     "pair_hit@k": "one of the first k pairs get_similar_question_sql returns reads the same tables with the same SQL "
                   "skeleton (literals and names masked)",
     "mrr": "mean of 1/rank of the first such pair within the first 10 (0 when none)",
+    "own_pair_recall@k": "for a sample of loaded pairs: the pair itself (same SQL) is among the first k pairs "
+                         "get_similar_question_sql returns for its own question (verbatim) or a rewording "
+                         "(paraphrase) — Vanna #836's complaint, measured",
     "pair_hit_ceiling": "share of the questions for which some loaded pair has the same tables and skeleton",
     "ex": "BIRD execution accuracy: the generated SQL's rows equal the gold's as a multiset (in order when the gold "
           "orders with LIMIT; ties free), numbers within 1e-6, NULL equals only NULL",
@@ -30,8 +33,9 @@ DEFINITIONS = {
 }
 
 
-def retrieval_section(entries: Sequence[dict], ceiling: Optional[float]) -> dict:
-    """entries: {id, level, question, paraphrase, verbatim_score, paraphrase_score}."""
+def retrieval_section(entries: Sequence[dict], ceiling: Optional[float], own: Sequence[dict] = ()) -> dict:
+    """entries: {id, level, question, paraphrase, verbatim_score, paraphrase_score} of the held-out questions;
+    own: the same for the sample of loaded pairs (scored with retrieval.score_own)."""
     by_level = {}
     for level in LEVELS:
         mine = [e for e in entries if e["level"] == level]
@@ -42,7 +46,10 @@ def retrieval_section(entries: Sequence[dict], ceiling: Optional[float]) -> dict
             "verbatim": aggregate([e["verbatim_score"] for e in entries]),
             "paraphrase": aggregate([e["paraphrase_score"] for e in entries]),
             "by_level": by_level, "pair_hit_ceiling": ceiling,
-            "questions": [_question_row(e) for e in entries]}
+            "questions": [_question_row(e) for e in entries],
+            "loaded_pairs": {"verbatim": aggregate([e["verbatim_score"] for e in own]),
+                             "paraphrase": aggregate([e["paraphrase_score"] for e in own]),
+                             "examples": [_question_row(e) for e in own[:20]]}}
 
 
 def _question_row(e: dict) -> dict:
@@ -110,6 +117,14 @@ def render_markdown(report: dict) -> str:
         lines.append(f"| {variant} | {a['n']} | " + " | ".join(_pct(a['table_recall'][str(k)]) for k in K_VALUES)
                      + " | " + " | ".join(_pct(a['pair_hit'][str(k)]) for k in K_VALUES)
                      + f" | {a['mrr'] if a['mrr'] is not None else '–'} |")
+    own = r.get("loaded_pairs") or {}
+    if own.get("verbatim", {}).get("n"):
+        lines += ["", "Loaded pairs asked again (is the pair itself retrieved?):", "",
+                  "| question wording | n | own pair @1 | @5 | @10 | MRR |", "|---|---|---|---|---|---|"]
+        for variant in ("verbatim", "paraphrase"):
+            a = own[variant]
+            lines.append(f"| {variant} | {a['n']} | " + " | ".join(_pct(a['pair_hit'][str(k)]) for k in K_VALUES)
+                         + f" | {a['mrr']} |")
     lines += ["", f"Pair hit ceiling (a loaded pair of the same shape exists): {_pct(r['pair_hit_ceiling'])}.", "",
               "| level | n | pair hit@5 verbatim | pair hit@5 paraphrase | table recall@5 paraphrase |",
               "|---|---|---|---|---|"]
@@ -149,6 +164,8 @@ def quality_link(report: dict) -> dict:
     headline = {"report_file": REPORT_FILE, "summary_file": SUMMARY_FILE,
                 "table_recall@5": {v: r[v]["table_recall"]["5"] for v in ("verbatim", "paraphrase")},
                 "pair_hit@5": {v: r[v]["pair_hit"]["5"] for v in ("verbatim", "paraphrase")},
+                "own_pair_recall@5": {v: (r.get("loaded_pairs") or {}).get(v, {}).get("pair_hit", {}).get("5")
+                                      for v in ("verbatim", "paraphrase")},
                 "execution": e.get("status")}
     if e.get("status") == "completed":
         headline.update(ex_context=e["context"]["ex"], ex_baseline=e["baseline"]["ex"],

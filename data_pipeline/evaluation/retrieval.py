@@ -10,6 +10,9 @@ Metrics (`score`, pure), per question, at k in K_VALUES:
 - pair hit@k: one of the first k `sql` rows reads the same tables with the same SQL skeleton (shape.sql_skeleton:
   literals and names masked) — a pair that teaches the answer's shape;
 - reciprocal rank: 1 / rank of the first such pair within TOP_K, else 0 (its mean is the MRR).
+And for a sample of *loaded* pairs (`score_own`, the protocol of Vanna #836 "a question trained word for word was
+not retrieved"): own-pair recall@k — the pair itself (same SQL text) is among the first k `sql` rows when its
+question, or a rewording of it, is asked.
 """
 from __future__ import annotations
 
@@ -94,6 +97,24 @@ def score(gold_sql: str, retrieved: Retrieved, ks: Sequence[int] = K_VALUES) -> 
         if same_shape(gold_sql, gold_tables, skeleton, pair.get("sql") or ""):
             first = rank
             break
+    recall = {k: (len(gold_tables & set(ddl_tables[:k])) / len(gold_tables)) if gold_tables else 0.0 for k in ks}
+    return {"table_recall": recall, "pair_hit": {k: first is not None and first <= k for k in ks},
+            "rr": (1.0 / first) if first else 0.0, "first_hit_rank": first,
+            "top_question": (retrieved.sql[0].get("question") if retrieved.sql else None),
+            "top_tables": [t for t in ddl_tables[:5] if t]}
+
+
+def _normal_sql(sql: str) -> str:
+    return " ".join((sql or "").split()).rstrip(";").strip().lower()
+
+
+def score_own(own_sql: str, retrieved: Retrieved, ks: Sequence[int] = K_VALUES) -> dict:
+    """score() for a loaded pair asked again: a hit is the pair itself (same SQL text) among the first k."""
+    target = _normal_sql(own_sql)
+    first = next((rank for rank, pair in enumerate(retrieved.sql, start=1)
+                  if _normal_sql(pair.get("sql") or "") == target), None)
+    gold_tables = sql_tables(own_sql)
+    ddl_tables = [ddl_table(d) for d in retrieved.ddl]
     recall = {k: (len(gold_tables & set(ddl_tables[:k])) / len(gold_tables)) if gold_tables else 0.0 for k in ks}
     return {"table_recall": recall, "pair_hit": {k: first is not None and first <= k for k in ks},
             "rr": (1.0 / first) if first else 0.0, "first_hit_rank": first,

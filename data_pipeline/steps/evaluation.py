@@ -84,15 +84,24 @@ def make_paraphrases(ctx: StepContext, pairs: list[dict]) -> tuple[dict[str, str
     return out, info
 
 
-def loaded_pair_sqls(task_dir, held_ids: set) -> list[str]:
+def loaded_pairs(task_dir, held_ids: set) -> list:
+    """The pair file's pairs that were not held out (what training_load loaded, give or take invalid ones)."""
     from data_pipeline.qa import pairs as pair_files
     path = pair_files.latest_pairs_file(task_dir)
     if path is None:
         return []
     try:
-        return [p.sql for p in pair_files.read_pairs(path) if p.id not in held_ids]
+        return [p for p in pair_files.read_pairs(path) if p.id not in held_ids]
     except (OSError, ValueError):
         return []
+
+
+def own_sample(pairs: list, size: int) -> list[dict]:
+    """A deterministic sample of loaded pairs (by a hash of the id), as hold-out-like entries."""
+    import hashlib
+    ranked = sorted(pairs, key=lambda p: hashlib.sha1(f"own:{p.id}".encode()).hexdigest())[:size]
+    return [{"id": p.id, "question": p.question, "sql": p.sql, "level": pair_level(p.sql, p.meta),
+             "template": (p.meta or {}).get("template")} for p in ranked]
 
 
 def run(ctx: StepContext) -> StepResult:
@@ -112,30 +121,39 @@ def run(ctx: StepContext) -> StepResult:
         p["level"] = p.get("level") if p.get("level") in LEVELS else pair_level(p["sql"], None)
     ctx.logger.info(f"evaluating {len(pairs)} held-out pairs from {eval_holdout.HOLDOUT_FILE}")
 
+    held_ids = {p["id"] for p in pairs}
+    kept = loaded_pairs(ctx.task_dir, held_ids)
+    own = own_sample(kept, max(len(pairs), 20))
     ctx.progress(0.02, "paraphrasing")
-    reworded, para_info = make_paraphrases(ctx, pairs)
+    reworded, para_info = make_paraphrases(ctx, pairs + own)
     ctx.check_cancelled()
 
     ctx.progress(0.1, "retrieving")
     target = vector_target.for_task(ctx.settings, ctx.meta_db.url, ctx.params)
-    questions = [p["question"] for p in pairs] + [reworded[p["id"]] for p in pairs]
+    asked = pairs + own
+    questions = [p["question"] for p in asked] + [reworded[p["id"]] for p in asked]
     t_retrieve = time.perf_counter()
     got, embedding = retrieval.retrieve_all(ctx.settings, ctx.meta_db, target, questions,
                                             check_cancelled=ctx.check_cancelled)
     retrieve_seconds = time.perf_counter() - t_retrieve
-    verbatim, reworded_hits = got[:len(pairs)], got[len(pairs):]
+    verbatim_all, reworded_all = got[:len(asked)], got[len(asked):]
+    verbatim = verbatim_all[:len(pairs)]
     entries = [{"id": p["id"], "level": p["level"], "question": p["question"], "paraphrase": reworded[p["id"]],
                 "verbatim_score": retrieval.score(p["sql"], v), "paraphrase_score": retrieval.score(p["sql"], r)}
-               for p, v, r in zip(pairs, verbatim, reworded_hits)]
-    held_ids = {p["id"] for p in pairs}
-    ceiling = retrieval.hit_ceiling([p["sql"] for p in pairs], loaded_pair_sqls(ctx.task_dir, held_ids))
-    retrieval_part = report.retrieval_section(entries, ceiling)
-    ctx.logger.info("retrieval: table recall@5 verbatim {:.3f} / paraphrase {:.3f}, pair hit@5 {:.3f} / {:.3f} "
-                    "({} questions, {:.2f}s)".format(retrieval_part["verbatim"]["table_recall"]["5"],
-                                                      retrieval_part["paraphrase"]["table_recall"]["5"],
-                                                      retrieval_part["verbatim"]["pair_hit"]["5"],
-                                                      retrieval_part["paraphrase"]["pair_hit"]["5"], len(pairs),
-                                                      retrieve_seconds))
+               for p, v, r in zip(pairs, verbatim, reworded_all[:len(pairs)])]
+    own_entries = [{"id": p["id"], "level": p["level"], "question": p["question"], "paraphrase": reworded[p["id"]],
+                    "verbatim_score": retrieval.score_own(p["sql"], v),
+                    "paraphrase_score": retrieval.score_own(p["sql"], r)}
+                   for p, v, r in zip(own, verbatim_all[len(pairs):], reworded_all[len(pairs):])]
+    ceiling = retrieval.hit_ceiling([p["sql"] for p in pairs], [p.sql for p in kept])
+    retrieval_part = report.retrieval_section(entries, ceiling, own_entries)
+    own_part = retrieval_part["loaded_pairs"]
+    ctx.logger.info("retrieval: table recall@5 verbatim {} / paraphrase {}, pair hit@5 {} / {} ({} held-out "
+                    "questions); own pair recall@5 {} / {} ({} loaded pairs); {:.2f}s".format(
+                        retrieval_part["verbatim"]["table_recall"]["5"], retrieval_part["paraphrase"]["table_recall"]["5"],
+                        retrieval_part["verbatim"]["pair_hit"]["5"], retrieval_part["paraphrase"]["pair_hit"]["5"],
+                        len(pairs), own_part["verbatim"]["pair_hit"]["5"], own_part["paraphrase"]["pair_hit"]["5"],
+                        len(own), retrieve_seconds))
     ctx.progress(0.3, "retrieval measured")
 
     max_questions = _max_questions(ctx.params)

@@ -118,7 +118,8 @@ def test_eval_max_questions_bounds_the_llm_calls(loaded, app_ctx, openai_stub):
     report = json.loads((ctx.task_dir / REPORT_FILE).read_text(encoding="utf-8"))
     assert report["execution"]["questions"] == 3 and report["execution"]["context"]["ex"] == 0
     # the paraphrase answer was not JSON: every question got its rule-based wording instead
-    assert report["paraphrase"]["llm_fallbacks"] == len(report["retrieval"]["questions"])
+    asked = len(report["retrieval"]["questions"]) + report["retrieval"]["loaded_pairs"]["verbatim"]["n"]
+    assert report["paraphrase"]["llm_fallbacks"] == asked
 
 
 def test_without_an_llm_retrieval_is_measured_and_execution_says_not_run(loaded):
@@ -135,6 +136,10 @@ def test_without_an_llm_retrieval_is_measured_and_execution_says_not_run(loaded)
     assert retrieval["verbatim"]["table_recall"]["10"] > 0.5     # the demo tables are found for their questions
     assert all(q["paraphrase"] != q["question"] for q in retrieval["questions"])
     assert result.summary["execution"] == "not_run"
+    # loaded pairs asked again with their own words come back (the built-in embedder is lexical)
+    own = retrieval["loaded_pairs"]
+    assert own["verbatim"]["n"] >= 20 and own["verbatim"]["pair_hit"]["5"] >= 0.8
+    assert own["paraphrase"]["pair_hit"]["5"] <= own["verbatim"]["pair_hit"]["5"]
 
 
 def test_too_few_held_out_pairs_is_a_step_error(loaded):
