@@ -11,6 +11,7 @@ export const PARAM_LABELS = {
   backup_vector_tables: "加载前备份向量表", truncate_vector_tables: "加载前清空向量表",
   table_names: "表名", tables: "表", question_language: "问题语言", vector_db_connection: "向量库连接",
   allow_unreadable_tables: "允许跳过无读取权限的表",
+  enable_evaluation: "加载后评估检索与 SQL 准确率", eval_holdout_ratio: "评估留出比例", eval_max_questions: "评估最多提问数",
 };
 
 export const QUALITY_LABELS = {

@@ -30,7 +30,7 @@ export function append(node, children) {
 export const STEPS = ["ddl_generation", "qa_generation", "sql_validation", "training_load"];
 export const STEP_LABELS = {
   ddl_generation: "DDL/MD 生成", qa_generation: "问答对生成", sql_validation: "SQL 验证",
-  training_load: "训练数据加载", complete: "完整流程",
+  training_load: "训练数据加载", evaluation: "检索与准确率评估", complete: "完整流程",
 };
 export const TASK_STATUS = {
   pending: "待执行", in_progress: "执行中", partial_completed: "部分完成", completed: "已完成",

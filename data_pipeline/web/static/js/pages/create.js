@@ -10,6 +10,7 @@ const OPTIONS = [
   ["enable_training_data_load", "加载训练数据到向量库", true],
   ["backup_vector_tables", "加载前备份向量表", false],
   ["truncate_vector_tables", "加载前清空向量表（会先备份）", false],
+  ["enable_evaluation", "加载后评估检索与 SQL 准确率（留出部分问答对，不加载）", false],
   ["allow_unreadable_tables", "跳过当前账号无读取权限的表（否则创建时报错，运行结果为部分完成）", false],
 ];
 

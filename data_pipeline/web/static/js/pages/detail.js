@@ -8,6 +8,7 @@ import * as filesTab from "./files.js";
 import { summaryTable, paramsTable, findQuality } from "./summary.js";
 import { qualityTiles, qualityReport } from "./quality.js";
 import { askBox } from "./ask.js";
+import { evaluationSection } from "./evaluation.js";
 
 const TABS = [["overview", "概览"], ["logs", "日志"], ["files", "文件"]];
 
@@ -78,7 +79,8 @@ function stepCards(task) {
 function runControls(task, refresh) {
   const mode = el("select", { name: "execution_mode" },
     el("option", { value: "complete", text: "完整流程" }),
-    STEPS.map((s) => el("option", { value: s, text: "单步：" + STEP_LABELS[s] })));
+    [...STEPS, ...("evaluation" in (task.step_status || {}) ? ["evaluation"] : [])].map((s) =>
+      el("option", { value: s, text: "单步：" + STEP_LABELS[s] })));
   const force = checkbox("强制执行（跳过依赖检查）", "force_execute", false);
   const clean = checkbox("清理该步骤以前的输出", "clean_previous", true);
   const backup = checkbox("备份向量表", "backup_vector_tables", !!(task.parameters || {}).backup_vector_tables);
@@ -155,9 +157,9 @@ function qualitySection(task) {
 /** The overview tab: run controls are built once (they keep the user's choices); the rest redraws. */
 function overview(box, task, refresh) {
   const steps = el("div.steps-slot"), quality = el("div"), history = el("div"), params = el("div");
-  const warnings = el("div.warnings-slot");
+  const warnings = el("div.warnings-slot"), evaluation = el("div.evaluation-slot");
   const controls = runControls(task, refresh);
-  box.replaceChildren(warnings, steps, controls.node, quality, askBox(task),
+  box.replaceChildren(warnings, steps, controls.node, quality, evaluation, askBox(task),
     el("section.card", { "aria-label": "执行历史" }, el("h2", { text: "执行历史" }), history),
     el("section.card", { "aria-label": "任务参数" }, el("h2", { text: "参数" }), params));
   return async function draw(t) {
@@ -165,6 +167,7 @@ function overview(box, task, refresh) {
     warnings.replaceChildren(warningsSection(t));
     steps.replaceChildren(stepCards(t));
     quality.replaceChildren(qualitySection(t));
+    evaluation.replaceChildren(await evaluationSection(t));
     params.replaceChildren(paramsTable(t.parameters || {}));
     try {
       const data = await get(taskPath(t.task_id, "/executions"));
