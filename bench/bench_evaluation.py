@@ -131,8 +131,9 @@ def main() -> None:
             print(f"   pair-hit ceiling {_pct(r['pair_hit_ceiling'])}; per level pair hit@5 verbatim/paraphrase: "
                   + ", ".join(f"{lvl} (n={v['verbatim']['n']}) {_pct(v['verbatim']['pair_hit']['5']).strip()}/"
                               f"{_pct(v['paraphrase']['pair_hit']['5']).strip()}" for lvl, v in r["by_level"].items()))
+            asked = 2 * (report["holdout"]["evaluated"] + r["loaded_pairs"]["verbatim"]["n"])
             print(f"   evaluation step {times.get('evaluation', float('nan')):.2f}s (retrieval "
-                  f"{report['retrieval_seconds']:.2f}s for {2 * report['holdout']['evaluated']} questions); "
+                  f"{report['retrieval_seconds']:.2f}s for {asked} searches x 3 collections); "
                   "other steps " + ", ".join(f"{s} {t:.1f}s" for s, t in times.items() if s != "evaluation"))
             for q in r["questions"][:args.show]:
                 print(f"   e.g. {q['question']}  ->  {q['paraphrase']}")

@@ -125,6 +125,10 @@ def render_markdown(report: dict) -> str:
             a = own[variant]
             lines.append(f"| {variant} | {a['n']} | " + " | ".join(_pct(a['pair_hit'][str(k)]) for k in K_VALUES)
                          + f" | {a['mrr']} |")
+    leaks = (r.get("holdout_leaks") or {}).get("count")
+    if leaks:
+        lines += ["", f"**{leaks} held-out question(s) were found in the store anyway** (another task loaded them into "
+                      "the same vector store): the verbatim figures overstate a true hold-out."]
     lines += ["", f"Pair hit ceiling (a loaded pair of the same shape exists): {_pct(r['pair_hit_ceiling'])}.", "",
               "| level | n | pair hit@5 verbatim | pair hit@5 paraphrase | table recall@5 paraphrase |",
               "|---|---|---|---|---|"]

@@ -147,6 +147,13 @@ def run(ctx: StepContext) -> StepResult:
                    for p, v, r in zip(own, verbatim_all[len(pairs):], reworded_all[len(pairs):])]
     ceiling = retrieval.hit_ceiling([p["sql"] for p in pairs], [p.sql for p in kept])
     retrieval_part = report.retrieval_section(entries, ceiling, own_entries)
+    # the store is read as Vanna reads it: another task may have loaded a held-out pair; say so
+    leaks = [p["question"] for p, v in zip(pairs, verbatim)
+             if any((hit.get("question") or "").strip() == p["question"].strip() for hit in v.sql)]
+    retrieval_part["holdout_leaks"] = {"count": len(leaks), "questions": leaks[:20]}
+    if leaks:
+        ctx.logger.warning(f"{len(leaks)} held-out question(s) are in the vector store anyway (loaded by another "
+                           "task into the same store): their verbatim retrieval is not a hold-out measurement")
     own_part = retrieval_part["loaded_pairs"]
     ctx.logger.info("retrieval: table recall@5 verbatim {} / paraphrase {}, pair hit@5 {} / {} ({} held-out "
                     "questions); own pair recall@5 {} / {} ({} loaded pairs); {:.2f}s".format(

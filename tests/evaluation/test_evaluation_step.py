@@ -136,6 +136,7 @@ def test_without_an_llm_retrieval_is_measured_and_execution_says_not_run(loaded)
     assert retrieval["verbatim"]["table_recall"]["10"] > 0.5     # the demo tables are found for their questions
     assert all(q["paraphrase"] != q["question"] for q in retrieval["questions"])
     assert result.summary["execution"] == "not_run"
+    assert retrieval["holdout_leaks"]["count"] == 0       # the held-out pairs are nowhere in the store
     # loaded pairs asked again with their own words come back (the built-in embedder is lexical)
     own = retrieval["loaded_pairs"]
     assert own["verbatim"]["n"] >= 20 and own["verbatim"]["pair_hit"]["5"] >= 0.8
