@@ -15,6 +15,8 @@ from data_pipeline.evaluation.shape import LEVELS
 
 REPORT_FILE = "evaluation_report.json"
 SUMMARY_FILE = "evaluation_report.md"
+HISTORY_FILE = "evaluation_history.json"   # one headline per run, kept across re-runs (not cleaned)
+HISTORY_LIMIT = 50
 DEFINITIONS = {
     "table_recall@k": "share of the gold SQL's tables whose DDL is among the first k rows Vanna's get_related_ddl "
                       "returns (same query as POST /vector/search)",
@@ -175,3 +177,23 @@ def quality_link(report: dict) -> dict:
         headline.update(ex_context=e["context"]["ex"], ex_baseline=e["baseline"]["ex"],
                         ex_lift_points=e["lift_points"]["ex"])
     return headline
+
+
+def history_entry(report: dict) -> dict:
+    """What a run leaves in evaluation_history.json: when, which embedder, which hold-out, the headline."""
+    holdout = report.get("holdout") or {}
+    return {"generated_at": report.get("generated_at"), "embedding": report.get("embedding"),
+            "holdout": {"pairs_file": holdout.get("pairs_file"), "evaluated": holdout.get("evaluated")},
+            "headline": report.get("headline")}
+
+
+def embedder_comparison(history: Sequence[dict], current: dict) -> list[dict]:
+    """The latest entry per embedding model among runs on the same hold-out as `current` (same pair file and
+    size), current first: the console shows them side by side when there are two or more."""
+    same = [h for h in history if isinstance(h, dict) and h.get("holdout") == current.get("holdout")]
+    latest: dict = {}
+    for h in same + [current]:
+        model = (h.get("embedding") or {}).get("model")
+        latest[model] = h
+    current_model = (current.get("embedding") or {}).get("model")
+    return [latest[current_model]] + [h for m, h in latest.items() if m != current_model]

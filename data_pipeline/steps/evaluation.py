@@ -176,6 +176,12 @@ def run(ctx: StepContext) -> StepResult:
         "retrieval_seconds": round(retrieve_seconds, 3),
     }
     body["headline"] = report.quality_link(body)   # what the quality report shows of it
+    body["holdout"]["pairs_file"] = data.get("pairs_file")
+    history = _read_history(ctx.task_dir)
+    entry = report.history_entry(body)
+    body["embedders"] = report.embedder_comparison(history, entry)
+    write_json_atomic(ctx.task_dir / report.HISTORY_FILE,
+                      {"runs": (history + [entry])[-report.HISTORY_LIMIT:]})
     write_json_atomic(ctx.task_dir / report.REPORT_FILE, body)
     (ctx.task_dir / report.SUMMARY_FILE).write_text(report.render_markdown(body), encoding="utf-8")
     ctx.progress(1.0, "evaluation report written")
@@ -184,6 +190,15 @@ def run(ctx: StepContext) -> StepResult:
     return StepResult(summary=summary, outputs=[
         OutputFile(report.REPORT_FILE, "json", "检索与SQL准确率评估报告", is_primary=True),
         OutputFile(report.SUMMARY_FILE, "md", "评估报告摘要")])
+
+
+def _read_history(task_dir) -> list:
+    import json
+    try:
+        runs = json.loads((task_dir / report.HISTORY_FILE).read_text(encoding="utf-8")).get("runs")
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [r for r in runs if isinstance(r, dict)] if isinstance(runs, list) else []
 
 
 def _embedder_kind(embedding: dict) -> str:

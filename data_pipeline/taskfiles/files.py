@@ -43,14 +43,16 @@ _EXT_TYPES = {".ddl": "ddl", ".md": "md", ".json": "json", ".log": "log", ".txt"
 # on a re-run (backups of the pair file and its sidecar, vector backups).
 KEPT_FILE_PATTERNS: tuple[tuple[str, str], ...] = (
     ("qs_*_pair.json.backup*", "qa_generation"), ("qs_*_pair.meta.json.backup*", "qa_generation"),
-    ("vector_bak/*", "training_load"),
+    ("vector_bak/*", "training_load"), ("evaluation_history.json", "evaluation"),
 )
 DESCRIPTIONS: tuple[tuple[str, str], ...] = (
     ("data_pipeline.log", "任务执行日志"), ("task_config.json", "任务配置"), ("task_result.json", "任务结果"),
     ("table_list.txt", "表清单"), ("qs_*_pair.json", "Question-SQL训练数据对"),
     ("qs_*_pair.meta.json", "Question-SQL对元数据"), ("*.ddl", "DDL建表语句"), ("*_detail.md", "表结构说明文档"),
     ("*.md", "Markdown文档"), ("schema_snapshot.json", "数据库结构快照"), ("vector_bak/*.csv", "向量表备份"),
-    ("sql_validation*", "SQL验证报告"), ("*.bak*", "备份文件"),
+    ("sql_validation*", "SQL验证报告"), ("eval_holdout.json", "评估留出的问答对"),
+    ("evaluation_report.*", "检索与SQL准确率评估报告"), ("evaluation_history.json", "各嵌入模型的评估结果"),
+    ("*.bak*", "备份文件"),
 )
 PRIMARY_PATTERNS = ("qs_*_pair.json",)
 

@@ -137,6 +137,12 @@ def test_without_an_llm_retrieval_is_measured_and_execution_says_not_run(loaded)
     assert all(q["paraphrase"] != q["question"] for q in retrieval["questions"])
     assert result.summary["execution"] == "not_run"
     assert retrieval["holdout_leaks"]["count"] == 0       # the held-out pairs are nowhere in the store
+    # a second run keeps the first in evaluation_history.json; one embedder so far: nothing to compare
+    step_module("evaluation").run(ctx)
+    history = json.loads((ctx.task_dir / "evaluation_history.json").read_text(encoding="utf-8"))["runs"]
+    again = json.loads((ctx.task_dir / REPORT_FILE).read_text(encoding="utf-8"))
+    assert len(history) == 2 and len(again["embedders"]) == 1
+    assert again["embedders"][0]["embedding"]["model"] == "builtin-hashing-ngram-v1"
     # loaded pairs asked again with their own words come back (the built-in embedder is lexical)
     own = retrieval["loaded_pairs"]
     assert own["verbatim"]["n"] >= 20 and own["verbatim"]["pair_hit"]["5"] >= 0.8

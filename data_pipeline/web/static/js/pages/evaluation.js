@@ -62,11 +62,24 @@ export function evaluationView(taskId, r) {
   const exLevels = Object.entries(ex.by_level || {}).map(([level, x]) =>
     [level, { context: x.context.ex, baseline: x.baseline.ex }]);
   const embedding = r.embedding || {};
+  const embedders = r.embedders || [];
+  const compare = embedders.length < 2 ? "" : [el("h3", { text: "嵌入模型对比（同一留出集）" }),
+    el("table.embedders", {}, el("thead", {}, el("tr", {}, ["嵌入模型", "表召回@5 原问 / 改写", "自召回@5 原问 / 改写",
+                                                               "执行准确率 带上下文", "评估时间"].map((h) => el("th", { text: h })))),
+      el("tbody", {}, embedders.map((e) => {
+        const h = e.headline || {};
+        const tr = h["table_recall@5"] || {}, own = h["own_pair_recall@5"] || {};
+        return el("tr", { dataset: { model: (e.embedding || {}).model || "" } },
+          el("td", { text: (e.embedding || {}).model || "—" }),
+          el("td", { text: `${pct(tr.verbatim)} / ${pct(tr.paraphrase)}` }),
+          el("td", { text: `${pct(own.verbatim)} / ${pct(own.paraphrase)}` }),
+          el("td", { text: pct(h.ex_context) }), el("td", { text: e.generated_at || "—" }));
+      })))];
   return el("section.card.evaluation", { "aria-label": "评估报告" },
     el("h2", { text: "评估报告" }),
     el("p.muted", { text: `留出 ${(r.holdout || {}).evaluated ?? "—"} / ${(r.holdout || {}).pairs_total ?? "—"} 个问答对；`
       + `嵌入模型 ${embedding.model || "—"}（${embedding.kind || ""}）；改写方式 ${(r.paraphrase || {}).mode || "—"}` }),
-    el("div.tiles", {}, tiles),
+    el("div.tiles", {}, tiles), compare,
     el("h3", { text: "检索：按难度级别" }),
     levelBars(byLevel, [["verbatim", "命中@5 原问"], ["paraphrase", "命中@5 改写"], ["recall", "表召回@5 改写"]]),
     ex.status === "completed"
