@@ -24,7 +24,7 @@ from types import SimpleNamespace
 from typing import Optional
 
 from core.errors import AppError
-from data_pipeline.steps import STEPS
+from data_pipeline.steps import ALL_STEPS, STEPS
 
 STEP_NUMBERS = {str(i): step for i, step in enumerate(STEPS, start=1)}
 
@@ -56,11 +56,15 @@ def build_parser() -> argparse.ArgumentParser:
     flags.add_argument("--backup-vector-tables", action="store_true", help="back up the vector tables first")
     flags.add_argument("--truncate-vector-tables", action="store_true",
                        help="empty langchain_pg_embedding before loading (implies a backup)")
+    flags.add_argument("--enable-evaluation", action="store_true",
+                       help="hold out pairs in training_load and run the evaluation step after it (complete mode)")
+    flags.add_argument("--eval-holdout-ratio", type=float, default=None, help="share of the pairs held out (0.1)")
+    flags.add_argument("--eval-max-questions", type=int, default=None, help="questions asked of the LLM (50)")
     run = p.add_argument_group("execution")
     run.add_argument("--execution-mode", choices=("complete", "step", "single"), default=None,
                      help="complete (default) or step ('single' is seed 001's name for step)")
     run.add_argument("--step", "--step-name", dest="step",
-                     help="step to run in step mode: a name (ddl_generation ...) or 1-4")
+                     help="step to run in step mode: a name (ddl_generation ... evaluation) or 1-4")
     run.add_argument("--single-step", choices=tuple(STEP_NUMBERS), help="seed 001: step number 1-4 (implies step mode)")
     run.add_argument("--task-id", help="continue an existing task (task_… or manual_…) instead of creating one")
     run.add_argument("--no-db-tracking", action="store_true", help="do not record the run in the task tables")
@@ -73,8 +77,8 @@ def resolve_mode(args, parser) -> tuple[str, Optional[str]]:
     step = args.step or args.single_step
     if step is not None:
         step = STEP_NUMBERS.get(step, step)
-        if step not in STEPS:
-            parser.error(f"--step must be one of {', '.join(STEPS)} or 1-4")
+        if step not in ALL_STEPS:
+            parser.error(f"--step must be one of {', '.join(ALL_STEPS)} or 1-4")
     mode = {"single": "step"}.get(args.execution_mode, args.execution_mode) or ("step" if step else "complete")
     if mode == "step" and not step:
         parser.error("step mode needs --step")
@@ -106,7 +110,8 @@ def task_parameters(args) -> dict:
     return {"enable_sql_validation": not args.skip_validation, "enable_llm_repair": not args.disable_llm_repair,
             "modify_original_file": not args.no_modify_file, "enable_training_data_load": not args.skip_training_load,
             "backup_vector_tables": args.backup_vector_tables or args.truncate_vector_tables,
-            "truncate_vector_tables": args.truncate_vector_tables}
+            "truncate_vector_tables": args.truncate_vector_tables, "enable_evaluation": args.enable_evaluation,
+            "eval_holdout_ratio": args.eval_holdout_ratio, "eval_max_questions": args.eval_max_questions}
 
 
 def create_manual_task(ctx, args, names: list[str], mode: str) -> str:
@@ -138,7 +143,8 @@ def run_tracked(ctx, args, names, mode, step, cancel_event, progress, last_acts:
         task_id = create_manual_task(ctx, args, names, mode)
     options = {"clean_previous": not args.no_clean_previous, "force_execute": args.force,
                "backup_vector_tables": args.backup_vector_tables or args.truncate_vector_tables,
-               "truncate_vector_tables": args.truncate_vector_tables}
+               "truncate_vector_tables": args.truncate_vector_tables, "enable_evaluation": args.enable_evaluation,
+            "eval_holdout_ratio": args.eval_holdout_ratio, "eval_max_questions": args.eval_max_questions}
     check = (lambda status: plan.dependency_problem(step, status)) if mode == "step" and not args.force else None
     execution = execution_store.claim_execution(
         ctx.db, task_id=task_id, execution_id=ids.new_execution_id(task_id, step or "complete"),
