@@ -110,6 +110,9 @@ def create_task(ctx: AppContext, req, *, task_type: str = "data_workflow", id_pr
             break
     if row is None:
         raise AppError("could not allocate a task id")
+    if params.get("enable_evaluation") is True:   # the optional fifth step shows from the start (status, list)
+        task_store.show_step(ctx.db, row["task_id"], "evaluation")
+        row["step_status"] = {**(row.get("step_status") or {}), "evaluation": "pending"}
     try:
         _prepare_directory(ctx, row, params, refs, now)
     except OSError as exc:

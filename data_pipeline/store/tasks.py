@@ -50,6 +50,13 @@ def insert_task(db: Database, *, task_id: str, task_type: str, task_name: Option
              business_context=business_context)))
 
 
+def show_step(db: Database, task_id: str, step: str) -> None:
+    """Add an optional step to a task's step_status as `pending` (a task created with it switched on shows it
+    from the start, in every read of the row); nothing when it is there already."""
+    db.execute("""UPDATE data_pipeline_tasks SET step_status = step_status || jsonb_build_object(%(step)s::text, 'pending')
+                  WHERE id = %(id)s AND NOT step_status ? %(step)s""", {"id": task_id, "step": step})
+
+
 def get_task(db: Database, task_id: str) -> Optional[dict]:
     return jsonable(db.fetchone(f"SELECT {TASK_COLUMNS} FROM data_pipeline_tasks WHERE id = %(id)s",
                                 {"id": task_id}))

@@ -69,6 +69,9 @@ def test_complete_run_with_evaluation_then_step_mode(run_client, app_ctx):
     data = _create(run_client, enable_evaluation=True, eval_holdout_ratio=0.3)
     task_id = data["task_id"]
     assert list(data["step_status"]) == [*STEPS, "evaluation"] and data["total_steps"] == 5
+    lean = run_client.get(f"{BASE}/{task_id}").get_json()["data"]           # the poll without parameters
+    listed = next(t for t in run_client.get(BASE).get_json()["data"]["tasks"] if t["task_id"] == task_id)
+    assert lean["total_steps"] == 5 and list(listed["step_status"]) == [*STEPS, "evaluation"]
     resp = run_client.post(f"{BASE}/{task_id}/execute", json={})
     assert resp.status_code == 202
     final = wait_final(run_client, task_id, timeout=180)
