@@ -6,7 +6,9 @@ Packages, by the work they do:
     qa/          step 2: business themes and question–SQL pairs
     validation/  step 3: SQL guard, execution check, repair, quality report
     vectors/     step 4's destination: Vanna's vector tables and their backups
-    steps/       the four steps themselves (one module each), wiring the packages above to files and logs
+    evaluation/  optional step 5: hold-out, paraphrases, retrieval recall, execution accuracy, the report
+    steps/       the steps themselves (one module each, the optional evaluation too), wiring the packages
+                 above to files and logs
     executor/    background execution: claim, spawn, state machine, heartbeat, cancel, recovery
     taskfiles/   a task directory's files, table lists and logs as clients see them
     store/       every SQL statement on our own tables

@@ -21,6 +21,7 @@ import psycopg2
 import psycopg2.errors
 
 from core.db import first_line
+from core.errors import AppError
 from core.secrets import scrub_text
 from data_pipeline.evaluation.compare import compare, follow_sql
 from data_pipeline.validation.guard import check_sql
@@ -174,7 +175,6 @@ class Question:
 
 def _generate(llm, messages: list[dict]) -> tuple[Optional[str], str]:
     """(SQL, "") or (None, why)."""
-    from core.errors import AppError
     try:
         answer = llm.chat(messages, temperature=0, purpose="eval_sql")
     except AppError as exc:
@@ -230,7 +230,14 @@ def run_questions(questions: Sequence[Question], llm, reader: ResultReader, *, c
         nonlocal done
         check_cancelled()
         q, arm = job
-        outcome = judge(q, arm, llm, reader, golds[q.id])
+        try:
+            outcome = judge(q, arm, llm, reader, golds[q.id])
+        except (AppError, psycopg2.Error, ValueError, TypeError, KeyError, OSError) as exc:
+            # one question's trouble is its miss, never the step's failure (a cancel is none of these: it ends the run)
+            first = (str(exc).strip().splitlines() or [""])[0]
+            outcome = {"id": q.id, "arm": arm, "level": q.level, "question": q.question, "gold_sql": q.gold_sql,
+                       "generated_sql": None, "ex": False, "subset": False,
+                       "reason": scrub_text(f"unexpected error: {type(exc).__name__}: {first}")[:300]}
         with lock:
             done += 1
             progress(done, len(jobs))
