@@ -173,6 +173,11 @@ class Question:
     pairs: list
 
 
+# an answer that is a statement of another kind still goes to the guard (and is rejected there, with its reason)
+_STATEMENT = re.compile(r"(\s|--[^\n]*\n|/\*.*?\*/)*(insert|update|delete|drop|create|alter|truncate|copy|grant|"
+                        r"revoke|call|do|set|explain|values|table|merge|lock|vacuum|analyze|comment)\b", re.I | re.S)
+
+
 def _generate(llm, messages: list[dict]) -> tuple[Optional[str], str]:
     """(SQL, "") or (None, why)."""
     try:
@@ -180,7 +185,7 @@ def _generate(llm, messages: list[dict]) -> tuple[Optional[str], str]:
     except AppError as exc:
         return None, f"LLM call failed: {scrub_text(exc.details)[:300]}"
     sql = extract_sql(answer).strip()
-    if not sql or not re.search(r"\b(select|with)\b", sql, re.I):
+    if not sql or not (re.search(r"\b(select|with)\b", sql, re.I) or _STATEMENT.match(sql)):
         return None, "the LLM answered without SQL: " + scrub_text(answer.strip())[:200]
     return sql, ""
 
