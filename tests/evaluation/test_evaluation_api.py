@@ -95,3 +95,13 @@ def test_complete_run_with_evaluation_then_step_mode(run_client, app_ctx):
     after = wait_final(run_client, task_id, timeout=120)
     assert after["step_status"]["evaluation"] == "pending" and after["status"] == "partial_completed"
     assert "evaluation" not in (task_status(run_client, task_id)["result"].get("quality") or {})
+
+
+def test_a_complete_run_whose_holdout_is_too_small_ends_partial_with_the_reason(run_client):
+    task_id = _create(run_client, table_names=["bss_company"], enable_evaluation=True)["task_id"]
+    assert run_client.post(f"{BASE}/{task_id}/execute", json={}).status_code == 202
+    final = wait_final(run_client, task_id, timeout=120)
+    assert final["step_status"]["training_load"] == "completed"
+    assert final["step_status"]["evaluation"] == "failed"
+    assert final["status"] == "partial_completed"
+    assert "evaluation" in final["error_message"] and "held-out pair" in final["error_message"]
