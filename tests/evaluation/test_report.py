@@ -44,3 +44,16 @@ def test_rule_paraphrases_reword_templates_and_free_text():
     assert rule_paraphrase("How many service areas are there?") == "What is the total number of service areas?"
     assert rule_paraphrase("哪个公司的服务区最多，列出名称") not in ("哪个公司的服务区最多，列出名称", "")
     assert rule_paraphrase("List the total amount of each customer.") == "Show the total money of each client."
+
+
+def test_levels_follow_pair_lint_and_prefer_the_generators_meta():
+    from data_pipeline.evaluation.shape import complexity_level, pair_level
+    three_joins = "SELECT a FROM t JOIN u ON u.id = t.u JOIN v ON v.id = u.v JOIN w ON w.id = v.w"
+    assert complexity_level(three_joins) == "complex"                      # hard 1 + 3+ joins 1 = 2 < 3
+    windowed = ("WITH m AS (SELECT date_trunc('month', d) AS mon, SUM(x) AS s FROM t GROUP BY 1) "
+                "SELECT mon, RANK() OVER (ORDER BY s DESC) FROM m")
+    assert complexity_level(windowed) == "highly complex"                  # CTE + window + time
+    assert complexity_level("SELECT x FROM t WHERE note = 'JOIN (SELECT'") == "moderate"   # literals stripped
+    assert complexity_level("SELECT COUNT(*) FROM t") == "simple"
+    assert pair_level(three_joins, {"complexity": "simple"}) == "simple"
+    assert pair_level(three_joins, {"complexity": "hard"}) == "complex"
