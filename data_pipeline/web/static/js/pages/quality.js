@@ -3,33 +3,41 @@
 // and repair. Every label is Chinese with the report's raw key in its tooltip; null means unknown ("—").
 import { el } from "../ui.js";
 import { keyLabel, labelOf, QUALITY_LABELS, DIFFICULTY_LABELS, VALIDATION_STATUS_LABELS } from "../labels.js";
+import { skippedTables } from "../messages.js";
 
 const pct = (v) => (typeof v === "number" ? (v * 100).toFixed(1) + "%" : "—");
 const VALIDATION_STATE = { completed: "已完成", not_run: "未运行", outdated: "已过期（问答对文件在验证后被修改）" };
 
-function tile(key, value) {
+function tile(key, value, note = "") {
   return el("div.tile", { dataset: { key } }, el("div.tile-value", { text: String(value) }),
-            el("div.tile-label", {}, keyLabel(key, QUALITY_LABELS)));
+            el("div.tile-label", {}, keyLabel(key, QUALITY_LABELS)), note ? el("div.tile-note", { text: note }) : "");
 }
 
-/** Headline numbers as tiles; null values show "—". */
-export function qualityTiles(q) {
+/** Headline numbers as tiles; null values show "—". Tables a partial run skipped are counted beside the
+ *  covered ones (2 / 2 would hide that a third listed table was never read). */
+export function qualityTiles(q, warnings = []) {
   const cov = q.coverage || {};
   const comments = q.comments || {};
+  const skipped = skippedTables(warnings);
   return el("div.tiles", {},
     tile("pairs_out", q.pairs_out ?? "—"),
     tile("executable_rate", pct(q.executable_rate)),
     tile("executable_rate_after_repair", pct(q.executable_rate_after_repair)),
     tile("non_empty_rate", pct(q.non_empty_rate)),
-    tile("tables_covered", cov.tables_total ? `${cov.tables_covered ?? "—"} / ${cov.tables_total}` : "—"),
+    tile("tables_covered", cov.tables_total ? `${cov.tables_covered ?? "—"} / ${cov.tables_total + skipped}` : "—",
+         skipped ? `另有 ${skipped} 张表已跳过（见警告）` : ""),
     tile("column_comment_coverage", pct(comments.column_comment_coverage)));
 }
+
+const NONE_TEXT = { fk_edges_covered: "无外键关系（0 / 0）", existing_comments_kept: "数据库原本没有注释（0 / 0）",
+                    tables_with_comment: "无（0 / 0）", columns_with_comment: "无（0 / 0）" };
 
 /** A horizontal gauge: part of whole, as a bar with "part / whole (xx%)". */
 export function gauge(key, part, whole, labels = QUALITY_LABELS) {
   const known = typeof part === "number" && typeof whole === "number" && whole > 0;
+  const none = whole === 0;   // 0 of 0 is "nothing to cover", not unknown
   const ratio = known ? Math.max(0, Math.min(1, part / whole)) : 0;
-  const text = known ? `${part} / ${whole}（${(ratio * 100).toFixed(1)}%）` : "未知";
+  const text = known ? `${part} / ${whole}（${(ratio * 100).toFixed(1)}%）` : none ? NONE_TEXT[key] || "无（0 / 0）" : "未知";
   const fill = el("div.gauge-fill");
   fill.style.width = (ratio * 100).toFixed(1) + "%";
   return el("div.gauge-row", { dataset: { key } }, el("div.gauge-label", {}, keyLabel(key, labels)),
@@ -94,7 +102,7 @@ export function qualityReport(q) {
   const rest = dup.remaining_in_output || {};
   const edges = (cov && cov.missing_fk_edges) || [];
   return el("div.quality-report", {},
-    section("SQL 验证", "validation",
+    section("SQL 验证结果", "validation",
       el("p", {}, el("span.badge", { title: v.status || "", text: VALIDATION_STATE[v.status] || v.status || "—" }),
          v.note ? el("span.muted", { text: " " + v.note }) : ""),
       v.status_counts ? stackedBar(v.status_counts, VALIDATION_STATUS_LABELS) : "",
