@@ -117,7 +117,7 @@ def test_create_form_question_language_vector_store_and_readable_parameters(page
     assert [o.get_attribute("value") for o in language.locator("option").all()] == ["zh", "en", "auto"]
     language.select_option("en")
     page.get_by_label("指定向量库连接").check()
-    expect(page.get_by_label("向量库连接（PostgreSQL，需要 pgvector；密码不会回显）")).to_be_visible()
+    expect(page.get_by_label("向量库 URL（PostgreSQL + pgvector）")).to_be_visible()
     page.get_by_label("默认向量库").check()
     page.get_by_label("表名通配符 (* 与 ?)").fill("bss_company")
     page.get_by_role("button", name="查询表").click()

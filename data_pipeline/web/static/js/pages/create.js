@@ -64,7 +64,7 @@ export async function render(main) {
   const vecUrl = el("input", { type: "text", name: "vector_db_connection", autocomplete: "off",
                                placeholder: "postgresql://user:password@host:5432/vectors" });
   const vecBox = el("div.vec-url", { hidden: true },
-    field("向量库连接（PostgreSQL，需要 pgvector；密码不会回显）", vecUrl).wrap);
+    field("向量库 URL（PostgreSQL + pgvector）", vecUrl, "连接串中的口令不会回显").wrap);
   const syncVec = () => { vecBox.hidden = !vecCustom.checked; };
   vecDefault.addEventListener("change", syncVec);
   vecCustom.addEventListener("change", syncVec);
