@@ -307,3 +307,58 @@ def test_phone_preview_holds_the_focus(browser, console_server):
         expect(preview).to_be_hidden()
     finally:
         context.close()
+
+
+def test_partial_run_counts_skipped_tables_and_explains_warnings_in_chinese(page, console_server, app_ctx):
+    from tests.status_fixture_db import status_fixture
+    _, reader = status_fixture(app_ctx)
+    task_id = api_ok(console_server, "POST", "data_pipeline/tasks", json={
+        "task_name": unique("跳过的表"), "table_names": ["customers", "orders", "suppliers"], "db_connection": reader,
+        "allow_unreadable_tables": True, "enable_training_data_load": False})["task_id"]
+    api_ok(console_server, "POST", f"data_pipeline/tasks/{task_id}/execute", json={})
+    status = wait_finished(console_server, task_id)
+    assert status["status"] == "partial_completed", status
+    page.goto(f"{console_server.base_url}/#/tasks/{task_id}")
+    tile = page.locator('.tile[data-key="tables_covered"]')
+    expect(tile.locator(".tile-value")).to_have_text(re.compile(r"^\d+ / 3$"))      # not 2 / 2
+    expect(tile.locator(".tile-note")).to_have_text("另有 1 张表已跳过（见警告）")
+    item = page.locator('section[aria-label=警告] li[data-code="TABLES_UNREADABLE"]')
+    expect(item.locator(".warning-text")).to_have_text("部分表当前数据库账号无读取权限，已跳过")
+    expect(item.locator(".warning-details")).to_contain_text("cannot be read")   # the English details stay
+
+
+def test_results_of_an_unfinished_task_read_as_words(page, console_server):
+    task_id = api_ok(console_server, "POST", "data_pipeline/tasks",
+                     json={"task_name": unique("未完成"), "table_names": ["bss_company"]})["task_id"]
+    for step in ("ddl_generation", "qa_generation"):
+        api_ok(console_server, "POST", f"data_pipeline/tasks/{task_id}/execute",
+               json={"execution_mode": "step", "step_name": step})
+        wait_finished(console_server, task_id)
+        page.goto(f"{console_server.base_url}/#/tasks/{task_id}")
+        page.reload()   # the second goto to the same hash would keep the page
+        result = page.locator("section.quality")
+        expect(result.locator("h2")).to_be_visible()
+        text = result.inner_text()
+        # no raw JSON dump, no raw status words, keys or English reasons as values
+        assert '{"' not in text and "rule_based" not in text and "not_run" not in text, text
+        assert "pending after this run" not in text and "did not run" not in text and "rule-based mode" not in text, text
+        if step == "ddl_generation":
+            expect(result.locator(".quality-note")).to_contain_text("还没有问答对")
+        else:
+            expect(result.locator('.q-section[data-key="validation"]')).to_contain_text("还没有经过 SQL 验证")
+            expect(result.locator('.q-section[data-key="repair"]')).to_contain_text("未运行")
+
+
+def test_token_form_label_reads_as_a_sentence_on_a_phone(browser, token_server):
+    context = browser.new_context(viewport=WIDTHS["390"], locale="zh-CN")
+    page = context.new_page()
+    try:
+        page.goto(f"{token_server.base_url}/#/tasks")
+        label = page.locator("#token-form label")
+        expect(label).to_be_visible()
+        box = label.bounding_box()
+        line = float(label.evaluate("n => parseFloat(getComputedStyle(n).lineHeight) || 20"))
+        assert box["height"] <= 2 * line + 1, box          # one line (two at most), never one character per line
+        assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 1
+    finally:
+        context.close()

@@ -155,7 +155,11 @@ const isEmpty = (v) => v === null || v === undefined || v === ""
 
 function qualitySection(task) {
   const quality = findQuality(task.result);
-  const notRun = quality && quality.status === "not_run" ? el("p.muted.quality-note", { text: "本次执行没有新的问答对，指标不可用（" + (quality.reason || "") + "）" }) : "";
+  // an unfinished task: say in words which step the numbers wait for (the report's English reason in the tooltip)
+  const qaDone = (task.step_status || {}).qa_generation === "completed";
+  const notRun = quality && quality.status === "not_run" ? el("p.muted.quality-note", { title: quality.reason || "",
+    text: qaDone ? "问答对已生成，SQL 验证尚未运行：执行“SQL 验证”后显示问答对指标。"
+                 : "还没有问答对：执行“问答对生成”和“SQL 验证”后显示问答对指标。" }) : "";
   const running = task.status === "in_progress" || !!task.current_step;
   const body = quality
     ? [notRun, qualityTiles(quality, task.warnings), el("details.full-report", { open: true }, el("summary", { text: "完整质量报告" }), qualityReport(quality))]

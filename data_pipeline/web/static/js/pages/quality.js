@@ -91,6 +91,18 @@ function section(title, key, ...body) {
 
 const yesNo = (v) => (v === null || v === undefined ? "—" : v ? "是" : "否");
 
+// the report's English words for people: the repair mode and the validation note (raw text in the tooltip)
+function repairMode(mode) {
+  const m = String(mode || "");
+  if (m === "llm") return "大模型修复";
+  if (m === "not_run") return "未运行（SQL 验证尚未执行）";
+  if (m.startsWith("disabled")) return "已关闭（创建任务时未勾选“LLM 修复失败的 SQL”）";
+  if (m.startsWith("none")) return "不修复（规则生成模式，未配置大模型）";
+  return m || "—";
+}
+const VALIDATION_NOTE = { not_run: "这个问答对文件还没有经过 SQL 验证，可执行率未知",
+                          outdated: "问答对文件在上次验证后被修改，可执行率未知" };
+
 /** The whole report: sections with charts (replaces the former key/value dump). */
 export function qualityReport(q) {
   const v = q.validation || {};
@@ -104,7 +116,7 @@ export function qualityReport(q) {
   return el("div.quality-report", {},
     section("SQL 验证结果", "validation",
       el("p", {}, el("span.badge", { title: v.status || "", text: VALIDATION_STATE[v.status] || v.status || "—" }),
-         v.note ? el("span.muted", { text: " " + v.note }) : ""),
+         v.note ? el("span.muted", { title: v.note, text: " " + (VALIDATION_NOTE[v.status] || v.note) }) : ""),
       v.status_counts ? stackedBar(v.status_counts, VALIDATION_STATUS_LABELS) : "",
       facts(v, ["pairs_in", "pairs_removed", "pairs_out_file_modified", "report_file"],
             { pairs_out_file_modified: yesNo })),
@@ -125,7 +137,7 @@ export function qualityReport(q) {
         el("dt", {}, keyLabel("remaining_in_output", QUALITY_LABELS)),
         el("dd", { text: `完全重复 ${rest.exact ?? "—"}，模板重复 ${rest.template ?? "—"}` }))),
     section("LLM 修复", "repair",
-      facts(rep, ["mode", "attempted", "succeeded", "failed", "success_rate"], { success_rate: pct })),
+      facts(rep, ["mode", "attempted", "succeeded", "failed", "success_rate"], { success_rate: pct, mode: repairMode })),
     el("p.muted", {}, keyLabel("pairs_file", QUALITY_LABELS), `：${q.pairs_file || "—"} · `,
        keyLabel("generated_at", QUALITY_LABELS), `：${q.generated_at || "—"}`));
 }
