@@ -34,6 +34,8 @@ def api_ok(server, method: str, path: str, **kw) -> dict:
 
 def test_upload_mode_task_gets_its_table_list_in_the_console(page, console_server, shot):
     task_id = api_ok(console_server, "POST", "data_pipeline/tasks", json={"task_name": unique("上传模式")})["task_id"]
+    sent: list[tuple[str, str]] = []     # every request with a body: its Content-Type (a server may require it)
+    page.on("request", lambda r: sent.append((r.url, r.headers.get("content-type", ""))) if r.post_data else None)
     page.goto(f"{console_server.base_url}/#/tasks/{task_id}")
     card = page.locator("#table-list-card")
     expect(card).to_be_visible()
@@ -51,6 +53,8 @@ def test_upload_mode_task_gets_its_table_list_in_the_console(page, console_serve
     assert sorted(info["tables"]) == ["bss_company", "bss_service_area"], info
     page.get_by_role("button", name="执行", exact=True).click()
     expect(page.locator(".head-status .badge")).to_have_text("已完成", timeout=120000)
+    assert any(u.endswith("/table-list") for u, _ in sent) and any(u.endswith("/execute") for u, _ in sent), sent
+    assert all(ct.startswith("application/json") for _, ct in sent), sent
 
 
 def test_task_list_refreshes_when_nothing_ran_at_load(page, console_server):
