@@ -47,7 +47,7 @@ class Settings(BaseModel):
                                                               "is failed")
     monitor_interval_s: float = Field(10.0, gt=0, description="How often the API checks for dead executors")
     cancel_grace_s: float = Field(1.0, ge=0, description="SIGTERM -> SIGKILL grace period on cancel")
-    retention_days: int = Field(30, ge=0, description="Completed/failed tasks older than this are removed "
+    retention_days: int = Field(30, ge=0, description="Completed, partial_completed and failed tasks older than this are removed "
                                                        "(0 disables)")
     cleanup_interval_s: float = Field(3600.0, gt=0, description="How often the API runs the retention cleanup")
     # --- business database safety ------------------------------------------------------------------------------

@@ -1,11 +1,13 @@
-"""Retention: completed/failed tasks older than RETENTION_DAYS are removed with their rows and directories.
+"""Retention: completed, partial_completed and failed tasks older than RETENTION_DAYS are removed with their rows
+and directories.
 
 Runs on a schedule inside the API (data_pipeline.monitor, every CLEANUP_INTERVAL_S) and as a command:
 
     python -m data_pipeline.cleanup [--days N] [--dry-run]
 
-Pending, in-progress, partial_completed and cancelled tasks are never removed automatically (someone may still
-continue them); neither is a task with a running execution.
+partial_completed counts as finished: since warnings make it the usual outcome of a run that skipped something,
+keeping those forever would fill the disk. Pending, in-progress and cancelled tasks are never removed
+automatically (someone may still continue them); neither is a task with a running execution.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ log = logging.getLogger("data_pipeline.cleanup")
 def cleanup_expired(ctx: AppContext, retention_days: Optional[float] = None, *, dry_run: bool = False) -> dict:
     """Remove expired tasks; returns {retention_days, removed: [task_id], skipped: [task_id], dry_run}."""
     days = ctx.settings.retention_days if retention_days is None else retention_days
+    days = int(days) if float(days).is_integer() else float(days)   # `--days 7` reports 7, like the setting
     if days <= 0:
         return {"retention_days": days, "removed": [], "skipped": [], "dry_run": dry_run, "disabled": True}
     removed, skipped = [], []
@@ -46,9 +49,11 @@ def cleanup_expired(ctx: AppContext, retention_days: Optional[float] = None, *, 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m data_pipeline.cleanup",
-                                     description="Remove completed/failed tasks older than the retention period")
+                                     description="Remove completed, partial_completed and failed tasks older "
+                                                 "than the retention period; prints a JSON report")
     parser.add_argument("--days", type=float, help="retention in days (default: RETENTION_DAYS)")
     parser.add_argument("--dry-run", action="store_true", help="only list what would be removed")
+    parser.add_argument("--verbose", action="store_true", help="also log INFO lines (embedded PostgreSQL start ...)")
     args = parser.parse_args(argv)
     from app_config import ConfigError, get_settings
     from data_pipeline.context import build_context
@@ -57,7 +62,9 @@ def main(argv=None) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s [%(levelname)s] %(name)s: %(message)s")
+    # the JSON report is the output; INFO lines (the embedded PostgreSQL's start-up) only with --verbose
+    logging.basicConfig(level=settings.log_level if args.verbose else logging.WARNING,
+                        format="%(asctime)s [%(levelname)s] %(name)s: %(message)s")
     ctx = build_context(settings, maxconn=2)
     report = cleanup_expired(ctx, args.days, dry_run=args.dry_run)
     print(json.dumps(report, ensure_ascii=False, indent=2))

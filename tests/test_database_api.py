@@ -34,6 +34,19 @@ def test_tables_default_database(client):
     assert {o["type"] for o in data["objects"]} == {"table"}
 
 
+def test_tables_mark_what_the_role_may_not_read(client, app_ctx):
+    """`objects[].readable`: the console's table picker marks the tables the connecting role may not SELECT."""
+    from tests.status_fixture_db import READABLE, UNREADABLE, status_fixture
+    _, reader = status_fixture(app_ctx)
+    status, body = post(client, "tables", {"db_connection": reader})
+    assert status == 200, body
+    readable = {o["name"].split(".")[-1]: o["readable"] for o in body["data"]["objects"] if o["type"] == "table"}
+    assert {n for n, ok in readable.items() if ok} == set(READABLE)
+    assert {n for n, ok in readable.items() if not ok} == set(UNREADABLE)
+    _, body = post(client, "tables", {})
+    assert all(o["readable"] is True for o in body["data"]["objects"])
+
+
 def test_tables_pattern_wildcards(client):
     _, body = post(client, "tables", {"table_name_pattern": "bss_service*"})
     assert body["data"]["tables"] == ["public.bss_service_area", "public.bss_service_area_mapper"]

@@ -115,25 +115,31 @@ def test_api_restart_mid_step_leaves_the_executor_running(client, app_ctx, setti
 
 
 def test_retention_cleanup_removes_only_old_finished_tasks(client, app_ctx):
-    old_done, old_failed, recent, old_pending = (create(client, ["bss_company"]) for _ in range(4))
+    old_done, old_failed, recent, old_pending, old_partial, recent_partial, old_cancelled = (
+        create(client, ["bss_company"]) for _ in range(7))
     db = app_ctx.db
     for task_id, status, age in ((old_done, "completed", 40), (old_failed, "failed", 31), (recent, "completed", 1),
-                                 (old_pending, "pending", 90)):
+                                 (old_pending, "pending", 90), (old_partial, "partial_completed", 35),
+                                 (recent_partial, "partial_completed", 2), (old_cancelled, "cancelled", 60)):
         db.execute("UPDATE data_pipeline_tasks SET status = %s, created_at = now() - make_interval(days => %s), "
                    "completed_at = CASE WHEN %s <> 'pending' THEN now() - make_interval(days => %s) END "
                    "WHERE id = %s", (status, age, status, age, task_id))
     dry = subprocess.run([sys.executable, "-m", "data_pipeline.cleanup", "--days", "30", "--dry-run"],
                          cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
     assert dry.returncode == 0, dry.stderr
-    assert sorted(json.loads(dry.stdout)["removed"]) == sorted([old_done, old_failed])
+    dry_report = json.loads(dry.stdout)
+    # partial_completed is finished too (issue 25): removed after RETENTION_DAYS like completed and failed
+    assert sorted(dry_report["removed"]) == sorted([old_done, old_failed, old_partial])
+    assert dry_report["retention_days"] == 30 and isinstance(dry_report["retention_days"], int)  # not 30.0
+    assert " [INFO] " not in dry.stderr, dry.stderr   # the embedded PostgreSQL's start-up lines: --verbose only
     assert app_ctx.task_dir(old_done).is_dir()
 
     report = cleanup_expired(app_ctx, 30)
-    assert sorted(report["removed"]) == sorted([old_done, old_failed])
-    for task_id in (old_done, old_failed):
+    assert sorted(report["removed"]) == sorted([old_done, old_failed, old_partial])
+    for task_id in (old_done, old_failed, old_partial):
         assert client.get(f"{BASE}/{task_id}").status_code == 404
         assert not app_ctx.task_dir(task_id).exists()
-    for task_id in (recent, old_pending):
+    for task_id in (recent, old_pending, recent_partial, old_cancelled):
         assert client.get(f"{BASE}/{task_id}").status_code == 200 and app_ctx.task_dir(task_id).is_dir()
     assert cleanup_expired(app_ctx, 0)["removed"] == []  # 0 disables retention
 

@@ -141,7 +141,8 @@ def tables():
     data = {
         "tables": names, "total": len(names), "schemas": schemas, "table_name_pattern": req.table_name_pattern,
         "db_connection_info": {"database": database_name(url)},
-        "objects": [{"name": n, "type": i["type"], "comment": i["comment"]} for n, i in zip(names, items)],
+        "objects": [{"name": n, "type": i["type"], "comment": i["comment"], "readable": i["readable"]}
+                    for n, i in zip(names, items)],
     }
     return ok(data, message="获取表列表成功")
 

@@ -294,7 +294,8 @@ def render_md(table: Table, *, source_label: str = "", language: str = "zh") -> 
         lines.append(text)
     notes = _notes(table, language)
     if notes:
-        lines.append(word("notes", language))
+        # a blank line first: without it Markdown reads the heading as a continuation of the last field bullet
+        lines += ["", word("notes", language)]
         lines.extend(f"- {n}" for n in notes)
     if source_label:
         lines.append("")

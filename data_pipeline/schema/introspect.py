@@ -524,10 +524,11 @@ def like_pattern(pattern: str) -> str:
 def list_tables(business_url: str, schemas: list[str], pattern: Optional[str], settings) -> list[dict[str, Any]]:
     """Tables, partitioned parents, views, materialized views and foreign tables (partitions excluded), sorted.
 
-    Each item: {schema, name, type, comment}. `pattern` uses `*`/`?` and matches case-insensitively.
+    Each item: {schema, name, type, comment, readable (the role may SELECT it)}. `pattern` uses `*`/`?` and matches case-insensitively.
     """
     query = """
-        SELECT n.nspname AS schema, c.relname AS name, c.relkind, obj_description(c.oid, 'pg_class') AS comment
+        SELECT n.nspname AS schema, c.relname AS name, c.relkind, obj_description(c.oid, 'pg_class') AS comment,
+               has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'SELECT') AS readable
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = ANY(%(schemas)s) AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition
           AND (%(pattern)s::text IS NULL OR c.relname ILIKE %(pattern)s ESCAPE '\\')
@@ -538,5 +539,5 @@ def list_tables(business_url: str, schemas: list[str], pattern: Optional[str], s
         with conn.cursor() as cur:
             cur.execute(query, {"schemas": schemas, "pattern": like_pattern(pattern) if pattern else None})
             rows = _dict_rows(cur)
-    return [{"schema": r["schema"], "name": r["name"], "type": KINDS[r["relkind"]], "comment": r["comment"]}
-            for r in rows]
+    return [{"schema": r["schema"], "name": r["name"], "type": KINDS[r["relkind"]], "comment": r["comment"],
+             "readable": bool(r["readable"])} for r in rows]

@@ -172,9 +172,9 @@ def run(ctx: StepContext) -> StepResult:
              len(done), len(refs), totals["columns"], totals["existing"], totals["generated"], duration)
     outputs = []
     for t in done:
-        outputs.append(OutputFile(f"{t.file_stem}.ddl", "ddl", f"{t.qualified} 建表语句", is_primary=True))
+        outputs.append(OutputFile(f"{t.file_stem}.ddl", "ddl", f"{t.qualified} 建表语句"))
         outputs.append(OutputFile(f"{t.file_stem}_detail.md", "md", f"{t.qualified} 表结构说明"))
-    outputs.append(OutputFile(METADATA_FILE, "txt", "表结构元数据摘要（SQL 脚本）"))
+    outputs.append(OutputFile(METADATA_FILE, "txt", "表结构元数据摘要（SQL 脚本）", is_primary=True))
     outputs.append(OutputFile(SNAPSHOT_FILE, "json", "表结构快照（供后续步骤读取）"))
     return StepResult(summary=summary, outputs=outputs, warnings=coverage_warnings(len(refs), access, missing, failed))
 

@@ -25,11 +25,11 @@ def monitor_lock(db: Database) -> Iterator[bool]:
 
 
 def expired_task_ids(db: Database, older_than_days: float, limit: int = 500) -> list[str]:
-    """Completed/failed tasks finished (or, never started, created) more than `older_than_days` ago, with no
+    """Completed/partial_completed/failed tasks finished (or, never started, created) more than `older_than_days` ago, with no
     running execution, oldest first."""
     rows = db.fetchall(
         """SELECT t.id FROM data_pipeline_tasks t
-           WHERE t.status IN ('completed', 'failed')
+           WHERE t.status IN ('completed', 'partial_completed', 'failed')
              AND COALESCE(t.completed_at, t.created_at) < now() - make_interval(secs => %(secs)s)
              AND NOT EXISTS (SELECT 1 FROM data_pipeline_task_executions e
                              WHERE e.task_id = t.id AND e.status = 'running')

@@ -54,7 +54,14 @@ DESCRIPTIONS: tuple[tuple[str, str], ...] = (
     ("evaluation_report.*", "检索与SQL准确率评估报告"), ("evaluation_history.json", "各嵌入模型的评估结果"),
     ("*.bak*", "备份文件"),
 )
-PRIMARY_PATTERNS = ("qs_*_pair.json",)
+# The seed's primary files, in the order a client reading `primary_files[0]` expects: the training data (pair
+# file) first, then metadata.txt and the validation summary. The flag is decided by name, as the seed does.
+PRIMARY_PATTERNS = ("qs_*_pair.json", "metadata.txt", "sql_validation_*_summary.log")
+
+
+def primary_rank(rel: str) -> int:
+    """Position of a primary file in PRIMARY_PATTERNS; len(PRIMARY_PATTERNS) for every other file."""
+    return next((i for i, p in enumerate(PRIMARY_PATTERNS) if fnmatch.fnmatchcase(rel, p)), len(PRIMARY_PATTERNS))
 
 
 def file_type_of(name: str) -> str:
@@ -145,14 +152,13 @@ def list_files(db, task_id: str, task_dir: Path) -> dict:
             "file_size_human": human_size(st.st_size),
             "created_at": (row.get("created_at") or _iso(st.st_mtime))[:19],
             "modified_at": _iso(st.st_mtime),
-            "is_primary": bool(row["is_primary"]) if row else any(fnmatch.fnmatchcase(rel, p)
-                                                                  for p in PRIMARY_PATTERNS),
+            "is_primary": primary_rank(rel) < len(PRIMARY_PATTERNS),
             "description": row.get("description") or _match(DESCRIPTIONS, rel) or "",
             "step": row.get("step_name") or step_of(rel),
             "content_hash": sha256_of(task_dir / rel, st) if st.st_size <= HASH_MAX_BYTES else None,
             "download_url": url,
         })
-    files.sort(key=lambda f: (f["directory"] or "", not f["is_primary"], f["file_name"]))
+    files.sort(key=lambda f: (f["directory"] or "", primary_rank(f["path"]), f["file_name"]))
     total = sum(f["file_size"] for f in files)
     return {"task_id": task_id, "files": files, "total_files": len(files), "total_size": total,
             "total_size_human": human_size(total), "directory_exists": task_dir.is_dir()}
@@ -277,8 +283,7 @@ def save_upload(db, *, task_id: str, task_dir: Path, file_name: str, data: bytes
         db, task_id=task_id, execution_id=None, step_name=(existing or {}).get("step_name") or step,
         file_name=file_name, file_type=file_type_of(file_name), file_size=st.st_size, content_hash=digest,
         description=(existing or {}).get("description") or _match(DESCRIPTIONS, file_name) or "用户上传的文件",
-        is_primary=bool((existing or {}).get("is_primary")) or any(
-            fnmatch.fnmatchcase(file_name, p) for p in PRIMARY_PATTERNS))
+        is_primary=primary_rank(file_name) < len(PRIMARY_PATTERNS))
     if backup_name:
         bst = os.lstat(task_dir / backup_name)
         output_store.upsert_output(

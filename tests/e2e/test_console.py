@@ -198,9 +198,12 @@ def test_files_preview_download_zip_and_upload(page, console_server, finished_ta
     md_view = page.locator("#file-preview .md")
     expect(md_view).to_be_visible()
     assert md_view.locator("h2, h3, table").count() >= 1
-    # JSON is pretty-printed: the preview parses back to the server's document
+    # the pair file reads as questions with their SQL (issue 25); its JSON is pretty-printed one click away and
+    # parses back to the server's document
     page.get_by_role("button", name=f"预览 {pair_json}").click()
-    pre = page.locator("#file-preview pre.code")
+    expect(page.locator("#file-preview .pairs-view .pair").first).to_be_visible()
+    page.locator("#file-preview details.raw-json summary").click()
+    pre = page.locator("#file-preview details.raw-json pre.code")
     expect(pre).to_be_visible()
     server_doc = requests.get(f"{console_server.base_url}/api/v0/data_pipeline/tasks/{task_id}/files/{pair_json}",
                               timeout=30).json()

@@ -29,7 +29,9 @@ def test_ask_box_shows_what_vanna_would_retrieve(page, console_server, app_ctx, 
     first_pair = box.locator(".ask-group[data-collection=sql] li").first
     expect(first_pair).to_contain_text(question)
     expect(first_pair.locator("pre")).to_have_text(sql)
-    expect(first_pair).to_contain_text(task_id)
+    # whose row it is, in words (issue 25: never a list of task ids); the ids stay in the tooltip
+    expect(first_pair.locator(".owner")).to_contain_text("本任务")
+    expect(first_pair.locator(".owner")).to_have_attribute("title", re.compile(task_id))
     # other tests may have left rows in the default store: ours are among the DDL hits, nearest first
     expect(box.locator(".ask-group[data-collection=ddl] li").first).to_contain_text(re.compile("create table", re.I))
     expect(box.locator(".ask-group[data-collection=documentation] h3")).to_contain_text("文档")

@@ -81,7 +81,7 @@ def test_quality_tiles_show_the_cancelled_runs_state(page, console_server, slow_
     page.get_by_role("button", name="取消执行").click()
     page.get_by_role("alertdialog").get_by_role("button", name="确认取消执行").click()
     expect(page.locator(".head-status .badge")).to_have_text("已取消", timeout=30000)
-    expect(page.locator(".quality-note")).to_contain_text("本次执行没有新的问答对")
+    expect(page.locator(".quality-note")).to_contain_text("后显示问答对指标")   # in words (issue 25)
     expect(tiles.first.locator(".tile-value")).to_have_text("—")
     data = slow_llm_server.api("GET", f"data_pipeline/tasks/{task_id}?include=result")["data"]
     assert data["finished"] is True and data["result"]["quality"]["pairs_out"] is None

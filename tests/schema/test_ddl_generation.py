@@ -131,6 +131,8 @@ def test_demo_markdown_shape(demo_run):
     assert re.search(r"^- id \(varchar\(32\)\) - 公司主键ID \[主键, 非空\] \[示例: [0-9a-f]{32}", md, re.M)
     assert re.search(r"^- company_name \(varchar\(255\)\) - 公司名称 \[非空\] \[示例: ", md, re.M)
     assert "字段补充说明：" in md and "- company_no 取值唯一" in md
+    # a blank line before the notes heading, or Markdown reads it as a continuation of the last field bullet
+    assert lines[lines.index("字段补充说明：") - 1] == ""
     assert lines[-1] == "注释来源: 数据库原有注释"
     link = (task_dir / "bss_section_route_area_link_detail.md").read_text(encoding="utf-8")
     assert link.splitlines()[0] == "## bss_section_route_area_link（路段路线信息与服务区基础信息的关联表）"

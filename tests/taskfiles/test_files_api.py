@@ -37,6 +37,9 @@ def test_list_reconciles_directory_and_outputs_table(client, app_ctx, task):
     (task_dir / pairs).write_text(json.dumps([{"question": "q", "sql": "SELECT 1"}]), encoding="utf-8")
     (task_dir / "db_highway_db.ddl").write_text("CREATE TABLE bss_company (id int);\n", encoding="utf-8")
     (task_dir / "data_pipeline.log").write_text("x" * 2048, encoding="utf-8")
+    (task_dir / "metadata.txt").write_text("-- metadata\n", encoding="utf-8")
+    (task_dir / "sql_validation_20250627_143052_summary.log").write_text("ok\n", encoding="utf-8")
+    (task_dir / "a_first_by_name.ddl").write_text("CREATE TABLE a (id int);\n", encoding="utf-8")
     (task_dir / ".hidden.tmp").write_text("tmp", encoding="utf-8")
     (task_dir / "vector_bak").mkdir()
     (task_dir / "vector_bak" / "langchain_pg_embedding_20250627_143052.csv").write_text("a,b\n", encoding="utf-8")
@@ -50,9 +53,15 @@ def test_list_reconciles_directory_and_outputs_table(client, app_ctx, task):
     d = client.get(f"{API}/{task_id}/files").get_json()["data"]
     by_name = {f["file_name"]: f for f in d["files"]}
     assert set(by_name) == {pairs, "db_highway_db.ddl", "data_pipeline.log", "task_config.json", "table_list.txt",
-                            "langchain_pg_embedding_20250627_143052.csv"}
+                            "langchain_pg_embedding_20250627_143052.csv", "metadata.txt", "a_first_by_name.ddl",
+                            "sql_validation_20250627_143052_summary.log"}
+    # primary as the seed marks it (by name: pair file, metadata.txt, validation summary; a .ddl never, even when
+    # an older row said so), and the pair file first: the seed's client downloads primary_files[0]
+    primary = [f["file_name"] for f in d["files"] if f["is_primary"]]
+    assert primary == [pairs, "metadata.txt", "sql_validation_20250627_143052_summary.log"]
+    assert d["files"][0]["file_name"] == pairs
     ddl = by_name["db_highway_db.ddl"]
-    assert ddl["description"] == "DDL for 1 table" and ddl["is_primary"] and ddl["step"] == "ddl_generation"
+    assert ddl["description"] == "DDL for 1 table" and not ddl["is_primary"] and ddl["step"] == "ddl_generation"
     assert ddl["file_size"] == len("CREATE TABLE bss_company (id int);\n")  # the file, not the stale row
     assert ddl["content_hash"] == hashlib.sha256((task_dir / "db_highway_db.ddl").read_bytes()).hexdigest()
     assert by_name[pairs]["is_primary"] and by_name[pairs]["step"] == "qa_generation"
@@ -66,7 +75,7 @@ def test_list_reconciles_directory_and_outputs_table(client, app_ctx, task):
         assert set(f) >= {"file_name", "file_type", "file_size", "file_size_human", "created_at", "modified_at",
                           "is_primary", "description", "step", "download_url"}
         assert "T" in f["created_at"] and len(f["created_at"]) == 19
-    assert d["total_files"] == 6 and d["total_size"] == sum(f["file_size"] for f in d["files"])
+    assert d["total_files"] == 9 and d["total_size"] == sum(f["file_size"] for f in d["files"])
     r = client.get(backup["download_url"])
     assert r.status_code == 200 and r.data == b"a,b\n" and r.headers["Content-Type"].startswith("text/csv")
     # clients that build the URL from file_name alone reach it too (top level first, then vector_bak/)

@@ -1,12 +1,13 @@
 // Hash router: #/tasks, #/create, #/tasks/{id}[/overview|logs|files]. Each page module exports render(main, params).
 import { authHeaders, setToken, token } from "./api.js";
-import { el, timers, errorBox, toast } from "./ui.js";
+import { el, timers, errorBox, toast, setTitle } from "./ui.js";
 import * as tasksPage from "./pages/tasks.js";
 import * as createPage from "./pages/create.js";
 import * as detailPage from "./pages/detail.js";
 
 const ROUTES = [
-  [/^#?\/?(tasks)?\/?$/, () => [tasksPage, {}], "tasks"],
+  // the list's filters and page ride in the query: #/tasks?status=failed&page=2
+  [/^#?\/?(tasks)?\/?(?:\?(.*))?$/, (m) => [tasksPage, { query: m[2] || "" }], "tasks"],
   [/^#\/create\/?$/, () => [createPage, {}], "create"],
   // `?q=` on the logs tab opens a keyword search (the task page's warning objects link there)
   [/^#\/tasks\/([^/?]+)(?:\/(overview|logs|files))?\/?(?:\?q=([^&]*))?$/, (m) => [detailPage, {
@@ -16,7 +17,7 @@ const ROUTES = [
 async function route() {
   timers.clear();
   const main = document.getElementById("main");
-  const hash = location.hash || "#/tasks";
+  const hash = location.hash && location.hash !== "#main" ? location.hash : "#/tasks";
   for (const [pattern, resolve, nav] of ROUTES) {
     const m = hash.match(pattern);
     if (!m) continue;
@@ -32,6 +33,7 @@ async function route() {
     }
     return;
   }
+  setTitle("页面不存在");
   main.replaceChildren(el("h1", { text: "页面不存在" }), el("p", {}, el("a", { href: "#/tasks", text: "返回任务列表" })));
 }
 
@@ -64,6 +66,14 @@ document.addEventListener("click", async (ev) => {
   } catch (err) { toast("下载失败：" + err.message, "error"); }
 });
 
+// The skip link jumps to the content without touching the route (the router would read "#main" as a page).
+document.querySelector(".skip-link")?.addEventListener("click", (ev) => {
+  ev.preventDefault();
+  const main = document.getElementById("main");
+  main.focus();
+  main.scrollIntoView({ block: "start" });
+});
+
 // A 401 anywhere offers the token form (kept in sessionStorage for this tab only).
 window.addEventListener("dp:unauthorized", () => {
   if (document.getElementById("token-form")) return;
@@ -77,6 +87,7 @@ window.addEventListener("dp:unauthorized", () => {
 });
 
 window.addEventListener("hashchange", async () => {
+  if (location.hash === "#main") return; // a skip link opened without its script (e.g. middle-click): no route
   await route();
   // keyboard and screen-reader users land on the new page's content
   document.getElementById("main").focus({ preventScroll: true });

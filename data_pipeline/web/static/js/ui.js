@@ -1,4 +1,5 @@
 // Small DOM helpers and the Chinese labels shared by every page. Text goes in via textContent only.
+import { explainError } from "./messages.js";
 
 /** el("div.card#x", {attrs, on: {click}}, ...children) -> HTMLElement. Strings become text nodes. */
 export function el(spec, props = {}, ...children) {
@@ -45,14 +46,22 @@ export function statusBadge(status, labels = TASK_STATUS) {
   return el(`span.badge.s-${status || "unknown"}`, { text: labels[status] || status || "未知" });
 }
 
-export function progressBar(value, label = "进度") {
+/** A progress bar; `status` colours it (a failed or cancelled run is not drawn as a blue bar in progress). */
+export function progressBar(value, label = "进度", status = "") {
   const pct = Math.max(0, Math.min(100, Number(value) || 0));
-  const bar = el("div.progress", { role: "progressbar", "aria-label": label, "aria-valuemin": "0",
+  const bar = el(`div.progress${status ? ".p-" + status : ""}`, { role: "progressbar", "aria-label": label, "aria-valuemin": "0",
                                   "aria-valuemax": "100", "aria-valuenow": String(pct) });
   const fill = el("div.progress-fill");
   fill.style.width = pct + "%";
-  bar.append(fill, el("span.progress-text", { text: pct + "%" }));
+  const word = { failed: "（失败）", cancelled: "（已取消）", partial_completed: "（部分完成）" }[status] || "";
+  bar.append(fill, el("span.progress-text", { text: pct + "%" + word }));
+  if (word) bar.setAttribute("aria-valuetext", pct + "%" + word);
   return bar;
+}
+
+/** The tab's title: the page's subject first, so a row of browser tabs can be told apart. */
+export function setTitle(...parts) {
+  document.title = [...parts.filter(Boolean), "Data Pipeline 控制台"].join(" · ");
 }
 
 export function fmtDuration(seconds) {
@@ -81,6 +90,14 @@ export function errorBox(err, title = "操作失败") {
   const box = el("div.error-box", { role: "alert" },
     el("strong", { text: `${title}：${err.message || err}` }));
   if (err.code) box.append(el("span.err-code", { text: ` [${err.code}]` }));
+  const explained = explainError(err);
+  if (explained) {
+    // the Chinese sentence names the control that fixes it; the API's text stays one click away
+    box.append(el("div.err-explain", { text: explained }));
+    if (err.details) box.append(el("details.err-tech", {}, el("summary", { text: "技术细节" }),
+                                   el("div.err-details", { text: err.details })));
+    return box;
+  }
   if (err.details) box.append(el("div.err-details", { text: err.details }));
   if (err.invalidParams && err.invalidParams.length)
     box.append(el("div.err-details", { text: "相关参数：" + err.invalidParams.join(", ") }));
@@ -128,7 +145,7 @@ export async function busy(btn, fn, slot) {
     if (slot) showError(slot, null);
     return await fn();
   } catch (err) {
-    if (slot) showError(slot, err); else toast(`${err.message} ${err.details || ""}`, "error");
+    if (slot) showError(slot, err); else toast(`${err.message} ${explainError(err) || err.details || ""}`, "error");
     return undefined;
   } finally {
     btn.disabled = false;
@@ -160,12 +177,17 @@ export function confirmInPage(anchor, message, { confirmText = "确认", danger 
   const open = anchor.parentElement && anchor.parentElement.querySelector(":scope > .confirm-bar");
   if (open) { open.querySelector("button").focus(); return Promise.resolve(false); }
   return new Promise((resolve) => {
-    const done = (answer) => { bar.remove(); anchor.focus?.(); resolve(answer); };
+    // Escape answers "no" wherever the focus went meanwhile (the listener lives as long as the bar)
+    const onKey = (ev) => { if (ev.key === "Escape" && bar.isConnected) { ev.preventDefault(); done(false); } };
+    const done = (answer) => {
+      document.removeEventListener("keydown", onKey, true);
+      bar.remove(); anchor.focus?.(); resolve(answer);
+    };
     const no = button("取消", () => done(false), "small");
     const yes = button(confirmText, () => done(true), danger ? "small danger-solid" : "small primary");
     const bar = el("div.confirm-bar", { role: "alertdialog", "aria-label": message },
                    el("span.confirm-text", { text: message }), extra || "", el("span.confirm-actions", {}, yes, no));
-    bar.addEventListener("keydown", (ev) => { if (ev.key === "Escape") { ev.stopPropagation(); done(false); } });
+    document.addEventListener("keydown", onKey, true);
     anchor.after(bar);
     no.focus();
   });

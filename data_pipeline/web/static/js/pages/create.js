@@ -1,7 +1,9 @@
-// Create task: name, business context, database (default or custom connection), table picker fed by
-// POST /database/tables (schema + wildcard search) or a table-list file, options; optionally start at once.
+// Create task: name, business context, question language, database (default or custom connection), vector
+// store (default or a URL), table picker fed by POST /database/tables (schema + wildcard search) or a
+// table-list file, options; optionally start at once.
 import { post, upload, taskPath } from "../api.js";
-import { el, field, checkbox, button, busy, showError, toast } from "../ui.js";
+import { el, field, checkbox, busy, toast, setTitle } from "../ui.js";
+import { tablePicker, formError } from "../picker.js";
 
 const OPTIONS = [
   ["enable_sql_validation", "启用 SQL 验证", true],
@@ -20,63 +22,8 @@ function connectionUrl(c) {
   return `postgresql://${auth}${c.host}${c.port ? ":" + c.port : ""}/${encodeURIComponent(c.database)}`;
 }
 
-function tablePicker(getConnection) {
-  const schema = el("input", { type: "text", name: "schema", value: "public", placeholder: "public,ods" });
-  const pattern = el("input", { type: "search", name: "table_name_pattern", value: "*", placeholder: "如 bss_*" });
-  const list = el("div.table-list#table-list", { role: "group", "aria-label": "可选的表" });
-  const count = el("span.muted", { role: "status", "aria-live": "polite", text: "尚未加载" });
-  const errors = el("div.error-slot");
-  const selected = new Set();
-
-  function updateCount(total) {
-    count.textContent = `已选 ${selected.size} 张表` + (total !== undefined ? ` / 共 ${total} 个对象` : "");
-  }
-  // Each query gets a number; only the newest answer is drawn (a slow earlier search never overwrites it).
-  let querySeq = 0;
-  async function query() {
-    const seq = ++querySeq;
-    const body = { schema: schema.value.trim() || "public", table_name_pattern: pattern.value.trim() || "*" };
-    const conn = getConnection();
-    if (conn) body.db_connection = conn;
-    reset("查询中…"); // never leave tables of another database (or an earlier search) selectable
-    showError(errors, null);
-    let data;
-    try { data = await post("database/tables", body); }
-    catch (err) { if (seq === querySeq) { count.textContent = "查询失败"; showError(errors, err); } return; }
-    if (seq !== querySeq) return;
-    const types = Object.fromEntries((data.objects || []).map((o) => [o.name, o.type]));
-    list.replaceChildren(...(data.tables || []).map((name) => {
-      const box = el("input", { type: "checkbox", value: name, checked: selected.has(name),
-                                on: { change: (ev) => { ev.target.checked ? selected.add(name) : selected.delete(name);
-                                                        updateCount(data.total); } } });
-      const kind = types[name] && types[name] !== "table" ? el("span.muted", { text: ` (${types[name]})` }) : "";
-      return el("label.check.table-item", {}, box, " ", el("span.mono", { text: name }), kind);
-    }));
-    if (!(data.tables || []).length) list.append(el("p.muted", { text: "没有匹配的表" }));
-    updateCount(data.total);
-  }
-  const loadBtn = button("查询表", () => query());
-  function reset(message = "尚未加载") {
-    selected.clear();
-    list.replaceChildren();
-    count.textContent = message;
-  }
-  const setAll = (on) => {
-    list.querySelectorAll("input[type=checkbox]").forEach((b) => {
-      b.checked = on; on ? selected.add(b.value) : selected.delete(b.value);
-    });
-    updateCount();
-  };
-  pattern.addEventListener("keydown", (ev) => { if (ev.key === "Enter") { ev.preventDefault(); query(); } });
-  const node = el("div.picker", {},
-    el("div.row", {}, field("模式 (schema，逗号分隔)", schema).wrap,
-       field("表名通配符 (* 与 ?)", pattern).wrap,
-       el("div.field.actions", {}, loadBtn, button("全选", () => setAll(true)), button("清空", () => setAll(false)))),
-    errors, count, list);
-  return { node, selected, reset, load: query };
-}
-
 export async function render(main) {
+  setTitle("创建任务");
   const errors = el("div.error-slot");
   const name = el("input", { type: "text", name: "task_name", maxlength: "255", placeholder: "如 高速公路服务区训练数据" });
   const context = el("textarea", { name: "business_context", rows: "3", maxlength: "4000",
@@ -99,8 +46,29 @@ export async function render(main) {
   const syncDb = () => { connBox.hidden = !dbCustom.checked; picker.reset("数据库已切换，请重新查询表"); };
   dbDefault.addEventListener("change", syncDb);
   dbCustom.addEventListener("change", syncDb);
-  const getConnection = () => (dbCustom.checked && conn.host.value && conn.database.value
-    ? connectionUrl(Object.fromEntries(Object.entries(conn).map(([k, v]) => [k, v.value.trim()]))) : null);
+  // the default database: null; a custom one: its URL; a custom one with empty host or database: refused
+  // (never quietly the default database's tables)
+  const getConnection = () => {
+    if (!dbCustom.checked) return null;
+    if (!conn.host.value.trim() || !conn.database.value.trim())
+      throw formError("请填写自定义连接的主机和数据库（或选择“默认业务数据库”）");
+    return connectionUrl(Object.fromEntries(Object.entries(conn).map(([k, v]) => [k, v.value.trim()])));
+  };
+
+  // the language of the generated questions and comments (task parameter question_language)
+  const language = el("select", { name: "question_language" },
+    el("option", { value: "zh", text: "中文" }), el("option", { value: "en", text: "英文 (English)" }),
+    el("option", { value: "auto", text: "自动（按业务背景和数据库注释判断）" }));
+  // the vector store training_load writes: the configured default, or a PostgreSQL URL
+  const vecDefault = el("input", { type: "radio", name: "vector_mode", value: "default", checked: true });
+  const vecCustom = el("input", { type: "radio", name: "vector_mode", value: "custom" });
+  const vecUrl = el("input", { type: "text", name: "vector_db_connection", autocomplete: "off",
+                               placeholder: "postgresql://user:password@host:5432/vectors" });
+  const vecBox = el("div.vec-url", { hidden: true },
+    field("向量库 URL（PostgreSQL + pgvector）", vecUrl, "连接串中的口令不会回显").wrap);
+  const syncVec = () => { vecBox.hidden = !vecCustom.checked; };
+  vecDefault.addEventListener("change", syncVec);
+  vecCustom.addEventListener("change", syncVec);
 
   // tables: picked from the database, or a .txt table-list file uploaded after creation
   const srcPick = el("input", { type: "radio", name: "table_source", value: "pick", checked: true });
@@ -124,11 +92,16 @@ export async function render(main) {
   const submit = el("button.btn.primary", { type: "submit", text: "创建任务" });
   const form = el("form.create", { "aria-label": "创建任务", novalidate: true },
     el("fieldset", {}, el("legend", { text: "基本信息" }),
-       field("任务名称", name).wrap, field("业务背景", context, "用于生成注释和问题的业务语境").wrap),
+       field("任务名称", name).wrap, field("业务背景", context, "用于生成注释和问题的业务语境").wrap,
+       field("问题语言", language, "生成的问题、注释和文件标签使用的语言").wrap),
     el("fieldset", {}, el("legend", { text: "数据库" }),
        el("div.row", {}, el("label.check", {}, dbDefault, " 默认业务数据库"),
           el("label.check", {}, dbCustom, " 自定义连接")),
        connBox, field("数据库名称（显示用）", dbName).wrap),
+    el("fieldset", {}, el("legend", { text: "向量库" }),
+       el("div.row", {}, el("label.check", {}, vecDefault, " 默认向量库"),
+          el("label.check", {}, vecCustom, " 指定向量库连接")),
+       vecBox),
     el("fieldset", {}, el("legend", { text: "表" }),
        el("div.row", {}, el("label.check", {}, srcPick, " 从数据库选择"),
           el("label.check", {}, srcFile, " 上传表清单文件")),
@@ -142,21 +115,22 @@ export async function render(main) {
     ev.preventDefault();
     busy(submit, async () => {
       const body = { task_name: name.value.trim() || undefined, business_context: context.value.trim() || undefined,
-                     db_name: dbName.value.trim() || undefined };
+                     db_name: dbName.value.trim() || undefined, question_language: language.value };
       for (const [key] of OPTIONS) body[key] = opts[key].input.checked;
       const connection = getConnection();
-      if (dbCustom.checked) {
-        if (!connection) throw Object.assign(new Error("请填写自定义连接的主机和数据库"), { code: "VALIDATION_ERROR" });
-        body.db_connection = connection;
+      if (connection) body.db_connection = connection;
+      if (vecCustom.checked) {
+        if (!vecUrl.value.trim()) throw formError("请填写向量库连接（或选择“默认向量库”）");
+        body.vector_db_connection = vecUrl.value.trim();
       }
       if (srcPick.checked) {
-        if (!picker.selected.size) throw Object.assign(new Error("请至少选择一张表"), { code: "VALIDATION_ERROR" });
+        if (!picker.selected.size) throw formError("请至少选择一张表");
         body.table_names = [...picker.selected];
       } else if (!listFile.files.length) {
-        throw Object.assign(new Error("请选择表清单文件"), { code: "VALIDATION_ERROR" });
+        throw formError("请选择表清单文件");
       }
       const task = await post("data_pipeline/tasks", body);
-      conn.password.value = ""; // never kept in the page after submit
+      conn.password.value = ""; vecUrl.value = ""; // never kept in the page after submit
       const taskId = task.task_id;
       try {
         if (srcFile.checked) {

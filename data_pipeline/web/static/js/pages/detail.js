@@ -2,7 +2,10 @@
 // cards, run/cancel controls, executions history and the quality report summary from the task's `result`.
 import { API, get, getIfChanged, post, del, taskPath, token } from "../api.js";
 import { el, field, checkbox, button, busy, showError, statusBadge, progressBar, fmtTime, fmtDuration, timers,
-         toast, confirmInPage, STEPS, STEP_LABELS, STEP_STATUS } from "../ui.js";
+         toast, confirmInPage, setTitle, STEPS, STEP_LABELS, STEP_STATUS, TASK_STATUS } from "../ui.js";
+import { WARNING_TEXT } from "../messages.js";
+import { tableListCard, needsTableList } from "./tablelist.js";
+import { stepTimeline, continueButton } from "./timeline.js";
 import * as logsTab from "./logs.js";
 import * as filesTab from "./files.js";
 import { summaryTable, paramsTable, findQuality } from "./summary.js";
@@ -30,11 +33,12 @@ function deleteButton(task) {
 }
 
 function header(task) {
+  setTitle(`${task.task_name || task.task_id}（${TASK_STATUS[task.status] || task.status}）`);
   return el("div.detail-head", {},
-    el("div", {}, el("h1", { text: task.task_name || task.task_id }),
+    el("div.head-title", {}, el("h1", { text: task.task_name || task.task_id }),
        el("div.muted.mono", { text: `${task.task_id} · ${task.db_name || "默认数据库"} · 创建于 ${fmtTime(task.created_at)}` })),
     el("div.head-status", {}, statusBadge(task.status), durations(task), deleteButton(task)),
-    el("div.head-progress", {}, progressBar(task.progress, "任务总进度")),
+    el("div.head-progress", {}, progressBar(task.progress, "任务总进度", task.status)),
     task.error_message ? el(`div.${task.status === "partial_completed" ? "warn-box" : "error-box"}`, { role: "alert" },
       el("strong", { text: task.status === "partial_completed" ? "注意：" : "任务错误：" }), task.error_message) : "");
 }
@@ -58,13 +62,18 @@ function warningsSection(task) {
     el("h2", { text: `警告（${warnings.length}）` }),
     el("ul.warning-list", {}, warnings.map((w) => el("li", { dataset: { code: w.code } },
       el("span.badge.s-partial_completed", { text: w.code }), " ",
-      el("span.muted", { text: STEP_LABELS[w.step] || w.step || "" }), " ", w.message,
+      el("span.muted", { text: STEP_LABELS[w.step] || w.step || "" }), " ",
+      // a Chinese sentence per code; the step's English message stays readable as its details
+      el("strong.warning-text", { text: WARNING_TEXT[w.code] || w.message }),
+      WARNING_TEXT[w.code] ? el("div.muted.warning-details", { text: w.message }) : "",
       (w.objects || []).length ? el("div.warning-objects", {}, (w.objects || []).map(logLink),
         (w.count || 0) > (w.objects || []).length ? el("span.muted", { text: ` 等共 ${w.count} 个` }) : "") : ""))));
 }
 
 function stepCards(task) {
-  return el("div.steps", { "aria-label": "步骤" }, (task.steps || []).map((s, i) =>
+  return el("section.steps-section", { "aria-labelledby": "steps-title" },
+    el("h2.sr-only#steps-title", { text: "步骤" }),
+    el("div.steps", {}, (task.steps || []).map((s, i) =>
     el(`section.step-card.s-${s.step_status}`, { "aria-label": STEP_LABELS[s.step_name], dataset: { step: s.step_name } },
       el("h3", {}, el("span.step-no", { text: String(i + 1) }), STEP_LABELS[s.step_name] || s.step_name),
       statusBadge(s.step_status, STEP_STATUS),
@@ -73,7 +82,7 @@ function stepCards(task) {
         el("dt", { text: "开始" }), el("dd", { text: fmtTime(s.started_at) }),
         el("dt", { text: "结束" }), el("dd", { text: fmtTime(s.completed_at) }),
         el("dt", { text: "耗时" }), el("dd", { text: fmtDuration(s.duration) })),
-      s.error_message ? el("div.step-error", { role: "alert", text: s.error_message }) : "")));
+      s.error_message ? el("div.step-error", { role: "alert", text: s.error_message }) : ""))));
 }
 
 function runControls(task, refresh) {
@@ -91,6 +100,7 @@ function runControls(task, refresh) {
     backup.input.disabled = truncate.input.checked;
   });
   const errors = el("div.error-slot");
+  const next = el("div.continue-slot");
   const runBtn = el("button.btn.primary", { type: "button", text: "执行" });
   const cancelBtn = el("button.btn.danger", { type: "button", text: "取消执行" });
   let current = task;
@@ -99,6 +109,7 @@ function runControls(task, refresh) {
     const running = t.status === "in_progress" || !!t.current_step;
     runBtn.disabled = running;
     cancelBtn.disabled = !running;
+    next.replaceChildren(continueButton(t, refresh, errors) || "");
   };
   update(task);
   runBtn.addEventListener("click", () => busy(runBtn, async () => {
@@ -122,7 +133,7 @@ function runControls(task, refresh) {
     el("div.row", {}, field("执行方式", mode).wrap,
        el("div.field.opts", {}, force.wrap, clean.wrap, backup.wrap, truncate.wrap),
        el("div.field.actions", {}, runBtn, cancelBtn)),
-    errors);
+    next, errors);
   return { node, update };
 }
 
@@ -146,26 +157,45 @@ const isEmpty = (v) => v === null || v === undefined || v === ""
 
 function qualitySection(task) {
   const quality = findQuality(task.result);
-  const notRun = quality && quality.status === "not_run" ? el("p.muted.quality-note", { text: "本次执行没有新的问答对，指标不可用（" + (quality.reason || "") + "）" }) : "";
+  // an unfinished task: say in words which step the numbers wait for (the report's English reason in the tooltip)
+  const qaDone = (task.step_status || {}).qa_generation === "completed";
+  const notRun = quality && quality.status === "not_run" ? el("p.muted.quality-note", { title: quality.reason || "",
+    text: qaDone ? "问答对已生成，SQL 验证尚未运行：执行“SQL 验证”后显示问答对指标。"
+                 : "还没有问答对：执行“问答对生成”和“SQL 验证”后显示问答对指标。" }) : "";
+  const running = task.status === "in_progress" || !!task.current_step;
   const body = quality
-    ? [notRun, qualityTiles(quality), el("details.full-report", { open: true }, el("summary", { text: "完整质量报告" }), qualityReport(quality))]
-    : !isEmpty(task.result) ? summaryTable(task.result) : el("p.muted", { text: "任务完成后显示结果摘要" });
+    ? [notRun, qualityTiles(quality, task.warnings), el("details.full-report", { open: true }, el("summary", { text: "完整质量报告" }), qualityReport(quality))]
+    : !isEmpty(task.result)
+      ? [running ? el("p.muted.result-note", { text: "执行中：以下是已完成步骤的结果，全部完成后显示质量报告" }) : "", summaryTable(task.result)]
+      : el("p.muted", { text: running ? "执行中，步骤完成后显示结果" : "任务完成后显示结果摘要" });
   return el("section.card.quality", { "aria-label": "质量报告" },
     el("h2", { text: quality ? "质量报告" : "执行结果" }), ...[body].flat());
 }
 
 /** The overview tab: run controls are built once (they keep the user's choices); the rest redraws. */
-function overview(box, task, refresh) {
+function overview(box, task, refresh, reload) {
   const steps = el("div.steps-slot"), quality = el("div"), history = el("div"), params = el("div");
-  const warnings = el("div.warnings-slot"), evaluation = el("div.evaluation-slot");
+  const warnings = el("div.warnings-slot"), tableList = el("div.table-list-slot"), timeline = el("div");
+  const evaluation = el("div.evaluation-slot");
   const controls = runControls(task, refresh);
-  box.replaceChildren(warnings, steps, controls.node, quality, evaluation, askBox(task),
+  let listShown = null;
+  const ask = askBox(task);
+  box.replaceChildren(warnings, tableList, steps, controls.node, quality, evaluation, ask,
+    el("section.card", { "aria-label": "步骤时间线" }, el("h2", { text: "步骤时间线" }), timeline),
     el("section.card", { "aria-label": "执行历史" }, el("h2", { text: "执行历史" }), history),
     el("section.card", { "aria-label": "任务参数" }, el("h2", { text: "参数" }), params));
   return async function draw(t) {
     controls.update(t);
     warnings.replaceChildren(warningsSection(t));
+    // upload mode: the 表清单 card (kept while the user picks; gone once the list is saved)
+    const wants = needsTableList(t);
+    if (wants !== listShown) {
+      listShown = wants;
+      tableList.replaceChildren(wants ? tableListCard(t, reload) : "");
+    }
     steps.replaceChildren(stepCards(t));
+    timeline.replaceChildren(stepTimeline(t));
+    ask.dpUpdate(t);
     quality.replaceChildren(qualitySection(t));
     evaluation.replaceChildren(await evaluationSection(t));
     params.replaceChildren(paramsTable(t.parameters || {}));
@@ -220,8 +250,15 @@ export async function render(main, { taskId, tab, keyword }) {
   let tabHook = null;
   let draw = null;
   head.replaceChildren(header(task));
+  // parameters changed outside the live stream (e.g. the table list was saved): fetch the full status again
+  async function reload() {
+    task = { ...task, ...(await get(taskPath(taskId, FULL))) };
+    lastKey = viewKey(task);
+    head.replaceChildren(header(task));
+    if (draw) await draw(task);
+  }
   if (tab === "overview") {
-    draw = overview(body, task, refresh);
+    draw = overview(body, task, refresh, reload);
     lastKey = viewKey(task);
     await draw(task);
   }

@@ -13,6 +13,14 @@ const previewable = (name) => PREVIEWABLE.test(name.replace(BACKUP_SUFFIX, ""));
 const withInline = (url) => url + (url.includes("?") ? "&" : "?") + "inline=1";
 const PREVIEW_LIMIT = 512 * 1024;
 
+/** A pair file ([{question, sql}, ...]) as a numbered list of questions with their SQL (real line breaks). */
+function pairsView(pairs) {
+  return el("ol.pairs-view", {}, pairs.map((p) => el("li.pair", {},
+    el("div.pair-q", { text: p.question }), el("pre.code.pair-sql", { text: p.sql }))));
+}
+const isPairs = (v) => Array.isArray(v) && v.length > 0
+  && v.every((p) => p && typeof p === "object" && typeof p.question === "string" && typeof p.sql === "string");
+
 function previewNode(fileName, text) {
   const name = fileName.replace(BACKUP_SUFFIX, "");
   const cut = text.length > PREVIEW_LIMIT;
@@ -20,8 +28,14 @@ function previewNode(fileName, text) {
   let node;
   if (/\.md$/i.test(name)) node = renderMarkdown(body);
   else if (/\.json$/i.test(name) && !cut) {
-    try { node = el("pre.code", { text: JSON.stringify(JSON.parse(body), null, 2) }); }
-    catch (_) { node = el("pre.code", { text: body }); }
+    try {
+      const value = JSON.parse(body);
+      const pretty = el("pre.code", { text: JSON.stringify(value, null, 2) });
+      node = isPairs(value)
+        ? el("div", {}, el("p.muted", { text: `${value.length} 个问答对` }), pairsView(value),
+             el("details.raw-json", {}, el("summary", { text: "原始 JSON" }), pretty))
+        : pretty;
+    } catch (_) { node = el("pre.code", { text: body }); }
   } else node = el("pre.code", { text: body });
   return el("div", {}, cut ? el("p.muted", { text: `文件较大，仅预览前 ${fmtSize(PREVIEW_LIMIT)}` }) : "", node);
 }
@@ -32,6 +46,7 @@ export async function render(box, task) {
   const summary = el("p.muted", { role: "status" });
   const tbody = el("tbody");
   const preview = el("section.card.preview#file-preview", { "aria-label": "文件预览", hidden: true });
+  preview.addEventListener("keydown", (ev) => { if (ev.key === "Escape") { ev.preventDefault(); closePreview(); } });
   const layout = el("div.files-layout");
   let opener = null;
 
@@ -42,7 +57,20 @@ export async function render(box, task) {
     if (opener && opener.isConnected) opener.focus();
   }
   // Escape closes the preview wherever the focus is (the listener dies with the page)
-  const onKey = (ev) => { if (ev.key === "Escape" && !preview.hidden && !ev.defaultPrevented) closePreview(); };
+  const sheet = () => !preview.hidden && window.matchMedia("(max-width: 1099px)").matches;
+  const onKey = (ev) => {
+    if (ev.key === "Escape" && !preview.hidden && !ev.defaultPrevented) { closePreview(); return; }
+    // the phone sheet covers the page: Tab cycles inside it (a modal holds the focus)
+    if (ev.key === "Tab" && sheet()) {
+      const items = [...preview.querySelectorAll("a[href], button:not([disabled]), [tabindex]:not([tabindex='-1']), summary")]
+        .filter((n) => n.offsetParent !== null);
+      if (!items.length) return;
+      const first = items[0], last = items[items.length - 1];
+      const inside = preview.contains(document.activeElement);
+      if (ev.shiftKey && (document.activeElement === first || !inside)) { ev.preventDefault(); last.focus(); }
+      else if (!ev.shiftKey && (document.activeElement === last || !inside)) { ev.preventDefault(); first.focus(); }
+    }
+  };
   document.addEventListener("keydown", onKey);
   timers.onLeave(() => document.removeEventListener("keydown", onKey));
 

@@ -1,7 +1,7 @@
 // Log viewer: live follow via the SSE endpoint (EventSource), level filter, keyword search (POST logs/query),
 // auto-scroll toggle and download of data_pipeline.log. Falls back to polling when SSE is unavailable.
 import { API, get, post, taskPath, token, fileUrl } from "../api.js";
-import { el, field, button, busy, showError, timers, checkbox, STEPS, STEP_LABELS } from "../ui.js";
+import { el, field, button, busy, showError, timers, checkbox, fmtTime, STEPS, STEP_LABELS } from "../ui.js";
 
 const LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"];
 const LINE_RE = /^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) \[([A-Z]+)\] ([^:\s]+): (?:\[([a-z_]+)\] )?(.*)$/s;
@@ -49,6 +49,16 @@ export async function render(box, task, initialKeyword = "") {
   const step = el("select", { name: "step_name" }, el("option", { value: "", text: "全部步骤" }),
                   STEPS.map((s) => el("option", { value: s, text: STEP_LABELS[s] })));
   const keyword = el("input", { type: "search", name: "keyword", placeholder: "关键词…" });
+  // one log file holds every run of the task: an execution narrows it to that run's time window
+  const execution = el("select", { name: "execution" }, el("option", { value: "", text: "全部执行" }));
+  const windows = new Map();
+  get(taskPath(id, "/executions")).then((data) => {
+    for (const e of data.executions || []) {
+      windows.set(e.execution_id, { start: fmtTime(e.started_at), end: e.completed_at ? fmtTime(e.completed_at) : undefined });
+      execution.append(el("option", { value: e.execution_id,
+        text: `${fmtTime(e.started_at)} ${STEP_LABELS[e.step_name || e.execution_step] || e.execution_step || ""}` }));
+    }
+  }).catch(() => { /* the filter stays at 全部执行 */ });
   const autoScroll = checkbox("自动滚动", "auto_scroll", true);
   const view = el("div.log-view#log-view", { role: "log", "aria-live": "off", "aria-label": "任务日志", tabindex: "0" });
   const status = el("span.muted.log-status", { role: "status", "aria-live": "polite" });
@@ -136,7 +146,7 @@ export async function render(box, task, initialKeyword = "") {
 
   const searchBtn = el("button.btn.primary", { type: "submit", text: "搜索" });
   const form = el("form.log-tools", { role: "search", "aria-label": "日志筛选" },
-    field("级别", level).wrap, field("步骤", step).wrap, field("关键词", keyword).wrap,
+    field("级别", level).wrap, field("步骤", step).wrap, field("执行", execution).wrap, field("关键词", keyword).wrap,
     el("div.field.actions", {}, searchBtn,
        button("实时跟踪", () => { mode = "live"; keyword.value = ""; redraw(); status.textContent = "实时跟踪中"; }),
        autoScroll.wrap,
@@ -145,13 +155,20 @@ export async function render(box, task, initialKeyword = "") {
   const refilter = () => { if (mode === "live") redraw(); else form.requestSubmit(); };
   level.addEventListener("change", refilter);
   step.addEventListener("change", refilter);
+  execution.addEventListener("change", () => {
+    if (execution.value) form.requestSubmit();
+    else if (!keyword.value.trim()) { mode = "live"; redraw(); status.textContent = `共 ${buffer.length} 条日志`; }
+    else form.requestSubmit();
+  });
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
-    if (!keyword.value.trim() && mode === "live") { redraw(); return; }
+    if (!keyword.value.trim() && !execution.value && mode === "live") { redraw(); return; }
     busy(searchBtn, async () => {
       mode = "search";
+      const win = windows.get(execution.value) || {};
       const body = { page: 1, page_size: 500, keyword: keyword.value.trim() || undefined,
-                     level: level.value || undefined, step_name: step.value || undefined, sort_order: "asc" };
+                     level: level.value || undefined, step_name: step.value || undefined, sort_order: "asc",
+                     start_time: win.start, end_time: win.end };
       const data = await post(taskPath(id, "/logs/query"), body);
       const logs = data.logs || [];
       const kw = keyword.value.trim();

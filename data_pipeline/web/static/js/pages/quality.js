@@ -3,33 +3,41 @@
 // and repair. Every label is Chinese with the report's raw key in its tooltip; null means unknown ("—").
 import { el } from "../ui.js";
 import { keyLabel, labelOf, QUALITY_LABELS, DIFFICULTY_LABELS, VALIDATION_STATUS_LABELS } from "../labels.js";
+import { skippedTables } from "../messages.js";
 
 const pct = (v) => (typeof v === "number" ? (v * 100).toFixed(1) + "%" : "—");
 const VALIDATION_STATE = { completed: "已完成", not_run: "未运行", outdated: "已过期（问答对文件在验证后被修改）" };
 
-function tile(key, value) {
+function tile(key, value, note = "") {
   return el("div.tile", { dataset: { key } }, el("div.tile-value", { text: String(value) }),
-            el("div.tile-label", {}, keyLabel(key, QUALITY_LABELS)));
+            el("div.tile-label", {}, keyLabel(key, QUALITY_LABELS)), note ? el("div.tile-note", { text: note }) : "");
 }
 
-/** Headline numbers as tiles; null values show "—". */
-export function qualityTiles(q) {
+/** Headline numbers as tiles; null values show "—". Tables a partial run skipped are counted beside the
+ *  covered ones (2 / 2 would hide that a third listed table was never read). */
+export function qualityTiles(q, warnings = []) {
   const cov = q.coverage || {};
   const comments = q.comments || {};
+  const skipped = skippedTables(warnings);
   return el("div.tiles", {},
     tile("pairs_out", q.pairs_out ?? "—"),
     tile("executable_rate", pct(q.executable_rate)),
     tile("executable_rate_after_repair", pct(q.executable_rate_after_repair)),
     tile("non_empty_rate", pct(q.non_empty_rate)),
-    tile("tables_covered", cov.tables_total ? `${cov.tables_covered ?? "—"} / ${cov.tables_total}` : "—"),
+    tile("tables_covered", cov.tables_total ? `${cov.tables_covered ?? "—"} / ${cov.tables_total + skipped}` : "—",
+         skipped ? `另有 ${skipped} 张表已跳过（见警告）` : ""),
     tile("column_comment_coverage", pct(comments.column_comment_coverage)));
 }
+
+const NONE_TEXT = { fk_edges_covered: "无外键关系（0 / 0）", existing_comments_kept: "数据库原本没有注释（0 / 0）",
+                    tables_with_comment: "无（0 / 0）", columns_with_comment: "无（0 / 0）" };
 
 /** A horizontal gauge: part of whole, as a bar with "part / whole (xx%)". */
 export function gauge(key, part, whole, labels = QUALITY_LABELS) {
   const known = typeof part === "number" && typeof whole === "number" && whole > 0;
+  const none = whole === 0;   // 0 of 0 is "nothing to cover", not unknown
   const ratio = known ? Math.max(0, Math.min(1, part / whole)) : 0;
-  const text = known ? `${part} / ${whole}（${(ratio * 100).toFixed(1)}%）` : "未知";
+  const text = known ? `${part} / ${whole}（${(ratio * 100).toFixed(1)}%）` : none ? NONE_TEXT[key] || "无（0 / 0）" : "未知";
   const fill = el("div.gauge-fill");
   fill.style.width = (ratio * 100).toFixed(1) + "%";
   return el("div.gauge-row", { dataset: { key } }, el("div.gauge-label", {}, keyLabel(key, labels)),
@@ -83,6 +91,18 @@ function section(title, key, ...body) {
 
 const yesNo = (v) => (v === null || v === undefined ? "—" : v ? "是" : "否");
 
+// the report's English words for people: the repair mode and the validation note (raw text in the tooltip)
+function repairMode(mode) {
+  const m = String(mode || "");
+  if (m === "llm") return "大模型修复";
+  if (m === "not_run") return "未运行（SQL 验证尚未执行）";
+  if (m.startsWith("disabled")) return "已关闭（创建任务时未勾选“LLM 修复失败的 SQL”）";
+  if (m.startsWith("none")) return "不修复（规则生成模式，未配置大模型）";
+  return m || "—";
+}
+const VALIDATION_NOTE = { not_run: "这个问答对文件还没有经过 SQL 验证，可执行率未知",
+                          outdated: "问答对文件在上次验证后被修改，可执行率未知" };
+
 /** The whole report: sections with charts (replaces the former key/value dump). */
 export function qualityReport(q) {
   const v = q.validation || {};
@@ -94,9 +114,9 @@ export function qualityReport(q) {
   const rest = dup.remaining_in_output || {};
   const edges = (cov && cov.missing_fk_edges) || [];
   return el("div.quality-report", {},
-    section("SQL 验证", "validation",
+    section("SQL 验证结果", "validation",
       el("p", {}, el("span.badge", { title: v.status || "", text: VALIDATION_STATE[v.status] || v.status || "—" }),
-         v.note ? el("span.muted", { text: " " + v.note }) : ""),
+         v.note ? el("span.muted", { title: v.note, text: " " + (VALIDATION_NOTE[v.status] || v.note) }) : ""),
       v.status_counts ? stackedBar(v.status_counts, VALIDATION_STATUS_LABELS) : "",
       facts(v, ["pairs_in", "pairs_removed", "pairs_out_file_modified", "report_file"],
             { pairs_out_file_modified: yesNo })),
@@ -117,7 +137,7 @@ export function qualityReport(q) {
         el("dt", {}, keyLabel("remaining_in_output", QUALITY_LABELS)),
         el("dd", { text: `完全重复 ${rest.exact ?? "—"}，模板重复 ${rest.template ?? "—"}` }))),
     section("LLM 修复", "repair",
-      facts(rep, ["mode", "attempted", "succeeded", "failed", "success_rate"], { success_rate: pct })),
+      facts(rep, ["mode", "attempted", "succeeded", "failed", "success_rate"], { success_rate: pct, mode: repairMode })),
     el("p.muted", {}, keyLabel("pairs_file", QUALITY_LABELS), `：${q.pairs_file || "—"} · `,
        keyLabel("generated_at", QUALITY_LABELS), `：${q.generated_at || "—"}`));
 }

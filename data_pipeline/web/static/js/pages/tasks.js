@@ -1,12 +1,32 @@
-// Task list: filters (status, name, database, time range) and pagination on GET tasks, auto-refresh while a
-// listed task runs; the refresh revalidates (If-None-Match), so an unchanged page costs a 304 and no re-render.
+// Task list: filters (status, name, database, time range) and pagination on GET tasks, kept in the URL
+// (#/tasks?status=failed&page=2: a reload, a bookmark or the back button keeps them). The list refreshes all the
+// time — every 2 s while a listed task runs, every 5 s otherwise, so a run started from the API, the CLI or
+// another tab shows up; the refresh revalidates (If-None-Match), so an unchanged page costs a 304 and no re-render.
 import { getIfChanged } from "../api.js";
-import { el, field, button, statusBadge, progressBar, fmtTime, fmtDuration, showError, timers, STEPS,
+import { el, field, button, statusBadge, progressBar, fmtTime, fmtDuration, showError, timers, setTitle, STEPS,
          STEP_LABELS, STEP_STATUS, TASK_STATUS } from "../ui.js";
 
 const PAGE_SIZE = 10;
 const ACTIVE = new Set(["in_progress"]);
+const TICK_MS = 1000, BUSY_TICKS = 2, IDLE_TICKS = 5;
+const FILTER_KEYS = ["status", "task_name", "db_name", "created_time_start", "created_time_end"];
 const state = { page: 1, filters: {} };
+
+/** The list's state from the hash's query (`#/tasks?status=failed&page=2`). */
+function readUrl(query) {
+  const q = new URLSearchParams(query || "");
+  state.filters = Object.fromEntries(FILTER_KEYS.filter((k) => q.get(k)).map((k) => [k, q.get(k)]));
+  state.page = Math.max(1, parseInt(q.get("page") || "1", 10) || 1);
+}
+
+/** The state into the URL without a navigation (replaceState fires no hashchange). */
+function writeUrl() {
+  const q = new URLSearchParams();
+  for (const k of FILTER_KEYS) if (state.filters[k]) q.set(k, state.filters[k]);
+  if (state.page > 1) q.set("page", String(state.page));
+  const hash = "#/tasks" + (q.toString() ? "?" + q : "");
+  if (location.hash !== hash) history.replaceState(null, "", hash);
+}
 
 function stepBadges(stepStatus) {
   return el("div.step-badges", {}, STEPS.map((s) => {
@@ -23,7 +43,7 @@ function row(task) {
        el("a", { href: `#/tasks/${encodeURIComponent(task.task_id)}`, text: task.task_name || task.task_id }),
        el("div.muted.mono", { text: task.task_id })),
     el("td", { "data-label": "状态" }, statusBadge(task.status)),
-    el("td.w-progress", { "data-label": "进度" }, progressBar(task.progress, `${task.task_id} 进度`)),
+    el("td.w-progress", { "data-label": "进度" }, progressBar(task.progress, `${task.task_id} 进度`, task.status)),
     el("td", { "data-label": "步骤" }, stepBadges(task.step_status)),
     el("td", { "data-label": "数据库", text: task.db_name || "—" }),
     el("td.nowrap", { "data-label": "创建时间", text: fmtTime(task.created_at) }),
@@ -32,7 +52,9 @@ function row(task) {
 
 function toLocalIso(value) { return value ? value + ":00" : undefined; }
 
-export async function render(main) {
+export async function render(main, { query } = {}) {
+  readUrl(query);
+  setTitle(state.page > 1 ? `任务列表 第 ${state.page} 页` : "任务列表");
   const status = el("select", { name: "status" },
     el("option", { value: "", text: "全部" }),
     Object.entries(TASK_STATUS).map(([k, v]) => el("option", { value: k, text: v })));
@@ -84,9 +106,9 @@ export async function render(main) {
     return el("tr.empty-row", {}, cell);
   }
 
-  let refreshing = null;
   let shown = null;  // the list URL this page has rendered (a 304 for another one, or a first one, still renders)
   async function load() {
+    writeUrl();
     try {
       const query = new URLSearchParams({ limit: PAGE_SIZE, offset: (state.page - 1) * PAGE_SIZE });
       for (const [k, v] of Object.entries(state.filters)) if (v) query.set(k, v);
@@ -106,17 +128,17 @@ export async function render(main) {
           button("上一页", () => { state.page -= 1; load(); }, "", { disabled: state.page <= 1 }),
           button("下一页", () => { state.page += 1; load(); }, "", { disabled: state.page >= pages }));
       }
-      // poll while anything on this page is running
-      const running = tasks.some((t) => ACTIVE.has(t.status));
-      if (running && !refreshing) {
-        refreshing = timers.every(2000, load);
-        auto.textContent = "有任务执行中，自动刷新…";
-      } else if (!running && refreshing) {
-        clearInterval(refreshing); refreshing = null; auto.textContent = "";
-      }
+      running = tasks.some((t) => ACTIVE.has(t.status));
+      auto.textContent = running ? "有任务执行中，自动刷新…" : "";
     } catch (err) {
       showError(errors, err, "加载任务列表失败");
     }
   }
+  // always refresh (a 304 costs nothing): faster while something on this page runs
+  let running = false, ticks = 0;
+  timers.every(TICK_MS, async () => {
+    ticks += 1;
+    if (ticks % (running ? BUSY_TICKS : IDLE_TICKS) === 0) await load();
+  });
   await load();
 }
