@@ -14,7 +14,7 @@ from typing import Any, Optional, Type, TypeVar
 from flask import Response, jsonify, request
 from pydantic import BaseModel, ValidationError
 
-from core.errors import AppError, ValidationFailed
+from core.errors import AppError, FileTooLarge, ValidationFailed
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -91,6 +91,9 @@ def error_response(err: AppError):
 def json_body(required: bool = False) -> dict:
     """The request's JSON object. Empty body -> {} unless required; anything but an object -> 400."""
     raw = request.get_data(cache=True)
+    cap = request.max_content_length
+    if cap and request.content_length is None and len(raw) >= cap:   # a chunked body read up to the cap only
+        raise FileTooLarge(f"the JSON body is larger than {cap // 1024} KB (MAX_JSON_BODY_KB)")
     if not raw or not raw.strip():
         if required:
             raise ValidationFailed("a JSON object body is required")
