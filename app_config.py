@@ -38,6 +38,12 @@ class Settings(BaseModel):
                                                "API worker; the others wait in line, but never behind one that "
                                                "has run 25 ms (it is waiting on I/O). 0: no limit")
     debug: bool = Field(False, description="Serve with the Flask development server instead of gunicorn")
+    allowed_hosts: str = Field("", description="Comma list of Host header names the API answers (any port; '*': "
+                                "any). Empty: localhost, 127.0.0.1, ::1 and HOST (with 0.0.0.0: this machine's names)")
+    allowed_origins: str = Field("", description="Comma list of browser origins (scheme://host:port) allowed to send "
+                                 "state-changing requests besides the API's own; others get 403 ORIGIN_NOT_ALLOWED")
+    max_json_body_kb: int = Field(2048, ge=16, le=65536, description="Largest JSON request body (KB); larger is 413 "
+                                  "before it is read")
     api_token: str = Field("", description="When set, every /api/ request needs 'Authorization: Bearer <token>'")
     log_level: str = Field("INFO", description="Log level of API and executor")
     # --- execution ---------------------------------------------------------------------------------------------
@@ -60,6 +66,10 @@ class Settings(BaseModel):
                                                  "superuser or may read/write server files (refused by default)")
     business_db_allowed_hosts: str = Field("", description="Comma list of hosts, IPs, CIDRs or socket directories "
                                                            "a db_connection may name; empty: any host")
+    vector_db_allowed_hosts: str = Field("", description="Comma list of hosts, IPs, CIDRs or socket directories a "
+                                         "vector_db_connection may name; empty: BUSINESS_DB_ALLOWED_HOSTS applies")
+    client_db_connect_timeout_s: int = Field(3, ge=2, le=10, description="Connect timeout (s) for a database a "
+                                             "client names; every failed connect answers after this long (x hosts)")
     database_tools_concurrency: int = Field(4, ge=1, le=64, description="Concurrent /api/v0/database/* requests "
                                                                          "per API process; more get 429")
     qa_pairs_per_table: int = Field(8, ge=1, le=50, description="Rule-based question-SQL pairs per table (plus "
@@ -151,6 +161,9 @@ def load_settings(overrides: Optional[dict] = None, environ: Optional[dict] = No
             if environ.get(key) not in (None, ""):
                 raw[name] = environ[key]
     raw.update(overrides or {})
+    if environ.get("PGSERVICE"):
+        raise ConfigError("invalid configuration: PGSERVICE is set; libpq would apply it to databases clients name. "
+                          "Name the service in DATABASE_URL / BUSINESS_DB_URL (?service=NAME) instead")
     try:
         return Settings(**raw)
     except ValidationError as exc:

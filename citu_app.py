@@ -17,6 +17,7 @@ from flask import Flask, request
 from app_config import ConfigError, Settings, get_settings, load_settings
 from core.errors import Unauthorized
 from data_pipeline.api import register_blueprints
+from data_pipeline.api import request_policy
 from data_pipeline.api.compute_gate import ComputeGate
 from data_pipeline.api.errors import register_error_handlers, register_request_guards
 from data_pipeline.context import build_context
@@ -44,6 +45,7 @@ def create_app(overrides: Optional[dict] = None, settings: Optional[Settings] = 
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes + 64 * 1024
     app.config.update(test_config or {})
     app.extensions["data_pipeline"] = build_context(settings)
+    request_policy.register(app, settings)   # Host, Origin, body type and size: before the token and any view
 
     @app.before_request
     def _require_token():

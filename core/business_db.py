@@ -1,19 +1,16 @@
 """Business-database connections, vetted in one place: every read of a business database connects here.
 
 Before connecting (`vet_url`, also used at task creation so a bad URL is a 400 at once):
-- the URL parses as libpq would (`psycopg2.extensions.parse_dsn`: URL or key=value, percent-decoding);
-- only harmless connection parameters: no `passfile`, `service`, `sslkey`, `sslrootcert`, ... (parameters that
-  make the *server* read one of its files or use its credentials, see `ALLOWED_PARAMETERS`);
+- the client URL vetting every client-named server gets (core/client_db.py: libpq's parse, no file-reading
+  parameters, `BUSINESS_DB_ALLOWED_HOSTS` with the address pinned);
 - the URL does not name our metadata/vector database (same database on a server we run: unix socket or TCP);
-- with `BUSINESS_DB_ALLOWED_HOSTS` set, every host is in the list (names, IPs or CIDRs; names are resolved and
-  the address connected to is pinned with `hostaddr`, so a second DNS answer cannot point elsewhere).
 After connecting (`vet_connection`):
-- the server and database are not ours (postmaster start time + database name: catches every spelling);
+- the server and database are not ours (system identifier + database name: catches every spelling);
 - the role is no superuser and no member of pg_read_server_files / pg_write_server_files /
   pg_execute_server_program (400 DATABASE_ROLE_TOO_PRIVILEGED) unless ALLOW_PRIVILEGED_BUSINESS_ROLE=true.
-Connect failures that never reached a PostgreSQL server answer one sentence (refused, timeout, unknown host and
-no route look the same to a client); the libpq detail goes to the server log only. A client URL never uses this
-service's ~/.pgpass. The operator's configured business URL (`trust`, set by core.runtime) skips the URL checks
+A client URL connects through client_db.connect: none of this service's PG* environment (~/.pgpass,
+PGPASSWORD, PGSSLKEY, ...) applies, and every failure (refused, timeout, unknown host, not PostgreSQL, wrong
+password) answers one sentence after the same delay; the libpq detail goes to the server log only. The operator's configured business URL (`trust`, set by core.runtime) skips the URL checks
 and the own-database check, never the role check.
 
 Every session is READ ONLY three times over: `default_transaction_read_only` for the session, psycopg2's
@@ -34,27 +31,17 @@ from typing import Any, Iterator, Optional
 import psycopg2
 import psycopg2.extensions
 
-from core.errors import AppError, DatabaseConnectionError, ValidationFailed
+from core import client_db
+from core.errors import AppError, DatabaseConnectionError
 from core.secrets import scrub_text
 
 log = logging.getLogger(__name__)
 
 PRIVILEGED_ROLES = ("pg_read_server_files", "pg_write_server_files", "pg_execute_server_program")
-# libpq parameters a client URL may set. Everything else is refused by name: passfile, service, servicefile,
-# sslkey, sslcert, sslrootcert, sslcrl, sslcrldir, sslpassword (files or secrets of *our* server), options
-# (server settings: we set those), krbsrvname/gsslib/requirepeer (our server's identity), ...
-ALLOWED_PARAMETERS = frozenset({
-    "host", "hostaddr", "port", "dbname", "user", "password", "connect_timeout", "sslmode", "gssencmode",
-    "application_name", "target_session_attrs", "load_balance_hosts", "channel_binding", "require_auth",
-    "client_encoding", "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
-    "tcp_user_timeout", "ssl_min_protocol_version", "ssl_max_protocol_version", "sslcompression", "sslsni",
-    "sslnegotiation",
-})
+ALLOWED_PARAMETERS = client_db.ALLOWED_PARAMETERS
 MAX_CONNECT_TIMEOUT_S = 10
-# a path that can never exist (a file below /dev/null): libpq then silently uses no password file
-NO_PASSFILE = "/dev/null/no-pgpass"
-UNREACHABLE = ("the host could not be reached or did not answer as a PostgreSQL server (check host, port and "
-               "network; details are in the service log)")
+NO_PASSFILE = client_db.NO_FILE
+UNREACHABLE = client_db.UNREACHABLE
 
 
 class RoleTooPrivileged(AppError):
@@ -63,8 +50,7 @@ class RoleTooPrivileged(AppError):
     message = "数据库角色权限过高"
 
 
-class BusinessUrlRefused(ValidationFailed):
-    """This business database URL is not allowed."""
+BusinessUrlRefused = client_db.ClientUrlRefused
 
 
 @dataclass(frozen=True)
@@ -100,11 +86,7 @@ def trust(url: str) -> None:
 # --- parsing ---------------------------------------------------------------------------------------------------
 def parse(url: str) -> dict[str, str]:
     """libpq's own reading of a connection string (URL or key=value), percent-decoded. Raises BusinessUrlRefused."""
-    try:
-        return psycopg2.extensions.parse_dsn(url)
-    except psycopg2.ProgrammingError:
-        raise BusinessUrlRefused("db_connection is not a valid PostgreSQL connection URL",
-                                 invalid_params=["db_connection"]) from None
+    return client_db.parse(url, "db_connection")
 
 
 def _dbname(params: dict) -> str:
@@ -121,30 +103,9 @@ def _os_user() -> str:
         return ""
 
 
-def _split(value: Optional[str]) -> list[str]:
-    return [v.strip() for v in (value or "").split(",")]
-
-
-def _hosts(params: dict) -> list[tuple[str, str]]:
-    """(host, port) pairs as libpq would try them; an empty host means the default socket directory."""
-    hosts = _split(params.get("host")) or [""]
-    addrs = _split(params.get("hostaddr"))
-    ports = _split(params.get("port")) or [""]
-    if len(ports) == 1:
-        ports = ports * len(hosts)
-    pairs = []
-    for i, host in enumerate(hosts):
-        addr = addrs[i] if i < len(addrs) and addrs[i] else ""
-        pairs.append((addr or host, (ports[i] if i < len(ports) else "") or "5432"))
-    return pairs
-
-
-def _resolve(host: str) -> set[str]:
-    try:
-        return {ipaddress.ip_address(info[4][0].split("%")[0]).compressed
-                for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)}
-    except (OSError, ValueError, UnicodeError):
-        return set()
+_hosts = client_db.hosts
+_resolve = client_db.resolve
+_is_ip = client_db.is_ip
 
 
 def _local_addresses() -> set[str]:
@@ -172,49 +133,37 @@ def _endpoints(params: dict) -> set[tuple]:
     return found
 
 
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-        return True
-    except ValueError:
-        return False
-
-
 # --- checks before connecting ------------------------------------------------------------------------------------
 def vet_url(url: str, settings=None) -> dict[str, str]:
     """Refuse URLs that may not be used as a business database; return libpq's parameters. No connection made."""
-    params = parse(url)
-    trusted = url in _trusted_urls
-    refused = sorted(k for k in params if k not in ALLOWED_PARAMETERS)
-    if refused and not trusted:
-        raise BusinessUrlRefused(
-            f"db_connection may not set {', '.join(refused)}: parameters that read files or settings of this "
-            f"service's server are not accepted (allowed: host, port, dbname, user, password, sslmode, ...)",
-            invalid_params=["db_connection"])
+    if url in _trusted_urls:   # the operator's own configuration is not a client's
+        return parse(url)
+    params = client_db.vet(url, "db_connection", getattr(settings, "business_db_allowed_hosts", "") or "")
     dbname = _dbname(params)
     endpoints = None
-    for entry in ([] if trusted else list(_protected)):   # the operator's own configuration is not a client's
+    for entry in list(_protected):
         if dbname != entry.dbname:
             continue
         endpoints = _endpoints(params) if endpoints is None else endpoints
         if endpoints & entry.endpoints:
             raise _ours()
-    if not trusted:
-        _check_allowed_hosts(params, getattr(settings, "business_db_allowed_hosts", "") or "")
     return params
 
 
-def vet_store_url(url: str, field: str = "vector_db_connection") -> dict[str, str]:
-    """A client-named vector store URL: the same refusal of file-reading parameters (passfile, service, sslkey,
-    ...) as a business URL. A store is written, so it may be our metadata database (the default store)."""
-    params = parse(url)
-    refused = sorted(k for k in params if k not in ALLOWED_PARAMETERS)
-    if refused:
-        raise BusinessUrlRefused(
-            f"{field} may not set {', '.join(refused)}: parameters that read files or settings of this "
-            f"service's server are not accepted (allowed: host, port, dbname, user, password, sslmode, ...)",
-            invalid_params=[field])
-    return params
+def vet_store_url(url: str, field: str = "vector_db_connection", settings=None) -> dict[str, str]:
+    """A client-named vector store URL: the same vetting as a business URL (file-reading parameters, allowed hosts:
+    VECTOR_DB_ALLOWED_HOSTS, else BUSINESS_DB_ALLOWED_HOSTS). A store is written, so it may be our metadata
+    database (the default store); it may not be a business database (checked by identity once connected)."""
+    allowed, setting = store_allowed_hosts(settings)
+    return client_db.vet(url, field, allowed, setting)
+
+
+def store_allowed_hosts(settings) -> tuple[str, str]:
+    """(the allowed-hosts list for vector stores, the name of the setting it came from)."""
+    own = getattr(settings, "vector_db_allowed_hosts", "") or ""
+    if own:
+        return own, "VECTOR_DB_ALLOWED_HOSTS"
+    return getattr(settings, "business_db_allowed_hosts", "") or "", "BUSINESS_DB_ALLOWED_HOSTS"
 
 
 def _ours() -> BusinessUrlRefused:
@@ -222,73 +171,51 @@ def _ours() -> BusinessUrlRefused:
                               "business database", invalid_params=["db_connection"])
 
 
-def allowed_host_rules(text: str) -> list:
-    """BUSINESS_DB_ALLOWED_HOSTS -> networks and lower-case names/socket directories (empty: no restriction)."""
-    rules: list = []
-    for item in (p.strip() for p in text.split(",")):
-        if not item:
-            continue
-        try:
-            rules.append(ipaddress.ip_network(item, strict=False))
-        except ValueError:
-            # socket directories compare as resolved paths (case-sensitive); host names case-insensitively
-            rules.append(os.path.realpath(item) if item.startswith("/") else item.lower())
-    return rules
+allowed_host_rules = client_db.allowed_host_rules
 
 
 def _check_allowed_hosts(params: dict, allowed: str) -> None:
-    """Every host of the URL must be listed: by name, as a socket directory, or with all its addresses inside a
-    listed network. A single TCP host is pinned to the address checked (`hostaddr`)."""
-    rules = allowed_host_rules(allowed)
-    if not rules:
-        return
-    networks = [r for r in rules if not isinstance(r, str)]
-    names = {r for r in rules if isinstance(r, str)}
-    pinned = []
-    for host, _port in _hosts(params):
-        if not host or host.startswith(("/", "@")):
-            if os.path.realpath(host or "/var/run/postgresql") not in names:
-                raise _not_allowed(host or "the default socket")
-            continue
-        if host.lower() in names:
-            continue
-        ips = {host} if _is_ip(host) else _resolve(host)
-        if not ips or not all(any(ipaddress.ip_address(ip) in n for n in networks) for ip in ips):
-            raise _not_allowed(host)
-        pinned.append(sorted(ips)[0])
-    if len(_hosts(params)) == 1 and len(pinned) == 1 and not params.get("hostaddr"):
-        params["hostaddr"] = pinned[0]   # connect to the address we checked, not to a second DNS answer
-
-
-def _not_allowed(host: str) -> BusinessUrlRefused:
-    return BusinessUrlRefused(f"db_connection host {host!r} is not in BUSINESS_DB_ALLOWED_HOSTS",
-                              invalid_params=["db_connection"])
+    client_db.check_allowed_hosts(params, allowed)
 
 
 # --- checks after connecting -------------------------------------------------------------------------------------
 IDENTITY_TTL_S = 30.0
-_IDENTITY = "SELECT pg_postmaster_start_time()::text, current_database()"
+_identity_lock = threading.Lock()
 
 
-def _meta_identity(entry: _Protected) -> Optional[tuple]:
-    """(postmaster start time, database) of our database; re-read every IDENTITY_TTL_S (a restart changes it)."""
-    cached = _identity_cache.get(entry.url)
+def cached_identity(url: str, connect) -> Optional[tuple]:
+    """(system identifier, database) of the database `connect()` opens, re-read every IDENTITY_TTL_S; None when
+    it cannot be read (the error goes to the log)."""
+    cached = _identity_cache.get(url)
     if cached is not None and time.monotonic() - cached[0] < IDENTITY_TTL_S:
         return cached[1]
     try:
-        conn = psycopg2.connect(entry.url, connect_timeout=10, application_name="data_pipeline_vetting")
-    except psycopg2.Error as exc:
-        log.warning("cannot read our database's identity for the business-URL check: %s",
-                    scrub_text((str(exc).strip().splitlines() or [type(exc).__name__])[0]))
+        conn = connect()
+    except (psycopg2.Error, AppError) as exc:
+        log.warning("cannot read a database identity: %s", scrub_text(getattr(exc, "details", "") or
+                                                                        (str(exc).strip().splitlines() or [""])[0]))
         return None
     try:
-        with conn.cursor() as cur:
-            cur.execute(_IDENTITY)
-            identity = tuple(cur.fetchone())
+        identity = client_db.server_identity(conn)
+    except psycopg2.Error:
+        identity = None
     finally:
         conn.close()
-    _identity_cache[entry.url] = (time.monotonic(), identity)
+    with _identity_lock:
+        _identity_cache[url] = (time.monotonic(), identity)
     return identity
+
+
+def _meta_identity(entry: _Protected) -> Optional[tuple]:
+    """Our database's identity (a restart does not change it; the cache only bounds the cost)."""
+    return cached_identity(entry.url, lambda: psycopg2.connect(entry.url, connect_timeout=10,
+                                                               application_name="data_pipeline_vetting"))
+
+
+def business_identity(url: str, settings=None) -> Optional[tuple]:
+    """The identity of a business database (so a vector store can be refused when it is that database)."""
+    return cached_identity("business:" + url, lambda: connect_business(
+        url, statement_timeout_ms=5000, lock_timeout_ms=1000, settings=settings, vet_role=False))
 
 
 def vet_connection(conn, settings=None, *, trusted: bool = False) -> None:
@@ -296,9 +223,7 @@ def vet_connection(conn, settings=None, *, trusted: bool = False) -> None:
     a privileged role (the caller closes it)."""
     identity = None
     try:
-        with conn.cursor() as cur:
-            cur.execute(_IDENTITY)
-            identity = tuple(cur.fetchone())
+        identity = client_db.server_identity(conn)
     except psycopg2.Error:   # not our server (ours is PostgreSQL 16): a compatible server without the function
         conn.rollback()
     try:
@@ -330,21 +255,24 @@ def _role_of(conn) -> tuple:
         return cur.fetchone()
 
 
-def connect_error(exc: psycopg2.Error, params: dict, trusted: bool) -> DatabaseConnectionError:
-    """What a client may see of a failed connect: the server's own refusal (FATAL: ...) or one sentence that is the
-    same for refused, timed out, unknown or not-PostgreSQL hosts (named as the client wrote them; the operator's
-    configured host is not named)."""
+def connect_error(exc: psycopg2.Error) -> DatabaseConnectionError:
+    """The operator's configured business database failed to connect: the server's own refusal (FATAL: ...) or
+    one sentence (clients' URLs fail in client_db.connect, with one sentence whatever happened)."""
     text = str(exc)
     log.warning("business database connect failed: %s", scrub_text(" ".join(text.split()))[:500])
-    where = "" if trusted else " at " + ", ".join(f"{h or 'the default socket'}:{p}" for h, p in _hosts(params))
     if "FATAL:" in text:
         reason = text.split("FATAL:", 1)[1].strip().splitlines()[0].strip()
-        return DatabaseConnectionError(f"cannot connect to the business database{where}: {scrub_text(reason)}")
-    return DatabaseConnectionError(f"cannot connect to the business database{where}: {UNREACHABLE}")
+        return DatabaseConnectionError(f"cannot connect to the business database: {scrub_text(reason)}")
+    return DatabaseConnectionError(f"cannot connect to the business database: {UNREACHABLE}")
+
+
+def client_timeout_s(settings) -> int:
+    """The connect timeout of a client-named server (CLIENT_DB_CONNECT_TIMEOUT_S, default 3 s)."""
+    return int(getattr(settings, "client_db_connect_timeout_s", 3) or 3)
 
 
 def _connect_timeout(params: dict) -> int:
-    """The URL's connect_timeout when shorter, else 10 s: a probe never holds a request thread longer."""
+    """The operator URL's connect_timeout when shorter, else 10 s: a probe never holds a request thread longer."""
     try:
         given = int(params.get("connect_timeout") or MAX_CONNECT_TIMEOUT_S)
     except ValueError:
@@ -355,24 +283,32 @@ def _connect_timeout(params: dict) -> int:
 # --- connecting --------------------------------------------------------------------------------------------------
 def connect_business(url: str, *, statement_timeout_ms: int, lock_timeout_ms: int,
                      application_name: str = "data_pipeline_reader", settings=None,
-                     connect_timeout_s: Optional[int] = None):
+                     connect_timeout_s: Optional[int] = None, vet_role: bool = True):
     """A vetted connection to a business database whose every transaction is READ ONLY with timeouts.
-    `connect_timeout_s`: shorter than the URL's (at most 10 s) for checks made while an API request waits."""
+    A client's URL connects with client_db's isolation (none of this service's PG* environment), a short timeout
+    and one answer for every failure; `connect_timeout_s` shortens the operator URL's timeout."""
+    trusted = url in _trusted_urls
     params = vet_url(url, settings)
     options = (f"-c default_transaction_read_only=on -c statement_timeout={int(statement_timeout_ms)} "
                f"-c lock_timeout={int(lock_timeout_ms)} -c idle_in_transaction_session_timeout=60000")
-    timeout = _connect_timeout(params)
-    params.update(options=options, application_name=application_name,
-                  connect_timeout=str(min(timeout, connect_timeout_s) if connect_timeout_s else timeout))
-    if url not in _trusted_urls:
-        params["passfile"] = NO_PASSFILE   # a client URL never borrows this service's ~/.pgpass
-    try:
-        conn = psycopg2.connect(**params)
-    except psycopg2.Error as exc:
-        raise connect_error(exc, params, url in _trusted_urls) from None
+    if trusted:
+        timeout = _connect_timeout(params)
+        params.update(options=options, application_name=application_name,
+                      connect_timeout=str(min(timeout, connect_timeout_s) if connect_timeout_s else timeout))
+        try:
+            conn = psycopg2.connect(**params)
+        except psycopg2.Error as exc:
+            raise connect_error(exc) from None
+    else:
+        timeout = client_timeout_s(settings)
+        conn = client_db.connect(
+            client_db.pin(client_db.isolated(params, timeout_s=timeout, application_name=application_name,
+                                             options=options)),
+            what="business database", field="db_connection", timeout_s=timeout)
     try:
         conn.set_session(readonly=True, autocommit=False)
-        vet_connection(conn, settings, trusted=url in _trusted_urls)
+        if vet_role:
+            vet_connection(conn, settings, trusted=trusted)
     except BaseException:
         conn.close()
         raise

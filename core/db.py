@@ -23,8 +23,11 @@ class Database:
     """
 
     def __init__(self, url: str, minconn: int = 1, maxconn: int = 20, application_name: str = "data_pipeline",
-                 acquire_timeout_s: float = 30.0):
+                 acquire_timeout_s: float = 30.0, connect_params: Optional[dict] = None):
+        """`connect_params`: libpq parameters to connect with instead of `url` (a client-named store, vetted and
+        isolated by core/client_db.py); `url` then only names the pool."""
         self.url = url
+        self._connect_params = connect_params
         self._minconn, self._maxconn = minconn, maxconn
         self._app = application_name
         self._pool: Optional[psycopg2.pool.ThreadedConnectionPool] = None
@@ -39,9 +42,13 @@ class Database:
             with self._lock:
                 if self._pool is None or self._pid != os.getpid():
                     try:
-                        self._pool = psycopg2.pool.ThreadedConnectionPool(
-                            self._minconn, self._maxconn, self.url, application_name=self._app,
-                            connect_timeout=10)
+                        if self._connect_params is not None:
+                            self._pool = psycopg2.pool.ThreadedConnectionPool(self._minconn, self._maxconn,
+                                                                              **self._connect_params)
+                        else:
+                            self._pool = psycopg2.pool.ThreadedConnectionPool(
+                                self._minconn, self._maxconn, self.url, application_name=self._app,
+                                connect_timeout=10)
                     except psycopg2.OperationalError as exc:
                         raise DatabaseConnectionError(
                             f"cannot connect to the metadata database: {first_line(exc)}") from None

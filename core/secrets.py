@@ -11,8 +11,11 @@ Masking follows how libpq reads a connection string, not a guess at its spelling
 from __future__ import annotations
 
 import re
-from typing import Any
-from urllib.parse import unquote
+from typing import Any, Optional
+from urllib.parse import quote, unquote
+
+import psycopg2
+import psycopg2.extensions
 
 MASK = "******"
 # dictionary keys whose whole value is a secret (task parameters, settings dumps, headers)
@@ -21,10 +24,14 @@ _EXACT_SECRET_NAMES = frozenset({"password", "passwd", "pwd", "pass", "sslpasswo
                                  "api_key", "api-key", "authorization", "access_token", "refresh_token"})
 _SECRET_SUFFIXES = ("_key", "-key", "_token", "-token", "_secret", "-secret", "_pwd", "password", "passwd")
 
+_SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://")
 _URL = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<rest>[^\s\"'<>`]*)")
 _KEY_VALUE = re.compile(
     r"(?P<key>(?<![\w%.\-])[A-Za-z_%][\w%.\-]*)(?P<sep>[\"']?\s*[=:]\s*)"
-    r"(?P<val>'(?:[^'\\]|\\.)*'?|\"(?:[^\"\\]|\\.)*\"?|[^\s'\",;&)]+)")
+    r"(?P<val>'(?:[^'\\]|\\.)*'?|\"(?:[^\"\\]|\\.)*\"?|(?:\\.|[^\s'\",;&)\\])+)")
+# a URL's user-info password that holds a space or a quote (libpq reads it whole) inside free text, where the URL
+# pattern above stops early: `scheme://user:` up to the first `@` on the line (no `/` in between)
+_SPACED_USERINFO = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/?#@\"'<>]*:)[^\n/@]{1,128}?@")
 _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+")
 
 
@@ -35,6 +42,7 @@ def is_secret_name(name: str) -> bool:
 
 
 def _mask_query(query: str) -> str:
+    """libpq splits a URL's query on `&` only (a `#` is part of a value, not a fragment) and decodes `%XX`."""
     parts = []
     for item in query.split("&"):
         key, eq, _value = item.partition("=")
@@ -42,32 +50,91 @@ def _mask_query(query: str) -> str:
     return "&".join(parts)
 
 
+def _userinfo_end(rest: str) -> int:
+    """Where the user-info of `rest` (after `scheme://`) ends: the index of its `@`, or -1.
+
+    libpq ends it at the first `@` met before any `/`; a password written with an unencoded `@` or `/`
+    (`app:p@ss/w0rd@db`) means more to its author, so the mask runs to the last `@` before the query, and when
+    libpq sees no user-info at all (a `/` first) to the last `@` before the first `?`."""
+    first = next((i for i, ch in enumerate(rest) if ch in "@/"), -1)
+    if first >= 0 and rest[first] == "@":
+        query = rest.find("?", first)
+        return rest.rfind("@", first, query if query >= 0 else len(rest))
+    query = rest.find("?")
+    return rest.rfind("@", 0, query if query >= 0 else len(rest))
+
+
 def _mask_url_rest(rest: str) -> str:
-    """`rest` = everything after `scheme://`: user-info password and secret query parameters masked.
-    The user-info ends at the last `@` before the query (libpq stops at the first; masking more is the safe side,
-    and covers a password with an unencoded `/` or `@`)."""
-    query_at = rest.find("?")
-    at = rest.rfind("@", 0, query_at if query_at >= 0 else len(rest))
+    """`rest` = everything after `scheme://`: user-info password and secret query parameters masked."""
+    at = _userinfo_end(rest)
     if at >= 0:
         user, colon, _password = rest[:at].partition(":")
         if colon:
             rest = f"{user}:{MASK}{rest[at:]}"
-    path, q, query = rest.partition("?")
-    if q:
-        query, hash_, fragment = query.partition("#")
-        rest = f"{path}?{_mask_query(query)}{hash_}{fragment}"
+            at = len(user) + 1 + len(MASK)
+    query_at = rest.find("?", max(at, 0))
+    if query_at >= 0:
+        rest = f"{rest[:query_at]}?{_mask_query(rest[query_at + 1:])}"
     return rest
+
+
+_SECRET_PARAMETERS = ("password", "sslpassword")
+
+
+def _libpq(text: str):
+    try:
+        return psycopg2.extensions.parse_dsn(text)
+    except psycopg2.ProgrammingError:
+        return None
+
+
+def _reveals(masked: str, original: Optional[dict]) -> bool:
+    """Would libpq read a secret out of `masked`, or does it still hold one libpq reads out of the original?"""
+    parsed = _libpq(masked)
+    if parsed is not None and any(parsed.get(k) not in (None, "", MASK) for k in _SECRET_PARAMETERS):
+        return True
+    secrets = [original.get(k) for k in _SECRET_PARAMETERS] if original else []
+    return any(len(v) >= 3 and v in masked for v in secrets if v and v != MASK)
+
+
+def _rebuilt(parsed: dict, scheme: str) -> str:
+    """A connection string rebuilt from libpq's own reading, every secret masked (for spellings the textual mask
+    cannot be trusted with)."""
+    shown = {k: (MASK if k in _SECRET_PARAMETERS or is_secret_name(k) else v) for k, v in parsed.items()}
+    if scheme:
+        query = "&".join(f"{quote(k, safe='')}={v if v == MASK else quote(v, safe='')}" for k, v in shown.items()
+                         if k not in ("user", "host", "port", "dbname", "password"))
+        user = quote(shown.get("user", ""), safe="")
+        auth = f"{user}:{MASK}@" if "password" in shown else (f"{user}@" if user else "")
+        port = f":{quote(shown['port'], safe=',')}" if shown.get("port") else ""
+        host = shown.get("host", "")
+        hosts = "" if host.startswith("/") else quote(host, safe=",[]:")
+        if host.startswith("/"):
+            query = f"host={quote(host, safe='/')}" + (f"&{query}" if query else "")
+        return f"{scheme}{auth}{hosts}{port}/{quote(shown.get('dbname', ''), safe='')}" + (f"?{query}" if query else "")
+    return " ".join(f"{k}={MASK}" if v == MASK else f"{k}='{_kv_escape(v)}'" for k, v in shown.items())
+
+
+def _kv_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("'", "\\'")
 
 
 def mask_url(url: str) -> str:
     """postgresql://user:pw@host/db?sslpassword=x -> postgresql://user:******@host/db?sslpassword=******.
-    A key=value connection string gets its secret values masked the same way."""
+    A key=value connection string gets its secret values masked the same way. The result is checked with libpq's
+    own parser (`parse_dsn`): when it would still yield a password, or still holds the one libpq reads from `url`,
+    the string is rebuilt from libpq's reading with every secret masked."""
     if not isinstance(url, str) or not url:
         return url
-    match = _URL.match(url.strip())
-    if match and match.start() == 0 and match.end() == len(url.strip()):
-        return url.strip()[: match.start("rest")] + _mask_url_rest(match["rest"])
-    return scrub_text(url)
+    text = url.strip()
+    scheme = _SCHEME.match(text)
+    masked = scheme.group(0) + _mask_url_rest(text[scheme.end():]) if scheme else scrub_text(text)
+    original = _libpq(text)
+    if not _reveals(masked, original):
+        return masked
+    if original is not None:
+        return _rebuilt(original, scheme.group(0) if scheme else "")
+    return (scheme.group(0) if scheme else "") + MASK
 
 
 def _mask_key_value(m: re.Match) -> str:
@@ -82,9 +149,16 @@ def scrub_text(text: str) -> str:
     """Remove anything that looks like a password or key from free text."""
     if not text or not isinstance(text, str):
         return text
+    text = _SPACED_USERINFO.sub(lambda m: f"{m['head']}{MASK}@", text)
     text = _URL.sub(lambda m: m["scheme"] + _mask_url_rest(m["rest"]), text)
     text = _BEARER.sub(rf"\1{MASK}", text)
     return _KEY_VALUE.sub(_mask_key_value, text)
+
+
+def _looks_like_dsn(value: str) -> bool:
+    """A key=value connection string with a secret in it, as libpq reads it."""
+    parsed = _libpq(value) if "=" in value else None
+    return bool(parsed) and any(k in parsed for k in _SECRET_PARAMETERS)
 
 
 def mask_secrets(value: Any, key: str = "") -> Any:
@@ -96,5 +170,7 @@ def mask_secrets(value: Any, key: str = "") -> Any:
     if isinstance(value, str):
         if key and SECRET_KEYS.search(key) and value:
             return MASK
-        return mask_url(value) if "://" in value else scrub_text(value)
+        if "://" in value or _looks_like_dsn(value):
+            return mask_url(value)
+        return scrub_text(value)
     return value

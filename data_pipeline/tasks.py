@@ -63,9 +63,8 @@ def normalise_parameters(ctx: AppContext, req) -> tuple[dict, Optional[list[tabl
     if req.db_connection is not None:
         business_db.vet_url(req.db_connection, ctx.settings)   # our own database, file parameters, hosts: 400 now
     vector_url = getattr(req, "vector_db_connection", None)
-    if vector_url is not None:
-        vector_target.check_url(vector_url)
-        vector_target.refuse_business_database(vector_url, req.db_connection or ctx.runtime.business_url)
+    if vector_url is not None:   # a business database as the store is refused by identity when the load connects
+        vector_target.check_url(vector_url, settings=ctx.settings)
     params = {k: (getattr(req, k, None) if getattr(req, k, None) is not None else default)
               for k, default in BOOLEAN_DEFAULTS.items()}
     if params["truncate_vector_tables"]:
@@ -260,7 +259,8 @@ def delete_task(ctx: AppContext, task_id: str, *, delete_vectors: bool = False) 
         if task_store.running_execution(ctx.db, task_id):
             raise TaskAlreadyRunning("the task has a running execution; cancel it first",
                                      message="任务正在执行中，无法删除")
-        vectors = vector_ownership.delete_task_rows(ctx.settings, ctx.db, task_id, row["parameters"])
+        vectors = vector_ownership.delete_task_rows(ctx.settings, ctx.db, task_id, row["parameters"],
+                                                    ctx.runtime.business_url)
     if not task_store.delete_task(ctx.db, task_id):
         raise TaskAlreadyRunning("the task has a running execution; cancel it first", message="任务正在执行中，无法删除")
     task_dir = ctx.task_dir(task_id)

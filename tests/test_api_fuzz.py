@@ -213,16 +213,16 @@ def served(settings):
 
 
 @pytest.mark.parametrize("name,payload,status", [
-    ("url over 8 KB", b"GET /api/v0/data_pipeline/tasks/" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
-    ("header over 16 KB", b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 20000 + b"\r\n\r\n", 431),
-    ("too many headers", b"GET /health HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(150))
+    ("url over 8 KB", b"GET /api/v0/data_pipeline/tasks/" + b"a" * 9000 + b" HTTP/1.1\r\nHost: localhost\r\n\r\n", 414),
+    ("header over 16 KB", b"GET /health HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"b" * 20000 + b"\r\n\r\n", 431),
+    ("too many headers", b"GET /health HTTP/1.1\r\nHost: localhost\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(150))
      + b"\r\n", 431),
     ("garbage request line", b"\x01\x02 GARBAGE\r\n\r\n", 400),
-    ("bad http version", b"GET /health HTTP/9.x\r\nHost: x\r\n\r\n", 400),
+    ("bad http version", b"GET /health HTTP/9.x\r\nHost: localhost\r\n\r\n", 400),
     ("url of 6 KB reaches Flask", b"GET /api/v0/data_pipeline/tasks/" + b"a" * 6000
-     + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 400),
-    ("options", b"OPTIONS /api/v0/data_pipeline/tasks HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 204),
-    ("doubled slash", b"POST /api/v0/data_pipeline/tasks//execute HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+     + b" HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", 400),
+    ("options", b"OPTIONS /api/v0/data_pipeline/tasks HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", 204),
+    ("doubled slash", b"POST /api/v0/data_pipeline/tasks//execute HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n"
      b"Connection: close\r\n\r\n", 404),
 ])
 def test_gunicorn_answers_are_envelopes_too(served, name, payload, status):

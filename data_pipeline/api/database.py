@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from typing import Literal, Optional, Union
 
-from flask import Blueprint, g
+from flask import Blueprint
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.db import database_name, is_postgres_url
 from core.errors import AppError, DatabaseConnectionError, LLMError, ValidationFailed
 from core.secrets import scrub_text
 from data_pipeline.schema import comments
-from data_pipeline.api import ctx
-from data_pipeline.api.envelope import error_response, json_body, ok, parse
+from data_pipeline.api import ctx, tool_slots
+from data_pipeline.api.envelope import json_body, ok, parse
 from data_pipeline.schema.ddl_render import render_ddl, render_md, short_type
 from data_pipeline.schema.introspect import introspect, list_tables
 from data_pipeline.qa.glossary import resolve_language
@@ -33,39 +32,22 @@ bp = Blueprint("database", __name__, url_prefix="/api/v0/database")
 log = logging.getLogger(__name__)
 
 
-class DatabaseToolsBusy(AppError):
-    """Too many database-tool requests at once; retry shortly."""
-    status, code, message, error_type = 429, "TOO_MANY_REQUESTS", "请求过多，请稍后重试", "RateLimitError"
+DatabaseToolsBusy = tool_slots.ToolsBusy
+tool_slots.cap(bp, methods=("POST", "GET", "PUT", "PATCH", "DELETE"))
 
 
-RETRY_AFTER_S = 2
-_slots: dict[int, threading.BoundedSemaphore] = {}
-_slots_lock = threading.Lock()
+def is_system_schema(name: str) -> bool:
+    """PostgreSQL's own schemas: pg_catalog, information_schema, pg_toast, pg_temp_N, pg_toast_temp_N (every `pg_`
+    name is reserved for the system; compared case-insensitively: refusing a user's "PG_x" is the safe side)."""
+    lowered = name.strip().lower()
+    return lowered == "information_schema" or lowered.startswith("pg_")
 
 
-def _semaphore() -> threading.BoundedSemaphore:
-    limit = ctx().settings.database_tools_concurrency
-    with _slots_lock:
-        return _slots.setdefault(id(ctx()), threading.BoundedSemaphore(limit))
-
-
-@bp.before_request
-def _take_slot():
-    if not _semaphore().acquire(blocking=False):
-        resp = error_response(DatabaseToolsBusy(
-            f"at most {ctx().settings.database_tools_concurrency} database requests run at once; retry in "
-            f"{RETRY_AFTER_S} s"))
-        resp.headers["Retry-After"] = str(RETRY_AFTER_S)
-        return resp
-    g.database_slot = _semaphore()
-    return None
-
-
-@bp.teardown_request
-def _give_slot(_exc):
-    slot = g.pop("database_slot", None)
-    if slot is not None:
-        slot.release()
+def _refuse_system_schemas(names: list[str], field: str) -> None:
+    system = [n for n in names if is_system_schema(n)]
+    if system:
+        raise ValidationFailed(f"{field}: {', '.join(system)} is a PostgreSQL system schema; the database tools "
+                               "list and describe business schemas only", invalid_params=[field])
 
 
 class TableNotFound(AppError):
@@ -96,6 +78,7 @@ class ListTablesRequest(BaseModel):
         if not names or any(len(s.encode("utf-8")) > 63 for s in names):
             raise ValidationFailed("schema: give one or more schema names (comma separated, at most 63 bytes each)",
                                    invalid_params=["schema"])
+        _refuse_system_schemas(names, "schema")
         return list(dict.fromkeys(names))
 
 
@@ -182,6 +165,7 @@ def table_ddl():
         ref = parse_name(req.table)
     except ValueError as exc:
         raise ValidationFailed(f"table: {exc}", invalid_params=["table"]) from None
+    _refuse_system_schemas([ref.schema], "table")
     url = _business_url(req.db_connection)
     try:
         found, _missing = introspect(url, [ref], ctx().settings)

@@ -34,7 +34,9 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(_err):
-        limit = app.config.get("MAX_CONTENT_LENGTH") or 0
+        limit = request.max_content_length or app.config.get("MAX_CONTENT_LENGTH") or 0
+        if limit < 1024 * 1024:   # a chunked JSON body cut off at MAX_JSON_BODY_KB (request_policy.py)
+            return error_response(FileTooLarge(f"the request is larger than {limit // 1024} KB (MAX_JSON_BODY_KB)"))
         return error_response(FileTooLarge(f"the request is larger than {limit // (1024 * 1024)} MB"))
 
     @app.errorhandler(HTTPException)

@@ -14,7 +14,7 @@ from flask import Blueprint
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
 
 from core.errors import ValidationFailed
-from data_pipeline.api import ctx
+from data_pipeline.api import ctx, tool_slots
 from data_pipeline.api.envelope import json_body, ok, parse, query_args
 from data_pipeline.ids import require_task_id
 from data_pipeline.vectors import backup as vector_backup
@@ -24,6 +24,7 @@ from data_pipeline.vectors import target as vector_target
 
 bp = Blueprint("vector", __name__, url_prefix="/api/v0/data_pipeline/vector")
 Collection = Literal["sql", "ddl", "documentation"]
+tool_slots.cap(bp)   # each may wait on a client-named store's connect timeout: the database tools' cap
 
 
 class StoreChoice(BaseModel):
@@ -73,8 +74,10 @@ def _store(req: StoreChoice) -> tuple[Optional[dict], vector_target.VectorTarget
                                invalid_params=["task_id", "vector_db_connection"])
     if req.task_id is not None:
         row = get_task_or_404(c, req.task_id)
-        return row, vector_target.for_task(c.settings, c.runtime.meta_url, row["parameters"])
-    return None, vector_target.resolve(c.settings, c.runtime.meta_url, req.vector_db_connection)
+        return row, vector_target.for_task(c.settings, c.runtime.meta_url, row["parameters"], c.runtime.business_url)
+    vector_target.check_url(req.vector_db_connection, settings=c.settings)   # the allowed hosts
+    return None, vector_target.resolve(c.settings, c.runtime.meta_url, req.vector_db_connection,
+                                       (c.runtime.business_url,))
 
 
 @bp.post("/backup")

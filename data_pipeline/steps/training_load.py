@@ -192,8 +192,7 @@ def run(ctx: StepContext) -> StepResult:
         embed_seconds = time.perf_counter() - t_embed
         log(f"embedded {len(vectors)} documents in {embed_seconds:.2f}s (dimension {embedder.dimension})")
 
-        target = vector_target.for_task(ctx.settings, ctx.meta_db.url, ctx.params)
-        vector_target.refuse_business_database(target.url, ctx.business_url)
+        target = vector_target.for_task(ctx.settings, ctx.meta_db.url, ctx.params, ctx.business_url)
         business_db = vector_target.database_identity(ctx.business_url) if ctx.business_url else None
         with vector_target.open_store(target, ctx.meta_db) as store_db:
             if vector_target.ensure_tables(store_db, target):

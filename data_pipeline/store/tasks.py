@@ -37,12 +37,17 @@ SORTABLE = {"created_at", "started_at", "completed_at", "updated_at", "status", 
 def insert_task(db: Database, *, task_id: str, task_type: str, task_name: Optional[str], parameters: dict,
                 output_directory: str, created_by: Optional[str], db_name: Optional[str],
                 business_context: Optional[str]) -> Optional[dict]:
-    """Insert a pending task; None when the id is already taken (the caller tries the next suffix)."""
+    """Insert a pending task; None when the id is taken or was ever taken (data_pipeline_task_ids keeps every id
+    given out, deleted tasks' too): the caller tries the next suffix."""
     return jsonable(db.fetchone(
-        f"""INSERT INTO data_pipeline_tasks (id, task_type, task_name, parameters, output_directory, created_by,
+        f"""WITH claimed AS (
+                INSERT INTO data_pipeline_task_ids (task_id) VALUES (%(id)s)
+                ON CONFLICT (task_id) DO NOTHING RETURNING task_id)
+            INSERT INTO data_pipeline_tasks (id, task_type, task_name, parameters, output_directory, created_by,
                                              db_name, business_context)
-            VALUES (%(id)s, %(task_type)s, %(task_name)s, %(parameters)s, %(output_directory)s, %(created_by)s,
-                    %(db_name)s, %(business_context)s)
+            SELECT %(id)s, %(task_type)s, %(task_name)s, %(parameters)s, %(output_directory)s, %(created_by)s,
+                   %(db_name)s, %(business_context)s
+            FROM claimed
             ON CONFLICT (id) DO NOTHING
             RETURNING {TASK_COLUMNS}""",
         dict(id=task_id, task_type=task_type, task_name=task_name, parameters=psycopg2.extras.Json(parameters),

@@ -16,9 +16,9 @@ from data_pipeline.vectors import target as vector_target
 log = logging.getLogger(__name__)
 
 
-def delete_task_rows(settings, meta_db, task_id: str, params: dict) -> dict:
+def delete_task_rows(settings, meta_db, task_id: str, params: dict, business_url: str = "") -> dict:
     """Remove the rows only `task_id` owns from its vector store, then its records. Returns counts."""
-    target = vector_target.for_task(settings, meta_db.url, params)
+    target = vector_target.for_task(settings, meta_db.url, params, business_url)
     deleted, shared = 0, set()
     with vector_target.open_store(target, meta_db) as store_db:
         with store_db.connection() as conn, conn.cursor() as cur:

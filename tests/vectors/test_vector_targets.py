@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import psycopg2
+import psycopg2.extensions
 import pytest
 
 from core import embedded_pg
@@ -191,19 +192,43 @@ def test_backup_and_restore_endpoints_act_on_a_named_store(client, app_ctx):
     assert bad["code"] == 400 and bad["error"]["invalid_params"] == ["vector_db_connection"]
 
 
+def _business_spellings(app_ctx) -> list[str]:
+    """The demo business database as a superuser could name it for a store: URL spellings that differ."""
+    sock = psycopg2.extensions.parse_dsn(app_ctx.runtime.business_url)["host"]
+    return [app_ctx.runtime.business_url,
+            f"postgresql://postgres@/highway_db?host={sock}/",                 # a trailing slash on the socket path
+            f"postgresql://postgres@/x?host={sock}&dbname=highway_db&port=5432"]
+
+
+def _vector_tables_in_business_db(app_ctx) -> list:
+    conn = psycopg2.connect(embedded_pg.uri_for(app_ctx.runtime.meta_url, "highway_db"))
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT relname FROM pg_class WHERE relname LIKE 'langchain_pg_%' UNION ALL "
+                        "SELECT extname FROM pg_extension WHERE extname = 'vector'")
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
 def test_the_business_database_is_never_a_vector_store(client, app_ctx):
-    business = app_ctx.runtime.business_url
-    resp = client.post("/api/v0/data_pipeline/tasks", json={"task_name": "x", "vector_db_connection": business})
-    body = resp.get_json()
-    assert resp.status_code == 400 and body["error"]["invalid_params"] == ["vector_db_connection"], body
-    assert "never writes" in body["error"]["details"]
-    # a task row written before this check (or VECTOR_DB_URL set to it) fails the step the same way
+    """Refused by server identity (system identifier + database) once connected, whatever the spelling."""
+    for url in _business_spellings(app_ctx):
+        for path, body in (("backup", {"vector_db_connection": url}),
+                           ("search", {"vector_db_connection": url, "question": "服务区"})):
+            resp = client.post(f"/api/v0/data_pipeline/vector/{path}", json=body)
+            answer = resp.get_json()
+            assert resp.status_code == 400 and answer["error"]["invalid_params"] == ["vector_db_connection"], answer
+            assert "never writes" in answer["error"]["details"]
+    # a task naming it is created (no connection is made then) and its load step refuses it the same way
     write_task_files(app_ctx.task_dir(TASK_A))
-    with pytest.raises(ValidationFailed, match="never writes"):
-        training_load.run(step_context(app_ctx, TASK_A, params={"vector_db_connection": business}))
-    other = app_ctx.settings.model_copy(update={"vector_db_url": business})
+    for url in _business_spellings(app_ctx):
+        with pytest.raises(ValidationFailed, match="never writes"):
+            training_load.run(step_context(app_ctx, TASK_A, params={"vector_db_connection": url}))
+    other = app_ctx.settings.model_copy(update={"vector_db_url": _business_spellings(app_ctx)[1]})
     with pytest.raises(ValidationFailed, match="never writes"):
         training_load.run(step_context(app_ctx, TASK_A, settings=other))
+    assert _vector_tables_in_business_db(app_ctx) == []
 
 
 def test_the_vector_db_url_setting_moves_the_default_store(vec):
