@@ -54,7 +54,11 @@ export async function render(box, task, initialKeyword = "") {
   const windows = new Map();
   get(taskPath(id, "/executions")).then((data) => {
     for (const e of data.executions || []) {
-      windows.set(e.execution_id, { start: fmtTime(e.started_at), end: e.completed_at ? fmtTime(e.completed_at) : undefined });
+      // a single-step run logs its own step and the executor only: the window is whole seconds, so lines of the
+      // step that ended in the second this run started are dropped by their tag
+      const runStep = e.step_name || e.execution_step;
+      windows.set(e.execution_id, { start: fmtTime(e.started_at), end: e.completed_at ? fmtTime(e.completed_at) : undefined,
+                                    step: STEPS.includes(runStep) ? runStep : null });
       execution.append(el("option", { value: e.execution_id,
         text: `${fmtTime(e.started_at)} ${STEP_LABELS[e.step_name || e.execution_step] || e.execution_step || ""}` }));
     }
@@ -170,10 +174,11 @@ export async function render(box, task, initialKeyword = "") {
                      level: level.value || undefined, step_name: step.value || undefined, sort_order: "asc",
                      start_time: win.start, end_time: win.end };
       const data = await post(taskPath(id, "/logs/query"), body);
-      const logs = data.logs || [];
+      const all = data.logs || [];
+      const logs = win.step ? all.filter((e) => !STEPS.includes(e.step) || e.step === win.step) : all;
       const kw = keyword.value.trim();
       view.replaceChildren(...(logs.length ? logs.map((e) => line(e, kw)) : [el("p.muted", { text: "没有匹配的日志" })]));
-      const total = (data.pagination && data.pagination.total) ?? logs.length;
+      const total = ((data.pagination && data.pagination.total) ?? all.length) - (all.length - logs.length);
       status.textContent = `搜索结果：${total} 条` + (total > logs.length ? `（显示前 ${logs.length} 条）` : "");
     }, errors);
   });
