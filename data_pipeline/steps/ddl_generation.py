@@ -16,7 +16,7 @@ from pathlib import Path
 from core.db import first_line
 from core.errors import AppError, TableListMissing
 from data_pipeline.schema import access as table_access
-from data_pipeline.qa.glossary import resolve_language
+from data_pipeline.lexicon.glossary import resolve_language
 from data_pipeline.schema import comments
 from data_pipeline.schema import introspect as introspection
 from data_pipeline.schema.ddl_render import render_ddl, render_md
