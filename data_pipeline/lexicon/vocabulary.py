@@ -111,6 +111,7 @@ def _table_words(table: Table) -> str:
     return table.name
 
 
+_KEEP_BIAO = ("列表", "报表", "图表", "代表", "仪表", "手表", "发表")
 _PERIOD_WORDS = re.compile(r"(每日|每天|每月|每周|每年|每小时)")
 _BY_PHRASE = re.compile(r"(?<=..)按.*$")          # "销量按门店统计" -> "销量": the grouping is not the noun
 
@@ -127,6 +128,8 @@ def table_noun(table: Table) -> str:
     text = _BRACKETS.sub("", comment).strip()
     text = _ZH_CLAUSE_END.sub("", text).strip()
     for suffix in _TABLE_SUFFIXES:
+        if suffix == "表" and text.endswith(_KEEP_BIAO):
+            break                                   # 列表, 报表, 图表: the 表 is part of the word
         if text.endswith(suffix) and len(text) > len(suffix):
             text = text[: -len(suffix)]
             break

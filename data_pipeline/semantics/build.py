@@ -81,7 +81,7 @@ def _derived(table: Table, roles: dict[str, str]) -> list[dict]:
 
 
 def _kind(table: Table, roles: dict[str, str], event_time: Optional[str], label: list[str],
-          kinds: dict[str, str]) -> str:
+          kinds: dict[str, str], parents_of_any: set[str]) -> str:
     if table.kind in ("view", "materialized_view"):
         return "view"
     fks = table.foreign_keys
@@ -90,17 +90,18 @@ def _kind(table: Table, roles: dict[str, str], event_time: Optional[str], label:
                                                       "dimension", "free_text", "personal")]
     real_time = event_time is not None and roles.get(event_time) == "event_time"
     tw = set(words(table.name))
+    referenced = table.qualified in parents_of_any
     comment = table.comment or ""
-    if len({tuple(f.columns) for f in fks}) >= 2 and not substance and not real_time:
+    if len({tuple(f.columns) for f in fks}) >= 2 and not substance and not real_time and not referenced:
         return "bridge"
-    if len(fks) >= 2 and set(table.primary_key) and set(table.primary_key) <= fk_columns(table) and not label \
+    if len(fks) >= 2 and not referenced and set(table.primary_key) and set(table.primary_key) <= fk_columns(table) and not label \
             and len(substance) <= 1 and not measures:
         return "bridge"
     if tw & _LOG_WORDS or _LOG_ZH.search(comment):
         return "snapshot"
-    parents = {f"{f.ref_schema}.{f.ref_table}" for f in fks}
-    if measures and fks and (tw & _LINE_WORDS or _LINE_ZH.search(comment) or (
-            len(table.primary_key) > 1 and any(kinds.get(p) == "event" for p in parents))):
+    event_keys = {c for f in fks if kinds.get(f"{f.ref_schema}.{f.ref_table}") == "event" for c in f.columns}
+    if measures and fks and not real_time and (tw & _LINE_WORDS or _LINE_ZH.search(comment) or (
+            len(table.primary_key) > 1 and set(table.primary_key) & event_keys)):
         return "line"
     person = any(r == "personal" for r in roles.values()) or personal_name_pair(table)
     if real_time and (measures or fks) and not label and not person:
@@ -139,9 +140,12 @@ def build_semantic_model(tables: Sequence[Table], language: str = "zh", override
         labels[t.qualified] = label
     kinds: dict[str, str] = {}
     # two passes: a line is recognised by its parent being an event
+    referenced = {f"{f.ref_schema}.{f.ref_table}" for t in tables for f in t.foreign_keys
+                  if f"{f.ref_schema}.{f.ref_table}" != t.qualified}
     for _ in range(2):
         for t in tables:
-            kinds[t.qualified] = _kind(t, roles_of[t.qualified], event_of[t.qualified], labels[t.qualified], kinds)
+            kinds[t.qualified] = _kind(t, roles_of[t.qualified], event_of[t.qualified], labels[t.qualified], kinds,
+                                       referenced)
     plain_names = {t.qualified: t.name for t in tables}
     for t in tables:
         roles = roles_of[t.qualified]

@@ -98,6 +98,8 @@ def is_additive(c: Column) -> bool:
     """SUM means something: not a price, rate, ratio, score, age… unless the name says total/amount/quantity."""
     ws = name_words(c)
     comment = c.comment or c.generated_comment or ""
+    if ws & {"extended", "subtotal", "line_total", "linetotal"}:
+        return True
     if ws & _ADDITIVE and not ws & {"rate", "ratio", "percent", "pct", "price", "avg", "average", "unit"}:
         return True
     if _ADDITIVE_ZH.search(c.comment or "") and not _NON_ADDITIVE_ZH.search(c.comment or ""):
@@ -129,8 +131,12 @@ def is_label_name(c: Column, table: Optional[Table] = None) -> bool:
     ws = [w.lower() for w in words(c.name)]
     if not is_text(c) or not ws:
         return False
+    if table is not None and c.is_enum_like and (table.row_estimate or 0) > 2 * (c.distinct_count or 0):
+        return False            # a name many rows share is a dimension (a job title, a doctor's rank)
+    own = [w.lower() for w in words(table.name)] if table is not None else []
+    if own and [singular(w) for w in ws] == [singular(w) for w in own[-len(ws):]]:
+        return True             # country.country, city.city
     if ws[-1] == "title":
-        own = [w.lower() for w in words(table.name)] if table is not None else []
         return len(ws) == 1 or ws[:-1] == own[-len(ws) + 1:]
     return ws[-1] in _LABEL_END or bool(_LABEL_ZH.search(c.comment or c.generated_comment or ""))
 
@@ -171,8 +177,10 @@ def column_role(c: Column, table: Table) -> str:
         return "personal_date" if c.pii_kind == "birth_date" or (is_time(c) and is_personal_date(c)) else "personal"
     if c.name in fk_columns(table):
         return "foreign_key"
-    if c.name in table.primary_key:
+    if c.name in table.primary_key and not (is_time(c) and len(table.primary_key) > 1):
         return "identifier"
+    if re.fullmatch(r"[a-z]{1,2}id", c.name, re.I) and (is_numeric(c) or is_text(c)):
+        return "identifier"         # fid, pid, uid: a key under a short name
     if is_flag(c):
         return "flag"
     if is_time(c):
@@ -181,7 +189,7 @@ def column_role(c: Column, table: Table) -> str:
         return "audit_time" if is_audit_time(c) else "event_time"
     if is_numeric(c):
         if _NOT_MEASURE.search(c.name):
-            if re.search(r"(^id$|_id$|_no$|_key$|_code$|number$)", c.name, re.I):
+            if re.search(r"(^id$|_id$|_no$|_key$|_code$|number$)", c.name, re.I) and not c.is_enum_like:
                 return "identifier"
             return "dimension" if c.is_enum_like or (c.distinct_count or 999) <= DIMENSION_MAX else "other"
         if c.is_enum_like and not name_words(c) & (_ADDITIVE | _NON_ADDITIVE) and not (
