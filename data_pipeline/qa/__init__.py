@@ -1,12 +1,10 @@
 """Step 2's question–SQL generation: business themes, then pairs (rule-based or LLM), deduplicated and covered.
 
 In: the schema snapshot (`data_pipeline.schema.model.Table`) and the tables' Markdown docs. Out: `Pair` lists,
-the pair file `qs_{db}_{ts}_pair.json` and `metadata_detail.md`. Lower modules never import higher ones:
-glossary -> vocabulary/columns -> phrases -> prompting -> themes -> synth/llm -> rule_plan.
+the pair file `qs_{db}_{ts}_pair.json` and `metadata_detail.md`. Wording (glossary, vocabulary, phrases) comes
+from `data_pipeline.lexicon`. Lower modules never import higher ones:
+columns -> prompting -> themes -> synth/llm -> rule_plan.
 
-    glossary.py      built-in bilingual glossary of schema words; the task's question language (zh, en, auto)
-    vocabulary.py    how tables and columns are named in questions, themes and prompts, in the run's language
-    phrases.py       every rule-based question's wording, in Chinese and English
     columns.py       column roles (measure, category, label, time, soft delete) and SQL text (quoting, literals)
     pairs.py         the pair model and pair files (`qs_*_pair.json` and its meta sidecar)
     pair_quality.py  pure quality functions: dedupe, FK edges, coverage, difficulty

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from data_pipeline.qa.pair_privacy import personal_data_use
 from data_pipeline.qa.pair_quality import DIFFICULTIES, classify_difficulty, sql_coverage
-from data_pipeline.qa.glossary import LANGUAGE_NAMES
+from data_pipeline.lexicon.glossary import LANGUAGE_NAMES
 from data_pipeline.qa.pairs import Pair
 from data_pipeline.schema.model import Table
 from data_pipeline.validation.guard import check_sql

@@ -3,9 +3,9 @@
 Contract: a comment that exists in the database (`Table.comment`, `Column.comment`) is kept as introspection
 left it (`schema.pii` masks PII-shaped substrings) and never touched; only missing ones get a
 `generated_comment`, and `comment_source` records where each came from (database, llm, rule_based). Generated
-comments are in the task's language (zh default, en; see `data_pipeline.qa.glossary.resolve_language`). Nothing
+comments are in the task's language (zh default, en; see `data_pipeline.lexicon.glossary.resolve_language`). Nothing
 here knows a business domain: the rule-based generator reads conventional audit names, the built-in glossary
-of schema words (data_pipeline/qa/glossary.py), the table's foreign-key targets and profiled values; a name the
+of schema words (data_pipeline/lexicon/glossary.py), the table's foreign-key targets and profiled values; a name the
 glossary cannot fully translate is quoted and said to be unconfirmed rather than half translated or guessed.
 An LLM failure raises `core.errors.LLMError` for that table; its text never becomes a comment.
 """
@@ -18,7 +18,7 @@ from typing import Optional
 from pydantic import BaseModel, Field
 
 from core.errors import LLMError
-from data_pipeline.qa.glossary import LANGUAGE_NAMES, en_phrase, singular, words, zh_phrase
+from data_pipeline.lexicon.glossary import LANGUAGE_NAMES, en_phrase, singular, words, zh_phrase
 from data_pipeline.schema.ddl_render import first_line
 from data_pipeline.schema.model import Column, Table
 

@@ -38,7 +38,7 @@ DEPENDENCIES: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
 # lists literally belongs to that step even when another step's glob also matches it (qa's metadata_detail.md vs
 # ddl's *_detail.md).
 STEP_OUTPUTS: dict[str, tuple[str, ...]] = {
-    "ddl_generation": ("*.ddl", "*_detail.md", "metadata.txt", "schema_snapshot.json"),
+    "ddl_generation": ("*.ddl", "*_detail.md", "metadata.txt", "schema_snapshot.json", "semantic_model.json"),
     "qa_generation": ("qs_*_pair.json", "qs_*_pair.meta.json", "qs_*_pair.json.backup", "metadata_detail.md"),
     "sql_validation": ("sql_validation_*_summary.log", "sql_validation_*_report.json", "file_modifications_*.log",
                        "quality_report.json"),

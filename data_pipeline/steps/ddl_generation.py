@@ -16,12 +16,13 @@ from pathlib import Path
 from core.db import first_line
 from core.errors import AppError, TableListMissing
 from data_pipeline.schema import access as table_access
-from data_pipeline.qa.glossary import resolve_language
+from data_pipeline.lexicon.glossary import resolve_language
 from data_pipeline.schema import comments
 from data_pipeline.schema import introspect as introspection
 from data_pipeline.schema.ddl_render import render_ddl, render_md
 from data_pipeline.schema.metadata_file import METADATA_FILE, write_metadata_txt
 from data_pipeline.schema.model import SNAPSHOT_FILE, Table, save_snapshot
+from data_pipeline.semantics import MODEL_FILE, build_semantic_model, read_model, write_model
 from data_pipeline.steps import STEP_OUTPUTS
 from data_pipeline.steps.base import OutputFile, StepContext, StepResult, StepWarning
 
@@ -157,6 +158,7 @@ def run(ctx: StepContext) -> StepResult:
     meta = {"generator": generator, "comment_source": source, "business_context": ctx.business_context,
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
     save_snapshot(ctx.task_dir / SNAPSHOT_FILE, done, meta)
+    model_warnings = _write_semantic_model(ctx, done, language)
     ctx.progress(1.0, f"{len(done)}/{len(refs)} tables done")
     duration = round(time.monotonic() - started, 2)
     summary = {
@@ -176,7 +178,31 @@ def run(ctx: StepContext) -> StepResult:
         outputs.append(OutputFile(f"{t.file_stem}_detail.md", "md", f"{t.qualified} 表结构说明"))
     outputs.append(OutputFile(METADATA_FILE, "txt", "表结构元数据摘要（SQL 脚本）"))
     outputs.append(OutputFile(SNAPSHOT_FILE, "json", "表结构快照（供后续步骤读取）"))
-    return StepResult(summary=summary, outputs=outputs, warnings=coverage_warnings(len(refs), access, missing, failed))
+    outputs.append(OutputFile(MODEL_FILE, "json", "语义模型（表类型、列角色、关联路径；可编辑）"))
+    return StepResult(summary=summary, outputs=outputs,
+                      warnings=coverage_warnings(len(refs), access, missing, failed) + model_warnings)
+
+
+def _write_semantic_model(ctx: StepContext, tables: list[Table], language: str) -> list[StepWarning]:
+    """`semantic_model.json`, built anew; a user's edits in the previous file (its `overrides`) are kept."""
+    started = time.monotonic()
+    warnings: list[StepWarning] = []
+    overrides: dict = {}
+    try:
+        previous = read_model(ctx.task_dir)
+        overrides = previous.overrides if previous is not None else {}
+    except ValueError as exc:
+        warnings.append(StepWarning("SEMANTIC_MODEL_UNREADABLE", f"the previous {MODEL_FILE} could not be read "
+                                    f"and was replaced (its edits are lost): {exc}", [MODEL_FILE]))
+    model = build_semantic_model(tables, language, overrides)
+    write_model(ctx.task_dir, model)
+    kinds: dict[str, int] = {}
+    for t in model.tables.values():
+        kinds[t.kind] = kinds.get(t.kind, 0) + 1
+    ctx.logger.info("semantic model: %s; %d relationships, %d join paths; %d user overrides; %.2f s",
+                    ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())), len(model.relationships),
+                    len(model.join_paths), len((overrides or {}).get("tables") or {}), time.monotonic() - started)
+    return warnings
 
 
 def coverage_warnings(listed: int, access: table_access.TableAccess, missing: list, failed: list[dict]

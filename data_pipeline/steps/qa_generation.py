@@ -31,8 +31,8 @@ from data_pipeline.steps import STEP_OUTPUTS
 from data_pipeline.steps.base import (MAX_WARNING_OBJECTS, OutputFile, StepCancelled, StepContext, StepResult,
                                       StepWarning)
 from data_pipeline.qa.themes import Theme, llm_themes, rule_based_themes, theme_tables
-from data_pipeline.qa.glossary import resolve_language
-from data_pipeline.qa.vocabulary import display_name, speaking
+from data_pipeline.lexicon.glossary import resolve_language
+from data_pipeline.lexicon.vocabulary import display_name, speaking
 
 OUTPUT_PATTERNS = STEP_OUTPUTS["qa_generation"]  # declared once in data_pipeline/steps/__init__.py
 THEME_COUNT = 5          # themes asked of the LLM (the seeds' 5 themes x 10 pairs)

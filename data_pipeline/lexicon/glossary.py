@@ -65,7 +65,7 @@ energy 能耗|power 功率|water 用水|gas 燃气|electricity 用电|consumptio
 expense 费用|salary 薪资|bonus 奖金|commission 佣金|payroll 工资单|attendance 考勤|leave 请假|shift 班次
 schedule 排班|calendar 日历|holiday 假日|weekday 工作日|weekend 周末|season 季节|fiscal 财年|report 报表
 summary 汇总|statistic 统计|statistics 统计|metric 指标|kpi 指标|target 目标|actual 实际|forecast 预测
-estimate 估计|estimated 预计|expected 预期|planned 计划|real 实际|net 净|gross 毛|unit 单位|list 标
+estimate 估计|estimated 预计|expected 预期|planned 计划|real 实际|net 净|gross 毛|unit 单位|list 列表
 retail 零售|wholesale 批发|margin 利润率|markup 加价|vat 增值税|invoice 发票|bill 账单|billing 账单
 receipt 收据|refund 退款|return 退货|exchange 换货|cancel 取消|cancelled 取消|canceled 取消|approve 审批
 approved 审批|approval 审批|reject 拒绝|rejected 拒绝|submit 提交|submitted 提交|complete 完成|completed 完成
