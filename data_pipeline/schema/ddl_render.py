@@ -13,7 +13,7 @@ English gets "Columns:", "primary key", "[generated]", not Chinese labels around
 from __future__ import annotations
 
 import re
-from typing import Iterable, Optional
+from typing import Iterable, Optional, Sequence
 
 from data_pipeline.schema.model import Column, Table
 
@@ -276,9 +276,10 @@ def _values(values: Iterable[str], limit: int) -> str:
     return ", ".join(v.replace("\n", " ") for v in list(values)[:limit])
 
 
-def render_md(table: Table, *, source_label: str = "", language: str = "zh") -> str:
+def render_md(table: Table, *, source_label: str = "", language: str = "zh", semantics: Sequence[str] = ()) -> str:
     """The seeds' `_detail.md`: `## name（中文名）`, description, field list with type, comment, flags, samples,
-    then 字段补充说明 (keys, enum values, generated-comment note)."""
+    then 字段补充说明 (keys, enum values, generated-comment note), then `semantics` (the semantic model's lines
+    for the table: kind, label, measures, event time) when given."""
     title = first_line(table.effective_comment or "")
     lines = [word("heading", language, name=table.name, title=title) if title else f"## {table.name}"]
     if table.description:
@@ -308,6 +309,7 @@ def render_md(table: Table, *, source_label: str = "", language: str = "zh") -> 
     if notes:
         lines.append(word("notes", language))
         lines.extend(f"- {n}" for n in notes)
+    lines.extend(semantics)
     if source_label:
         lines.append("")
         lines.append(word("source", language, label=source_label))

@@ -68,7 +68,7 @@ def test_multi_line_comments_stay_inside_their_markdown_items(docs):
     assert visit[i] == "- visit_type (varchar(6)) - 就诊类型："
     assert visit[i + 1].startswith("  门诊、复诊、急诊 [非空]")         # continued inside the item, indented
     for line in visit:                                                  # every line belongs to a block
-        assert re.match(r"(## |- |  \S|字段列表：|字段补充说明：|注释来源|visit（|$)", line), line
+        assert re.match(r"(## |- |  \S|字段列表：|字段补充说明：|语义模型：|注释来源|visit（|$)", line), line
 
 
 def test_kept_database_comments_are_counted_right(app_ctx, settings, tmp_path):
@@ -89,3 +89,25 @@ def test_kept_database_comments_are_counted_right(app_ctx, settings, tmp_path):
 def test_hospital_comments_all_kept(docs):
     c = build_quality_report(docs["rw_hospital", "zh"])["comments"]
     assert c["existing_comments_kept"] == c["existing_database_comments"] == 61
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_each_table_doc_names_its_kind_label_measures_and_event_time(docs, language):
+    zh = language == "zh"
+    payment = md(docs, "rw_rental", language, "payment").splitlines()
+    assert ("语义模型：" if zh else "Semantic model:") in payment
+    assert ("- 表类型：事件/事实表" if zh else "- Kind: event (fact)") in payment
+    assert ("- 度量：amount（求和）" if zh else "- Measures: amount (summed)") in payment
+    assert any(line.startswith("- 事件时间：payment_date（" if zh else "- Event time: payment_date (")
+               for line in payment)
+    assert payment[-1].startswith("注释来源" if zh else "Comment source")     # the source line stays last
+    bridge = md(docs, "rw_rental", language, "film_actor")
+    assert ("- 表类型：关联（桥接）表" if zh else "- Kind: bridge (link)") in bridge
+    assert ("- 度量：（无）" if zh else "- Measures: (none)") in bridge
+    film = md(docs, "rw_rental", language, "film")
+    assert ("- 名称列：title" if zh else "- Label: title") in film
+    assert ("replacement_cost（取平均）" if zh else "replacement_cost (averaged)") in film
+    visit = md(docs, "rw_hospital", language, "visit")
+    assert ("- 事件时间：visit_time（2023-" if zh else "- Event time: visit_time (2023-") in visit
+    for measure in ("registration_fee", "exam_fee", "total_fee"):
+        assert measure in visit.split("- 度量：" if zh else "- Measures: ")[1].splitlines()[0]
