@@ -90,6 +90,8 @@ snapshot 快照|archive 归档|audit 审计|trace 追踪|track 曲目|bytes 字�
 method 方式|read 读取|mode 模式|means 方式|way 方式|option 选项|answer 答案|question 问题|step 步骤
 stage 阶段|phase 阶段|area 面积|floor 楼层|term 期限|rental 租赁|genre 流派|publisher 出版社|segment 细分群体
 unitprice 单价|invoiceline 发票明细|playlisttrack 播放列表曲目|mediatype 媒体类型|billingaddress 账单地址
+shipper 承运商|shippers 承运商|extended 扩展|album 专辑|albums 专辑|vendor 供应商|vendors 供应商|sku 商品SKU
+receipt 收据|salesperson 销售人员|standard 标准|discontinued 已停售|shipvia 承运商|territories 销售区域|headcount 人数|onhand 在库
 """
 
 GLOSSARY: dict[str, str] = {}
@@ -118,7 +120,8 @@ PHRASES: dict[tuple[str, ...], tuple[str, str]] = {
     ("rental", "rate"): ("租赁费率", "rental rate"), ("replacement", "cost"): ("重置成本", "replacement cost"),
     ("special", "features"): ("特别功能", "special features"), ("floor", "area"): ("营业面积", "floor area"),
     ("job", "title"): ("职位", "job title"), ("shipping", "fee"): ("运费", "shipping fee"),
-    ("total", "amount"): ("总金额", "total amount"), ("total", "price"): ("总价", "total price"),
+    ("total", "fee"): ("总费用", "total fee"), ("total", "cost"): ("总成本", "total cost"),
+    ("total", "sales"): ("总销售额", "total sales"), ("total", "amount"): ("总金额", "total amount"), ("total", "price"): ("总价", "total price"),
     ("temperature", "c"): ("温度（℃）", "temperature (°C)"), ("temperature", "f"): ("温度（℉）", "temperature (°F)"),
     ("temp", "c"): ("温度（℃）", "temperature (°C)"), ("weight", "kg"): ("重量（千克）", "weight (kg)"),
     ("distance", "km"): ("距离（千米）", "distance (km)"), ("length", "cm"): ("长度（厘米）", "length (cm)"),

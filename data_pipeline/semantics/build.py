@@ -45,7 +45,10 @@ def _column_semantics(c: Column, table: Table, role: str, by_q: dict[str, Table]
             for lang in langs:
                 with speaking(lang):
                     names[lang] = role_noun(fk, parent)
-            cs.role_name = names if any(names.values()) else None
+            with speaking("en"):
+                parent_en = table_noun(parent).lower()
+            # dept_id -> department: an abbreviation of the parent's own name is no role
+            cs.role_name = names if any(names.values()) and (names.get("en") or "").lower() != parent_en else None
     if role in ("dimension", "flag"):
         cs.top_values = values_of(c)[:10]
     return cs
@@ -74,7 +77,9 @@ def _derived(table: Table, roles: dict[str, str]) -> list[dict]:
     price = [c for c in table.columns if roles[c.name] == "non_additive_measure" and name_words(c) & _PRICE]
     qty = [c for c in table.columns if roles[c.name] in ("additive_measure", "non_additive_measure")
            and name_words(c) & _QUANTITY]
-    if price and qty:
+    totals = [c for c in table.columns if roles[c.name] == "additive_measure" and c not in qty
+              and name_words(c) & {"amount", "total", "subtotal", "sales", "revenue", "value", "sum"}]
+    if price and qty and not totals:             # the line already carries its amount: no second one
         return [{"name": "line_amount", "columns": [price[0].name, qty[0].name],
                  "name_words": {"zh": "金额", "en": "amount"}}]
     return []
@@ -171,3 +176,26 @@ def build_semantic_model(tables: Sequence[Table], language: str = "zh", override
         merge_overrides(model, overrides)
     return model
 
+
+
+def apply_personal(tables: Sequence[Table], model: SemanticModel) -> list[str]:
+    """The model's word on personal data, onto the snapshot's columns every generator reads: a column the user
+    marked public loses its `pii_kind` (a performer's name is a public credit), one marked personal gains
+    "user_marked". Only edited entries count: the built model says what the snapshot already says. Returns the
+    columns changed, as `schema.table.column`."""
+    changed = []
+    for t in tables:
+        ts = model.tables.get(t.qualified)
+        if ts is None:
+            continue
+        for c in t.columns:
+            cs = ts.columns.get(c.name)
+            if cs is None or not cs.edited_by_user:
+                continue
+            if cs.personal and not c.pii_kind:
+                c.pii_kind, c.pii_source = "user_marked", "semantic_model"
+                changed.append(f"{t.qualified}.{c.name}")
+            elif not cs.personal and c.pii_kind and c.pii_kind != "secret":
+                c.pii_kind, c.pii_source = None, None
+                changed.append(f"{t.qualified}.{c.name}")
+    return changed

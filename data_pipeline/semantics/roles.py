@@ -98,7 +98,7 @@ def is_additive(c: Column) -> bool:
     """SUM means something: not a price, rate, ratio, score, age… unless the name says total/amount/quantity."""
     ws = name_words(c)
     comment = c.comment or c.generated_comment or ""
-    if ws & {"extended", "subtotal", "line_total", "linetotal"}:
+    if ws & {"subtotal", "linetotal"} and not ws & {"price", "rate"}:
         return True
     if ws & _ADDITIVE and not ws & {"rate", "ratio", "percent", "pct", "price", "avg", "average", "unit"}:
         return True

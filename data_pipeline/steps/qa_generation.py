@@ -21,12 +21,18 @@ from pathlib import Path
 from typing import Sequence
 
 from core.db import database_name
-from core.errors import AppError, LLMError, StepDependencyNotMet
+from core.errors import AppError, LLMError, StepDependencyNotMet, ValidationFailed
 from data_pipeline.qa.pair_quality import compute_coverage, count_by_difficulty, dedupe_pairs
 from data_pipeline.qa.pairs import Pair, pairs_file_name, write_pairs
 from data_pipeline.qa.detail import write_metadata_detail
 from data_pipeline.schema.model import SNAPSHOT_FILE, Table, load_snapshot
-from data_pipeline.qa.rule_plan import add_top_up, coverage_pairs, plan_theme_work, theme_pairs
+from data_pipeline.semantics import MODEL_FILE, SemanticModel, build_semantic_model, read_model
+from data_pipeline.semantics.build import apply_personal
+from data_pipeline.semantics.model import merge_overrides
+from data_pipeline.qa.model_pairs import cap_simple, model_pairs
+from data_pipeline.qa.model_sql import Schema
+from data_pipeline.qa.model_coverage import model_top_up
+from data_pipeline.qa.rule_plan import TOP_UP_THEME, add_top_up, coverage_pairs, plan_theme_work
 from data_pipeline.steps import STEP_OUTPUTS
 from data_pipeline.steps.base import (MAX_WARNING_OBJECTS, OutputFile, StepCancelled, StepContext, StepResult,
                                       StepWarning)
@@ -70,17 +76,18 @@ def _load_inputs(task_dir: Path) -> tuple[list[Table], dict[str, str]]:
     return tables, docs
 
 
-def _rule_based(ctx: StepContext, tables: list[Table]) -> tuple[list[Theme], list[Pair], list[str]]:
+def _rule_based(ctx: StepContext, tables: list[Table], model: SemanticModel
+                ) -> tuple[list[Theme], list[Pair], list[str]]:
     themes = rule_based_themes(tables, ctx.business_context)
     ctx.logger.info(f"rule-based themes: {len(themes)} from the foreign-key graph of {len(tables)} tables")
     work = plan_theme_work(themes, tables)
-    per_table = ctx.settings.qa_pairs_per_table
+    schema = Schema(model, tables)
     pairs: list[Pair] = []
     for i, theme in enumerate(themes, 1):
         ctx.check_cancelled()
         started = time.monotonic()
-        own, children = work[theme.topic_name]
-        made = theme_pairs(theme.topic_name, own, children, tables, per_table)
+        own, _ = work[theme.topic_name]
+        made = model_pairs(schema, [t.qualified for t in own], theme.topic_name)
         pairs.extend(made)
         ctx.progress(0.1 + 0.8 * i / len(themes), f"theme {i}/{len(themes)}: {theme.topic_name}")
         ctx.logger.info(f"theme {i}/{len(themes)} '{theme.topic_name}': {len(made)} pairs "
@@ -181,8 +188,31 @@ def run(ctx: StepContext) -> StepResult:
     mode = "llm" if ctx.llm is not None else "rule_based"
     lang = question_language(ctx, tables)
     ctx.logger.info(f"qa_generation ({mode}, questions in {lang}) on {len(tables)} tables, {len(docs)} detail docs")
+    model = _load_model(ctx, tables, lang)
     with speaking(lang):
-        return _generate(ctx, tables, docs, mode, lang, started)
+        return _generate(ctx, tables, docs, mode, lang, started, model)
+
+
+def _load_model(ctx: StepContext, tables: list[Table], lang: str) -> SemanticModel:
+    """The task's `semantic_model.json` as the user left it (built from the snapshot when there is none); its
+    personal/public marks are applied to the tables before any question is asked."""
+    try:
+        model = read_model(ctx.task_dir)
+    except ValueError as exc:
+        raise ValidationFailed(f"{MODEL_FILE} cannot be used: {exc}; fix or delete it, or re-run ddl_generation",
+                               message="语义模型文件无法读取") from None
+    if model is None:
+        model = build_semantic_model(tables, lang)
+        ctx.logger.info(f"no {MODEL_FILE} in the task directory: built from {SNAPSHOT_FILE}")
+    else:
+        problems = merge_overrides(model, model.overrides)
+        for p in problems[:MAX_WARNING_OBJECTS]:
+            ctx.logger.warning(f"{MODEL_FILE} override not applied: {p}")
+    changed = apply_personal(tables, model)
+    if changed:
+        ctx.logger.info(f"{MODEL_FILE}: personal/public marks of {len(changed)} columns applied: "
+                        f"{', '.join(changed[:MAX_WARNING_OBJECTS])}")
+    return model
 
 
 def question_language(ctx: StepContext, tables: Sequence[Table]) -> str:
@@ -192,20 +222,25 @@ def question_language(ctx: StepContext, tables: Sequence[Table]) -> str:
 
 
 def _generate(ctx: StepContext, tables: list[Table], docs: dict[str, str], mode: str, lang: str,
-              started: float) -> StepResult:
+              started: float, model: SemanticModel) -> StepResult:
     ctx.progress(0.0, "themes")
     failed: list[dict] = []
     if ctx.llm is not None:
         themes, raw, problems, failed = _llm(ctx, tables, docs, lang)
     else:
-        themes, raw, problems = _rule_based(ctx, tables)
+        themes, raw, problems = _rule_based(ctx, tables, model)
     dedup = dedupe_pairs(raw)
+    if ctx.llm is None:
+        dedup.kept[:] = cap_simple(dedup.kept)
     coverage = compute_coverage([p.sql for p in dedup.kept], tables)
     top_up = 0
     if not coverage.complete:
         # the top-up is never deduplicated away: it is there because nothing kept covers its table or edge
-        top_up = add_top_up(dedup.kept, coverage_pairs(tables, coverage.missing_tables, coverage.missing_fk_edges,
-                                                       _theme_of(themes, tables)))
+        theme_of = _theme_of(themes, tables)
+        from_model, left_tables, left_edges = model_top_up(Schema(model, tables), coverage.missing_tables,
+                                                           coverage.missing_fk_edges, theme_of, TOP_UP_THEME)
+        top_up = add_top_up(dedup.kept, from_model + coverage_pairs(tables, sorted(left_tables), sorted(left_edges),
+                                                                    theme_of))
         ctx.logger.info(f"coverage top-up: {top_up} rule-based pairs for {len(coverage.missing_tables)} tables "
                         f"and {len(coverage.missing_fk_edges)} FK edges not covered")
         coverage = compute_coverage([p.sql for p in dedup.kept], tables)
