@@ -49,6 +49,11 @@ QUESTIONS: dict[str, tuple[str, str]] = {
     "never_count": ("有多少个{e}从未有过{noun}？", "How many {es} have never had any {plural}?"),
     "never_list": ("列出前{n}个从未有过{noun}的{e}。", "List the first {n} {es} (by name) that have never had any {plural}."),
     "never_year": ("有多少个{e}在{year}年没有任何{noun}？", "How many {es} had no {plural} at all in {year}?"),
+    "never_role_count": ("有多少个{e}从未作为{role}出现在{noun}中？", "How many {es} have never been the {role} of any {noun}?"),
+    "never_role_year": ("有多少个{e}在{year}年没有作为{role}出现在任何{noun}中？",
+                        "How many {es} were not the {role} of any {noun} in {year}?"),
+    "never_role_list": ("列出前{n}个从未作为{role}出现在{noun}中的{e}。",
+                        "List the first {n} {es} (by name) that have never been the {role} of any {noun}."),
     "null_count": ("有多少{unit}{noun}没有填写{c}？", "How many {plural} have no {c}?"),
     "null_share": ("{noun}中{c}为空的记录占百分之多少？", "What percentage of {plural} have no {c}?"),
     # values
@@ -62,8 +67,10 @@ QUESTIONS: dict[str, tuple[str, str]] = {
     "flag_is_measure": ("属于{flag}的{noun}，{m}是多少？", "What is the {m} of {plural} marked {flag}?"),
     # coverage of a foreign key no other question walks
     "edge_distinct": ("有多少个不同的{parent}至少有一条{child}？", "How many different {parents} have at least one {child}?"),
-    "edge_self": ("有多少个{noun}是至少一个其他{noun}的{role}？", "How many {plural} are the {role} of at least one other {noun}?"),
+    "edge_self": ("有多少个{noun}作为{role}至少有一个下属{noun}？",
+                  "How many {plural} have other {plural} report to them as their {role}?"),
     "self_count": ("各{role}分别有多少个下属{noun}？", "How many {plural} report to each {role}?"),
+    "self_avg": ("平均每个{role}有多少个下属{noun}？", "On average, how many {plural} report to one {role}?"),
     # entities
     "count_entity": ("共有多少个{noun}？", "How many {plural} are there?"),
     "rank_entity": ("按{m}排名，前{n}名的{noun}是哪些？", "Which {n} {plural} rank highest by {m}?"),

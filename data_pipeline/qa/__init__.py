@@ -3,7 +3,8 @@
 In: the schema snapshot (`data_pipeline.schema.model.Table`) and the tables' Markdown docs. Out: `Pair` lists,
 the pair file `qs_{db}_{ts}_pair.json` and `metadata_detail.md`. Wording (glossary, vocabulary, phrases) comes
 from `data_pipeline.lexicon`. Lower modules never import higher ones:
-columns -> prompting -> themes -> synth/llm -> rule_plan.
+columns -> prompting -> themes -> synth/llm -> rule_plan; model_sql -> model_facts -> model_entities ->
+model_pairs -> model_coverage.
 
     columns.py       column roles (measure, category, label, time, soft delete) and SQL text (quoting, literals)
     pairs.py         the pair model and pair files (`qs_*_pair.json` and its meta sidecar)
@@ -11,7 +12,12 @@ columns -> prompting -> themes -> synth/llm -> rule_plan.
     pair_privacy.py  an LLM pair never filters on, groups by or lists a personal column, nor uses a masked value
     prompting.py     table docs and FK lists for prompts, one validated chat_json call
     themes.py        business themes: FK-graph clusters (rule-based) or one LLM call
-    synth.py         rule-based SQL-first pair templates per table and per FK edge
+    model_sql.py     SQL pieces against the semantic model: measures, groups (labels, dimensions), time axis, joins
+    model_facts.py   questions about facts: measures over time, per group along join paths, top-N, shares, HAVING
+    model_entities.py  questions about entities, bridges (distinct counts), anti-joins, missing values, flags
+    model_pairs.py   which intents each table gets (rule-based mode), the cap on simple lookups
+    model_coverage.py  coverage top-up from the model: a question for each foreign key and table not yet used
+    synth.py         older SQL-first templates per table and FK edge (the top-up of tables outside the model)
     llm.py           the LLM path: one call per theme, answers validated against the schema
     rule_plan.py     which theme generates which tables' and edges' pairs, and the coverage top-up
     detail.py        `metadata_detail.md`: the themes of a run, for people

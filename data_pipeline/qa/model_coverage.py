@@ -23,28 +23,10 @@ def _edge_key(r: Relationship) -> str:
     return FkEdge(r.source, tuple(r.columns), r.target, tuple(r.target_columns)).key
 
 
-def _self_draft(s: Schema, i: int, r: Relationship) -> Draft:
-    t = s.tables[r.source]
-    role = (r.role_name or {}).get("en" if is_en() else "zh") or ("parent" if is_en() else "上级")
-    on = " AND ".join(f"{col(a, 'c')} = {col(b, 'p')}" for a, b in zip(r.columns, r.target_columns))
-    live = soft_delete_conditions(t, "c") + soft_delete_conditions(t, "p")
-    group = s.label_group(r.target, "p")
-    if group is not None:
-        sel, pos = ", ".join(group.select), ", ".join(str(k + 1) for k in range(len(group.select)))
-        sql = (f"SELECT {sel}, COUNT(*) AS subordinate_count\nFROM {table_ref(t, 'c')}\nJOIN {table_ref(t, 'p')} ON "
-               f"{on}{where(live)}\nGROUP BY {pos}\nORDER BY subordinate_count DESC")
-        question = ask("self_count", role=role, noun=s.noun(r.source), plural=s.plural(r.source))
-    else:
-        key = ", ".join(col(b, "p") for b in r.target_columns)
-        sql = (f"SELECT COUNT(DISTINCT {key}) AS {role.replace(' ', '_') if role.isascii() else 'parent'}_count\n"
-               f"FROM {table_ref(t, 'c')}\nJOIN {table_ref(t, 'p')} ON {on}{where(live)}")
-        question = ask("edge_self", role=role, noun=s.noun(r.source), plural=s.plural(r.source))
-    return Draft(question, sql, [r.source], "self_join", (i,))
-
-
 def edge_draft(s: Schema, i: int, r: Relationship) -> Optional[Draft]:
     if r.source == r.target:
-        return _self_draft(s, i, r)
+        drafts = EntityQuestions(s, r.source).hierarchy()
+        return drafts[0] if drafts else None
     child, parent = r.source, r.target
     walk = s.walk(child, JoinPath(child, parent, [i]))
     if walk is None:

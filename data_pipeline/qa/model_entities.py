@@ -120,14 +120,17 @@ class EntityQuestions:
             on = " AND ".join(f"{col(a, 'f')} = {col(b, 'e')}" for a, b in zip(r.columns, r.target_columns))
             sub = f"SELECT 1 FROM {table_ref(f, 'f')} WHERE {on}"
             live = self._live()
-            words = {"e": self.noun, "es": self.plural, "noun": self.s.noun(r.source), "plural": self.s.plural(r.source)}
+            role = (r.role_name or {}).get("en" if is_en() else "zh")
+            words = {"e": self.noun, "es": self.plural, "noun": self.s.noun(r.source), "plural": self.s.plural(r.source),
+                     "role": role}
+            says = "never_role_" if role else "never_"      # two keys to one table: say which one
             sql = f"SELECT COUNT(*) AS {_name(self.q)}_count\nFROM {self.ref}{where([*live, f'NOT EXISTS ({sub})'])}"
             hops = (self.s.model.relationships.index(r),)
-            out.append(self._draft(ask("never_count", **words), sql, "never_count", [self.q, r.source], hops))
+            out.append(self._draft(ask(f"{says}count", **words), sql, "never_count", [self.q, r.source], hops))
             year_sql = self._never_in_year(r, on)
             if year_sql:
                 sql, year, tables = year_sql
-                out.append(self._draft(ask("never_year", year=year, **words), sql, "never_year", tables, hops))
+                out.append(self._draft(ask(f"{says}year", year=year, **words), sql, "never_year", tables, hops))
             fk = self.s.model.column(r.source, r.columns[0]) if len(r.columns) == 1 else None
             unused = fk is not None and fk.cardinality and fk.cardinality < 0.9 * (self.ts.rows or 0)
             if group is not None and len(out) < 3 and unused:      # a list only where some are never used
@@ -135,7 +138,7 @@ class EntityQuestions:
                 sel = ", ".join(group.select)
                 sql = (f"SELECT {sel}\nFROM {self.ref}{where([*live, f'NOT EXISTS ({sub})'])}\n"
                        f"ORDER BY {group.exprs()[0]}\nLIMIT {n}")
-                out.append(self._draft(ask("never_list", n=n, **words), sql, "never_list", [self.q, r.source], hops))
+                out.append(self._draft(ask(f"{says}list", n=n, **words), sql, "never_list", [self.q, r.source], hops))
             if len(out) >= 3:
                 break
         return out
@@ -162,6 +165,9 @@ class EntityQuestions:
         return (f"SELECT COUNT(*) AS {_name(self.q)}_count\nFROM {self.ref}"
                 f"{where([*self._live(), f'NOT EXISTS ({sub})'])}", year, tables)
 
+    def hierarchy(self) -> list[Draft]:
+        return _hierarchy(self.s, self.q)
+
     def nulls(self) -> list[Draft]:
         out = []
         for name, c in self.ts.columns.items():
@@ -186,6 +192,38 @@ class EntityQuestions:
             if len(out) >= 2:
                 break
         return out
+
+
+def _hierarchy(s: Schema, q: str) -> list[Draft]:
+    """A self-reference (reports_to, parent_id): subordinates per superior when superiors have a label, else how
+    many rows are someone's superior; and the average number of subordinates."""
+    out = []
+    for i, r in enumerate(s.model.relationships):
+        if r.source != q or r.target != q:
+            continue
+        t = s.tables[q]
+        role = (r.role_name or {}).get("en" if is_en() else "zh") or ("parent" if is_en() else "上级")
+        on = " AND ".join(f"{col(a, 's')} = {col(b, 'm')}" for a, b in zip(r.columns, r.target_columns))
+        live = soft_delete_conditions(t, "s") + soft_delete_conditions(t, "m")
+        join = f"FROM {table_ref(t, 's')}\nJOIN {table_ref(t, 'm')} ON {on}"
+        words = {"role": role, "noun": s.noun(q), "plural": s.plural(q)}
+        group = s.label_group(q, "m")
+        if group is not None:
+            sel, pos = ", ".join(group.select), ", ".join(str(k + 1) for k in range(len(group.select)))
+            sql = f"SELECT {sel}, COUNT(*) AS subordinate_count\n{join}{where(live)}\nGROUP BY {pos}\n" \
+                  f"ORDER BY subordinate_count DESC"
+            out.append(Draft(ask("self_count", **words), sql, [q], "self_join", (i,)))
+        else:
+            key = ", ".join(col(b, "m") for b in r.target_columns)
+            sql = f"SELECT COUNT(DISTINCT {key}) AS superior_count\n{join}{where(live)}"
+            out.append(Draft(ask("edge_self", **words), sql, [q], "self_join", (i,)))
+        fk = ", ".join(col(c, "s") for c in r.columns)
+        sql = (f"SELECT ROUND(AVG(n)::numeric, 2) AS average_subordinates\nFROM (\n  SELECT {fk}, COUNT(*) AS n\n"
+               f"  FROM {table_ref(t, 's')}{where([*soft_delete_conditions(t, 's'), f'{fk} IS NOT NULL'])}\n"
+               f"  GROUP BY {fk}\n) AS per_superior")
+        out.append(Draft(ask("self_avg", **words), sql, [q], "self_avg"))
+        break
+    return out
 
 
 def near_index(schema: Schema, r: Relationship) -> int:

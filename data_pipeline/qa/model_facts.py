@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Optional
 
-from data_pipeline.lexicon.phrases import quoted
+from data_pipeline.lexicon.phrases import plural_label, quoted
 from data_pipeline.lexicon.questions import ask
 from data_pipeline.lexicon.vocabulary import is_en
 from data_pipeline.qa.columns import col, table_ref
@@ -65,8 +65,10 @@ class FactQuestions:
         self.year = int(ts.facts["max_time"][:4]) if ts and ts.facts.get("max_time") else None
         # a path down into lines repeats this table's row once per line: its measures and counts would be
         # multiplied, so only paths that keep one row per fact row (up a key, across a bridge) are walked
+        # a role in the middle of a path (the ticket's *assigned* employee's store) would go unsaid: not walked
         self.paths = [p for p in schema.model.paths_from(q) if schema.sem(p.target).kind != "bridge"
-                      and not schema.fans_out(p)]
+                      and not schema.fans_out(p)
+                      and not any(schema.model.relationships[i].role_name for i in p.hops[:-1])]
 
     # ------------------------------------------------------------------------------------------ helpers
     def words(self, **extra) -> dict:
@@ -91,14 +93,24 @@ class FactQuestions:
         """Every way to group this fact: its own dimensions, then each path's target (label or dimension),
         longer paths first (they are the questions a lookup cannot answer)."""
         out = [(g, None, self.base) for g in self.s.dimension_groups(self.q, self.alias)]
-        for p in sorted(self.paths, key=lambda p: -len(p.hops)):
+        for p in sorted(self.paths, key=lambda p: (-len(p.hops), not self._role(p))):
             walk = self.walk_to(p)
             if walk is None:
                 continue
             g = self.s.target_group(p, walk.aliases[p.target])
             if g is not None and g.distinct >= 2:
                 out.append((g, p, walk))
+        # one table reached two ways (the customer's city, the store's city): say whose
+        reached = [p.target for _, p, _ in out if p is not None]
+        for g, p, _ in out:
+            if p is not None and p.via and reached.count(p.target) > 1 and g.words == self.s.noun(p.target):
+                owner = self.s.noun(p.via[-1])
+                g.words = f"{owner} {g.words}" if is_en() else f"{owner}{g.words}"
+                g.plural = plural_label(g.words) if is_en() else g.words
         return out
+
+    def _role(self, p: JoinPath) -> bool:
+        return bool(self.s.model.relationships[p.hops[-1]].role_name)
 
     # ------------------------------------------------------------------------------------------ time
     def trend_recent(self, m: Optional[Measure]) -> list[Draft]:
@@ -242,21 +254,23 @@ class FactQuestions:
         agg2 = f"{case[0]}(CASE WHEN {g.value_sql} = {c2} THEN {case[1][:-1]} END)"
         sql = (f"SELECT {agg1} AS value_1,\n       {agg2} AS value_2\n{w.from_sql}"
                f"{where([*w.live, f'{g.value_sql} IN ({c1}, {c2})'])}")
-        words = self.words(m=m.words, c=g.words, v1=quoted(v1, False), v2=quoted(v2, False))
+        words = self.words(m=m.words, c=g.words, v1=quoted(v1, not c1.startswith("'")),
+                           v2=quoted(v2, not c2.startswith("'")))
         return [self.draft(ask("compare", **words), sql, w, "compare")]
 
     def filter_value(self, m: Measure, g: Group, w: Walk, in_year: bool) -> list[Draft]:
         if not g.values or not g.value_sql:
             return []
         v = g.values[0]
-        cond = [*w.live, f"{g.value_sql} = {g.literal(self.s, v)}"]
+        value = g.literal(self.s, v)
+        cond = [*w.live, f"{g.value_sql} = {value}"]
         if in_year:
             if not self.axis or not self.year:
                 return []
             cond += _year_range(self.time_expr(w), self.year)
         sql = f"SELECT {m.sql} AS value\n{w.from_sql}{where(cond)}"
         key = "filter_group_year" if in_year else "filter_value"
-        words = self.words(m=m.words, g=g.words, c=g.words, v=quoted(v, False), year=self.year)
+        words = self.words(m=m.words, g=g.words, c=g.words, v=quoted(v, not value.startswith("'")), year=self.year)
         return [self.draft(ask(key, **words), sql, w, key)]
 
 

@@ -21,12 +21,22 @@ from data_pipeline.qa.pairs import Pair
 from data_pipeline.semantics.complexity import complexity
 
 SIMPLE_SHARE = 0.10
-MAX_PER_FACT = 30
-MAX_PER_ENTITY = 12
+DEFAULT_PER_TABLE = 8    # app_config.Settings.qa_pairs_per_table
+FACT_FACTOR = 3
 
 
 def _fact_drafts(fq: FactQuestions) -> list[Draft]:
+    """The fact's drafts, most valuable first: its first measure's, one of every other measure's (so a budget
+    still uses each), its counts, then the rest."""
+    primary, others, counts = _fact_parts(fq)
+    firsts = [d[0] for d in others if d]
+    rest = [x for d in others for x in d[1:]]
+    return primary[:8] + firsts + counts[:3] + primary[8:] + rest + counts[3:]
+
+
+def _fact_parts(fq: FactQuestions) -> tuple[list[Draft], list[list[Draft]], list[Draft]]:
     out: list[Draft] = []
+    others: list[list[Draft]] = []
     groups = fq.groups()
     multi = [g for g in groups if g[1] is not None and len(g[1].hops) >= 2]
     single = [g for g in groups if g not in multi]
@@ -48,7 +58,7 @@ def _fact_drafts(fq: FactQuestions) -> list[Draft]:
             out += _first(fq.filter_value(m, g, w, in_year=True) for g, _, w in multi + single)
         rotation = cycle(["group", "year", "share", "having", "compare", "trend"])
         for k, m2 in enumerate(ms[1:], 1):
-            made = 0
+            made, mine = 0, []
             for _ in range(6):
                 kind = next(rotation)
                 g, _, w = ordered[k % len(ordered)] if ordered else (None, None, None)
@@ -57,21 +67,23 @@ def _fact_drafts(fq: FactQuestions) -> list[Draft]:
                        "having": lambda: fq.having_avg(m2, g, w) if g else [],
                        "compare": lambda: fq.compare(m2, g, w) if g else [],
                        "trend": lambda: fq.trend_recent(m2)}[kind]()
-                out += new
+                mine += new
                 made += len(new)
                 if made >= 2:
                     break
+            others.append(mine)
+    counts: list[Draft] = []
     if fq.s.sem(fq.q).kind == "view":
-        return out                       # a view's rows are often already aggregated: never counted
-    out += fq.count_year() + fq.trend_recent(None)
+        return out, others, counts       # a view's rows are often already aggregated: never counted
+    counts += fq.count_year() + fq.trend_recent(None)
     for g, _, w in ordered[:2]:
-        out += fq.by_group(None, g, w)
+        counts += fq.by_group(None, g, w)
     if ordered:
         g, _, w = ordered[-1]
-        out += fq.having_count(g, w)
+        counts += fq.having_count(g, w)
         if len(ordered) >= 2 and not ms:
-            out += fq.top_per_group(None, ordered[-1], ordered[0])
-    return out
+            counts += fq.top_per_group(None, ordered[-1], ordered[0])
+    return out, others, counts
 
 
 def _first(options) -> list[Draft]:
@@ -83,27 +95,30 @@ def _first(options) -> list[Draft]:
 
 def _entity_drafts(schema: Schema, q: str) -> list[Draft]:
     eq = EntityQuestions(schema, q)
-    out = eq.count() + eq.rank() + eq.bridges() + eq.never() + eq.flags() + eq.nulls()
-    if schema.sem(q).measures:
-        fq = FactQuestions(schema, q)
-        groups = fq.groups()
-        for g, _, w in groups[:2]:
-            out += fq.by_group(fq.measures[0], g, w)
-        if groups:
-            g, _, w = groups[0]
-            out += fq.having_avg(fq.measures[0], g, w)
-    return out
+    fq = FactQuestions(schema, q)
+    groups = fq.groups()
+    by_group: list[Draft] = []
+    m = fq.measures[0] if fq.measures else None
+    for i, (g, _, w) in enumerate(groups[:3]):
+        by_group += fq.by_group(m, g, w) if m or i < 2 else []
+    if m and groups:
+        g, _, w = groups[0]
+        by_group += fq.having_avg(m, g, w)
+    return eq.count() + eq.hierarchy() + by_group[:2] + eq.rank() + eq.bridges() + eq.never() + eq.flags() + \
+        by_group[2:] + eq.nulls()
 
 
-def table_drafts(schema: Schema, q: str) -> list[Draft]:
+def table_drafts(schema: Schema, q: str, per_table: int = DEFAULT_PER_TABLE) -> list[Draft]:
+    """Up to `per_table` drafts of an entity or lookup, three times as many of a fact (its measures and paths
+    carry most of the questions worth asking)."""
     ts = schema.sem(q)
     if ts.kind == "bridge":
         return EntityQuestions(schema, q).bridges()[:1] or []
     if ts.kind in FACT_KINDS and (ts.measures or ts.derived_measures or schema.time_axis(q)):
         drafts = _fact_drafts(FactQuestions(schema, q))
         drafts += EntityQuestions(schema, q).nulls()[:1] + EntityQuestions(schema, q).flags()[:1]
-        return drafts[:MAX_PER_FACT]
-    return _entity_drafts(schema, q)[:MAX_PER_ENTITY]
+        return drafts[:FACT_FACTOR * per_table]
+    return _entity_drafts(schema, q)[:per_table]
 
 
 def _edges(schema: Schema, hops: Sequence[int]) -> list[str]:
@@ -121,14 +136,15 @@ def to_pair(schema: Schema, d: Draft, theme: Optional[str]) -> Pair:
                                     "complexity": complexity(d.sql)})
 
 
-def model_pairs(schema: Schema, tables: Sequence[str], theme: Optional[str] = None) -> list[Pair]:
+def model_pairs(schema: Schema, tables: Sequence[str], theme: Optional[str] = None,
+                per_table: int = DEFAULT_PER_TABLE) -> list[Pair]:
     """The pairs of `tables` (qualified names in the model), in the run's language."""
     out: list[Pair] = []
     seen: set[str] = set()
     for q in tables:
         if q not in schema.tables:
             continue
-        for d in table_drafts(schema, q):
+        for d in table_drafts(schema, q, per_table):
             if d.question not in seen:
                 seen.add(d.question)
                 out.append(to_pair(schema, d, theme))

@@ -74,7 +74,7 @@ class Schema:
 
     def plural(self, q: str) -> str:
         noun = self.noun(q)
-        if is_en() and re.search(r"(ed|ing|data|info|information|list)$", noun):
+        if is_en() and re.search(r"(ed|data|info|information|list)$", noun):
             return noun                     # "order details extended", "sales data": no plural to add
         return table_plural(self.tables[q])
 
@@ -231,8 +231,13 @@ class Schema:
         role = None
         if last.target == path.target and last.role_name:
             role = last.role_name.get("en" if is_en() else "zh")
-        g = self.label_group(path.target, alias, role) or next(iter(self.dimension_groups(path.target, alias, False)),
-                                                               None)
+        g = self.label_group(path.target, alias, role)
+        if g is None:
+            g = next(iter(self.dimension_groups(path.target, alias, False)), None)
+            if g is not None and role:               # the opening employee's job title, not any employee's
+                dim = self.col_noun(path.target, g.value_col[1])
+                g.words = f"{role} {dim}" if is_en() else f"{role}{dim}"
+                g.plural = _plural(g.words)
         if g is not None and last.target == path.target and len(last.columns) == 1:
             fk = self.model.column(last.source, last.columns[0])
             if fk is not None and fk.cardinality:          # only the parents the children point at

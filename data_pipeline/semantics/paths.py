@@ -79,19 +79,18 @@ def build_paths(tables: Sequence[Table], model: SemanticModel) -> tuple[list[Rel
     for source, ts in model.tables.items():
         if ts.kind == "bridge":
             continue
-        seen = {source}
+        # one path per (target, last foreign key): a book's language and its original language are two
+        seen = {(source, None)}
         queue = deque([(source, [], [])])         # (table, hops, tables visited after the source)
         found = 0
         while queue and found < MAX_PATHS_PER_TABLE:
             here, hops, via = queue.popleft()
             for nxt, walked in moves.get(here, []):
-                if nxt in seen or len(hops) + len(walked) > MAX_HOPS:
+                if (nxt, walked[-1]) in seen or nxt == source or nxt in via or len(hops) + len(walked) > MAX_HOPS:
                     continue
-                seen.add(nxt)
+                seen.add((nxt, walked[-1]))
                 steps = hops + walked
                 middle = via + ([rels[walked[0]].source] if len(walked) == 2 else [])
-                if len(walked) == 1 and rels[walked[0]].source == nxt:     # went down into a line
-                    pass
                 paths.append(JoinPath(source, nxt, steps, middle, _phrase(source, nxt, middle, model, rels,
                                                                           steps[-1])))
                 found += 1

@@ -87,7 +87,7 @@ def _rule_based(ctx: StepContext, tables: list[Table], model: SemanticModel
         ctx.check_cancelled()
         started = time.monotonic()
         own, _ = work[theme.topic_name]
-        made = model_pairs(schema, [t.qualified for t in own], theme.topic_name)
+        made = model_pairs(schema, [t.qualified for t in own], theme.topic_name, ctx.settings.qa_pairs_per_table)
         pairs.extend(made)
         ctx.progress(0.1 + 0.8 * i / len(themes), f"theme {i}/{len(themes)}: {theme.topic_name}")
         ctx.logger.info(f"theme {i}/{len(themes)} '{theme.topic_name}': {len(made)} pairs "
