@@ -61,15 +61,13 @@ def model_measures(task_dir: Path) -> dict[str, list[str]]:
         return {}
     model = json.loads(path.read_text(encoding="utf-8"))
     out: dict[str, list[str]] = {}
-    tables = model.get("tables", [])
-    for t in tables.values() if isinstance(tables, dict) else tables:
-        if t.get("kind") not in ("fact", "event", "line"):
+    for qualified, t in (model.get("tables") or {}).items():
+        if t.get("kind") not in ("event", "line"):
             continue
-        name = str(t.get("name") or t.get("table", "")).split(".")[-1]
-        cols = t.get("columns", [])
-        for c in cols.values() if isinstance(cols, dict) else cols:
-            if "measure" in str(c.get("role", "")):
-                out.setdefault(name, []).append(c["name"])
+        name = qualified.split(".")[-1]
+        for col, c in (t.get("columns") or {}).items():
+            if c.get("role") in ("additive_measure", "non_additive_measure"):
+                out.setdefault(name, []).append(col)
     return out
 
 
@@ -168,6 +166,9 @@ def main() -> None:
             print(f"{name}: {len(tables)} tables ready in {time.perf_counter() - t0:.1f}s", flush=True)
             for lang in args.languages.split(","):
                 task_dir, outcome, wall = run_task(settings, ctx, home, name, url, tables, lang)
+                if not list(task_dir.glob("qs_*_pair.json")):
+                    print(f"  {lang}: {outcome}, no pairs (see {task_dir}/data_pipeline.log)", flush=True)
+                    continue
                 quality = json.loads((task_dir / "quality_report.json").read_text(encoding="utf-8"))
                 pairs = json.loads(sorted(task_dir.glob("qs_*_pair.json"))[-1].read_text(encoding="utf-8"))
                 declared = measures if measures is not None else (model_measures(task_dir) or None)

@@ -7,6 +7,8 @@ lexicon, never qa/ (tests/test_layout.py).
     paths.py       relationships (FK graph with role names) and join paths up to four hops, with phrases
     build.py       `build_semantic_model(tables, language, overrides)`: table kinds, roles, facts, paths
     complexity.py  a pair's complexity level from its SQL (simple, moderate, complex, highly complex)
+    render.py      the model for people: lines for each table's `_detail.md`, a section of `metadata_detail.md`
+    upload.py      checks on a user's edited `semantic_model.json` (shape, nothing dropped) and marking its edits
 """
 from data_pipeline.semantics.build import build_semantic_model
 from data_pipeline.semantics.complexity import complexity

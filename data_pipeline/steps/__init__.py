@@ -45,6 +45,10 @@ STEP_OUTPUTS: dict[str, tuple[str, ...]] = {
     "training_load": ("training_load_*.log",),
 }
 
+# Files a step rewrites on every run but that a re-run (clean_previous) or a cancel must not delete: they carry the
+# user's edits, which the step reads back (ddl_generation keeps `semantic_model.json`'s overrides).
+KEPT_ON_CLEAN: tuple[str, ...] = ("semantic_model.json",)
+
 
 def output_owner(name: str):
     """The step owning a task-directory file name, or None: literal names first, then globs in step order."""

@@ -23,6 +23,7 @@ from data_pipeline.schema.ddl_render import render_ddl, render_md
 from data_pipeline.schema.metadata_file import METADATA_FILE, write_metadata_txt
 from data_pipeline.schema.model import SNAPSHOT_FILE, Table, save_snapshot
 from data_pipeline.semantics import MODEL_FILE, build_semantic_model, read_model, write_model
+from data_pipeline.semantics.render import table_lines
 from data_pipeline.steps import STEP_OUTPUTS
 from data_pipeline.steps.base import OutputFile, StepContext, StepResult, StepWarning
 
@@ -159,6 +160,7 @@ def run(ctx: StepContext) -> StepResult:
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
     save_snapshot(ctx.task_dir / SNAPSHOT_FILE, done, meta)
     model_warnings = _write_semantic_model(ctx, done, language)
+    _document_semantics(ctx, done, language)
     ctx.progress(1.0, f"{len(done)}/{len(refs)} tables done")
     duration = round(time.monotonic() - started, 2)
     summary = {
@@ -203,6 +205,21 @@ def _write_semantic_model(ctx: StepContext, tables: list[Table], language: str) 
                     ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())), len(model.relationships),
                     len(model.join_paths), len((overrides or {}).get("tables") or {}), time.monotonic() - started)
     return warnings
+
+
+def _document_semantics(ctx: StepContext, tables: list[Table], language: str) -> None:
+    """Each `_detail.md` again, now naming the table's kind, label, measures and event time from the model."""
+    try:
+        model = read_model(ctx.task_dir)
+    except ValueError:   # just written by this step; nothing to add when it cannot be read
+        return
+    if model is None:
+        return
+    generator = generator_label(ctx.llm, language)
+    for t in tables:
+        write_text(ctx.task_dir / f"{t.file_stem}_detail.md",
+                   render_md(t, source_label=table_label(t, generator, language), language=language,
+                             semantics=table_lines(model, t.qualified, language)))
 
 
 def coverage_warnings(listed: int, access: table_access.TableAccess, missing: list, failed: list[dict]

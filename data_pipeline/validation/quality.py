@@ -14,7 +14,8 @@
   with the reason: name, comment, values or the view column they are computed from) and of the columns withheld
   as secrets (never sampled or profiled);
 - the `{stem}.ddl` files: an existing database comment counts as kept when its text appears in the table's
-  DDL file (without DDL files, when the snapshot still carries it as the effective comment).
+  DDL file, verbatim or as a SQL literal with its quotes doubled (without DDL files, when the snapshot still
+  carries it as the effective comment).
 Rates are fractions in [0, 1] rounded to 4 places; null means unknown, never zero.
 """
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any, Optional
 
 from data_pipeline.qa import pair_quality
 from data_pipeline.qa.pairs import latest_pairs_file, read_pairs, sidecar_path
+from data_pipeline.schema.ddl_render import literal
 from data_pipeline.schema.model import SNAPSHOT_FILE, Table, load_snapshot
 
 QUALITY_FILE = "quality_report.json"
@@ -121,7 +123,9 @@ def _comment_section(task_dir: Path, tables: list[Table]) -> dict:
         ddl_text[t.qualified] = path.read_text(encoding="utf-8") if path.is_file() else None
     has_ddl = all(v is not None for v in ddl_text.values()) and bool(tables)
     if has_ddl:
-        kept = sum(1 for t, text in existing if text.strip() in ddl_text[t.qualified])
+        # verbatim, or as the COMMENT ON statement writes it (quotes doubled inside the SQL literal)
+        kept = sum(1 for t, text in existing
+                   if text.strip() in ddl_text[t.qualified] or literal(text) in ddl_text[t.qualified])
     else:
         kept = len(existing)  # the snapshot model prefers the database comment over a generated one
     return {"columns_total": len(columns), "columns_with_comment": with_comment,
