@@ -56,7 +56,8 @@ class FactQuestions:
         self.s, self.q = schema, q
         self.axis = schema.time_axis(q)
         base = schema.walk(q, extra=self.axis[0] if self.axis and self.axis[0] != q else None)
-        self.base: Walk = base or schema.walk(q)
+        self.base: Walk = base or schema.walk(q)         # with the time axis's table joined
+        self.plain: Walk = schema.walk(q)
         self.alias = self.base.aliases[q]
         self.measures: list[Measure] = schema.measures(q, self.alias)
         self.noun, self.plural = schema.noun(q), schema.plural(q)
@@ -77,9 +78,13 @@ class FactQuestions:
     def time_expr(self, walk: Walk) -> str:
         return col(self.axis[1], walk.aliases[self.axis[0]])
 
-    def walk_to(self, *paths: Optional[JoinPath]) -> Optional[Walk]:
-        extra = self.axis[0] if self.axis and self.axis[0] != self.q else None
+    def walk_to(self, *paths: Optional[JoinPath], timed: bool = False) -> Optional[Walk]:
+        """A walk along `paths`; `timed` adds the join to the table holding the time axis (a line's event)."""
+        extra = self.axis[0] if timed and self.axis and self.axis[0] != self.q else None
         return self.s.walk(self.q, *paths, extra=extra)
+
+    def timed(self, w: Walk) -> Optional[Walk]:
+        return self.walk_to(*w.paths, timed=True)
 
     def _recent(self, walk: Walk) -> str:
         t_ref = table_ref(self.s.tables[self.axis[0]])
@@ -92,7 +97,7 @@ class FactQuestions:
     def groups(self) -> list[tuple[Group, Optional[JoinPath], Walk]]:
         """Every way to group this fact: its own dimensions, then each path's target (label or dimension),
         longer paths first (they are the questions a lookup cannot answer)."""
-        out = [(g, None, self.base) for g in self.s.dimension_groups(self.q, self.alias)]
+        out = [(g, None, self.plain) for g in self.s.dimension_groups(self.q, self.alias)]
         for p in sorted(self.paths, key=lambda p: (-len(p.hops), not self._role(p))):
             walk = self.walk_to(p)
             if walk is None:
@@ -105,10 +110,15 @@ class FactQuestions:
         # one table reached two ways (the customer's city, the store's city): say whose
         reached = [p.target for _, p, _ in out if p is not None]
         for g, p, _ in out:
-            if p is not None and p.via and reached.count(p.target) > 1 and g.words == self.s.noun(p.target):
-                owner = self.s.noun(p.via[-1])
-                g.words = f"{owner} {g.words}" if is_en() else f"{owner}{g.words}"
-                g.plural = plural_label(g.words) if is_en() else g.words
+            if p is None or not p.via or reached.count(p.target) < 2:
+                continue
+            owner = self.s.noun(p.via[-1])
+            if not g.words.lower().startswith(owner.lower()):
+                words = g.words
+                if words.lower().startswith(self.s.noun(p.target).lower()) and words != self.s.noun(p.target):
+                    words = words[len(self.s.noun(p.target)):].strip()       # 地址区县 -> 门店区县
+                g.words = f"{owner}'s {words}" if is_en() else f"{owner}所属{words}"
+                g.plural = f"{owner}'s {plural_label(words)}" if is_en() else g.words
         return out
 
     def _role(self, p: JoinPath) -> bool:
@@ -175,11 +185,11 @@ class FactQuestions:
     def by_group(self, m: Optional[Measure], g: Group, w: Walk, in_year: bool = False) -> list[Draft]:
         sel, pos = _group_sql(g)
         agg, alias = (m.sql, "value") if m else (self._count(w), "record_count")
-        cond = list(w.live)
         if in_year:
-            if not self.axis or not self.year:
+            w = self.timed(w) if self.axis and self.year else None
+            if w is None:
                 return []
-            cond += _year_range(self.time_expr(w), self.year)
+        cond = list(w.live) + (_year_range(self.time_expr(w), self.year) if in_year else [])
         n = top_n(g.distinct)
         limit = f"\nLIMIT {n}" if n else ""
         sql = f"SELECT {sel}, {agg} AS {alias}\n{w.from_sql}{where(cond)}\nGROUP BY {pos}\nORDER BY {alias} DESC{limit}"
@@ -239,6 +249,7 @@ class FactQuestions:
         h2 = self.s.target_group(hp, w.aliases[hp.target]) if hp else h
         if g2 is None or h2 is None:
             return []
+        g2.words, g2.plural, h2.words, h2.plural = g.words, g.plural, h.words, h.plural   # named as in groups()
         n = 3
         agg = m.sql if m else "COUNT(*)"
         g_expr = g2.exprs()[0]
@@ -272,11 +283,11 @@ class FactQuestions:
             return []
         v = g.values[0]
         value = g.literal(self.s, v)
-        cond = [*w.live, f"{g.value_sql} = {value}"]
         if in_year:
-            if not self.axis or not self.year:
+            w = self.timed(w) if self.axis and self.year else None
+            if w is None:
                 return []
-            cond += _year_range(self.time_expr(w), self.year)
+        cond = [*w.live, f"{g.value_sql} = {value}"] + (_year_range(self.time_expr(w), self.year) if in_year else [])
         sql = f"SELECT {m.sql} AS value\n{w.from_sql}{where(cond)}"
         key = "filter_group_year" if in_year else "filter_value"
         words = self.words(m=m.words, g=g.words, c=g.words, v=quoted(v, not value.startswith("'")), year=self.year)

@@ -58,6 +58,7 @@ class Walk:
     live: list[str]
     tables: list[str]
     hops: list[int] = field(default_factory=list)    # relationships joined
+    paths: tuple = ()                                  # the JoinPaths walked (without the extra join)
 
 
 class Schema:
@@ -206,7 +207,8 @@ class Schema:
                 parts.append(f"JOIN {table_ref(self.tables[nxt], aliases[nxt])} ON {on}")
                 here = nxt
         live = [c for q, a in aliases.items() for c in soft_delete_conditions(self.tables[q], a)]
-        return Walk("FROM " + "\n".join(parts), aliases, live, list(aliases), sorted(via.values()))
+        return Walk("FROM " + "\n".join(parts), aliases, live, list(aliases), sorted(via.values()),
+                    tuple(p for p in paths if p is not None))
 
     def crosses_bridge(self, walk: Walk) -> bool:
         return any(self.model.tables[self.model.relationships[i].source].kind == "bridge" for i in walk.hops)
