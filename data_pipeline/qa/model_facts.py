@@ -107,10 +107,19 @@ class FactQuestions:
                 g.distinct = min(g.distinct, self.s.sem(self.q).rows or g.distinct)
             if g is not None and g.distinct >= 2:
                 out.append((g, p, walk))
-        # one table reached two ways (the customer's city, the store's city): say whose
-        reached = [p.target for _, p, _ in out if p is not None]
-        for g, p, _ in out:
-            if p is None or not p.via or reached.count(p.target) < 2:
+        # one table reached two ways (the customer's city, the store's city): say whose, where the words
+        # would otherwise be the same ("patient gender" and "doctor gender" already differ)
+        said = [g.words for g, p, _ in out if p is not None]
+        dropped = set()
+        for k, (g, p, _) in enumerate(out):
+            if p is None or not p.via or said.count(g.words) < 2:
+                continue
+            if g.words != self.s.noun(p.target):
+                # a dimension reached twice (the prescription's doctor's gender, the visit's doctor's gender):
+                # asked along the shortest path only
+                shortest = min(len(q.hops) for h, q, _ in out if q is not None and h.words == g.words)
+                if len(p.hops) > shortest:
+                    dropped.add(k)
                 continue
             owner = self.s.noun(p.via[-1])
             if not g.words.lower().startswith(owner.lower()):
@@ -119,7 +128,7 @@ class FactQuestions:
                     words = words[len(self.s.noun(p.target)):].strip()       # 地址区县 -> 门店区县
                 g.words = f"{owner}'s {words}" if is_en() else f"{owner}所属{words}"
                 g.plural = f"{owner}'s {plural_label(words)}" if is_en() else g.words
-        return out
+        return [x for k, x in enumerate(out) if k not in dropped]
 
     def _role(self, p: JoinPath) -> bool:
         return bool(self.s.model.relationships[p.hops[-1]].role_name)
