@@ -91,7 +91,7 @@ method 方式|read 读取|mode 模式|means 方式|way 方式|option 选项|answ
 stage 阶段|phase 阶段|area 面积|floor 楼层|term 期限|rental 租赁|genre 流派|publisher 出版社|segment 细分群体
 unitprice 单价|invoiceline 发票明细|playlisttrack 播放列表曲目|mediatype 媒体类型|billingaddress 账单地址
 shipper 承运商|shippers 承运商|extended 扩展|album 专辑|albums 专辑|vendor 供应商|vendors 供应商|sku 商品SKU
-receipt 收据|salesperson 销售人员|support 支持|rep 代表|reps 代表|standard 标准|discontinued 已停售|shipvia 承运商|territories 销售区域|headcount 人数|onhand 在库
+receipt 收据|salesperson 销售人员|header 主表|entity 实体|business 业务|guid GUID|row 行|offer 优惠|measure 度量|scrap 报废|culture 语言文化|support 支持|rep 代表|reps 代表|standard 标准|discontinued 已停售|shipvia 承运商|territories 销售区域|headcount 人数|onhand 在库
 """
 
 GLOSSARY: dict[str, str] = {}
@@ -146,7 +146,8 @@ def has_cjk(text: Optional[str]) -> bool:
 
 def words(name: str) -> list[str]:
     """Lower-case words of an identifier: snake_case, camelCase, digits apart from letters only where a word
-    ends ("orderID2" -> order, id, 2; "d00_t1" -> d00, t1: a code stays one word)."""
+    ends ("orderID2" -> order, id, 2; "d00_t1" -> d00, t1: a code stays one word); a run-together lower-case
+    word the glossary knows every piece of is split too ("salesorderheader" -> sales, order, header)."""
     out: list[str] = []
     for part in _SEPARATORS.split(name):
         if not part:
@@ -154,8 +155,27 @@ def words(name: str) -> list[str]:
         if has_cjk(part) or re.fullmatch(r"[a-z]+\d+|[A-Z]+\d+|[a-z]\d+[a-z]?\d*", part):
             out.append(part.lower())
             continue
-        out.extend(w.lower() for w in _CAMEL.findall(part))
+        for w in _CAMEL.findall(part):
+            out.extend(_compound(w.lower()))
     return out
+
+
+def _known(piece: str) -> bool:
+    return (len(piece) >= 3 or piece in ("id", "no")) and (piece in GLOSSARY or singular(piece) in GLOSSARY)
+
+
+def _compound(word: str) -> list[str]:
+    """`word` cut into the fewest glossary words (each of 3+ letters, or id/no), else `word` whole."""
+    if len(word) < 6 or not word.isalpha() or word in GLOSSARY or singular(word) in GLOSSARY:
+        return [word]
+    best: list[Optional[list[str]]] = [[]] + [None] * len(word)
+    for end in range(1, len(word) + 1):
+        for start in range(max(0, end - 16), end):
+            if best[start] is not None and _known(word[start:end]):
+                cut = best[start] + [word[start:end]]
+                if best[end] is None or len(cut) < len(best[end]):
+                    best[end] = cut
+    return best[-1] if best[-1] and len(best[-1]) >= 2 else [word]
 
 
 def singular(word: str) -> str:
