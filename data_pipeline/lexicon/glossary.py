@@ -120,7 +120,7 @@ PHRASES: dict[tuple[str, ...], tuple[str, str]] = {
     ("rental", "rate"): ("租赁费率", "rental rate"), ("replacement", "cost"): ("重置成本", "replacement cost"),
     ("special", "features"): ("特别功能", "special features"), ("floor", "area"): ("营业面积", "floor area"),
     ("job", "title"): ("职位", "job title"), ("shipping", "fee"): ("运费", "shipping fee"),
-    ("total", "fee"): ("总费用", "total fee"), ("total", "cost"): ("总成本", "total cost"),
+    ("ship", "via"): ("承运商", "shipper"), ("total", "fee"): ("总费用", "total fee"), ("total", "cost"): ("总成本", "total cost"),
     ("total", "sales"): ("总销售额", "total sales"), ("total", "amount"): ("总金额", "total amount"), ("total", "price"): ("总价", "total price"),
     ("temperature", "c"): ("温度（℃）", "temperature (°C)"), ("temperature", "f"): ("温度（℉）", "temperature (°F)"),
     ("temp", "c"): ("温度（℃）", "temperature (°C)"), ("weight", "kg"): ("重量（千克）", "weight (kg)"),

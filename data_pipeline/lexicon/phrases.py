@@ -106,3 +106,19 @@ def joined(items: list[str]) -> str:
     if not is_en():
         return "、".join(items)
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+_KEEP_S = re.compile(r"(ss|us|is|ics|news|series|data|sales|species|status|bus|gas)$", re.I)
+
+
+def singular_en(phrase: str) -> str:
+    """An English noun phrase with its last word in the singular ("order details" -> "order detail",
+    "territories" -> "territory"); words that only look plural ("status", "sales", "analysis") stay."""
+    head, _, last = phrase.rpartition(" ")
+    if not re.fullmatch(r"[A-Za-z]+", last or "") or len(last) <= 3 or _KEEP_S.search(last):
+        return phrase
+    for suffix, repl in (("ies", "y"), ("sses", "ss"), ("xes", "x"), ("ches", "ch"), ("shes", "sh"), ("s", "")):
+        if last.lower().endswith(suffix):
+            last = last[: -len(suffix)] + repl
+            break
+    return f"{head} {last}" if head else last

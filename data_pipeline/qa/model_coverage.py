@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Optional, Sequence
 
+from data_pipeline.lexicon.glossary import pluralize
 from data_pipeline.lexicon.questions import ask
 from data_pipeline.lexicon.vocabulary import is_en
 from data_pipeline.qa.columns import col, soft_delete_conditions, table_ref
@@ -57,7 +58,7 @@ def edge_draft(s: Schema, i: int, r: Relationship) -> Optional[Draft]:
     count = f"COUNT(DISTINCT {key})" if len(r.target_columns) == 1 else f"COUNT(DISTINCT ({key}))"
     sql = f"SELECT {count} AS parent_count\n{walk.from_sql}{where(walk.live)}"
     parent_noun = role or s.noun(parent)
-    parents = s.plural(parent) if not role else (f"{role}s" if is_en() else role)
+    parents = s.plural(parent) if not role else (pluralize(role) if is_en() else role)
     question = ask("edge_distinct", parent=parent_noun, parents=parents, child=child_noun if not is_en() else
                    child_noun)
     return Draft(question, sql, walk.tables, "edge_distinct", tuple(walk.hops))

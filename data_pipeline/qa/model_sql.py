@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from data_pipeline.lexicon.glossary import words
-from data_pipeline.lexicon.phrases import plural_label
+from data_pipeline.lexicon.glossary import pluralize
+from data_pipeline.lexicon.phrases import plural_label, singular_en
 from data_pipeline.lexicon.vocabulary import column_noun, is_en, table_noun, table_plural
 from data_pipeline.qa.columns import col, literal, soft_delete_conditions, table_ref
 from data_pipeline.schema.model import Table
@@ -71,12 +72,15 @@ class Schema:
 
     # ------------------------------------------------------------------------------------------ names
     def noun(self, q: str) -> str:
-        return table_noun(self.tables[q])
+        noun = table_noun(self.tables[q])
+        return singular_en(noun) if is_en() else noun          # "employees" -> an employee
 
     def plural(self, q: str) -> str:
         noun = self.noun(q)
         if is_en() and re.search(r"(ed|\bdata|\binfo|\binformation|\blist)$", noun):
             return noun                     # "order details extended", "sales data": no plural to add
+        if is_en() and re.fullmatch(r"[A-Za-z][A-Za-z '’()-]*", noun):
+            return pluralize(noun)
         return table_plural(self.tables[q])
 
     def col_noun(self, q: str, name: str) -> str:

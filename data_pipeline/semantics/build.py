@@ -15,7 +15,8 @@ from __future__ import annotations
 import re
 from typing import Optional, Sequence
 
-from data_pipeline.lexicon.glossary import words
+from data_pipeline.lexicon.glossary import singular, words
+from data_pipeline.lexicon.phrases import singular_en
 from data_pipeline.lexicon.vocabulary import role_noun, speaking, table_noun
 from data_pipeline.schema.model import Column, Table
 from data_pipeline.semantics.model import ColumnSemantics, SemanticModel, TableSemantics, merge_overrides
@@ -46,9 +47,12 @@ def _column_semantics(c: Column, table: Table, role: str, by_q: dict[str, Table]
                 with speaking(lang):
                     names[lang] = role_noun(fk, parent)
             with speaking("en"):
-                parent_en = table_noun(parent).lower()
+                parent_en = singular_en(table_noun(parent).lower())
+            with speaking("zh"):
+                parent_zh = table_noun(parent)
             # dept_id -> department: an abbreviation of the parent's own name is no role
-            cs.role_name = names if any(names.values()) and (names.get("en") or "").lower() != parent_en else None
+            same = singular_en((names.get("en") or "").lower()) == parent_en or names.get("zh") == parent_zh
+            cs.role_name = names if any(names.values()) and not same else None
     if role in ("dimension", "flag"):
         cs.top_values = values_of(c)[:10]
     return cs
@@ -59,6 +63,13 @@ def _label(table: Table, roles: dict[str, str]) -> list[str]:
     if labels:
         exact = [n for n in labels if n.lower() in ("name", "title") or n.lower() == f"{table.name.lower()}_name"]
         return [(exact or labels)[0]]
+    own = [singular(w) for w in words(table.name)]
+    for c in table.columns:              # region.region_description: a lookup named by its description
+        ws = [singular(w) for w in words(c.name)]
+        if roles[c.name] in ("free_text", "other", "dimension") and len(ws) >= 2 and ws[-1] in ("description", "desc") \
+                and ws[:-1] == own[-len(ws) + 1:] and not c.pii_kind and is_unique(c, table):
+            roles[c.name] = "label"
+            return [c.name]
     pair = personal_name_pair(table)
     if pair and all(roles[n] in ("label", "personal", "other", "free_text") for n in pair):
         return pair            # a person's name: the label, used only once the user marks it public
@@ -95,6 +106,7 @@ def _kind(table: Table, roles: dict[str, str], event_time: Optional[str], label:
                                                       "dimension", "free_text", "personal")]
     real_time = event_time is not None and roles.get(event_time) == "event_time"
     tw = set(words(table.name))
+    rows = table.row_estimate or 0
     referenced = table.qualified in parents_of_any
     comment = table.comment or ""
     if len({tuple(f.columns) for f in fks}) >= 2 and not substance and not real_time and not referenced:
@@ -109,11 +121,13 @@ def _kind(table: Table, roles: dict[str, str], event_time: Optional[str], label:
             len(table.primary_key) > 1 and set(table.primary_key) & event_keys)):
         return "line"
     person = any(r == "personal" for r in roles.values()) or personal_name_pair(table)
-    if real_time and (measures or fks) and not label and not person:
+    # a name that repeats (an order's ship name) does not make rows things: with a time, measures and two
+    # foreign keys they are events
+    unique_label = len(label) == 1 and table.column(label[0]) is not None and is_unique(table.column(label[0]), table)
+    if real_time and (measures or fks) and not unique_label and not label[1:] and not person:
         return "event"
-    if event_time and measures and fks and not label and not person:
+    if event_time and measures and fks and not unique_label and not label[1:] and not person:
         return "event"
-    rows = table.row_estimate or 0
     meaningful = [n for n, r in roles.items() if r not in ("audit_time", "soft_delete", "identifier")]
     if not measures and not real_time and rows <= LOOKUP_MAX_ROWS and len(meaningful) <= 3 and len(fks) <= 1 \
             and (label or any(r == "dimension" for r in roles.values())):

@@ -39,6 +39,8 @@ _ADDITIVE_ZH = re.compile(r"金额|数量|总额|总价|费用|合计|小计|销
 _PERSONAL_DATE = frozenset("birth birthday dob born hire hired death died anniversary graduation".split())
 _PERSONAL_DATE_ZH = re.compile(r"出生|生日|入职|死亡|毕业|纪念日")
 _LABEL_END = ("name", "title", "label", "caption", "headline")
+_NOT_OWN_NAME = {"ship", "shipping", "billing", "bill", "contact", "delivery", "recipient", "sender", "receiver",
+                 "consignee", "payer", "payee", "file", "host", "user", "display", "nick", "middle", "maiden"}
 _LABEL_ZH = re.compile(r"名称|名字|标题|品名|姓名")
 _FREE_TEXT = frozenset("description desc remark remarks note notes comment comments memo text content body summary "
                        "detail details message reason address url path image photo picture bio feature features "
@@ -137,6 +139,8 @@ def is_label_name(c: Column, table: Optional[Table] = None) -> bool:
     own = [w.lower() for w in words(table.name)] if table is not None else []
     if own and [singular(w) for w in ws] == [singular(w) for w in own[-len(ws):]]:
         return True             # country.country, city.city
+    if ws[0] in _NOT_OWN_NAME and len(ws) > 1:
+        return False            # ship_name, contact_name, billing_name: a name of something else
     if ws[-1] == "title":
         return len(ws) == 1 or ws[:-1] == own[-len(ws) + 1:]
     return ws[-1] in _LABEL_END or bool(_LABEL_ZH.search(c.comment or c.generated_comment or ""))
@@ -170,10 +174,16 @@ def is_unique(c: Column, table: Table) -> bool:
     return rows > 0 and distinct >= 0.95 * rows
 
 
+_OPAQUE = re.compile(r"(\[\]$|^(tsvector|tsquery|bytea|json|jsonb|xml|bit|varbit|point|line|lseg|box|path|polygon|"
+                     r"circle|inet|cidr|macaddr|interval|oid|int2vector|oidvector)\b)")
+
+
 def column_role(c: Column, table: Table) -> str:
     """The column's role (see data_pipeline.semantics.model.ROLES)."""
     if is_soft_delete(c):
         return "soft_delete"
+    if _OPAQUE.search(type_of(c)) and c.name not in fk_columns(table) and c.name not in table.primary_key:
+        return "personal" if c.pii_kind else "other"      # arrays, full-text vectors, binaries: not asked about
     if c.pii_kind:
         return "personal_date" if c.pii_kind == "birth_date" or (is_time(c) and is_personal_date(c)) else "personal"
     if c.name in fk_columns(table):
@@ -192,7 +202,7 @@ def column_role(c: Column, table: Table) -> str:
         if _NOT_MEASURE.search(c.name):
             if re.search(r"(^id$|_id$|_no$|_key$|_code$|number$)", c.name, re.I) and not c.is_enum_like:
                 return "identifier"
-            return "dimension" if c.is_enum_like or (c.distinct_count or 999) <= DIMENSION_MAX else "other"
+            return "dimension" if c.is_enum_like else "other"
         if c.is_enum_like and not name_words(c) & (_ADDITIVE | _NON_ADDITIVE) and not (
                 _ADDITIVE_ZH.search(c.comment or "") or _NON_ADDITIVE_ZH.search(c.comment or "")):
             return "dimension"
