@@ -71,7 +71,7 @@ def _fact_parts(fq: FactQuestions) -> tuple[list[Draft], list[list[Draft]], list
                        "trend": lambda: fq.trend_recent(m2)}[kind]()
                 mine += new
                 made += len(new)
-                if made >= 2:
+                if made >= (2 if len(ms) <= 4 else 1):     # many measures: one question each
                     break
             others.append(mine)
     counts: list[Draft] = []
