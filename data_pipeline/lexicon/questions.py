@@ -61,6 +61,7 @@ QUESTIONS: dict[str, tuple[str, str]] = {
                 "Compare the {m} of {plural} with {c} {v1} against those with {c} {v2}."),
     "filter_value": ("{c}为{v}的{noun}，{m}是多少？", "What is the {m} of {plural} whose {c} is {v}?"),
     "filter_group_year": ("{year}年{g}为{v}的{noun}{m}是多少？", "What was the {m} of {plural} for the {g} {v} in {year}?"),
+    "value_count": ("{c}为{v}的{noun}有多少个？", "How many {plural} have {c} {v}?"),
     "flag_count": ("{flag}为“是”的{noun}有多少个？", "How many {plural} are marked {flag}?"),
     "flag_measure": ("{flag}为“是”的{noun}，{m}是多少？", "What is the {m} of {plural} marked {flag}?"),
     "flag_is_count": ("属于{flag}的{noun}有多少个？", "How many {plural} are marked {flag}?"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Optional
 
+from data_pipeline.lexicon.phrases import quoted
 from data_pipeline.lexicon.questions import ask
 from data_pipeline.lexicon.vocabulary import is_en
 from data_pipeline.qa.columns import col, literal, soft_delete_conditions, table_ref
@@ -164,6 +165,18 @@ class EntityQuestions:
                f"AND {t} < '{year + 1}-01-01'")
         return (f"SELECT COUNT(*) AS {_name(self.q)}_count\nFROM {self.ref}"
                 f"{where([*self._live(), f'NOT EXISTS ({sub})'])}", year, tables)
+
+    def value_count(self) -> list[Draft]:
+        """How many rows have a real value of the table's first dimension (never a personal one)."""
+        for g in self.s.dimension_groups(self.q, "e"):
+            if g.values and g.distinct >= 2:
+                v = g.values[0]
+                value = g.literal(self.s, v)
+                sql = f"SELECT COUNT(*) AS record_count\nFROM {self.ref}{where([*self._live(), f'{g.value_sql} = {value}'])}"
+                words = {"c": g.words, "v": quoted(v, not value.startswith("'")), "noun": self.noun,
+                         "plural": self.plural}
+                return [self._draft(ask("value_count", **words), sql, "value_count")]
+        return []
 
     def hierarchy(self) -> list[Draft]:
         return _hierarchy(self.s, self.q)

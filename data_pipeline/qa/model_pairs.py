@@ -109,7 +109,8 @@ def _entity_drafts(schema: Schema, q: str) -> list[Draft]:
         by_group += fq.having_avg(ms[-1], g, w)
     ranked = [m.column for m in ms[3:]] + [m.column for m in ms[:3]]     # the measures no group asked first
     ranks = eq.rank(ranked)[:1 if len(ms) >= 3 else 2]
-    return eq.count() + eq.hierarchy() + by_group + ranks + eq.bridges() + eq.never() + eq.flags() + eq.nulls()
+    return eq.count() + eq.value_count() + eq.hierarchy() + by_group + ranks + eq.bridges() + eq.never() + \
+        eq.flags() + eq.nulls()
 
 
 def table_drafts(schema: Schema, q: str, per_table: int = DEFAULT_PER_TABLE) -> list[Draft]:
