@@ -169,6 +169,9 @@ def column_noun(column: Column, table: Optional[Table] = None) -> str:
             clause = _ZH_CLAUSE_END.sub("", comment).strip()
             if clause:
                 return clause
+    if column.name.lower() == "title" and table is not None and \
+            any({"first", "last"} & set(words(c.name)) and "name" in words(c.name) for c in table.columns):
+        return "job title" if is_en() else "职位"      # a person's title is their job, not a heading
     if not is_en() and column.name.lower() == "state" and table is not None and \
             any(set(words(c.name)) & _ADDRESS_HINTS for c in table.columns):
         return "州/省"                             # an address's state is a place, not a status
