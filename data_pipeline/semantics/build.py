@@ -60,8 +60,8 @@ def _label(table: Table, roles: dict[str, str]) -> list[str]:
         exact = [n for n in labels if n.lower() in ("name", "title") or n.lower() == f"{table.name.lower()}_name"]
         return [(exact or labels)[0]]
     pair = personal_name_pair(table)
-    if pair and all(roles[n] == "label" for n in pair):
-        return pair
+    if pair and all(roles[n] in ("label", "personal", "other", "free_text") for n in pair):
+        return pair            # a person's name: the label, used only once the user marks it public
     return []
 
 
@@ -197,5 +197,19 @@ def apply_personal(tables: Sequence[Table], model: SemanticModel) -> list[str]:
                 changed.append(f"{t.qualified}.{c.name}")
             elif not cs.personal and c.pii_kind and c.pii_kind != "secret":
                 c.pii_kind, c.pii_source = None, None
+                changed.append(f"{t.qualified}.{c.name}")
+    # a view showing a column the user marked personal shows personal data too (same name, a base table's)
+    marked = {(q.rsplit(".", 1)[0], q.rsplit(".", 1)[1]) for q in changed}
+    for t in tables:
+        ts = model.tables.get(t.qualified)
+        if ts is None or ts.kind != "view":
+            continue
+        for c in t.columns:
+            if not c.pii_kind and any((b, c.name) in marked and model.column(b, c.name).personal
+                                      for b in ts.base_tables if model.column(b, c.name)):
+                c.pii_kind, c.pii_source = "user_marked", "semantic_model"
+                cs = ts.columns.get(c.name)
+                if cs is not None:
+                    cs.personal, cs.role = True, "personal"
                 changed.append(f"{t.qualified}.{c.name}")
     return changed

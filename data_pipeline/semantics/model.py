@@ -193,8 +193,9 @@ def lift_edits(model: SemanticModel) -> None:
             if c.edited_by_user:
                 entry = over.setdefault(q, {}).setdefault("columns", {}).setdefault(name, {})
                 for k in COLUMN_EDITABLE:
-                    if getattr(c, k) is not None:
-                        entry[k] = getattr(c, k)
+                    if getattr(c, k) is None or (k == "role" and c.role == "personal" and not c.personal):
+                        continue        # marked public with its old role left in place: the role follows
+                    entry[k] = getattr(c, k)
 
 
 def merge_overrides(model: SemanticModel, overrides: dict[str, Any]) -> list[str]:
