@@ -152,6 +152,7 @@ def main() -> None:
     try:
         settings = load_settings({"data_home": home, "log_level": "WARNING"}, environ={})
         from data_pipeline.context import build_context
+        from data_pipeline.semantics import complexity
         from tests.realistic_fixtures import FIXTURES, create
 
         ctx = build_context(settings, bootstrap=True, maxconn=4)
@@ -181,7 +182,7 @@ def main() -> None:
                     extra.append(f"{name} {lang}: " + "; ".join(f"{k} {n}" for k, n in others.items()))
                 print(f"  {lang}: {outcome} in {wall:.1f}s, {len(pairs)} pairs", flush=True)
                 for p in random.Random(args.seed).sample(pairs, min(args.show, len(pairs))):
-                    samples.append(f"[{name} {lang} {p.get('meta', {}).get('complexity', '?')}] "
+                    samples.append(f"[{name} {lang} {complexity(p['sql'])}] "
                                    f"{p['question']}\n    {' '.join(p['sql'].split())}")
                 if args.keep:
                     shutil.copytree(task_dir, Path(args.keep) / f"{name}_{lang}", dirs_exist_ok=True)
