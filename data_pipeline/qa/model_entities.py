@@ -41,13 +41,13 @@ class EntityQuestions:
         sql = f"SELECT COUNT(*) AS {_name(self.q)}_count\nFROM {self.ref}{where(self._live())}"
         return [self._draft(ask("count_entity", noun=self.noun, plural=self.plural), sql, "count_entity")]
 
-    def rank(self) -> list[Draft]:
+    def rank(self, order: Optional[list[str]] = None) -> list[Draft]:
         group = self.s.label_group(self.q, "e")
         n = top_n(self.ts.rows or 0)
         if group is None or n is None:
             return []
         out = []
-        for name in self.ts.measures[:2]:
+        for name in [c for c in (order or self.ts.measures) if c in self.ts.columns][:2]:
             m = col(name, "e")
             sql = (f"SELECT {', '.join(group.select)}, {m},\n       RANK() OVER (ORDER BY {m} DESC) AS rank_no\n"
                    f"FROM {self.ref}{where([*self._live(), f'{m} IS NOT NULL'])}\nORDER BY rank_no\nLIMIT {n}")

@@ -98,6 +98,8 @@ class FactQuestions:
             if walk is None:
                 continue
             g = self.s.target_group(p, walk.aliases[p.target])
+            if g is not None:                         # 4 stores are in at most 4 of the 24 cities
+                g.distinct = min(g.distinct, self.s.sem(self.q).rows or g.distinct)
             if g is not None and g.distinct >= 2:
                 out.append((g, p, walk))
         # one table reached two ways (the customer's city, the store's city): say whose
@@ -172,7 +174,7 @@ class FactQuestions:
     # ------------------------------------------------------------------------------------------ groups
     def by_group(self, m: Optional[Measure], g: Group, w: Walk, in_year: bool = False) -> list[Draft]:
         sel, pos = _group_sql(g)
-        agg, alias = (m.sql, "value") if m else ("COUNT(*)", "record_count")
+        agg, alias = (m.sql, "value") if m else (self._count(w), "record_count")
         cond = list(w.live)
         if in_year:
             if not self.axis or not self.year:
@@ -187,6 +189,13 @@ class FactQuestions:
             key = "count_top" if n else "count_by_group"
         words = self.words(m=m.words if m else "", g=g.words, gs=g.plural, n=n, year=self.year)
         return [self.draft(ask(key, **words), sql, w, key)]
+
+    def _count(self, w: Walk) -> str:
+        """COUNT(*), or across a bridge (a playlist's artists) the distinct rows of this table."""
+        key = self.s.sem(self.q).key
+        if self.s.crosses_bridge(w) and len(key) == 1:
+            return f"COUNT(DISTINCT {col(key[0], self.alias)})"
+        return "COUNT(*)"
 
     def share(self, m: Measure, g: Group, w: Walk) -> list[Draft]:
         if not m.additive or g.distinct > 40:
@@ -208,7 +217,7 @@ class FactQuestions:
 
     def having_count(self, g: Group, w: Walk) -> list[Draft]:
         rows = self.s.sem(self.q).rows or 0
-        if g.distinct < 3 or rows < 10:
+        if g.distinct < 3 or rows < 3 * g.distinct or self.s.crosses_bridge(w):
             return []
         k = max(1, int(0.7 * rows / g.distinct))
         if k >= 10:                                          # a round threshold at or below the average size

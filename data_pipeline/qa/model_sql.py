@@ -74,7 +74,7 @@ class Schema:
 
     def plural(self, q: str) -> str:
         noun = self.noun(q)
-        if is_en() and re.search(r"(ed|data|info|information|list)$", noun):
+        if is_en() and re.search(r"(ed|\bdata|\binfo|\binformation|\blist)$", noun):
             return noun                     # "order details extended", "sales data": no plural to add
         return table_plural(self.tables[q])
 
@@ -207,6 +207,9 @@ class Schema:
                 here = nxt
         live = [c for q, a in aliases.items() for c in soft_delete_conditions(self.tables[q], a)]
         return Walk("FROM " + "\n".join(parts), aliases, live, list(aliases), sorted(via.values()))
+
+    def crosses_bridge(self, walk: Walk) -> bool:
+        return any(self.model.tables[self.model.relationships[i].source].kind == "bridge" for i in walk.hops)
 
     def fans_out(self, path: JoinPath) -> bool:
         """Whether walking `path` goes down from a parent into its children (an event into its lines)."""

@@ -120,10 +120,11 @@ def is_flag(c: Column) -> bool:
     if t == "boolean":
         return True
     values = frozenset(str(v).strip().lower() for v in [x.value for x in c.top_values] + list(c.samples))
-    if (is_numeric(c) or is_text(c)) and values and any(values <= f for f in _FLAG_VALUES) and \
-            (c.distinct_count or len(values)) <= 2:
+    if bool(_FLAG_NAME.search(c.name)) and (c.distinct_count or len(values) or 3) <= 2:
         return True
-    return bool(_FLAG_NAME.search(c.name)) and (c.distinct_count or 3) <= 2
+    # both values of a yes/no pair seen, and nothing else (a quantity that is always 1 is no flag)
+    return (is_numeric(c) or is_text(c)) and any(values == f for f in _FLAG_VALUES) and \
+        (c.distinct_count or len(values)) == 2 and not name_words(c) & (_ADDITIVE | _NON_ADDITIVE)
 
 
 def is_label_name(c: Column, table: Optional[Table] = None) -> bool:

@@ -196,7 +196,13 @@ def _write_semantic_model(ctx: StepContext, tables: list[Table], language: str) 
     except ValueError as exc:
         warnings.append(StepWarning("SEMANTIC_MODEL_UNREADABLE", f"the previous {MODEL_FILE} could not be read "
                                     f"and was replaced (its edits are lost): {exc}", [MODEL_FILE]))
-    model = build_semantic_model(tables, language, overrides)
+    try:
+        model = build_semantic_model(tables, language, overrides)
+    except Exception as exc:      # a bug must not cost the DDL: qa_generation builds the model again
+        ctx.logger.error("semantic model not built: %s", first_line(exc), exc_info=True)
+        return warnings + [StepWarning("SEMANTIC_MODEL_FAILED", f"{MODEL_FILE} could not be built "
+                                       f"({type(exc).__name__}); qa_generation builds it from the snapshot",
+                                       [MODEL_FILE])]
     write_model(ctx.task_dir, model)
     kinds: dict[str, int] = {}
     for t in model.tables.values():

@@ -203,8 +203,12 @@ def _load_model(ctx: StepContext, tables: list[Table], lang: str) -> SemanticMod
         raise ValidationFailed(f"{MODEL_FILE} cannot be used: {exc}; fix or delete it, or re-run ddl_generation",
                                message="语义模型文件无法读取") from None
     if model is None:
-        model = build_semantic_model(tables, lang)
-        ctx.logger.info(f"no {MODEL_FILE} in the task directory: built from {SNAPSHOT_FILE}")
+        try:
+            model = build_semantic_model(tables, lang)
+            ctx.logger.info(f"no {MODEL_FILE} in the task directory: built from {SNAPSHOT_FILE}")
+        except Exception:     # a bug must not cost the questions: the older templates cover every table
+            ctx.logger.error(f"no {MODEL_FILE} and none could be built: older templates only", exc_info=True)
+            model = SemanticModel(language=lang)
     else:
         problems = merge_overrides(model, model.overrides)
         for p in problems[:MAX_WARNING_OBJECTS]:

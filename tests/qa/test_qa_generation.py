@@ -49,7 +49,7 @@ def test_rule_based_step_on_demo_db(app_ctx, task_dir, settings):
     s = result.summary
     assert s["source"] == "rule_based" and s["llm_usage"] is None
     assert s["tables_covered"] == s["tables_total"] == 7 and s["fk_edges_covered"] == s["fk_edges_total"] == 5
-    assert s["themes"] >= 2 and s["pairs"] >= 40
+    assert s["themes"] >= 2 and s["pairs"] >= 30     # (a one-valued `version` column is no flag to ask about)
     assert all(s["by_difficulty"][d] > 0 for d in ("aggregate", "group_by", "join", "nested_window"))
 
     pair_file = latest_pairs_file(task_dir)
