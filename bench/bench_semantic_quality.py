@@ -18,7 +18,8 @@ directory and prints one table:
 
 Issue 22's bars: templates <= 15 %, complex + highly >= 30 %, 3+-table joins >= 15 %, 0 agg-id, 0 thin rankings,
 0 bridges counted, 0 ranked flags, keys-only <= 5 %, raw identifiers <= 5 %, 0 doubled words, 100 % execute,
->= 90 % non-empty, no unused measure. `--show N` prints N random pairs per fixture and language for reading.
+>= 90 % non-empty, no unused measure. The other kinds pair_lint finds are listed under the table with their
+counts. `--show N` prints N random pairs per fixture and language for reading.
 """
 from __future__ import annotations
 
@@ -151,11 +152,12 @@ def main() -> None:
     try:
         settings = load_settings({"data_home": home, "log_level": "WARNING"}, environ={})
         from data_pipeline.context import build_context
+        from data_pipeline.semantics import complexity
         from tests.realistic_fixtures import FIXTURES, create
 
         ctx = build_context(settings, bootstrap=True, maxconn=4)
         admin = with_database(ctx.runtime.meta_url, "postgres")
-        rows, samples = [], []
+        rows, samples, extra = [], [], []
         for name in args.fixtures.split(","):
             t0 = time.perf_counter()
             if name == "demo":
@@ -172,11 +174,15 @@ def main() -> None:
                 quality = json.loads((task_dir / "quality_report.json").read_text(encoding="utf-8"))
                 pairs = json.loads(sorted(task_dir.glob("qs_*_pair.json"))[-1].read_text(encoding="utf-8"))
                 declared = measures if measures is not None else (model_measures(task_dir) or None)
-                rows.append(row(name, lang, lint(task_dir, url, lang), quality,
+                report = lint(task_dir, url, lang)
+                rows.append(row(name, lang, report, quality,
                                 None if declared is None else unused_measures(pairs, declared)))
+                others = {k: v["count"] for k, v in report["findings"].items() if k not in FINDING.values()}
+                if others:
+                    extra.append(f"{name} {lang}: " + "; ".join(f"{k} {n}" for k, n in others.items()))
                 print(f"  {lang}: {outcome} in {wall:.1f}s, {len(pairs)} pairs", flush=True)
                 for p in random.Random(args.seed).sample(pairs, min(args.show, len(pairs))):
-                    samples.append(f"[{name} {lang} {p.get('meta', {}).get('complexity', '?')}] "
+                    samples.append(f"[{name} {lang} {complexity(p['sql'])}] "
                                    f"{p['question']}\n    {' '.join(p['sql'].split())}")
                 if args.keep:
                     shutil.copytree(task_dir, Path(args.keep) / f"{name}_{lang}", dirs_exist_ok=True)
@@ -186,6 +192,9 @@ def main() -> None:
             print("  ".join(v.ljust(w) for v, (_, w) in zip(r, COLUMNS)))
         print("bars: tmpl <= 15, cx+hi >= 30, 3+tbl >= 15, aggid/thin/bridge/flag 0, keys <= 5, rawid <= 5, dbl 0, "
               "exec 100, nonem >= 90, no unused measure")
+        if extra:
+            print("other pair_lint findings (read them; some are heuristics' false positives):")
+            print("\n".join("  " + e for e in extra))
         for s in samples:
             print("\n" + s)
         ctx.db.close()

@@ -18,7 +18,8 @@ model_pairs -> model_coverage.
     model_pairs.py   which intents each table gets (rule-based mode), the cap on simple lookups
     model_coverage.py  coverage top-up from the model: a question for each foreign key and table not yet used
     synth.py         older SQL-first templates per table and FK edge (the top-up of tables outside the model)
-    llm.py           the LLM path: one call per theme, answers validated against the schema
+    model_rules.py   the semantic model in the LLM path: its prompt section, the rules an LLM pair must keep
+    llm.py           the LLM path: one call per theme, answers validated against the schema, privacy and model
     rule_plan.py     which theme generates which tables' and edges' pairs, and the coverage top-up
-    detail.py        `metadata_detail.md`: the themes of a run, for people
+    detail.py        `metadata_detail.md`: the themes of a run, then the semantic model, for people
 """

@@ -95,7 +95,7 @@ def _rule_based(ctx: StepContext, tables: list[Table], model: SemanticModel
     return themes, pairs, []
 
 
-def _llm(ctx: StepContext, tables: list[Table], docs: dict[str, str], lang: str
+def _llm(ctx: StepContext, tables: list[Table], docs: dict[str, str], lang: str, model: SemanticModel
          ) -> tuple[list[Theme], list[Pair], list[str], list[dict]]:
     from data_pipeline.qa.llm import generate_theme_pairs
     started = time.monotonic()
@@ -115,7 +115,7 @@ def _llm(ctx: StepContext, tables: list[Table], docs: dict[str, str], lang: str
 
     def one_theme(theme: Theme) -> tuple[list[Pair], list[str]]:
         ctx.check_cancelled()    # a queued theme does not start once the execution is being cancelled
-        return generate_theme_pairs(ctx.llm, theme, tables, docs, ctx.business_context, per_theme, lang)
+        return generate_theme_pairs(ctx.llm, theme, tables, docs, ctx.business_context, per_theme, lang, model)
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="qa_theme") as pool:
         futures = {pool.submit(one_theme, th): (th, time.monotonic()) for th in themes}
@@ -174,7 +174,8 @@ def step_warnings(ctx: StepContext, coverage, problems: list[str], failed: list[
             [f"{f['theme']}: {f['error']}" for f in failed]))
     if problems:
         warnings.append(StepWarning("PAIRS_DROPPED", f"{len(problems)} LLM answers were rejected (not one read-only "
-                                                     f"SELECT, unknown tables, or a malformed theme)", problems))
+                                                     f"SELECT, unknown tables, personal data, a rule of the semantic "
+                                                     f"model, or a malformed theme)", problems))
     for w in warnings:
         names = ", ".join(w.objects[:MAX_WARNING_OBJECTS])
         more = f" (+{len(w.objects) - MAX_WARNING_OBJECTS} more)" if len(w.objects) > MAX_WARNING_OBJECTS else ""
@@ -230,7 +231,7 @@ def _generate(ctx: StepContext, tables: list[Table], docs: dict[str, str], mode:
     ctx.progress(0.0, "themes")
     failed: list[dict] = []
     if ctx.llm is not None:
-        themes, raw, problems, failed = _llm(ctx, tables, docs, lang)
+        themes, raw, problems, failed = _llm(ctx, tables, docs, lang, model)
     else:
         themes, raw, problems = _rule_based(ctx, tables, model)
     dedup = dedupe_pairs(raw)
@@ -260,13 +261,17 @@ def _generate(ctx: StepContext, tables: list[Table], docs: dict[str, str], mode:
     by_difficulty = count_by_difficulty(p.meta.get("difficulty") for p in pairs)
     by_source = {s: sum(1 for p in pairs if p.meta.get("source") == s) for s in ("llm", "rule_based")}
     generator = ctx.llm.describe() if ctx.llm is not None else {"generator": "rule_based"}
+    from data_pipeline.qa.llm import count_rejections
+    rejected = count_rejections(problems)   # LLM answers dropped, by reason (the quality report counts them)
     write_pairs(pair_file, pairs, {"generator": generator, "themes": [t.topic_name for t in themes],
-                                   "dedupe": dedup.counts, "coverage": coverage.as_dict()})
+                                   "dedupe": dedup.counts, "coverage": coverage.as_dict(),
+                                   "llm_rejections": rejected})
     from data_pipeline.schema.metadata_file import write_metadata_txt
     write_metadata_txt(ctx.task_dir, tables, themes=[t.as_metadata() for t in themes])
     summary = {
         "themes": len(themes), "pairs": len(pairs), "by_difficulty": by_difficulty,
         "duplicates_removed": dedup.counts, "pairs_by_source": by_source, "coverage_top_up": top_up,
+        "llm_rejections": rejected,
         "tables_covered": coverage.tables_covered, "tables_total": coverage.tables_total,
         "fk_edges_covered": coverage.fk_edges_covered, "fk_edges_total": coverage.fk_edges_total,
         "source": mode, "question_language": lang, "failed_themes": failed, "pair_file": pair_file.name,

@@ -4,7 +4,8 @@
 - the latest pair file and its sidecar (data_pipeline/qa/pairs.py): pairs out, difficulty (sidecar `difficulty`,
   else `pair_quality.classify_difficulty`), duplicates removed by the generator (sidecar top-level
   `dedupe: {"exact": n, "template": m}` when the generator recorded it) and duplicates still present
-  (`pair_quality.dedupe_pairs` over the output);
+  (`pair_quality.dedupe_pairs` over the output); LLM answers dropped by qa_generation, by reason (sidecar
+  `llm_rejections`: personal data, the semantic model's rules, invalid SQL; null for an older pair file);
 - the newest `sql_validation_*_report.json` made for that same pair file: pairs in, executable and non-empty
   rates, repair success. Without one (validation skipped or not run yet) those numbers are null and
   `validation.status` says "not_run";
@@ -103,6 +104,13 @@ def _duplicates_section(pairs: list, sidecar: dict) -> dict:
             "remaining_in_output": remaining.counts}
 
 
+def _rejections_section(sidecar: dict) -> Optional[dict]:
+    counts = sidecar.get("llm_rejections")
+    if not isinstance(counts, dict):
+        return None    # an older pair file: not known
+    return {"total": sum(int(v) for v in counts.values()), "by_reason": {k: int(v) for k, v in counts.items()}}
+
+
 def _difficulty_section(pairs: list) -> dict:
     known = set(pair_quality.DIFFICULTIES)
     from_meta = sum(1 for p in pairs if p.meta.get("difficulty") in known)
@@ -171,6 +179,9 @@ def build_quality_report(task_dir: Path) -> dict[str, Any]:
         "validation": validation,
         "repair": _repair_section(report),
         "duplicates": _duplicates_section(pairs, sidecar),
+        # LLM answers qa_generation dropped, by reason: invalid_sql, no_task_table, personal_data and the semantic
+        # model's rules (aggregated_identifier, summed_non_additive, ranked_flag, bridge_counted, audit_time_axis)
+        "llm_rejections": _rejections_section(sidecar),
         "difficulty": _difficulty_section(pairs),
     }
     if tables:
@@ -212,6 +223,10 @@ def summary_lines(q: dict[str, Any]) -> list[str]:
                  else "  重复: 生成阶段去重数未记录")
     lines.append(f"        输出中仍存在 完全重复 {dup['remaining_in_output']['exact']} / "
                  f"模板重复 {dup['remaining_in_output']['template']}")
+    rejected = q.get("llm_rejections")
+    if rejected and rejected["total"]:
+        lines.append(f"  大模型答案被丢弃: {rejected['total']} 条（"
+                     + "，".join(f"{k} {v}" for k, v in rejected["by_reason"].items()) + "）")
     if q.get("coverage"):
         c = q["coverage"]
         lines.append(f"  表覆盖: {c['tables_covered']}/{c['tables_total']}  外键边覆盖: "
