@@ -102,3 +102,35 @@ def test_every_package_says_what_it_holds():
         for module in init.parent.glob("*.py"):
             if module.stem != "__init__":
                 assert module.stem in doc, f"{init.relative_to(ROOT)} does not name {module.stem}"
+
+
+# The stages, lowest first: the lexicon (wording) serves all three; schema/ (step 1) knows nothing of the
+# semantic model or the questions; semantics/ (the model) knows nothing of the questions.
+_FORBIDDEN = {
+    "data_pipeline.lexicon": ("data_pipeline.schema", "data_pipeline.semantics", "data_pipeline.qa"),
+    "data_pipeline.schema": ("data_pipeline.semantics", "data_pipeline.qa"),
+    "data_pipeline.semantics": ("data_pipeline.qa",),
+}
+
+
+def _layer_violations(modules: dict[str, Path]) -> list[str]:
+    known = set(modules)
+    bad = []
+    for name, path in modules.items():
+        for layer, forbidden in _FORBIDDEN.items():
+            if name == layer or name.startswith(layer + "."):
+                bad += [f"{name} imports {m}" for m in sorted(_imports(path, name, known))
+                        if any(m == f or m.startswith(f + ".") for f in forbidden)]
+    return bad
+
+
+def test_stages_import_only_downwards():
+    assert _layer_violations(_modules()) == []
+
+
+def test_layer_check_sees_an_upward_import(tmp_path):
+    upward = tmp_path / "upward.py"
+    upward.write_text("def f():\n    from data_pipeline.qa import pairs\n")
+    modules = {"data_pipeline.schema.upward": upward, "data_pipeline.qa": upward, "data_pipeline.qa.pairs": upward}
+    assert _layer_violations(modules) == ["data_pipeline.schema.upward imports data_pipeline.qa",
+                                          "data_pipeline.schema.upward imports data_pipeline.qa.pairs"]

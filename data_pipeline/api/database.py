@@ -24,7 +24,7 @@ from data_pipeline.api import ctx, tool_slots
 from data_pipeline.api.envelope import json_body, ok, parse
 from data_pipeline.schema.ddl_render import render_ddl, render_md, short_type
 from data_pipeline.schema.introspect import introspect, list_tables
-from data_pipeline.qa.glossary import resolve_language
+from data_pipeline.lexicon.glossary import resolve_language
 from data_pipeline.steps.ddl_generation import generator_label, table_label
 from data_pipeline.taskfiles.table_list import TableRef, parse_name
 

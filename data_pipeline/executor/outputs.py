@@ -13,7 +13,7 @@ from typing import Iterable, Optional
 
 from core.db import Database
 from core.task_logging import LOG_FILE_NAME
-from data_pipeline.steps import output_owner
+from data_pipeline.steps import KEPT_ON_CLEAN, output_owner
 from data_pipeline.steps.base import OutputFile
 from data_pipeline.store import outputs as output_store
 
@@ -40,6 +40,11 @@ def matching_files(task_dir: Path, patterns: Iterable[str], step: Optional[str] 
     return list(found)
 
 
+def _not_kept(paths: list[Path], root: Path) -> list[Path]:
+    """Without the files that carry a user's edits (data_pipeline.steps.KEPT_ON_CLEAN): the step reads them back."""
+    return [p for p in paths if p.relative_to(root).as_posix() not in KEPT_ON_CLEAN]
+
+
 def _remove(paths: Iterable[Path], root: Path) -> list[str]:
     removed = []
     for path in paths:
@@ -59,7 +64,7 @@ def clean_step_outputs(db: Optional[Database], task_id: str, task_dir: Path, ste
                        patterns: Iterable[str]) -> list[str]:
     """clean_previous: remove the step's earlier files and their rows in data_pipeline_task_outputs."""
     root = task_dir.resolve()
-    removed = _remove(matching_files(root, patterns, step), root)
+    removed = _remove(_not_kept(matching_files(root, patterns, step), root), root)
     if db is not None:
         output_store.delete_outputs(db, task_id, removed)
         output_store.delete_step_outputs(db, task_id, step)
@@ -72,7 +77,7 @@ def remove_partial_outputs(db: Optional[Database], task_id: str, task_dir: Path,
     an epoch time); older files of an earlier run are kept."""
     root = task_dir.resolve()
     fresh = []
-    for path in matching_files(root, patterns, step):
+    for path in _not_kept(matching_files(root, patterns, step), root):
         try:
             if path.stat().st_mtime >= since - 1.0:
                 fresh.append(path)

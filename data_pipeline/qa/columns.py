@@ -7,7 +7,7 @@ import re
 from datetime import date
 from typing import Optional
 
-from data_pipeline.qa.glossary import singular, words
+from data_pipeline.lexicon.glossary import singular, words
 from data_pipeline.schema.model import Column, Table
 
 _SIMPLE_IDENT = re.compile(r"^[a-z_][a-z0-9_$]*$")

@@ -1,4 +1,5 @@
-"""`metadata_detail.md`: the business themes of a qa_generation run, for people (seed: 业务主题分析详情)."""
+"""`metadata_detail.md`: the business themes of a qa_generation run, for people (seed: 业务主题分析详情), then the
+task's semantic model rendered by semantics.render (table kinds, column roles, measures, event times, join paths)."""
 from __future__ import annotations
 
 import os
@@ -8,6 +9,8 @@ from typing import Sequence
 from data_pipeline.qa.pair_quality import DIFFICULTIES, count_by_difficulty
 from data_pipeline.qa.pairs import Pair
 from data_pipeline.qa.themes import Theme
+from data_pipeline.semantics.model import read_model
+from data_pipeline.semantics.render import render_model
 
 _SOURCE_WORDS = {"rule_based": ("规则生成（未配置大模型，基于外键关系与字段注释）",
                                "rule-based (no LLM configured; from foreign keys and column comments)"),
@@ -81,6 +84,14 @@ def render_metadata_detail(themes: Sequence[Theme], pairs: Sequence[Pair], summa
 
 def write_metadata_detail(path: Path, themes: Sequence[Theme], pairs: Sequence[Pair], summary: dict,
                           generator: dict, business_context: str = "") -> None:
+    """The themes, then the task's semantic model (`semantic_model.json` next to `path`, as the run used it)."""
+    text = render_metadata_detail(themes, pairs, summary, generator, business_context)
+    try:
+        model = read_model(path.parent)
+    except ValueError:   # qa_generation reports an unreadable model itself
+        model = None
+    if model is not None:
+        text += "\n" + "\n".join(render_model(model, summary.get("question_language", "zh"))).rstrip() + "\n"
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(render_metadata_detail(themes, pairs, summary, generator, business_context), encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from data_pipeline.semantics.complexity import complexity
+
 PAIRS_GLOB = "qs_*_pair.json"
 _NAME_RE = re.compile(r"^qs_(?P<db>.+)_(?P<ts>\d{8}_\d{6})_pair\.json$")
 
@@ -75,8 +77,12 @@ def _write_json(path: Path, data: Any) -> None:
 
 
 def write_pairs(path: Path, pairs: list[Pair], extra_meta: Optional[dict] = None) -> None:
-    """Write the flat pair file and its sidecar. Exact-duplicate questions must be removed by the caller."""
+    """Write the flat pair file and its sidecar. Exact-duplicate questions must be removed by the caller. Every
+    pair's `meta.complexity` is set here from its final SQL (`data_pipeline.semantics.complexity`), so a repaired
+    SQL is never described by its draft's level."""
     ids = [p.id for p in pairs]
+    for p in pairs:
+        p.meta["complexity"] = complexity(p.sql)
     if len(set(ids)) != len(ids):
         raise ValueError("duplicate questions in pair list")
     _write_json(Path(path), [{"question": p.question, "sql": p.sql} for p in pairs])

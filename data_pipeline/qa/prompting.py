@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from data_pipeline.qa.pair_quality import fk_edges
-from data_pipeline.qa.vocabulary import display_name
+from data_pipeline.lexicon.vocabulary import display_name
 from data_pipeline.schema.model import Table
 
 DOC_CHARS_PER_TABLE = 6000    # a wide table's Markdown is cut here: the prompt stays within a model's context

@@ -12,8 +12,8 @@ from data_pipeline.qa.pairs import Pair
 from data_pipeline.schema.model import Table
 from data_pipeline.qa.synth import edge_key, edge_pairs, fk_pair, table_pairs
 from data_pipeline.qa.themes import theme_tables
-from data_pipeline.qa.phrases import say
-from data_pipeline.qa.vocabulary import quoted, table_noun
+from data_pipeline.lexicon.phrases import say
+from data_pipeline.lexicon.vocabulary import quoted, table_noun
 
 TOP_UP_THEME = "覆盖补充"   # where a top-up pair is filed when no theme lists its table
 

@@ -1,7 +1,7 @@
 """Rule-based question–SQL synthesis, SQL first, from the schema snapshot alone (no LLM, no DB access).
 
 Every template builds the SQL from the table's real structure and profiled values, then phrases the question
-in the run's language (`data_pipeline.qa.phrases`, nouns from `vocabulary`). The column roles come from
+in the run's language (`data_pipeline.lexicon.phrases`, nouns from `vocabulary`). The column roles come from
 generic rules only:
 - measure: a numeric column that is not a key, not enum-like and not named like a code/type/flag/version;
   summed only when additive (a price, rate, temperature or score is averaged: `columns.is_additive`);
@@ -27,8 +27,8 @@ from data_pipeline.schema.model import Column, ForeignKey, Table
 from data_pipeline.qa.columns import (TOP_N, categories, col, fk_columns, is_additive, is_creation_time,
                                      is_soft_delete, label_column, literal, measures, soft_delete_conditions,
                                      table_ref, time_column, usable_values)
-from data_pipeline.qa.phrases import joined, month, quoted, say
-from data_pipeline.qa.vocabulary import column_noun, identifier_noun, is_en, role_noun, table_noun, table_plural
+from data_pipeline.lexicon.phrases import joined, month, quoted, say
+from data_pipeline.lexicon.vocabulary import column_noun, identifier_noun, is_en, role_noun, table_noun, table_plural
 
 LIST_LIMIT = 50          # rows a "which are they" listing returns (stated in the question)
 GROUP_LIMIT = 20         # a join grouped by a parent with more rows than this lists its top groups only

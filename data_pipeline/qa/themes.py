@@ -6,7 +6,7 @@ Two sources, labelled in `Theme.source`:
   asked about on its own too). Names and entities come from table and column comments.
 - `llm_themes(llm, tables, docs, business_context, count)`: one LLM call over the tables' Markdown docs.
 
-Names come from `data_pipeline.qa.vocabulary`; column roles from `data_pipeline.qa.columns`.
+Names come from `data_pipeline.lexicon.vocabulary`; column roles from `data_pipeline.qa.columns`.
 """
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from pydantic import BaseModel, Field
 
 from data_pipeline.schema.model import Table
 from data_pipeline.qa.columns import categories, label_column, measures
-from data_pipeline.qa.glossary import LANGUAGE_NAMES
+from data_pipeline.lexicon.glossary import LANGUAGE_NAMES
 from data_pipeline.qa.prompting import ask_json, table_docs
-from data_pipeline.qa.vocabulary import column_noun, display_name, is_en, table_noun, table_plural, table_title
+from data_pipeline.lexicon.vocabulary import column_noun, display_name, is_en, table_noun, table_plural, table_title
 from data_pipeline.taskfiles.table_list import TableRef
 
 MAX_THEME_TABLES = 6

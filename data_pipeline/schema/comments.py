@@ -3,9 +3,9 @@
 Contract: a comment that exists in the database (`Table.comment`, `Column.comment`) is kept as introspection
 left it (`schema.pii` masks PII-shaped substrings) and never touched; only missing ones get a
 `generated_comment`, and `comment_source` records where each came from (database, llm, rule_based). Generated
-comments are in the task's language (zh default, en; see `data_pipeline.qa.glossary.resolve_language`). Nothing
+comments are in the task's language (zh default, en; see `data_pipeline.lexicon.glossary.resolve_language`). Nothing
 here knows a business domain: the rule-based generator reads conventional audit names, the built-in glossary
-of schema words (data_pipeline/qa/glossary.py), the table's foreign-key targets and profiled values; a name the
+of schema words (data_pipeline/lexicon/glossary.py), the table's foreign-key targets and profiled values; a name the
 glossary cannot fully translate is quoted and said to be unconfirmed rather than half translated or guessed.
 An LLM failure raises `core.errors.LLMError` for that table; its text never becomes a comment.
 """
@@ -18,7 +18,8 @@ from typing import Optional
 from pydantic import BaseModel, Field
 
 from core.errors import LLMError
-from data_pipeline.qa.glossary import LANGUAGE_NAMES, en_phrase, singular, words, zh_phrase
+from data_pipeline.lexicon.glossary import LANGUAGE_NAMES, en_phrase, singular, words, zh_phrase
+from data_pipeline.schema.ddl_render import first_line
 from data_pipeline.schema.model import Column, Table
 
 RULE_BASED = "rule_based"
@@ -59,7 +60,7 @@ def _en_sentence(text: str) -> str:
 def table_label(table: Optional[Table], name: str, language: str = "zh") -> str:
     """A short name for a table in `language`: its comment (in that language) without parentheses and a
     trailing 表, else its name through the glossary (quoted in Chinese when the glossary cannot translate it)."""
-    comment = _PAREN.sub("", (table.effective_comment if table else "") or "").strip()
+    comment = _PAREN.sub("", first_line((table.effective_comment if table else "") or "")).strip()
     if comment and bool(_CJK.search(comment)) == (language == "zh"):
         if language == "en":
             return re.sub(r"\s+(table|view)$", "", comment, flags=re.I)
@@ -160,10 +161,12 @@ def rule_table_comment(table: Table, tables_by_name: dict[tuple[str, str], Table
 # the words of `describe` per output language; the sentence is built the same way in both
 _DESCRIBE_WORDS = {
     "zh": {"named": "{name}（{label}）", "rows": "：共{approx} {rows} 行数据", "approx": "约", "columns": "{n} 个字段",
-           "primary_key": "主键为 {cols}", "references": "{cols} 关联 {table}({ref})", "sep": "，", "end": "。",
+           "primary_key": "主键为 {cols}", "references": "{cols} 关联 {table}({ref})", "sep": "，", "clause": "；",
+           "end": "。",
            "kinds": {"view": "（视图）", "materialized_view": "（物化视图）", "partitioned_table": "（分区表）"}},
     "en": {"named": "{name} ({label})", "rows": ": {approx}{rows} rows", "approx": "about ", "columns": "{n} columns",
            "primary_key": "primary key {cols}", "references": "{cols} references {table}({ref})", "sep": ", ",
+           "clause": "; ",
            "end": ".", "kinds": {"view": " (view)", "materialized_view": " (materialized view)",
                                  "partitioned_table": " (partitioned table)"}},
 }
@@ -179,11 +182,17 @@ def describe(table: Table, language: str = "zh") -> str:
         parts[0] += words["rows"].format(approx="" if table.row_count_exact else words["approx"], rows=rows)
     parts.append(words["columns"].format(n=len(table.columns)))
     if table.primary_key:
-        parts.append(words["primary_key"].format(cols=", ".join(table.primary_key)))
-    for fk in table.foreign_keys:
-        cols = fk.columns[0] if len(fk.columns) == 1 else f"({', '.join(fk.columns)})"
-        parts.append(words["references"].format(cols=cols, table=fk.ref_table, ref=", ".join(fk.ref_columns)))
-    return words["sep"].join(parts) + words["kinds"].get(table.kind, "") + words["end"]
+        parts.append(words["primary_key"].format(cols=key_columns(table.primary_key)))
+    refs = [words["references"].format(cols=key_columns(fk.columns), table=fk.ref_table, ref=", ".join(fk.ref_columns))
+            for fk in table.foreign_keys]
+    # the foreign keys after a clause of their own: a composite key's columns never run into them
+    text = words["sep"].join(parts) + (words["clause"] + words["sep"].join(refs) if refs else "")
+    return text + words["kinds"].get(table.kind, "") + words["end"]
+
+
+def key_columns(columns: list[str]) -> str:
+    """A key's columns as one item: `id`, or `(order_id, line_no)` for a composite key."""
+    return columns[0] if len(columns) == 1 else f"({', '.join(columns)})"
 
 
 def apply_rule_based(table: Table, tables_by_name: dict[tuple[str, str], Table], language: str = "zh") -> int:

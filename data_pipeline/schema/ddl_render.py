@@ -13,7 +13,7 @@ English gets "Columns:", "primary key", "[generated]", not Chinese labels around
 from __future__ import annotations
 
 import re
-from typing import Iterable, Optional
+from typing import Iterable, Optional, Sequence
 
 from data_pipeline.schema.model import Column, Table
 
@@ -72,6 +72,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "samples": ("示例: {values}", "e.g. {values}"),
     "notes": ("字段补充说明：", "Notes:"),
     "is_primary_key": ("{columns} 为主键", "{columns}: primary key"),
+    "is_composite_key": ("复合主键：({columns})", "composite primary key: ({columns})"),
     "is_unique": ("{columns} 取值唯一", "{columns}: unique"),
     "references": ("{columns} 关联 {ref}", "{columns} references {ref}"),
     "enum_declared": ("{column} 为枚举字段，可选值：{values}", "{column} is an enumeration, allowed values: {values}"),
@@ -125,6 +126,16 @@ def qualified(schema: str, name: str) -> str:
 def literal(text: str) -> str:
     """A SQL string literal (standard_conforming_strings on): single quotes doubled."""
     return "'" + text.replace("'", "''") + "'"
+
+
+def first_line(text: str) -> str:
+    """The first non-empty line of a comment: its name; the lines after it explain (a heading has one line)."""
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
+def _item_text(text: str) -> str:
+    """A comment inside a Markdown list item: its later lines indented so they continue the item."""
+    return "\n  ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 def _comment_lines(text: str) -> list[str]:
@@ -265,13 +276,15 @@ def _values(values: Iterable[str], limit: int) -> str:
     return ", ".join(v.replace("\n", " ") for v in list(values)[:limit])
 
 
-def render_md(table: Table, *, source_label: str = "", language: str = "zh") -> str:
+def render_md(table: Table, *, source_label: str = "", language: str = "zh", semantics: Sequence[str] = ()) -> str:
     """The seeds' `_detail.md`: `## name（中文名）`, description, field list with type, comment, flags, samples,
-    then 字段补充说明 (keys, enum values, generated-comment note)."""
-    title = table.effective_comment
+    then 字段补充说明 (keys, enum values, generated-comment note), then `semantics` (the semantic model's lines
+    for the table: kind, label, measures, event time) when given."""
+    title = first_line(table.effective_comment or "")
     lines = [word("heading", language, name=table.name, title=title) if title else f"## {table.name}"]
     if table.description:
-        lines.append(table.description)
+        lines.append(" ".join(table.description.split("\n")))
+    lines += [line.strip() for line in (table.effective_comment or "").splitlines()[1:] if line.strip()]
     if table.schema != "public":
         lines.append(word("schema", language, schema=table.schema))
     lines.append(word("columns", language))
@@ -281,7 +294,7 @@ def render_md(table: Table, *, source_label: str = "", language: str = "zh") -> 
             flags.append(word("primary_key", language))
         if not col.nullable:
             flags.append(word("not_null", language))
-        text = f"- {col.name} ({short_type(col)}) - {col.effective_comment or word('no_comment', language)}"
+        text = f"- {col.name} ({short_type(col)}) - {_item_text(col.effective_comment or '') or word('no_comment', language)}"
         if not col.comment and col.generated_comment:
             text += f" {word('generated', language)}"
         if flags:
@@ -297,6 +310,7 @@ def render_md(table: Table, *, source_label: str = "", language: str = "zh") -> 
         # a blank line first: without it Markdown reads the heading as a continuation of the last field bullet
         lines += ["", word("notes", language)]
         lines.extend(f"- {n}" for n in notes)
+    lines.extend(semantics)
     if source_label:
         lines.append("")
         lines.append(word("source", language, label=source_label))
@@ -305,8 +319,10 @@ def render_md(table: Table, *, source_label: str = "", language: str = "zh") -> 
 
 def _notes(table: Table, language: str = "zh") -> list[str]:
     notes = []
-    if table.primary_key:
-        notes.append(word("is_primary_key", language, columns=", ".join(table.primary_key)))
+    if len(table.primary_key) > 1:
+        notes.append(word("is_composite_key", language, columns=", ".join(table.primary_key)))
+    elif table.primary_key:
+        notes.append(word("is_primary_key", language, columns=table.primary_key[0]))
     for uk in table.unique_keys:
         notes.append(word("is_unique", language, columns=", ".join(uk)))
     for fk in table.foreign_keys:

@@ -55,13 +55,17 @@ DEPENDENCIES: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
 # lists literally belongs to that step even when another step's glob also matches it (qa's metadata_detail.md vs
 # ddl's *_detail.md).
 STEP_OUTPUTS: dict[str, tuple[str, ...]] = {
-    "ddl_generation": ("*.ddl", "*_detail.md", "metadata.txt", "schema_snapshot.json"),
+    "ddl_generation": ("*.ddl", "*_detail.md", "metadata.txt", "schema_snapshot.json", "semantic_model.json"),
     "qa_generation": ("qs_*_pair.json", "qs_*_pair.meta.json", "qs_*_pair.json.backup", "metadata_detail.md"),
     "sql_validation": ("sql_validation_*_summary.log", "sql_validation_*_report.json", "file_modifications_*.log",
                        "quality_report.json"),
     "training_load": ("training_load_*.log", "eval_holdout.json"),
     "evaluation": ("evaluation_report.json", "evaluation_report.md"),
 }
+
+# Files a step rewrites on every run but that a re-run (clean_previous) or a cancel must not delete: they carry the
+# user's edits, which the step reads back (ddl_generation keeps `semantic_model.json`'s overrides).
+KEPT_ON_CLEAN: tuple[str, ...] = ("semantic_model.json",)
 
 
 def output_owner(name: str):

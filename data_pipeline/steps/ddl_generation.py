@@ -16,12 +16,14 @@ from pathlib import Path
 from core.db import first_line
 from core.errors import AppError, TableListMissing
 from data_pipeline.schema import access as table_access
-from data_pipeline.qa.glossary import resolve_language
+from data_pipeline.lexicon.glossary import resolve_language
 from data_pipeline.schema import comments
 from data_pipeline.schema import introspect as introspection
 from data_pipeline.schema.ddl_render import render_ddl, render_md
 from data_pipeline.schema.metadata_file import METADATA_FILE, write_metadata_txt
 from data_pipeline.schema.model import SNAPSHOT_FILE, Table, save_snapshot
+from data_pipeline.semantics import MODEL_FILE, build_semantic_model, read_model, write_model
+from data_pipeline.semantics.render import table_lines
 from data_pipeline.steps import STEP_OUTPUTS
 from data_pipeline.steps.base import OutputFile, StepContext, StepResult, StepWarning
 
@@ -157,6 +159,8 @@ def run(ctx: StepContext) -> StepResult:
     meta = {"generator": generator, "comment_source": source, "business_context": ctx.business_context,
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
     save_snapshot(ctx.task_dir / SNAPSHOT_FILE, done, meta)
+    model_warnings = _write_semantic_model(ctx, done, language)
+    _document_semantics(ctx, done, language)
     ctx.progress(1.0, f"{len(done)}/{len(refs)} tables done")
     duration = round(time.monotonic() - started, 2)
     summary = {
@@ -176,7 +180,52 @@ def run(ctx: StepContext) -> StepResult:
         outputs.append(OutputFile(f"{t.file_stem}_detail.md", "md", f"{t.qualified} 表结构说明"))
     outputs.append(OutputFile(METADATA_FILE, "txt", "表结构元数据摘要（SQL 脚本）", is_primary=True))
     outputs.append(OutputFile(SNAPSHOT_FILE, "json", "表结构快照（供后续步骤读取）"))
-    return StepResult(summary=summary, outputs=outputs, warnings=coverage_warnings(len(refs), access, missing, failed))
+    outputs.append(OutputFile(MODEL_FILE, "json", "语义模型（表类型、列角色、关联路径；可编辑）"))
+    return StepResult(summary=summary, outputs=outputs,
+                      warnings=coverage_warnings(len(refs), access, missing, failed) + model_warnings)
+
+
+def _write_semantic_model(ctx: StepContext, tables: list[Table], language: str) -> list[StepWarning]:
+    """`semantic_model.json`, built anew; a user's edits in the previous file (its `overrides`) are kept."""
+    started = time.monotonic()
+    warnings: list[StepWarning] = []
+    overrides: dict = {}
+    try:
+        previous = read_model(ctx.task_dir)
+        overrides = previous.overrides if previous is not None else {}
+    except ValueError as exc:
+        warnings.append(StepWarning("SEMANTIC_MODEL_UNREADABLE", f"the previous {MODEL_FILE} could not be read "
+                                    f"and was replaced (its edits are lost): {exc}", [MODEL_FILE]))
+    try:
+        model = build_semantic_model(tables, language, overrides)
+    except Exception as exc:      # a bug must not cost the DDL: qa_generation builds the model again
+        ctx.logger.error("semantic model not built: %s", first_line(exc), exc_info=True)
+        return warnings + [StepWarning("SEMANTIC_MODEL_FAILED", f"{MODEL_FILE} could not be built "
+                                       f"({type(exc).__name__}); qa_generation builds it from the snapshot",
+                                       [MODEL_FILE])]
+    write_model(ctx.task_dir, model)
+    kinds: dict[str, int] = {}
+    for t in model.tables.values():
+        kinds[t.kind] = kinds.get(t.kind, 0) + 1
+    ctx.logger.info("semantic model: %s; %d relationships, %d join paths; %d user overrides; %.2f s",
+                    ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())), len(model.relationships),
+                    len(model.join_paths), len((overrides or {}).get("tables") or {}), time.monotonic() - started)
+    return warnings
+
+
+def _document_semantics(ctx: StepContext, tables: list[Table], language: str) -> None:
+    """Each `_detail.md` again, now naming the table's kind, label, measures and event time from the model."""
+    try:
+        model = read_model(ctx.task_dir)
+    except ValueError:   # just written by this step; nothing to add when it cannot be read
+        return
+    if model is None:
+        return
+    generator = generator_label(ctx.llm, language)
+    for t in tables:
+        write_text(ctx.task_dir / f"{t.file_stem}_detail.md",
+                   render_md(t, source_label=table_label(t, generator, language), language=language,
+                             semantics=table_lines(model, t.qualified, language)))
 
 
 def coverage_warnings(listed: int, access: table_access.TableAccess, missing: list, failed: list[dict]

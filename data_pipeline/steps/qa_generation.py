@@ -21,18 +21,24 @@ from pathlib import Path
 from typing import Sequence
 
 from core.db import database_name
-from core.errors import AppError, LLMError, StepDependencyNotMet
+from core.errors import AppError, LLMError, StepDependencyNotMet, ValidationFailed
 from data_pipeline.qa.pair_quality import compute_coverage, count_by_difficulty, dedupe_pairs
 from data_pipeline.qa.pairs import Pair, pairs_file_name, write_pairs
 from data_pipeline.qa.detail import write_metadata_detail
 from data_pipeline.schema.model import SNAPSHOT_FILE, Table, load_snapshot
-from data_pipeline.qa.rule_plan import add_top_up, coverage_pairs, plan_theme_work, theme_pairs
+from data_pipeline.semantics import MODEL_FILE, SemanticModel, build_semantic_model, read_model
+from data_pipeline.semantics.build import apply_personal
+from data_pipeline.semantics.model import merge_overrides
+from data_pipeline.qa.model_pairs import cap_simple, model_pairs
+from data_pipeline.qa.model_sql import Schema
+from data_pipeline.qa.model_coverage import model_top_up
+from data_pipeline.qa.rule_plan import TOP_UP_THEME, add_top_up, coverage_pairs, plan_theme_work
 from data_pipeline.steps import STEP_OUTPUTS
 from data_pipeline.steps.base import (MAX_WARNING_OBJECTS, OutputFile, StepCancelled, StepContext, StepResult,
                                       StepWarning)
 from data_pipeline.qa.themes import Theme, llm_themes, rule_based_themes, theme_tables
-from data_pipeline.qa.glossary import resolve_language
-from data_pipeline.qa.vocabulary import display_name, speaking
+from data_pipeline.lexicon.glossary import resolve_language
+from data_pipeline.lexicon.vocabulary import display_name, speaking
 
 OUTPUT_PATTERNS = STEP_OUTPUTS["qa_generation"]  # declared once in data_pipeline/steps/__init__.py
 THEME_COUNT = 5          # themes asked of the LLM (the seeds' 5 themes x 10 pairs)
@@ -70,17 +76,18 @@ def _load_inputs(task_dir: Path) -> tuple[list[Table], dict[str, str]]:
     return tables, docs
 
 
-def _rule_based(ctx: StepContext, tables: list[Table]) -> tuple[list[Theme], list[Pair], list[str]]:
+def _rule_based(ctx: StepContext, tables: list[Table], model: SemanticModel
+                ) -> tuple[list[Theme], list[Pair], list[str]]:
     themes = rule_based_themes(tables, ctx.business_context)
     ctx.logger.info(f"rule-based themes: {len(themes)} from the foreign-key graph of {len(tables)} tables")
     work = plan_theme_work(themes, tables)
-    per_table = ctx.settings.qa_pairs_per_table
+    schema = Schema(model, tables)
     pairs: list[Pair] = []
     for i, theme in enumerate(themes, 1):
         ctx.check_cancelled()
         started = time.monotonic()
-        own, children = work[theme.topic_name]
-        made = theme_pairs(theme.topic_name, own, children, tables, per_table)
+        own, _ = work[theme.topic_name]
+        made = model_pairs(schema, [t.qualified for t in own], theme.topic_name, ctx.settings.qa_pairs_per_table)
         pairs.extend(made)
         ctx.progress(0.1 + 0.8 * i / len(themes), f"theme {i}/{len(themes)}: {theme.topic_name}")
         ctx.logger.info(f"theme {i}/{len(themes)} '{theme.topic_name}': {len(made)} pairs "
@@ -88,7 +95,7 @@ def _rule_based(ctx: StepContext, tables: list[Table]) -> tuple[list[Theme], lis
     return themes, pairs, []
 
 
-def _llm(ctx: StepContext, tables: list[Table], docs: dict[str, str], lang: str
+def _llm(ctx: StepContext, tables: list[Table], docs: dict[str, str], lang: str, model: SemanticModel
          ) -> tuple[list[Theme], list[Pair], list[str], list[dict]]:
     from data_pipeline.qa.llm import generate_theme_pairs
     started = time.monotonic()
@@ -108,7 +115,7 @@ def _llm(ctx: StepContext, tables: list[Table], docs: dict[str, str], lang: str
 
     def one_theme(theme: Theme) -> tuple[list[Pair], list[str]]:
         ctx.check_cancelled()    # a queued theme does not start once the execution is being cancelled
-        return generate_theme_pairs(ctx.llm, theme, tables, docs, ctx.business_context, per_theme, lang)
+        return generate_theme_pairs(ctx.llm, theme, tables, docs, ctx.business_context, per_theme, lang, model)
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="qa_theme") as pool:
         futures = {pool.submit(one_theme, th): (th, time.monotonic()) for th in themes}
@@ -167,7 +174,8 @@ def step_warnings(ctx: StepContext, coverage, problems: list[str], failed: list[
             [f"{f['theme']}: {f['error']}" for f in failed]))
     if problems:
         warnings.append(StepWarning("PAIRS_DROPPED", f"{len(problems)} LLM answers were rejected (not one read-only "
-                                                     f"SELECT, unknown tables, or a malformed theme)", problems))
+                                                     f"SELECT, unknown tables, personal data, a rule of the semantic "
+                                                     f"model, or a malformed theme)", problems))
     for w in warnings:
         names = ", ".join(w.objects[:MAX_WARNING_OBJECTS])
         more = f" (+{len(w.objects) - MAX_WARNING_OBJECTS} more)" if len(w.objects) > MAX_WARNING_OBJECTS else ""
@@ -181,8 +189,35 @@ def run(ctx: StepContext) -> StepResult:
     mode = "llm" if ctx.llm is not None else "rule_based"
     lang = question_language(ctx, tables)
     ctx.logger.info(f"qa_generation ({mode}, questions in {lang}) on {len(tables)} tables, {len(docs)} detail docs")
+    model = _load_model(ctx, tables, lang)
     with speaking(lang):
-        return _generate(ctx, tables, docs, mode, lang, started)
+        return _generate(ctx, tables, docs, mode, lang, started, model)
+
+
+def _load_model(ctx: StepContext, tables: list[Table], lang: str) -> SemanticModel:
+    """The task's `semantic_model.json` as the user left it (built from the snapshot when there is none); its
+    personal/public marks are applied to the tables before any question is asked."""
+    try:
+        model = read_model(ctx.task_dir)
+    except ValueError as exc:
+        raise ValidationFailed(f"{MODEL_FILE} cannot be used: {exc}; fix or delete it, or re-run ddl_generation",
+                               message="语义模型文件无法读取") from None
+    if model is None:
+        try:
+            model = build_semantic_model(tables, lang)
+            ctx.logger.info(f"no {MODEL_FILE} in the task directory: built from {SNAPSHOT_FILE}")
+        except Exception:     # a bug must not cost the questions: the older templates cover every table
+            ctx.logger.error(f"no {MODEL_FILE} and none could be built: older templates only", exc_info=True)
+            model = SemanticModel(language=lang)
+    else:
+        problems = merge_overrides(model, model.overrides)
+        for p in problems[:MAX_WARNING_OBJECTS]:
+            ctx.logger.warning(f"{MODEL_FILE} override not applied: {p}")
+    changed = apply_personal(tables, model)
+    if changed:
+        ctx.logger.info(f"{MODEL_FILE}: personal/public marks of {len(changed)} columns applied: "
+                        f"{', '.join(changed[:MAX_WARNING_OBJECTS])}")
+    return model
 
 
 def question_language(ctx: StepContext, tables: Sequence[Table]) -> str:
@@ -192,20 +227,25 @@ def question_language(ctx: StepContext, tables: Sequence[Table]) -> str:
 
 
 def _generate(ctx: StepContext, tables: list[Table], docs: dict[str, str], mode: str, lang: str,
-              started: float) -> StepResult:
+              started: float, model: SemanticModel) -> StepResult:
     ctx.progress(0.0, "themes")
     failed: list[dict] = []
     if ctx.llm is not None:
-        themes, raw, problems, failed = _llm(ctx, tables, docs, lang)
+        themes, raw, problems, failed = _llm(ctx, tables, docs, lang, model)
     else:
-        themes, raw, problems = _rule_based(ctx, tables)
+        themes, raw, problems = _rule_based(ctx, tables, model)
     dedup = dedupe_pairs(raw)
+    if ctx.llm is None:
+        dedup.kept[:] = cap_simple(dedup.kept)
     coverage = compute_coverage([p.sql for p in dedup.kept], tables)
     top_up = 0
     if not coverage.complete:
         # the top-up is never deduplicated away: it is there because nothing kept covers its table or edge
-        top_up = add_top_up(dedup.kept, coverage_pairs(tables, coverage.missing_tables, coverage.missing_fk_edges,
-                                                       _theme_of(themes, tables)))
+        theme_of = _theme_of(themes, tables)
+        from_model, left_tables, left_edges = model_top_up(Schema(model, tables), coverage.missing_tables,
+                                                           coverage.missing_fk_edges, theme_of, TOP_UP_THEME)
+        top_up = add_top_up(dedup.kept, from_model + coverage_pairs(tables, sorted(left_tables), sorted(left_edges),
+                                                                    theme_of))
         ctx.logger.info(f"coverage top-up: {top_up} rule-based pairs for {len(coverage.missing_tables)} tables "
                         f"and {len(coverage.missing_fk_edges)} FK edges not covered")
         coverage = compute_coverage([p.sql for p in dedup.kept], tables)
@@ -221,13 +261,17 @@ def _generate(ctx: StepContext, tables: list[Table], docs: dict[str, str], mode:
     by_difficulty = count_by_difficulty(p.meta.get("difficulty") for p in pairs)
     by_source = {s: sum(1 for p in pairs if p.meta.get("source") == s) for s in ("llm", "rule_based")}
     generator = ctx.llm.describe() if ctx.llm is not None else {"generator": "rule_based"}
+    from data_pipeline.qa.llm import count_rejections
+    rejected = count_rejections(problems)   # LLM answers dropped, by reason (the quality report counts them)
     write_pairs(pair_file, pairs, {"generator": generator, "themes": [t.topic_name for t in themes],
-                                   "dedupe": dedup.counts, "coverage": coverage.as_dict()})
+                                   "dedupe": dedup.counts, "coverage": coverage.as_dict(),
+                                   "llm_rejections": rejected})
     from data_pipeline.schema.metadata_file import write_metadata_txt
     write_metadata_txt(ctx.task_dir, tables, themes=[t.as_metadata() for t in themes])
     summary = {
         "themes": len(themes), "pairs": len(pairs), "by_difficulty": by_difficulty,
         "duplicates_removed": dedup.counts, "pairs_by_source": by_source, "coverage_top_up": top_up,
+        "llm_rejections": rejected,
         "tables_covered": coverage.tables_covered, "tables_total": coverage.tables_total,
         "fk_edges_covered": coverage.fk_edges_covered, "fk_edges_total": coverage.fk_edges_total,
         "source": mode, "question_language": lang, "failed_themes": failed, "pair_file": pair_file.name,

@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 from core.errors import FileTooLarge, InvalidFileName, TaskAlreadyRunning, UnsupportedFileType, ValidationFailed
+from data_pipeline.semantics.model import MODEL_FILE, read_model
+from data_pipeline.semantics.upload import MAX_PROBLEMS, mark_edits, model_problems
 from data_pipeline.taskfiles import safety as file_safety
 from data_pipeline.steps import output_owner
 from data_pipeline.store import outputs as output_store
@@ -49,7 +51,8 @@ DESCRIPTIONS: tuple[tuple[str, str], ...] = (
     ("data_pipeline.log", "任务执行日志"), ("task_config.json", "任务配置"), ("task_result.json", "任务结果"),
     ("table_list.txt", "表清单"), ("qs_*_pair.json", "Question-SQL训练数据对"),
     ("qs_*_pair.meta.json", "Question-SQL对元数据"), ("*.ddl", "DDL建表语句"), ("*_detail.md", "表结构说明文档"),
-    ("*.md", "Markdown文档"), ("schema_snapshot.json", "数据库结构快照"), ("vector_bak/*.csv", "向量表备份"),
+    ("*.md", "Markdown文档"), ("schema_snapshot.json", "数据库结构快照"), ("semantic_model.json", "语义模型（可编辑）"),
+    ("vector_bak/*.csv", "向量表备份"),
     ("sql_validation*", "SQL验证报告"), ("eval_holdout.json", "评估留出的问答对"),
     ("evaluation_report.*", "检索与SQL准确率评估报告"), ("evaluation_history.json", "各嵌入模型的评估结果"),
     ("*.bak*", "备份文件"),
@@ -265,7 +268,10 @@ def save_upload(db, *, task_id: str, task_dir: Path, file_name: str, data: bytes
     check_upload_name(file_name)
     if running:
         raise TaskAlreadyRunning("files cannot be replaced while the task is running")
-    check_text(data, file_name)
+    text = check_text(data, file_name)
+    model_edits = None
+    if file_name == MODEL_FILE:
+        data, model_edits = _checked_model(text, task_dir)
     if not task_dir.is_dir():
         task_dir.mkdir(parents=True, exist_ok=True)
     with file_safety.directory_lock(task_dir):  # backup + replace of one name never interleave
@@ -290,10 +296,30 @@ def save_upload(db, *, task_id: str, task_dir: Path, file_name: str, data: bytes
             db, task_id=task_id, execution_id=None, step_name=row["step_name"], file_name=backup_name,
             file_type="backup", file_size=bst.st_size, content_hash=None,
             description=f"{file_name} 上传覆盖前的备份", is_primary=False)
-    return {"task_id": task_id, "file_name": file_name, "action": action, "overwrite_mode": overwrite_mode,
-            "backup_file": backup_name, "file_size": st.st_size, "file_type": row["file_type"],
-            "step": row["step_name"], "content_hash": digest, "uploaded_at": _iso(st.st_mtime),
-            "download_url": f"{URL_PREFIX}/{task_id}/files/{file_name}"}
+    answer = {"task_id": task_id, "file_name": file_name, "action": action, "overwrite_mode": overwrite_mode,
+              "backup_file": backup_name, "file_size": st.st_size, "file_type": row["file_type"],
+              "step": row["step_name"], "content_hash": digest, "uploaded_at": _iso(st.st_mtime),
+              "download_url": f"{URL_PREFIX}/{task_id}/files/{file_name}"}
+    if model_edits is not None:
+        answer["model_edits"] = model_edits
+    return answer
+
+
+def _checked_model(text: str, task_dir: Path) -> tuple[bytes, list[str]]:
+    """An uploaded `semantic_model.json` that can be used (400 with every problem otherwise), its edits against the
+    task's current model marked `edited_by_user` (they survive re-runs): (bytes to store, what was marked)."""
+    try:
+        current = read_model(task_dir) if task_dir.is_dir() else None
+    except ValueError:   # the file there now is unreadable: the upload replaces it, nothing to keep
+        current = None
+    data = json.loads(text)
+    problems = model_problems(data, current)
+    if problems:
+        more = f"; and {len(problems) - MAX_PROBLEMS} more" if len(problems) > MAX_PROBLEMS else ""
+        raise ValidationFailed(f"{MODEL_FILE} cannot be used: {'; '.join(problems[:MAX_PROBLEMS])}{more}",
+                               invalid_params=["file"], message="语义模型文件格式不正确")
+    marked = mark_edits(data, current)
+    return json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8"), marked
 
 
 class _ChunkSink:

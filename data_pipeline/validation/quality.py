@@ -4,7 +4,8 @@
 - the latest pair file and its sidecar (data_pipeline/qa/pairs.py): pairs out, difficulty (sidecar `difficulty`,
   else `pair_quality.classify_difficulty`), duplicates removed by the generator (sidecar top-level
   `dedupe: {"exact": n, "template": m}` when the generator recorded it) and duplicates still present
-  (`pair_quality.dedupe_pairs` over the output);
+  (`pair_quality.dedupe_pairs` over the output); LLM answers dropped by qa_generation, by reason (sidecar
+  `llm_rejections`: personal data, the semantic model's rules, invalid SQL; null for an older pair file);
 - the newest `sql_validation_*_report.json` made for that same pair file: pairs in, executable and non-empty
   rates, repair success. Without one (validation skipped or not run yet) those numbers are null and
   `validation.status` says "not_run";
@@ -14,7 +15,8 @@
   with the reason: name, comment, values or the view column they are computed from) and of the columns withheld
   as secrets (never sampled or profiled);
 - the `{stem}.ddl` files: an existing database comment counts as kept when its text appears in the table's
-  DDL file (without DDL files, when the snapshot still carries it as the effective comment).
+  DDL file, verbatim or as a SQL literal with its quotes doubled (without DDL files, when the snapshot still
+  carries it as the effective comment).
 Rates are fractions in [0, 1] rounded to 4 places; null means unknown, never zero.
 """
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any, Optional
 
 from data_pipeline.qa import pair_quality
 from data_pipeline.qa.pairs import latest_pairs_file, read_pairs, sidecar_path
+from data_pipeline.schema.ddl_render import literal
 from data_pipeline.schema.model import SNAPSHOT_FILE, Table, load_snapshot
 
 QUALITY_FILE = "quality_report.json"
@@ -102,6 +105,13 @@ def _duplicates_section(pairs: list, sidecar: dict) -> dict:
             "remaining_in_output": remaining.counts}
 
 
+def _rejections_section(sidecar: dict) -> Optional[dict]:
+    counts = sidecar.get("llm_rejections")
+    if not isinstance(counts, dict):
+        return None    # an older pair file: not known
+    return {"total": sum(int(v) for v in counts.values()), "by_reason": {k: int(v) for k, v in counts.items()}}
+
+
 def _difficulty_section(pairs: list) -> dict:
     known = set(pair_quality.DIFFICULTIES)
     from_meta = sum(1 for p in pairs if p.meta.get("difficulty") in known)
@@ -122,7 +132,9 @@ def _comment_section(task_dir: Path, tables: list[Table]) -> dict:
         ddl_text[t.qualified] = path.read_text(encoding="utf-8") if path.is_file() else None
     has_ddl = all(v is not None for v in ddl_text.values()) and bool(tables)
     if has_ddl:
-        kept = sum(1 for t, text in existing if text.strip() in ddl_text[t.qualified])
+        # verbatim, or as the COMMENT ON statement writes it (quotes doubled inside the SQL literal)
+        kept = sum(1 for t, text in existing
+                   if text.strip() in ddl_text[t.qualified] or literal(text) in ddl_text[t.qualified])
     else:
         kept = len(existing)  # the snapshot model prefers the database comment over a generated one
     return {"columns_total": len(columns), "columns_with_comment": with_comment,
@@ -170,6 +182,9 @@ def build_quality_report(task_dir: Path, with_evaluation: bool = False) -> dict[
         "validation": validation,
         "repair": _repair_section(report),
         "duplicates": _duplicates_section(pairs, sidecar),
+        # LLM answers qa_generation dropped, by reason: invalid_sql, no_task_table, personal_data and the semantic
+        # model's rules (aggregated_identifier, summed_non_additive, ranked_flag, bridge_counted, audit_time_axis)
+        "llm_rejections": _rejections_section(sidecar),
         "difficulty": _difficulty_section(pairs),
     }
     if tables:
@@ -215,6 +230,10 @@ def summary_lines(q: dict[str, Any]) -> list[str]:
                  else "  重复: 生成阶段去重数未记录")
     lines.append(f"        输出中仍存在 完全重复 {dup['remaining_in_output']['exact']} / "
                  f"模板重复 {dup['remaining_in_output']['template']}")
+    rejected = q.get("llm_rejections")
+    if rejected and rejected["total"]:
+        lines.append(f"  大模型答案被丢弃: {rejected['total']} 条（"
+                     + "，".join(f"{k} {v}" for k, v in rejected["by_reason"].items()) + "）")
     if q.get("coverage"):
         c = q["coverage"]
         lines.append(f"  表覆盖: {c['tables_covered']}/{c['tables_total']}  外键边覆盖: "

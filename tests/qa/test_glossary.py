@@ -2,8 +2,8 @@
 snake/camel case, plurals understood, never half translated; comments used whole; `auto` resolved."""
 from __future__ import annotations
 
-from data_pipeline.qa.glossary import GLOSSARY, en_phrase, pluralize, resolve_language, words, zh_phrase
-from data_pipeline.qa.vocabulary import column_noun, identifier_noun, role_noun, speaking, table_noun
+from data_pipeline.lexicon.glossary import GLOSSARY, en_phrase, pluralize, resolve_language, words, zh_phrase
+from data_pipeline.lexicon.vocabulary import column_noun, identifier_noun, role_noun, speaking, table_noun
 from data_pipeline.schema.model import Column, ForeignKey, Table
 
 
@@ -67,8 +67,8 @@ def test_auto_language_follows_context_then_comments():
 
 
 def test_english_counts_opaque_table_names_in_rows_and_reads_abbreviations():
-    from data_pipeline.qa.phrases import plural_label
-    from data_pipeline.qa.vocabulary import table_plural
+    from data_pipeline.lexicon.phrases import plural_label
+    from data_pipeline.lexicon.vocabulary import table_plural
     with speaking("en"):
         assert table_plural(Table("public", "d26_t3")) == "rows of d26_t3"        # not "How many d26_t3 ..."
         assert table_plural(Table("public", "sales_order")) == "sales orders"

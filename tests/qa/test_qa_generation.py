@@ -49,8 +49,8 @@ def test_rule_based_step_on_demo_db(app_ctx, task_dir, settings):
     s = result.summary
     assert s["source"] == "rule_based" and s["llm_usage"] is None
     assert s["tables_covered"] == s["tables_total"] == 7 and s["fk_edges_covered"] == s["fk_edges_total"] == 5
-    assert s["themes"] >= 2 and s["pairs"] >= 40
-    assert all(s["by_difficulty"][d] > 0 for d in ("single_table", "aggregate", "group_by", "join", "nested_window"))
+    assert s["themes"] >= 2 and s["pairs"] >= 30     # (a one-valued `version` column is no flag to ask about)
+    assert all(s["by_difficulty"][d] > 0 for d in ("aggregate", "group_by", "join", "nested_window"))
 
     pair_file = latest_pairs_file(task_dir)
     assert re.fullmatch(r"qs_highway_db_\d{8}_\d{6}_pair\.json", pair_file.name)
@@ -69,7 +69,8 @@ def test_rule_based_step_on_demo_db(app_ctx, task_dir, settings):
     assert [(p.sql, r.error) for p, r in zip(pairs, results) if not r.executable] == []
 
     detail = (task_dir / "metadata_detail.md").read_text(encoding="utf-8")
-    assert "规则生成" in detail and detail.count("\n## ") == s["themes"]
+    themes_part = detail.split("\n## 语义模型\n")[0]   # the semantic model follows the themes
+    assert "规则生成" in detail and themes_part.count("\n## ") == s["themes"]
     # metadata.txt executes on PostgreSQL and holds the themes (run in a transaction, rolled back)
     script = (task_dir / "metadata.txt").read_text(encoding="utf-8")
     conn = psycopg2.connect(app_ctx.runtime.meta_url)

@@ -88,7 +88,7 @@ def test_demo_outputs_and_summary(demo_run):
     assert s["comment_source"] == "rule_based" and s["comments_generated"] > 0 and s["comments_existing"] > 50
     names = sorted(p.name for p in task_dir.iterdir())
     assert names == sorted([f"{t}.ddl" for t in DEMO] + [f"{t}_detail.md" for t in DEMO]
-                           + ["metadata.txt", "schema_snapshot.json"])
+                           + ["metadata.txt", "schema_snapshot.json", "semantic_model.json"])
     assert sorted(o.file_name for o in result.outputs) == names
 
 

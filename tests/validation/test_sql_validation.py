@@ -298,7 +298,7 @@ def test_real_rule_based_pipeline_output_validates_and_reports_quality(app_ctx, 
     assert q["duplicates"]["removed_by_generator"] == qa.summary["duplicates_removed"]  # the step's own count
     assert q["comments"]["existing_comments_kept"] == q["comments"]["existing_database_comments"] > 0
     assert q["comments"]["kept_checked_against"] == "ddl_files"
-    assert all(q["difficulty"]["distribution"][d] > 0 for d in ("single_table", "aggregate", "join"))
+    assert all(q["difficulty"]["distribution"][d] > 0 for d in ("aggregate", "group_by", "join", "nested_window"))
 
 
 def test_cancel_during_checks_stops_the_step_without_touching_the_file(task_dir, fast_settings, business_url):

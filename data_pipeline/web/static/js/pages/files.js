@@ -1,8 +1,9 @@
 // File manager: list with sizes and steps, preview (DDL/SQL/text, Markdown rendered, JSON pretty; `.bakN` and
 // `.backup` versions too), download, zip download of the task directory, upload of an edited file (backup /
-// replace / skip). The preview opens where the user is looking: a side panel next to the list on wide screens,
-// a full-screen sheet on narrow ones (CSS decides; see .files-layout in console.css).
-import { API, get, upload, taskPath, fileUrl, getText } from "../api.js";
+// replace / skip), upload of an edited semantic model and a re-run of qa_generation against it. The preview
+// opens where the user is looking: a side panel next to the list on wide screens, a full-screen sheet on narrow
+// ones (CSS decides; see .files-layout in console.css).
+import { API, get, post, upload, taskPath, fileUrl, getText } from "../api.js";
 import { el, field, button, busy, showError, fmtTime, fmtSize, toast, timers, STEP_LABELS } from "../ui.js";
 import { renderMarkdown } from "../markdown.js";
 
@@ -142,12 +143,46 @@ export async function render(box, task) {
     }, upErrors);
   });
 
+  // the semantic model: an edited semantic_model.json (checked by the server: 400 with every problem, nothing
+  // changed), then qa_generation re-run against it
+  const MODEL = "semantic_model.json";
+  const modelInput = el("input", { type: "file", name: "model", accept: ".json" });
+  const modelErrors = el("div.error-slot");
+  const modelBtn = el("button.btn.primary", { type: "submit", text: "提交语义模型" });
+  const rerunBtn = button("按语义模型重新生成问答对", () => busy(rerunBtn, async () => {
+    await post(taskPath(id, "/execute"), { execution_mode: "step", step_name: "qa_generation" });
+    toast("已开始重新生成问答对（qa_generation）", "ok");
+  }, modelErrors));
+  const modelForm = el("form.upload", { "aria-label": "上传语义模型" },
+    field("编辑后的语义模型 (semantic_model.json)", modelInput,
+          "表类型、列角色（如把演员姓名标为公开、把某列标为个人信息）、名称列、事件时间；原文件自动备份").wrap,
+    el("div.field.actions", {}, modelBtn, rerunBtn));
+  modelForm.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    busy(modelBtn, async () => {
+      if (!modelInput.files.length) throw Object.assign(new Error("请选择文件"), { code: "VALIDATION_ERROR" });
+      const fd = new FormData();
+      fd.append("file", modelInput.files[0], MODEL); // whatever the local name, it replaces the task's model
+      fd.append("overwrite_mode", "backup");
+      const data = await upload(taskPath(id, "/files"), fd);
+      const edits = data.model_edits || [];
+      toast(`语义模型已上传，${edits.length} 处修改会在重新运行后保留`, "ok");
+      modelForm.reset();
+      await load();
+    }, modelErrors);
+  });
+
   layout.append(
     el("div.files-main", {},
       el("div.table-wrap", {}, el("table.files.cards-on-phone", {},
         el("thead", {}, el("tr", {}, ["文件", "步骤", "类型", "大小", "修改时间", "操作"]
           .map((h) => el("th", { scope: "col", text: h })))), tbody)),
-      el("section.card", { "aria-label": "上传文件" }, el("h2", { text: "上传编辑后的文件" }), upForm, upErrors)),
+      el("section.card", { "aria-label": "上传文件" }, el("h2", { text: "上传编辑后的文件" }), upForm, upErrors),
+      el("section.card", { "aria-label": "语义模型" }, el("h2", { text: "语义模型" }),
+         el("p.muted", {}, "下载 ", el("a", { href: fileUrl(id, MODEL), download: MODEL, "data-download": "1",
+                                             text: MODEL }),
+            " 修改后上传，再重新生成问答对；说明见 metadata_detail.md 末尾的“语义模型”一节。"),
+         modelForm, modelErrors)),
     preview);
   box.replaceChildren(
     el("div.page-head", {}, el("h2", { text: "输出文件" }),

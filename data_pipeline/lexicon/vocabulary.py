@@ -1,9 +1,9 @@
-"""How tables and columns are named in questions, themes and prompts: the shared vocabulary of the question
-generators (themes, rule-based synthesis, the LLM path), kept below all of them so none imports another for it.
+"""How tables and columns are named in schema docs, the semantic model, questions, themes and prompts: the shared
+vocabulary, kept below schema/, semantics/ and qa/ so none of them imports another for it.
 
 One language per run: `speaking(lang)` sets it (zh or en) for the generation it wraps, and every noun here
 comes out in it. Sources, best first: a comment in that language from the database (or the LLM), used whole
-up to its first clause; else the identifier through the glossary (`data_pipeline.qa.glossary`); in Chinese an
+up to its first clause; else the identifier through the glossary (`data_pipeline.lexicon.glossary`); in Chinese an
 identifier the glossary cannot fully translate is quoted whole (“film_text”), never half translated.
 Rule-based generated comments are not a source: they are derived from the same glossary, with remarks.
 """
@@ -12,11 +12,29 @@ from __future__ import annotations
 import contextvars
 import re
 from contextlib import contextmanager
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Protocol, Sequence
 
-from data_pipeline.qa.glossary import en_phrase, has_cjk, pluralize, singular, words, zh_phrase
-from data_pipeline.schema.model import Column, ForeignKey, Table
+from data_pipeline.lexicon.glossary import en_phrase, has_cjk, pluralize, singular, words, zh_phrase
 from data_pipeline.taskfiles.table_list import TableRef
+
+
+# The lexicon sits below schema/, semantics/ and qa/: it names their objects by shape, never imports them.
+class Column(Protocol):
+    name: str
+    comment: str
+    generated_comment: Optional[str]
+
+
+class Table(Protocol):
+    schema: str
+    name: str
+    comment: str
+    generated_comment: Optional[str]
+    columns: Sequence[Column]
+
+
+class ForeignKey(Protocol):
+    columns: Sequence[str]
 
 # The language of the run: threading it through every template would double every signature, and a run
 # speaks one language from its first theme to its last top-up pair.
@@ -93,6 +111,7 @@ def _table_words(table: Table) -> str:
     return table.name
 
 
+_KEEP_BIAO = ("列表", "报表", "图表", "代表", "仪表", "手表", "发表")
 _PERIOD_WORDS = re.compile(r"(每日|每天|每月|每周|每年|每小时)")
 _BY_PHRASE = re.compile(r"(?<=..)按.*$")          # "销量按门店统计" -> "销量": the grouping is not the noun
 
@@ -109,6 +128,8 @@ def table_noun(table: Table) -> str:
     text = _BRACKETS.sub("", comment).strip()
     text = _ZH_CLAUSE_END.sub("", text).strip()
     for suffix in _TABLE_SUFFIXES:
+        if suffix == "表" and text.endswith(_KEEP_BIAO):
+            break                                   # 列表, 报表, 图表: the 表 is part of the word
         if text.endswith(suffix) and len(text) > len(suffix):
             text = text[: -len(suffix)]
             break
@@ -148,6 +169,9 @@ def column_noun(column: Column, table: Optional[Table] = None) -> str:
             clause = _ZH_CLAUSE_END.sub("", comment).strip()
             if clause:
                 return clause
+    if column.name.lower() == "title" and table is not None and \
+            any({"first", "last"} & set(words(c.name)) and "name" in words(c.name) for c in table.columns):
+        return "job title" if is_en() else "职位"      # a person's title is their job, not a heading
     if not is_en() and column.name.lower() == "state" and table is not None and \
             any(set(words(c.name)) & _ADDRESS_HINTS for c in table.columns):
         return "州/省"                             # an address's state is a place, not a status

@@ -65,7 +65,7 @@ energy 能耗|power 功率|water 用水|gas 燃气|electricity 用电|consumptio
 expense 费用|salary 薪资|bonus 奖金|commission 佣金|payroll 工资单|attendance 考勤|leave 请假|shift 班次
 schedule 排班|calendar 日历|holiday 假日|weekday 工作日|weekend 周末|season 季节|fiscal 财年|report 报表
 summary 汇总|statistic 统计|statistics 统计|metric 指标|kpi 指标|target 目标|actual 实际|forecast 预测
-estimate 估计|estimated 预计|expected 预期|planned 计划|real 实际|net 净|gross 毛|unit 单位|list 标
+estimate 估计|estimated 预计|expected 预期|planned 计划|real 实际|net 净|gross 毛|unit 单位|list 列表
 retail 零售|wholesale 批发|margin 利润率|markup 加价|vat 增值税|invoice 发票|bill 账单|billing 账单
 receipt 收据|refund 退款|return 退货|exchange 换货|cancel 取消|cancelled 取消|canceled 取消|approve 审批
 approved 审批|approval 审批|reject 拒绝|rejected 拒绝|submit 提交|submitted 提交|complete 完成|completed 完成
@@ -90,6 +90,8 @@ snapshot 快照|archive 归档|audit 审计|trace 追踪|track 曲目|bytes 字�
 method 方式|read 读取|mode 模式|means 方式|way 方式|option 选项|answer 答案|question 问题|step 步骤
 stage 阶段|phase 阶段|area 面积|floor 楼层|term 期限|rental 租赁|genre 流派|publisher 出版社|segment 细分群体
 unitprice 单价|invoiceline 发票明细|playlisttrack 播放列表曲目|mediatype 媒体类型|billingaddress 账单地址
+shipper 承运商|shippers 承运商|extended 扩展|album 专辑|albums 专辑|vendor 供应商|vendors 供应商|sku 商品SKU
+receipt 收据|salesperson 销售人员|header 主表|entity 实体|business 业务|guid GUID|row 行|offer 优惠|measure 度量|scrap 报废|culture 语言文化|support 支持|rep 代表|reps 代表|standard 标准|discontinued 已停售|shipvia 承运商|territories 销售区域|headcount 人数|onhand 在库
 """
 
 GLOSSARY: dict[str, str] = {}
@@ -118,7 +120,8 @@ PHRASES: dict[tuple[str, ...], tuple[str, str]] = {
     ("rental", "rate"): ("租赁费率", "rental rate"), ("replacement", "cost"): ("重置成本", "replacement cost"),
     ("special", "features"): ("特别功能", "special features"), ("floor", "area"): ("营业面积", "floor area"),
     ("job", "title"): ("职位", "job title"), ("shipping", "fee"): ("运费", "shipping fee"),
-    ("total", "amount"): ("总金额", "total amount"), ("total", "price"): ("总价", "total price"),
+    ("ship", "via"): ("承运商", "shipper"), ("total", "fee"): ("总费用", "total fee"), ("total", "cost"): ("总成本", "total cost"),
+    ("total", "sales"): ("总销售额", "total sales"), ("total", "amount"): ("总金额", "total amount"), ("total", "price"): ("总价", "total price"),
     ("temperature", "c"): ("温度（℃）", "temperature (°C)"), ("temperature", "f"): ("温度（℉）", "temperature (°F)"),
     ("temp", "c"): ("温度（℃）", "temperature (°C)"), ("weight", "kg"): ("重量（千克）", "weight (kg)"),
     ("distance", "km"): ("距离（千米）", "distance (km)"), ("length", "cm"): ("长度（厘米）", "length (cm)"),
@@ -143,7 +146,8 @@ def has_cjk(text: Optional[str]) -> bool:
 
 def words(name: str) -> list[str]:
     """Lower-case words of an identifier: snake_case, camelCase, digits apart from letters only where a word
-    ends ("orderID2" -> order, id, 2; "d00_t1" -> d00, t1: a code stays one word)."""
+    ends ("orderID2" -> order, id, 2; "d00_t1" -> d00, t1: a code stays one word); a run-together lower-case
+    word the glossary knows every piece of is split too ("salesorderheader" -> sales, order, header)."""
     out: list[str] = []
     for part in _SEPARATORS.split(name):
         if not part:
@@ -151,8 +155,27 @@ def words(name: str) -> list[str]:
         if has_cjk(part) or re.fullmatch(r"[a-z]+\d+|[A-Z]+\d+|[a-z]\d+[a-z]?\d*", part):
             out.append(part.lower())
             continue
-        out.extend(w.lower() for w in _CAMEL.findall(part))
+        for w in _CAMEL.findall(part):
+            out.extend(_compound(w.lower()))
     return out
+
+
+def _known(piece: str) -> bool:
+    return (len(piece) >= 3 or piece in ("id", "no")) and (piece in GLOSSARY or singular(piece) in GLOSSARY)
+
+
+def _compound(word: str) -> list[str]:
+    """`word` cut into the fewest glossary words (each of 3+ letters, or id/no), else `word` whole."""
+    if len(word) < 6 or not word.isalpha() or word in GLOSSARY or singular(word) in GLOSSARY:
+        return [word]
+    best: list[Optional[list[str]]] = [[]] + [None] * len(word)
+    for end in range(1, len(word) + 1):
+        for start in range(max(0, end - 16), end):
+            if best[start] is not None and _known(word[start:end]):
+                cut = best[start] + [word[start:end]]
+                if best[end] is None or len(cut) < len(best[end]):
+                    best[end] = cut
+    return best[-1] if best[-1] and len(best[-1]) >= 2 else [word]
 
 
 def singular(word: str) -> str:

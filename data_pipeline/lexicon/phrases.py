@@ -1,7 +1,7 @@
 """The rule-based questions' wording, one entry per template, in Chinese and English (`say(key, **words)`).
 
 Keeping every sentence here, side by side, is what makes a run speak one language: synth.py builds the SQL and
-picks the words (nouns from `data_pipeline.qa.vocabulary`), this module only phrases. A question states every
+picks the words (nouns from `data_pipeline.lexicon.vocabulary`), this module only phrases. A question states every
 LIMIT its SQL has ("前 {n} 个"), names each join's role, and says "average" where the SQL averages.
 """
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from data_pipeline.qa.glossary import pluralize
-from data_pipeline.qa.vocabulary import is_en
+from data_pipeline.lexicon.glossary import pluralize
+from data_pipeline.lexicon.vocabulary import is_en
 
 PHRASES: dict[str, tuple[str, str]] = {
     "count_all": ("{noun}共有多少条记录？", "How many {plural} are there?"),
@@ -106,3 +106,19 @@ def joined(items: list[str]) -> str:
     if not is_en():
         return "、".join(items)
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+_KEEP_S = re.compile(r"(ss|us|is|ics|news|series|data|sales|species|status|bus|gas)$", re.I)
+
+
+def singular_en(phrase: str) -> str:
+    """An English noun phrase with its last word in the singular ("order details" -> "order detail",
+    "territories" -> "territory"); words that only look plural ("status", "sales", "analysis") stay."""
+    head, _, last = phrase.rpartition(" ")
+    if not re.fullmatch(r"[A-Za-z]+", last or "") or len(last) <= 3 or _KEEP_S.search(last):
+        return phrase
+    for suffix, repl in (("ies", "y"), ("sses", "ss"), ("xes", "x"), ("ches", "ch"), ("shes", "sh"), ("s", "")):
+        if last.lower().endswith(suffix):
+            last = last[: -len(suffix)] + repl
+            break
+    return f"{head} {last}" if head else last
