@@ -122,13 +122,13 @@ NEW_ATTACKS = [
     ("SELECT feeling || '!' FROM m", "mood_text"),
     ("SELECT upper(feeling) FROM m", "mood_text"),
     # catalog oracles: reg* and aclitem input looks objects up by name; system catalogs are not business data
-    ("SELECT '{pg_sleep}'::_regproc", "_regproc"),
-    ("SELECT '{pg_sleep,nosuch}'::regproc[]", "regproc"),
-    ("SELECT 'pg_catalog.pg_sleep(float8)'::regprocedure", "regprocedure"),
-    ("SELECT CAST('public' AS regnamespace)", "regnamespace"),
-    ("SELECT 'int4'::regtype", "regtype"),
-    ("SELECT 'postgres=r/postgres'::aclitem", "aclitem"),
-    ("SELECT '{}'::_aclitem", "_aclitem"),
+    ("SELECT '{pg_sleep}'::_regproc", "cast to _regproc (a catalog lookup"),
+    ("SELECT '{pg_sleep,nosuch}'::regproc[]", "cast to regproc (a catalog lookup"),
+    ("SELECT 'pg_catalog.pg_sleep(float8)'::regprocedure", "cast to regprocedure (a catalog lookup"),
+    ("SELECT CAST('public' AS regnamespace)", "cast to regnamespace (a catalog lookup"),
+    ("SELECT 'int4'::regtype", "cast to regtype (a catalog lookup"),
+    ("SELECT 'postgres=r/postgres'::aclitem", "cast to aclitem (a catalog lookup"),
+    ("SELECT '{}'::_aclitem", "cast to _aclitem (a catalog lookup"),
     ("SELECT to_regproc('pg_sleep')", "to_regproc()"),
     ("SELECT relname FROM pg_class", "system catalog"),
     ("SELECT * FROM information_schema.tables", "system catalog"),
@@ -299,3 +299,25 @@ def test_a_user_equals_operator_refuses_every_comparison(app_ctx, guard_settings
                         "IN (1, 2)", "SELECT CASE id WHEN 1 THEN 'one' END FROM t"):
                 result = checker.check(sql)
                 assert result.status == "rejected" and "operator = is defined in schema public" in result.error
+
+
+def test_an_exception_while_checking_one_pair_rejects_that_pair_only(monkeypatch, tmp_path, guard_settings,
+                                                                      business_url):
+    """Whatever breaks inside one pair's check (here the guard itself raising RecursionError) rejects that pair
+    with a reason; the step completes and the other pairs are checked."""
+    from data_pipeline.validation import check as check_module
+    real = check_module.check_sql
+
+    def fragile(sql):
+        if "boom" in sql:
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(sql)
+
+    monkeypatch.setattr(check_module, "check_sql", fragile)
+    write_pairs(tmp_path / pairs_file_name("highway_db", "20250101_120000"),
+                [Pair("公司数", "SELECT count(*) FROM bss_company"), Pair("炸弹", "SELECT 'boom' FROM bss_company")])
+    result = sql_validation.run(_ctx(tmp_path, guard_settings, business_url))
+    assert result.summary["status_counts"]["valid"] == 1 and result.summary["status_counts"]["rejected"] == 1
+    report = json.loads(next(tmp_path.glob("sql_validation_*_report.json")).read_text(encoding="utf-8"))
+    boom = next(d for d in report["detailed_results"] if "boom" in d["sql"])
+    assert boom["error_message"] == "the check failed on this SQL (RecursionError); refused"
