@@ -22,8 +22,8 @@ GUARD = "tests/validation/test_sql_guard.py"
 MUTATIONS = [
     ("catalog check skipped", "data_pipeline/validation/check.py",
      "problem = catalog_problem(cur, verdict.names)", "problem = None", CORPUS),
-    ("catalog look-ups under the database's search_path", "data_pipeline/validation/catalog_check.py",
-     "cur.execute(\"SELECT pg_catalog.set_config('search_path', 'pg_catalog', true)\")", "pass", CORPUS),
+    ("catalog look-ups not schema-qualified", "data_pipeline/validation/catalog_check.py",
+     '_T, _N = "pg_catalog.text", "pg_catalog.name"', '_T, _N = "text", "name"', CORPUS),
     ("user functions not looked up", "data_pipeline/validation/catalog_check.py",
      "return (f\"function {name} is defined in schema", "continue\n            (f\"function {name} is defined in schema",
      CORPUS),

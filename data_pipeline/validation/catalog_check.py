@@ -5,7 +5,8 @@ one particular database. PostgreSQL resolves an unqualified function, operator o
 and column notation `x.f` (or `(x).f`) is the call `f(x)` whenever `f` is not a column of `x`. A business
 database may define `public.count`, a `first(anyelement)` aggregate, an operator `=` on a user type, a domain
 `text` whose CHECK calls a function, or `evil_sleep(t)`: each would run inside our read-only transaction. So,
-on the checking connection (same session, same search path, inside the READ ONLY transaction, before EXPLAIN):
+on the checking connection (same session, same search path, inside the READ ONLY transaction, before EXPLAIN),
+in one statement whose own names are all schema-qualified:
 - no function named by the statement (called, or reachable through column notation) exists outside
   `pg_catalog` — whatever its arguments: resolution would then depend on argument types, so it is refused;
 - no operator the statement writes or implies (`=`, `<`, ... for ORDER BY, GROUP BY, IN, CASE) exists outside
@@ -26,64 +27,68 @@ from data_pipeline.validation.guard import CatalogNames
 
 SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
 
-# Run with search_path = pg_catalog (see `_pg_catalog_only`): a hostile database must not answer its own
-# questions — a domain named `text` or an operator `=` ahead of pg_catalog would otherwise run inside them.
-_PATH_SQL = ("SELECT pg_catalog.current_setting('search_path'), "
-             "pg_catalog.current_schemas(true)::pg_catalog.text[]")
-
-_NAMES_SQL = """
-SELECT 'function', p.proname::text, n.nspname::text, '' FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
- WHERE p.proname = ANY(%(functions)s::name[]) AND n.nspname <> 'pg_catalog'
+# One statement, every name in it schema-qualified (relations, functions, types, and operators written as
+# OPERATOR(pg_catalog.=)): a hostile database must not answer its own questions — a domain named `text`, an
+# operator `=` or a table `pg_proc` ahead of pg_catalog in its search path would otherwise run inside them.
+_EQ, _NE, _GT, _CAT = "OPERATOR(pg_catalog.=)", "OPERATOR(pg_catalog.<>)", "OPERATOR(pg_catalog.>)", \
+    "OPERATOR(pg_catalog.||)"
+_T, _N = "pg_catalog.text", "pg_catalog.name"
+_CATALOG_SQL = f"""
+WITH path AS (SELECT pg_catalog.current_schemas(true) AS p),
+rel AS (
+  SELECT r.ord, found.oid, found.nspname
+    FROM ROWS FROM (pg_catalog.unnest(%(schemas)s::{_T}[]), pg_catalog.unnest(%(relnames)s::{_T}[]))
+         WITH ORDINALITY AS r(schema, name, ord)
+    CROSS JOIN path
+    CROSS JOIN LATERAL (
+      SELECT c.oid, n.nspname FROM pg_catalog.pg_class c
+        JOIN pg_catalog.pg_namespace n ON n.oid {_EQ} c.relnamespace
+       WHERE c.relname {_EQ} r.name::{_N}
+         AND CASE WHEN r.schema {_EQ} ''::{_T} THEN n.nspname {_EQ} ANY (path.p) ELSE n.nspname {_EQ} r.schema::{_N} END
+       ORDER BY pg_catalog.array_position(path.p, n.nspname) LIMIT 1) AS found)
+SELECT 'function'::{_T}, p.proname::{_T}, n.nspname::{_T}, ''::{_T}
+  FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid {_EQ} p.pronamespace
+ WHERE p.proname {_EQ} ANY (%(functions)s::{_N}[]) AND n.nspname {_NE} 'pg_catalog'::{_N}
 UNION ALL
-SELECT 'operator', o.oprname::text, n.nspname::text, '' FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
- WHERE o.oprname = ANY(%(operators)s::name[]) AND n.nspname <> 'pg_catalog'
+SELECT 'operator'::{_T}, o.oprname::{_T}, n.nspname::{_T}, ''::{_T}
+  FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid {_EQ} o.oprnamespace
+ WHERE o.oprname {_EQ} ANY (%(operators)s::{_N}[]) AND n.nspname {_NE} 'pg_catalog'::{_N}
 UNION ALL
-SELECT 'type', t.typname::text, n.nspname::text, t.typtype::text FROM pg_type t
-  JOIN pg_namespace n ON n.oid = t.typnamespace
- WHERE t.typname = ANY(%(types)s::name[]) AND (n.nspname <> 'pg_catalog' OR t.typtype = 'd')
+SELECT 'type'::{_T}, t.typname::{_T}, n.nspname::{_T}, t.typtype::{_T}
+  FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid {_EQ} t.typnamespace
+ WHERE t.typname {_EQ} ANY (%(types)s::{_N}[])
+   AND (n.nspname {_NE} 'pg_catalog'::{_N} OR t.typtype {_EQ} 'd'::"char")
 UNION ALL
-SELECT DISTINCT 'callable', p.proname::text, '', '' FROM pg_proc p WHERE p.proname = ANY(%(fields)s::name[])
+SELECT DISTINCT 'callable'::{_T}, p.proname::{_T}, ''::{_T}, ''::{_T}
+  FROM pg_catalog.pg_proc p WHERE p.proname {_EQ} ANY (%(fields)s::{_N}[])
 UNION ALL
-SELECT 'relation', r.ord::text, found.oid::text, found.nspname::text
-  FROM unnest(%(schemas)s::text[], %(relnames)s::text[]) WITH ORDINALITY AS r(schema, name, ord)
-  CROSS JOIN LATERAL (
-    SELECT c.oid, n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE c.relname = r.name AND CASE WHEN r.schema = '' THEN n.nspname = ANY(%(path)s::name[])
-                                       ELSE n.nspname = r.schema END
-     ORDER BY array_position(%(path)s::text[], n.nspname::text) NULLS LAST LIMIT 1) AS found
-"""
-_COLUMNS_SQL = """
-SELECT 'column', a.attrelid::text, a.attname::text, '' FROM pg_attribute a
- WHERE a.attrelid = ANY(%(oids)s::oid[]) AND a.attnum > 0 AND NOT a.attisdropped AND a.attname = ANY(%(fields)s::name[])
+SELECT 'relation'::{_T}, rel.ord::{_T}, rel.oid::{_T}, rel.nspname::{_T} FROM rel
 UNION ALL
-SELECT 'cast', format_type(c.castsource, NULL), format_type(c.casttarget, NULL), n.nspname || '.' || p.proname
-  FROM pg_cast c JOIN pg_proc p ON p.oid = c.castfunc JOIN pg_namespace n ON n.oid = p.pronamespace
- WHERE n.nspname <> 'pg_catalog'
-   AND (c.castsource IN (SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = ANY(%(oids)s::oid[]) AND a.attnum > 0)
-        OR c.casttarget IN (SELECT t.oid FROM pg_type t WHERE t.typname = ANY(%(types)s::name[])))
+SELECT 'column'::{_T}, a.attrelid::{_T}, a.attname::{_T}, ''::{_T} FROM pg_catalog.pg_attribute a
+ WHERE a.attrelid {_EQ} ANY (SELECT rel.oid FROM rel) AND a.attnum {_GT} 0 AND NOT a.attisdropped
+   AND a.attname {_EQ} ANY (%(fields)s::{_N}[])
+UNION ALL
+SELECT 'cast'::{_T}, pg_catalog.format_type(c.castsource, NULL), pg_catalog.format_type(c.casttarget, NULL),
+       n.nspname::{_T} {_CAT} '.'::{_T} {_CAT} p.proname::{_T}
+  FROM pg_catalog.pg_cast c JOIN pg_catalog.pg_proc p ON p.oid {_EQ} c.castfunc
+  JOIN pg_catalog.pg_namespace n ON n.oid {_EQ} p.pronamespace
+ WHERE n.nspname {_NE} 'pg_catalog'::{_N}
+   AND (c.castsource {_EQ} ANY (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+                                 WHERE a.attrelid {_EQ} ANY (SELECT rel.oid FROM rel) AND a.attnum {_GT} 0)
+        OR c.casttarget {_EQ} ANY (SELECT t.oid FROM pg_catalog.pg_type t
+                                    WHERE t.typname {_EQ} ANY (%(types)s::{_N}[])))
 """
 
 
 def catalog_problem(cur, names: CatalogNames) -> Optional[str]:
     """The first thing the statement names that does not resolve into PostgreSQL's own catalog, as a reason;
-    None when everything does. `cur` is a cursor of the checking transaction (READ ONLY)."""
-    cur.execute(_PATH_SQL)
-    original, path = cur.fetchone()
-    cur.execute("SELECT pg_catalog.set_config('search_path', 'pg_catalog', true)")
-    try:
-        return _problem(cur, names, list(path or []))
-    finally:
-        cur.execute("SELECT pg_catalog.set_config('search_path', %s, true)", (original,))
-
-
-def _problem(cur, names: CatalogNames, path: list[str]) -> Optional[str]:
+    None when everything does. `cur` is a cursor of the checking transaction (READ ONLY). One round trip."""
     derived = set(names.derived)
     relations = [(s, r) for s, r in names.relations if s or r not in derived]
-    fields = sorted({f for _, _, f in names.column_refs})
-    cur.execute(_NAMES_SQL, {
+    cur.execute(_CATALOG_SQL, {
         "functions": list(names.functions), "operators": list(names.operators), "types": list(names.types),
-        "fields": fields, "schemas": [s for s, _ in relations], "relnames": [r for _, r in relations],
-        "path": path})
+        "fields": sorted({f for _, _, f in names.column_refs}), "schemas": [s for s, _ in relations],
+        "relnames": [r for _, r in relations]})
     rows = cur.fetchall()
     for kind, name, schema, extra in rows:
         if kind == "function":
@@ -94,29 +99,25 @@ def _problem(cur, names: CatalogNames, path: list[str]) -> Optional[str]:
         if kind == "type":
             what = "a domain" if extra == "d" else f"a type of schema {schema}"
             return f"type {name} is {what} in this database: only built-in types"
+        if kind == "cast":
+            return (f"the cast from {name} to {schema} runs function {extra} of this database: only built-in "
+                    f"casts")
     resolved: dict[tuple[str, str], int] = {}
     for kind, ord_, oid, schema in rows:
         if kind != "relation":
             continue
         ref = relations[int(ord_) - 1]
         if schema in SYSTEM_SCHEMAS or schema.startswith(("pg_temp", "pg_toast")):
-            return f"relation {'.'.join(filter(None, ref))} is a system catalog ({schema}); pairs read business tables only"
+            return (f"relation {'.'.join(filter(None, ref))} is a system catalog ({schema}); pairs read business "
+                    f"tables only")
         resolved[ref] = int(oid)
     callable_fields = {name for kind, name, _, _ in rows if kind == "callable"} - set(ALLOWED_FUNCTIONS)
-    return _columns_problem(cur, names, derived, resolved, callable_fields)
-
-
-def _columns_problem(cur, names: CatalogNames, derived: set, resolved: dict, callable_fields: set) -> Optional[str]:
-    oids = sorted(set(resolved.values()))
-    rows: list = []
-    if oids or names.types:
-        cur.execute(_COLUMNS_SQL, {"oids": oids, "fields": sorted(callable_fields), "types": list(names.types)})
-        rows = cur.fetchall()
-    for kind, source, target, function in rows:
-        if kind == "cast":
-            return (f"the cast from {source} to {target} runs function {function} of this database: only "
-                    f"built-in casts")
     columns = {(int(rel), name) for kind, rel, name, _ in rows if kind == "column"}
+    return _columns_problem(names, derived, resolved, callable_fields, columns)
+
+
+def _columns_problem(names: CatalogNames, derived: set, resolved: dict, callable_fields: set,
+                     columns: set) -> Optional[str]:
     by_alias: dict[str, set[int]] = {}
     for alias, schema, relname in names.aliases:
         oid = resolved.get((schema, relname))

@@ -214,18 +214,22 @@ class SqlChecker:
                     pass
 
     def _fetch_sizes(self, conn, body: str) -> tuple[int, int]:
-        """(rows, bytes) of the capped statement, through a server-side cursor; stops once past the byte cap."""
+        """(rows, bytes) of the capped statement, through a server-side cursor; stops once past the byte cap.
+        The first FETCH asks for one row (one huge row is refused before the server builds the next ones) and
+        travels with the DECLARE; the cursor ends with the transaction's rollback."""
         rows = size = 0
-        with conn.cursor(name="_dp_check") as cur:
-            cur.execute(capped_query(body, self.row_cap))
-            wanted = 1    # the first row alone: one huge row is refused before the server builds the next ones
-            while size <= self.byte_cap:
-                batch = cur.fetchmany(wanted)
+        with conn.cursor() as cur:
+            cur.execute(f"DECLARE _dp_check NO SCROLL CURSOR FOR {capped_query(body, self.row_cap)};\n"
+                        f"FETCH 1 FROM _dp_check")
+            wanted = 1
+            while True:
+                batch = cur.fetchall()
                 rows += len(batch)
                 size += sum(int(n or 0) for (n,) in batch)
-                if len(batch) < wanted:
+                if size > self.byte_cap or len(batch) < wanted:
                     break
                 wanted = FETCH_BATCH
+                cur.execute(f"FETCH {FETCH_BATCH} FROM _dp_check")
         return rows, size
 
     def check_many(self, sqls: Iterable[str], *, on_result: Optional[Callable[[int, CheckResult], None]] = None,
