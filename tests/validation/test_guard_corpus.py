@@ -321,3 +321,16 @@ def test_an_exception_while_checking_one_pair_rejects_that_pair_only(monkeypatch
     report = json.loads(next(tmp_path.glob("sql_validation_*_report.json")).read_text(encoding="utf-8"))
     boom = next(d for d in report["detailed_results"] if "boom" in d["sql"])
     assert boom["error_message"] == "the check failed on this SQL (RecursionError); refused"
+
+
+def test_byte_cap_refuses_the_4_x_100_mb_result_at_the_first_row(settings, business_url):
+    """Issue 23 point 7 with the default VALIDATION_BYTE_CAP: refused, and the cursor stopped after one row (the
+    executor never holds the rows: bench/bench_guard.py measures its peak RSS)."""
+    assert settings.validation_byte_cap == 16_000_000
+    with SqlChecker.from_settings(business_url, settings) as checker:
+        result = checker.check("SELECT repeat('x', 100000000) FROM generate_series(1, 4)")
+        small = checker.check("SELECT repeat('x', 1000) FROM generate_series(1, 4)")
+    assert result.status == "rejected" and result.row_count == 1
+    assert result.error == ("result too large: more than 16000000 bytes in the first 1 row(s) (VALIDATION_BYTE_CAP); "
+                            "refused")
+    assert small.status == "valid" and small.row_count == 4
