@@ -298,10 +298,14 @@ def _read_stats(conn, tables: list[Table], withheld: dict[tuple[str, str], froze
 
 
 def _text_columns(names: Iterable[str], withheld: frozenset = frozenset()):
-    """The select list of a sample/profile read; a withheld (secret) column is never read: NULL in its place."""
+    """The select list of a sample/profile read; a withheld (secret) column is never read: NULL in its place.
+
+    Values become text through their type's output function (`format('%s', v)`), never through a cast: a
+    database may define its own cast from one of its types to text, implemented by any function it likes."""
     return sql.SQL(", ").join(
-        sql.SQL("NULL::text") if n in withheld else
-        sql.SQL("left({}::text, {})").format(sql.Identifier(n), sql.Literal(SAMPLE_TEXT_MAX)) for n in names)
+        sql.SQL("NULL::pg_catalog.text") if n in withheld else
+        sql.SQL("CASE WHEN {0} IS NULL THEN NULL ELSE pg_catalog.left(pg_catalog.format({1}, {0}), {2}) END").format(
+            sql.Identifier(n), sql.Literal("%s"), sql.Literal(SAMPLE_TEXT_MAX)) for n in names)
 
 
 def _sample(conn, table: Table, limit: int, withheld: frozenset = frozenset()) -> None:

@@ -334,3 +334,16 @@ def test_byte_cap_refuses_the_4_x_100_mb_result_at_the_first_row(settings, busin
     assert result.error == ("result too large: more than 16000000 bytes in the first 1 row(s) (VALIDATION_BYTE_CAP); "
                             "refused")
     assert small.status == "valid" and small.row_count == 4
+
+
+def test_introspection_of_the_attack_database_runs_none_of_its_code(attack_url, settings):
+    """The database tools and ddl_generation read the catalog and sample rows with `::text`, `left()`, `=`: under
+    the attack database's search path (public before pg_catalog) those resolved to its domain `text` and ran
+    EVIL_RAN, and `feeling::text` ran the database's own cast. business_readonly puts pg_catalog first and
+    samples are turned into text by output functions (format), never casts: the reads work and run nothing."""
+    from data_pipeline.schema.introspect import introspect, list_tables
+    from data_pipeline.taskfiles.table_list import TableRef
+    tables, missing = introspect(attack_url, [TableRef("public", "t"), TableRef("public", "m")], settings)
+    assert missing == [] and [c.samples for c in tables[0].columns] == [["1", "2", "3"], ["a", "b", "c"]]
+    assert [c.samples for c in tables[1].columns] == [["1"], ["happy"]]   # read without the user cast mood -> text
+    assert {t["name"] for t in list_tables(attack_url, ["public"], None, settings)} >= {"t", "m"}
