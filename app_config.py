@@ -61,6 +61,9 @@ class Settings(BaseModel):
     lock_timeout_ms: int = Field(2000, ge=10, description="lock_timeout for every business query")
     sample_rows: int = Field(20, ge=1, le=1000, description="Sample rows read per table")
     validation_row_cap: int = Field(1000, ge=1, description="Rows fetched when executing a SQL under validation")
+    validation_byte_cap: int = Field(16_000_000, ge=1024, description="Bytes of result (rows as PostgreSQL holds "
+                                     "them) a SQL under validation may return, counted while fetching; beyond it "
+                                     "the SQL is rejected as too large")
     validation_concurrency: int = Field(4, ge=1, le=64, description="Parallel connections for SQL validation")
     allow_privileged_business_role: bool = Field(False, description="Accept a business database role that is a "
                                                  "superuser or may read/write server files (refused by default)")

@@ -315,13 +315,25 @@ def connect_business(url: str, *, statement_timeout_ms: int, lock_timeout_ms: in
     return conn
 
 
+# every name schema-qualified: this statement itself runs under the database's own path
+_CATALOG_FIRST = ("SELECT pg_catalog.set_config('search_path', 'pg_catalog, '::pg_catalog.text "
+                  "OPERATOR(pg_catalog.||) pg_catalog.current_setting('search_path'), false)")
+
+
 @contextmanager
 def business_readonly(url: str, *, statement_timeout_ms: int, lock_timeout_ms: int, settings=None,
                       connect_timeout_s: Optional[int] = None) -> Iterator[Any]:
-    """Open a vetted read-only business connection, yield it, and always roll back and close."""
+    """Open a vetted read-only business connection, yield it, and always roll back and close.
+
+    For our own catalog and sampling reads: `pg_catalog` is put first in the session's search path (as PostgreSQL
+    does when a path does not name it), so a database whose path lists its own schema first cannot make our
+    `::text`, `left()` or `=` resolve to its domain, function or operator and run its code."""
     conn = connect_business(url, statement_timeout_ms=statement_timeout_ms, lock_timeout_ms=lock_timeout_ms,
                             settings=settings, connect_timeout_s=connect_timeout_s)
     try:
+        with conn.cursor() as cur:
+            cur.execute(_CATALOG_FIRST)
+        conn.commit()
         yield conn
     finally:
         try:

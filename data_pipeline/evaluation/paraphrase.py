@@ -1,7 +1,7 @@
 """A reworded variant of each held-out question, so retrieval is also tested on words a person would use.
 
 Rule-based (`rule_paraphrase`, pure): a question written by one of the rule-based templates
-(data_pipeline/qa/phrases.py) is read back into its words and said again by *another phrase family* — other
+(data_pipeline/lexicon/phrases.py) is read back into its words and said again by *another phrase family* — other
 verbs, another order of the parts ("服务区共有多少条记录？" -> "一共有多少个服务区？"); every question then gets
 generic synonyms (多少 -> 几, 列出 -> 给出; in English also glossary synonyms: words the glossary translates the
 same, e.g. amount/money, customer/client). A question no template wrote (LLM pairs) gets synonyms and its two
@@ -14,8 +14,8 @@ import re
 from collections import defaultdict
 from typing import Optional
 
-from data_pipeline.qa.glossary import GLOSSARY
-from data_pipeline.qa.phrases import PHRASES
+from data_pipeline.lexicon.glossary import GLOSSARY
+from data_pipeline.lexicon.phrases import PHRASES
 
 # The other family: same words, another wording and order. (zh, en) per template key of qa/phrases.py.
 ALT_PHRASES: dict[str, tuple[str, str]] = {

@@ -172,7 +172,7 @@ def _parse(sql: str) -> Optional[exp.Expression]:
     """Parsed once per distinct text (coverage is computed again after a top-up); callers never mutate it."""
     try:
         return sqlglot.parse_one(sql, read="postgres")
-    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError, ValueError):
+    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError, ValueError, RecursionError):   # deep nesting
         return None
 
 

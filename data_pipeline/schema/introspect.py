@@ -95,7 +95,10 @@ SELECT s.schemaname AS schema, s.tablename AS name, s.attname AS column_name, s.
 FROM pg_stats s
 JOIN unnest(%(schemas)s::text[], %(names)s::text[]) AS r(schema, name)
   ON s.schemaname = r.schema AND s.tablename = r.name
-WHERE NOT s.inherited OR s.tablename IN (SELECT relname FROM pg_class WHERE relkind = 'p')
+WHERE (NOT s.inherited OR s.tablename IN (SELECT relname FROM pg_class WHERE relkind = 'p'))
+  AND NOT EXISTS (SELECT 1 FROM unnest(%(w_schemas)s::text[], %(w_names)s::text[], %(w_columns)s::text[])
+                                AS w(schema, name, column_name)
+                   WHERE w.schema = s.schemaname AND w.name = s.tablename AND w.column_name = s.attname)
 """
 
 
@@ -117,14 +120,15 @@ def introspect(business_url: str, refs: list[TableRef], settings, *, sample: boo
         for table in tables:
             _refine_row_count(conn, table)
         if sample:
-            stats = _read_stats(conn, tables)
+            # secrets (by name or comment, or view columns computed from one) are never selected: not in the
+            # pg_stats read, NULL in their place in samples, not profiled
             secret_view_columns = _secret_view_columns(views)
+            withheld = {(t.schema, t.name): _withheld_columns(t, secret_view_columns) for t in tables}
+            stats = _read_stats(conn, tables, withheld)
             for table in tables:
-                withheld = _withheld_columns(table, secret_view_columns)
-                table_stats = {k: v for k, v in stats.get((table.schema, table.name), {}).items()
-                               if k not in withheld}
-                _sample(conn, table, settings.sample_rows, withheld)
-                _profile(conn, table, table_stats, withheld)
+                key = (table.schema, table.name)
+                _sample(conn, table, settings.sample_rows, withheld[key])
+                _profile(conn, table, stats.get(key, {}), withheld[key])
         _protect(tables, views)
     return tables, missing
 
@@ -276,11 +280,15 @@ def _refine_row_count(conn, table: Table) -> None:
 
 
 # ------------------------------------------------------------------------------------------- samples/profile
-def _read_stats(conn, tables: list[Table]) -> dict[tuple[str, str], dict[str, dict]]:
+def _read_stats(conn, tables: list[Table], withheld: dict[tuple[str, str], frozenset]
+                ) -> dict[tuple[str, str], dict[str, dict]]:
     out: dict[tuple[str, str], dict[str, dict]] = {}
+    hidden = [(schema, name, column) for (schema, name), columns in withheld.items() for column in sorted(columns)]
     try:
         with conn.cursor() as cur:
-            cur.execute(_STATS, {"schemas": [t.schema for t in tables], "names": [t.name for t in tables]})
+            cur.execute(_STATS, {"schemas": [t.schema for t in tables], "names": [t.name for t in tables],
+                                 "w_schemas": [h[0] for h in hidden], "w_names": [h[1] for h in hidden],
+                                 "w_columns": [h[2] for h in hidden]})
             for row in _dict_rows(cur):
                 out.setdefault((row["schema"], row["name"]), {})[row["column_name"]] = row
     except psycopg2.Error as exc:
@@ -290,10 +298,14 @@ def _read_stats(conn, tables: list[Table]) -> dict[tuple[str, str], dict[str, di
 
 
 def _text_columns(names: Iterable[str], withheld: frozenset = frozenset()):
-    """The select list of a sample/profile read; a withheld (secret) column is never read: NULL in its place."""
+    """The select list of a sample/profile read; a withheld (secret) column is never read: NULL in its place.
+
+    Values become text through their type's output function (`format('%s', v)`), never through a cast: a
+    database may define its own cast from one of its types to text, implemented by any function it likes."""
     return sql.SQL(", ").join(
-        sql.SQL("NULL::text") if n in withheld else
-        sql.SQL("left({}::text, {})").format(sql.Identifier(n), sql.Literal(SAMPLE_TEXT_MAX)) for n in names)
+        sql.SQL("NULL::pg_catalog.text") if n in withheld else
+        sql.SQL("CASE WHEN {0} IS NULL THEN NULL ELSE pg_catalog.left(pg_catalog.format({1}, {0}), {2}) END").format(
+            sql.Identifier(n), sql.Literal("%s"), sql.Literal(SAMPLE_TEXT_MAX)) for n in names)
 
 
 def _sample(conn, table: Table, limit: int, withheld: frozenset = frozenset()) -> None:

@@ -2,9 +2,12 @@
 
 In: pairs and a business database URL. Out: per-SQL verdicts, repaired pairs and `quality_report.json`.
 
-    guard.py    static check (pure): exactly one read-only SELECT, only allowlisted functions, no locks
-    allowed_functions.py  the function allowlist (and the names always refused), how it is maintained
-    check.py    execution check on the business database: guard, EXPLAIN, capped run, always rolled back
+    guard.py    static check (pure, PostgreSQL's parser via pglast): one read-only SELECT, allowlisted node
+                kinds, functions and types, no locks; collects the names the catalog must judge
+    allowed_functions.py  the function and type allowlists (and the names always refused), how they are kept
+    catalog_check.py  those names against the business database's catalog: all resolve into pg_catalog
+    check.py    execution check on the business database: guard, catalog check, EXPLAIN, row- and
+                byte-capped run, always rolled back
     repair.py   LLM repair of failing SQL, batched, answers matched by pair id
     quality.py  the per-task quality report: coverage, difficulty, validation and comment numbers
 """

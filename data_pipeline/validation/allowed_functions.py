@@ -61,9 +61,22 @@ cardinality array_dims array_lower array_upper array_ndims unnest
 TEXT_SEARCH = """
 to_tsvector to_tsquery plainto_tsquery phraseto_tsquery websearch_to_tsquery ts_rank ts_rank_cd ts_headline
 """
+# what PostgreSQL's grammar turns SQL syntax into (`a OVERLAPS b`, `x IS NORMALIZED`, `SIMILAR TO`)
+SYNTAX = "overlaps is_normalized similar_to_escape"
 
 ALLOWED_FUNCTIONS: frozenset[str] = frozenset(
-    " ".join((AGGREGATES, WINDOW, MATH, STRINGS, DATES, TYPES, CONDITIONALS, JSON, ARRAYS, TEXT_SEARCH)).split())
+    " ".join((AGGREGATES, WINDOW, MATH, STRINGS, DATES, TYPES, CONDITIONALS, JSON, ARRAYS, TEXT_SEARCH,
+              SYNTAX)).split())
+
+# the types a pair may name (casts, `type 'literal'`, column definitions of record functions): common built-in
+# value types under the names the grammar gives them (`integer` -> pg_catalog.int4). Never reg* (catalog lookups
+# by name: an oracle), aclitem, pg_* or anything a business database defines (the catalog check also refuses a
+# domain or user type that shadows one of these names).
+SAFE_TYPES: frozenset[str] = frozenset("""
+int2 int4 int8 int smallint integer bigint float4 float8 real numeric decimal bool boolean text varchar bpchar char
+character date time timetz timestamp timestamptz interval json jsonb uuid bytea money bit varbit inet cidr macaddr
+tsvector tsquery
+""".split())
 
 # names that are never allowed, with the reason an operator reads in the report (checked before the allowlist,
 # case-insensitively, so `"PG_SLEEP"` and `U&"pg_sl\0065ep"` are named for what they are)

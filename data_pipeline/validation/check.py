@@ -5,11 +5,16 @@ Lines of defence, in order (ARCHITECTURE.md "The business database is read-only,
 2. every connection comes from `core.business_db.connect_business` (vetted URL and role):
    `default_transaction_read_only=on` for the session, `BEGIN READ ONLY` on every transaction (psycopg2
    readonly), `statement_timeout` and `lock_timeout`;
-3. each check is `EXPLAIN (FORMAT JSON) <sql>` then `SELECT * FROM (<sql>) AS _dp_q LIMIT <row_cap>` in one
-   transaction that is always rolled back.
+3. in one transaction that is always rolled back: the catalog check (catalog_check.py: every function,
+   operator, type, cast and `x.f` the statement names resolves into pg_catalog — before anything is planned),
+   `EXPLAIN (FORMAT JSON) <sql>`, then the rows through a server-side cursor, fetched in batches: only each
+   row's size (`pg_column_size` of the row) crosses the wire, summed while fetching, and the cursor is
+   closed as soon as the sum passes `byte_cap` (VALIDATION_BYTE_CAP) — the SQL is then rejected as too large,
+   and neither the executor nor the server goes on building rows nobody reads.
 
 Statuses: valid (rows), empty (ran, 0 rows — executable, not an error), error (the database's message, first
-line, scrubbed), timeout (statement or lock timeout), rejected (static check). `SqlChecker` keeps a small pool
+line, scrubbed), timeout (statement or lock timeout), rejected (static or catalog check, byte cap, or an
+unexpected failure of the check itself: one pair never fails the step). `SqlChecker` keeps a small pool
 of connections (one per worker thread, reused across checks, reopened when broken) and checks many SQL texts
 in parallel.
 """
@@ -25,13 +30,16 @@ import psycopg2
 import psycopg2.errors
 
 from core.business_db import connect_business
+from core.errors import DatabaseConnectionError
 from core.db import first_line
-from data_pipeline.validation.guard import check_sql
+from data_pipeline.validation.catalog_check import catalog_problem
+from data_pipeline.validation.guard import GuardResult, check_sql
 
 VALID, EMPTY, ERROR, TIMEOUT, REJECTED = "valid", "empty", "error", "timeout", "rejected"
 STATUSES = (VALID, EMPTY, ERROR, TIMEOUT, REJECTED)
 EXECUTABLE = (VALID, EMPTY)
 FAILED = (ERROR, TIMEOUT, REJECTED)
+FETCH_BATCH = 200       # row sizes per FETCH from the server-side cursor
 
 
 @dataclass
@@ -52,9 +60,11 @@ class CheckResult:
 
 
 def capped_query(body: str, row_cap: int) -> str:
-    """The statement wrapped so the server stops after `row_cap` rows. Newlines keep a trailing `--` comment
-    of `body` from swallowing the closing parenthesis."""
-    return f"SELECT * FROM (\n{body}\n) AS _dp_q LIMIT {int(row_cap)}"
+    """The statement wrapped so the server stops after `row_cap` rows and sends each row's size in bytes (the
+    row as PostgreSQL holds it, `pg_column_size`) instead of the row. Newlines keep a trailing `--` comment of `body` from swallowing the closing
+    parenthesis; `_dp_q.*` (qualified) cannot be shadowed by an output column named `_dp_q`, nor the function
+    by a business database's own `pg_column_size` (schema-qualified)."""
+    return f"SELECT pg_catalog.pg_column_size(ROW(_dp_q.*)) FROM (\n{body}\n) AS _dp_q LIMIT {int(row_cap)}"
 
 
 def _plan_cost(explain_rows: list) -> Optional[float]:
@@ -74,12 +84,14 @@ class SqlChecker:
     """
 
     def __init__(self, business_url: str, *, statement_timeout_ms: int, lock_timeout_ms: int, row_cap: int,
-                 concurrency: int = 4, settings=None):
+                 concurrency: int = 4, settings=None, byte_cap: Optional[int] = None):
         self.business_url = business_url
         self.settings = settings   # the business-connection policy (core.business_db); None: the strict default
         self.statement_timeout_ms = statement_timeout_ms
         self.lock_timeout_ms = lock_timeout_ms
         self.row_cap = max(1, int(row_cap))
+        cap = byte_cap if byte_cap is not None else getattr(settings, "validation_byte_cap", None)
+        self.byte_cap = int(cap) if cap else 16_000_000
         self.concurrency = max(1, int(concurrency))
         self._local = threading.local()
         self._connections: list = []
@@ -140,36 +152,52 @@ class SqlChecker:
 
     # --- checks -----------------------------------------------------------------------------------------------
     def check(self, sql: str) -> CheckResult:
-        """Guard, then EXPLAIN and capped execution in one rolled-back READ ONLY transaction."""
+        """Guard, then catalog check, EXPLAIN and capped execution in one rolled-back READ ONLY transaction.
+        Any failure of the check itself rejects this SQL with a reason (DatabaseConnectionError aside)."""
+        try:
+            return self._check(sql)
+        except (DatabaseConnectionError, psycopg2.Error):
+            raise
+        except Exception as exc:   # noqa: BLE001 - e.g. RecursionError on absurd nesting: this pair only
+            return CheckResult(status=REJECTED, error=f"the check failed on this SQL ({exc.__class__.__name__}); "
+                                                      f"refused")
+
+    def _check(self, sql: str) -> CheckResult:
         verdict = check_sql(sql)
         if not verdict.ok:
             return CheckResult(status=REJECTED, error=verdict.reason)
         try:
-            return self._execute(self._connection(), verdict.body)
+            return self._execute(self._connection(), verdict)
         except psycopg2.Error:
             # the server closed this connection (restart, idle timeout, admin kill): reopen once and retry;
             # a failure to reconnect raises DatabaseConnectionError (the step fails with a clear message)
             pass
         try:
-            return self._execute(self._connection(fresh=True), verdict.body)
+            return self._execute(self._connection(fresh=True), verdict)
         except psycopg2.Error as exc:
             # the connection died again on this very statement: report it on the pair, keep going
             self._connection(fresh=True)
             return CheckResult(status=ERROR, error=f"connection lost during the check: {first_line(exc)}")
 
-    def _execute(self, conn, body: str) -> CheckResult:
+    def _execute(self, conn, verdict: GuardResult) -> CheckResult:
         """Raises psycopg2.Error only when the connection is gone; every other failure is a CheckResult."""
         started = time.perf_counter()
         try:
             with conn.cursor() as cur:
-                cur.execute("EXPLAIN (FORMAT JSON) " + body)
+                problem = catalog_problem(cur, verdict.names)
+                if problem:
+                    return CheckResult(status=REJECTED, error=problem)
+                cur.execute("EXPLAIN (FORMAT JSON) " + verdict.body)
                 cost = _plan_cost(cur.fetchall())
-                cur.execute(capped_query(body, self.row_cap))
-                rows = cur.fetchall()
+            rows, size = self._fetch_sizes(conn, verdict.body)
             elapsed = time.perf_counter() - started
+            if size > self.byte_cap:
+                return CheckResult(status=REJECTED, execution_time=round(elapsed, 4), row_count=rows,
+                                   error=f"result too large: more than {self.byte_cap} bytes in the first {rows} "
+                                         f"row(s) (VALIDATION_BYTE_CAP); refused")
             status = VALID if rows else EMPTY
-            return CheckResult(status=status, execution_time=round(elapsed, 4), row_count=len(rows),
-                               row_cap_reached=len(rows) >= self.row_cap, estimated_cost=cost)
+            return CheckResult(status=status, execution_time=round(elapsed, 4), row_count=rows,
+                               row_cap_reached=rows >= self.row_cap, estimated_cost=cost)
         except (psycopg2.errors.QueryCanceled, psycopg2.errors.LockNotAvailable) as exc:
             return CheckResult(status=TIMEOUT, error=first_line(exc),
                                execution_time=round(time.perf_counter() - started, 4))
@@ -184,6 +212,25 @@ class SqlChecker:
                     conn.rollback()
                 except psycopg2.Error:
                     pass
+
+    def _fetch_sizes(self, conn, body: str) -> tuple[int, int]:
+        """(rows, bytes) of the capped statement, through a server-side cursor; stops once past the byte cap.
+        The first FETCH asks for one row (one huge row is refused before the server builds the next ones) and
+        travels with the DECLARE; the cursor ends with the transaction's rollback."""
+        rows = size = 0
+        with conn.cursor() as cur:
+            cur.execute(f"DECLARE _dp_check NO SCROLL CURSOR FOR {capped_query(body, self.row_cap)};\n"
+                        f"FETCH 1 FROM _dp_check")
+            wanted = 1
+            while True:
+                batch = cur.fetchall()
+                rows += len(batch)
+                size += sum(int(n or 0) for (n,) in batch)
+                if size > self.byte_cap or len(batch) < wanted:
+                    break
+                wanted = FETCH_BATCH
+                cur.execute(f"FETCH {FETCH_BATCH} FROM _dp_check")
+        return rows, size
 
     def check_many(self, sqls: Iterable[str], *, on_result: Optional[Callable[[int, CheckResult], None]] = None,
                    should_stop: Callable[[], bool] = lambda: False) -> list[Optional[CheckResult]]:

@@ -100,7 +100,7 @@ def referenced_tables(sql: str, tables: Sequence[Table]) -> list[Table]:
     """Known tables named in `sql` (schema-qualified or by unique/public name). Unparseable: none."""
     try:
         tree = sqlglot.parse_one(sql, read="postgres")
-    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError, ValueError):
+    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError, ValueError, RecursionError):
         return []
     if tree is None:
         return []

@@ -203,6 +203,16 @@ def test_syntax_that_looks_like_a_call_is_not_mistaken_for_one(sql):
     assert verdict.ok, verdict.reason
 
 
+@pytest.mark.parametrize("sql,named", [
+    ("SELECT '(0,1)'::tid", "type tid"), ("SELECT '1'::oid", "type oid"), ("SELECT '1'::xid", "type xid"),
+    ("SELECT 'x'::name", "type name"), ("SELECT '0/0'::pg_lsn", "type pg_lsn"),
+    ("SELECT * FROM jsonb_to_record('{}') AS r(a pg_catalog.oid)", "type oid"),
+])
+def test_types_outside_the_safe_list_are_refused(sql, named):
+    verdict = check_sql(sql)
+    assert not verdict.ok and f"{named} is not allowed" in verdict.reason, verdict.reason
+
+
 def test_denied_prefix_matching_ignores_schema_and_case():
     assert denied_function("PG_CATALOG.pg_sleep_for") == "pg_sleep"
     assert denied_function('"nextval"') == "nextval"
