@@ -17,7 +17,7 @@ from typing import Optional
 from data_pipeline.lexicon.glossary import GLOSSARY
 from data_pipeline.lexicon.phrases import PHRASES
 
-# The other family: same words, another wording and order. (zh, en) per template key of qa/phrases.py.
+# The other family: same words, another wording and order. (zh, en) per template key of lexicon/phrases.py.
 ALT_PHRASES: dict[str, tuple[str, str]] = {
     "count_all": ("一共有多少个{noun}？", "What is the total number of {plural}?"),
     "list_recent": ("最近{n}条{noun}的{what}是什么（按{time}排序）？",
