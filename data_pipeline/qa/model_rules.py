@@ -136,7 +136,9 @@ def _line(q: str, t: TableSemantics, en: bool) -> str:
         parts.append(("averaged " if en else "取平均度量 ") + ", ".join(averaged))
     if t.event_time:
         lo, hi = t.facts.get("min_time"), t.facts.get("max_time")
-        parts.append(("event time " if en else "事件时间 ") + t.event_time + (f" ({lo} … {hi})" if lo and hi else ""))
+        about = ("about " if en else "约 ") if t.facts.get("approximate") else ""
+        parts.append(("event time " if en else "事件时间 ") + t.event_time + (f" ({about}{lo} … {hi})" if lo and hi
+                                                                             else ""))
     for role, word in (("flag", ("flags (filter only) ", "标志（只作筛选）")),
                        ("audit_time", ("audit times (never the axis) ", "审计时间（不作时间轴）")),
                        ("foreign_key", ("foreign keys (never summed) ", "外键（不求和）")),

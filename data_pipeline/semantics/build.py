@@ -21,8 +21,8 @@ from data_pipeline.lexicon.vocabulary import role_noun, speaking, table_noun
 from data_pipeline.schema.model import Column, Table
 from data_pipeline.semantics.model import ColumnSemantics, SemanticModel, TableSemantics, merge_overrides
 from data_pipeline.semantics.paths import build_paths
-from data_pipeline.semantics.roles import (column_role, event_time_of, fk_columns, is_unique, name_words,
-                                          personal_name_pair, sample_dates, values_of)
+from data_pipeline.semantics.roles import (column_role, event_time_of, fk_columns, is_time, is_unique,
+                                          name_words, personal_name_pair, sample_dates, values_of)
 
 LOOKUP_MAX_ROWS = 300
 _LINE_WORDS = {"line", "lines", "item", "items", "detail", "details", "entry", "entries", "position"}
@@ -144,9 +144,58 @@ def _base_tables(table: Table, names: dict[str, str]) -> list[str]:
     return sorted(found)
 
 
-def build_semantic_model(tables: Sequence[Table], language: str = "zh", overrides: Optional[dict] = None
-                         ) -> SemanticModel:
-    """The model of `tables` in `language` (names and phrases carry zh and en), the user's `overrides` applied."""
+def _table_override(overrides: Optional[dict], qualified: str) -> dict:
+    entry = ((overrides or {}).get("tables") or {}).get(qualified)
+    return entry if isinstance(entry, dict) else {}
+
+
+def _public_time(c: Optional[Column], role: Optional[str], personal: bool) -> bool:
+    """A column whose first and last values may be shown: a date/time that is nobody's personal date."""
+    return c is not None and is_time(c) and not c.pii_kind and not personal and role not in ("personal",
+                                                                                            "personal_date")
+
+
+def event_time_columns(tables: Sequence[Table], overrides: Optional[dict] = None) -> dict[str, str]:
+    """The event-time column the model will give each table (the user's `overrides` applied), for the tables whose
+    real first and last values may be read and shown (never a personal date): what ddl_generation reads the
+    min/max of before building the model."""
+    out = {}
+    for t in tables:
+        roles = {c.name: column_role(c, t) for c in t.columns}
+        entry = _table_override(overrides, t.qualified)
+        name = entry["event_time"] if "event_time" in entry else event_time_of(t, roles)
+        c = t.column(name) if isinstance(name, str) else None
+        if c is None:
+            continue
+        col_entry = (entry.get("columns") or {}).get(c.name)
+        col_entry = col_entry if isinstance(col_entry, dict) else {}
+        if _public_time(c, col_entry.get("role") or roles[c.name], col_entry.get("personal") is True):
+            out[t.qualified] = c.name
+    return out
+
+
+def _time_facts(table: Table, ts: TableSemantics, read: Optional[dict]) -> dict:
+    """min_time/max_time of the event time: read from the database when `read` is for that column, else from the
+    samples and marked `approximate`. Nothing for a personal date, whatever the user named the event time."""
+    name = ts.event_time if isinstance(ts.event_time, str) else None
+    c = table.column(name) if name else None
+    cs = ts.columns.get(name) if name else None
+    if cs is None or not _public_time(c, cs.role, cs.personal):
+        return {}
+    if read and read.get("column") == c.name:
+        return {k: read[k] for k in ("min_time", "max_time") if read.get(k)}   # empty: no value at all
+    dates = sample_dates(c)
+    if not dates:
+        return {}
+    return {"min_time": min(dates).isoformat(), "max_time": max(dates).isoformat(), "approximate": True}
+
+
+def build_semantic_model(tables: Sequence[Table], language: str = "zh", overrides: Optional[dict] = None,
+                         time_ranges: Optional[dict[str, dict]] = None) -> SemanticModel:
+    """The model of `tables` in `language` (names and phrases carry zh and en), the user's `overrides` applied.
+    `time_ranges` (qualified -> {"column", "min_time", "max_time"}, read by ddl_generation through
+    `schema.time_range`) gives each event time its real range; a table without one keeps the sampled range,
+    marked `"approximate": true`."""
     by_q = {t.qualified: t for t in tables}
     langs = {"zh": None, "en": None}
     model = SemanticModel(language=language if language in ("zh", "en") else "zh")
@@ -180,14 +229,13 @@ def build_semantic_model(tables: Sequence[Table], language: str = "zh", override
             ts.base_tables = _base_tables(t, plain_names)
         if ts.kind in ("line", "event"):
             ts.derived_measures = _derived(t, roles)
-        if ts.event_time:
-            dates = sample_dates(t.column(ts.event_time))
-            if dates:
-                ts.facts = {"min_time": min(dates).isoformat(), "max_time": max(dates).isoformat()}
         model.tables[t.qualified] = ts
     model.relationships, model.join_paths = build_paths(tables, model)
     if overrides:
         merge_overrides(model, overrides)
+    for t in tables:                 # after the overrides: the user may have named another event time
+        ts = model.tables[t.qualified]
+        ts.facts = _time_facts(t, ts, (time_ranges or {}).get(t.qualified))
     return model
 
 

@@ -13,11 +13,12 @@ qa_generation (rule-based and LLM pairs are asked against it) and rendered for p
          "base_tables": [],                     # a view's source tables
          "derived_measures": [{"name": "line_amount", "columns": ["unit_price", "quantity"],
                                "name_words": {"zh": "金额", "en": "amount"}}],
-         "facts": {"min_time": "2005-05-24", "max_time": "2006-02-14"},
+         "facts": {"min_time": "2005-05-24", "max_time": "2006-02-14"},   # the event time's real range,
+                                                # read from the database; "approximate": true when only sampled
          "columns": {"rental_id": {"role": "identifier"},
                      "customer_id": {"role": "foreign_key", "references": "public.customer",
                                      "role_name": {"zh": "客户", "en": "customer"}},
-                     "amount": {"role": "additive_measure", "distinct": 19, "null_share": 0.0},
+                     "amount": {"role": "additive_measure", "cardinality": 19, "null_share": 0.0},
                      "status": {"role": "dimension", "cardinality": 3, "top_values": ["open", "closed"]},
                      "email": {"role": "personal", "personal": true, "pii_kind": "email"}}}},
      "relationships": [{"from": "public.rental", "columns": ["customer_id"], "to": "public.customer",
@@ -27,7 +28,10 @@ qa_generation (rule-based and LLM pairs are asked against it) and rendered for p
                      "phrase": {"zh": "…", "en": "…"}}],
      "overrides": {"tables": {"public.actor": {"columns": {"first_name": {"personal": false}}}}}}
 
-`hops` index `relationships` in walking order. Column roles: see ROLES. Every column carries `personal`.
+`hops` index `relationships` in walking order. Column roles: see ROLES. Every column carries `personal`; its
+value facts, where profiled (pg_stats or a bounded read), are `cardinality` (distinct values) and `null_share`
+(0..1) — counts only, never values of a personal column. A personal date is never an event time, so its range is
+never shown.
 
 Editing: the user changes `overrides` (or any table/column entry, marking it `"edited_by_user": true`, which
 `read_model` lifts into `overrides`). On a re-run ddl_generation builds the model anew from the database and
@@ -66,7 +70,9 @@ class ColumnSemantics:
     edited_by_user: bool = False
 
     def to_dict(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if v not in (None, [], False) or k in ("role", "personal")}
+        # a null share of 0.0 or a count of 0 is a fact (0 == False, hence `is`): only unknowns are left out
+        return {k: v for k, v in asdict(self).items()
+                if (v is not None and v != [] and v is not False) or k in ("role", "personal")}
 
     @classmethod
     def from_dict(cls, d: dict) -> "ColumnSemantics":
@@ -84,7 +90,7 @@ class TableSemantics:
     event_time: Optional[str] = None
     base_tables: list[str] = field(default_factory=list)
     derived_measures: list[dict] = field(default_factory=list)   # {"name", "columns": [price, quantity], "name_words"}
-    facts: dict[str, Any] = field(default_factory=dict)         # min_time, max_time (of the event time)
+    facts: dict[str, Any] = field(default_factory=dict)   # min_time, max_time (of the event time), approximate
     columns: dict[str, ColumnSemantics] = field(default_factory=dict)
     edited_by_user: bool = False
 

@@ -34,6 +34,7 @@ _WORDS = {
     "no_label": ("（无，按 {key} 区分）", "(none; rows told apart by {key})"),
     "event_time": ("- 事件时间：{v}", "- Event time: {v}"),
     "range": ("（{lo} 至 {hi}）", " ({lo} to {hi})"),
+    "range_approx": ("（约 {lo} 至 {hi}，仅据抽样）", " (about {lo} to {hi}, from a sample only)"),
     "measures": ("- 度量：{v}", "- Measures: {v}"),
     "derived": ("- 派生度量：{v}", "- Derived measures: {v}"),
     "base_tables": ("- 基表：{v}", "- Base tables: {v}"),
@@ -65,7 +66,8 @@ def _event_time(t: TableSemantics, en: bool) -> str:
     if not t.event_time:
         return _w("none", en)
     lo, hi = t.facts.get("min_time"), t.facts.get("max_time")
-    return t.event_time + (_w("range", en, lo=lo, hi=hi) if lo and hi else "")
+    word = "range_approx" if t.facts.get("approximate") else "range"
+    return t.event_time + (_w(word, en, lo=lo, hi=hi) if lo and hi else "")
 
 
 def _label(t: TableSemantics, en: bool) -> str:

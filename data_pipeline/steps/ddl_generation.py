@@ -13,6 +13,9 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
+
+import psycopg2
+
 from core.db import first_line
 from core.errors import AppError, TableListMissing
 from data_pipeline.schema import access as table_access
@@ -22,7 +25,9 @@ from data_pipeline.schema import introspect as introspection
 from data_pipeline.schema.ddl_render import render_ddl, render_md
 from data_pipeline.schema.metadata_file import METADATA_FILE, write_metadata_txt
 from data_pipeline.schema.model import SNAPSHOT_FILE, Table, save_snapshot
+from data_pipeline.schema.time_range import read_time_ranges
 from data_pipeline.semantics import MODEL_FILE, build_semantic_model, read_model, write_model
+from data_pipeline.semantics.build import event_time_columns
 from data_pipeline.semantics.render import table_lines
 from data_pipeline.steps import STEP_OUTPUTS
 from data_pipeline.steps.base import OutputFile, StepContext, StepResult, StepWarning
@@ -197,7 +202,8 @@ def _write_semantic_model(ctx: StepContext, tables: list[Table], language: str) 
         warnings.append(StepWarning("SEMANTIC_MODEL_UNREADABLE", f"the previous {MODEL_FILE} could not be read "
                                     f"and was replaced (its edits are lost): {exc}", [MODEL_FILE]))
     try:
-        model = build_semantic_model(tables, language, overrides)
+        time_ranges = _event_time_ranges(ctx, tables, overrides)
+        model = build_semantic_model(tables, language, overrides, time_ranges)
     except Exception as exc:      # a bug must not cost the DDL: qa_generation builds the model again
         ctx.logger.error("semantic model not built: %s", first_line(exc), exc_info=True)
         return warnings + [StepWarning("SEMANTIC_MODEL_FAILED", f"{MODEL_FILE} could not be built "
@@ -211,6 +217,23 @@ def _write_semantic_model(ctx: StepContext, tables: list[Table], language: str) 
                     ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())), len(model.relationships),
                     len(model.join_paths), len((overrides or {}).get("tables") or {}), time.monotonic() - started)
     return warnings
+
+
+def _event_time_ranges(ctx: StepContext, tables: list[Table], overrides: dict) -> dict[str, dict]:
+    """The real min/max of each table's event time (schema.time_range: one bounded read-only statement per
+    table); {} for every table when the database cannot be read now (the model keeps sampled ranges, marked
+    approximate)."""
+    columns = event_time_columns(tables, overrides)
+    by_q = {t.qualified: t for t in tables}
+    try:
+        ranges = read_time_ranges(ctx.business_url, [(by_q[q], c) for q, c in columns.items()], ctx.settings)
+    except (AppError, psycopg2.Error) as exc:
+        ctx.logger.warning("event time ranges not read (sampled ranges kept, marked approximate): %s",
+                           str(exc) if isinstance(exc, AppError) else first_line(exc))
+        return {}
+    ctx.logger.info("event time ranges: %d of %d tables read in %.2f s; %d kept from samples (approximate)",
+                    len(ranges.ranges), len(columns), ranges.seconds, len(ranges.failed))
+    return ranges.ranges
 
 
 def _document_semantics(ctx: StepContext, tables: list[Table], language: str) -> None:

@@ -39,7 +39,8 @@ def test_metadata_detail_renders_the_model_after_the_themes(rental_en):
     block = lines[lines.index("### payment (payment): event (fact)"):]
     block = block[:block.index("")]
     assert "- Measures: amount (summed)" in block
-    assert any(line.startswith("- Event time: payment_date (20") for line in block)
+    # the partitioned payment table's real range (its samples only see the first partition, 2023 H1)
+    assert "- Event time: payment_date (2023-01-01 to 2024-12-30)" in block
     roles = next(line for line in block if line.startswith("- Column roles: "))
     assert "customer_id foreign key → customer" in roles and "payment_id identifier" in roles
     assert "### film_actor (film actor): bridge (link)" in lines
