@@ -187,6 +187,7 @@ def main() -> int:
     parser.add_argument("--chat-latency", type=float, default=1.0)
     parser.add_argument("--embedding-latency", type=float, default=0.05)
     parser.add_argument("--json", help="also write every run's numbers to this file")
+    parser.add_argument("--keep", action="store_true", help="keep the data home (task logs) for reading")
     args = parser.parse_args()
     ctx = build_context(load_settings({"data_home": HOME, "log_level": "WARNING"}))  # embedded PG + demo DB
     server_uri = ctx.runtime.meta_url   # the embedded server (a superuser URL: creates the scratch databases)
@@ -217,7 +218,10 @@ def main() -> int:
             server.stop()
         stub.stop()
         ctx.db.close()
-        remove_home(HOME)
+        if args.keep:
+            print(f"data home kept: {HOME}")
+        else:
+            remove_home(HOME)
     return 0
 
 

@@ -28,7 +28,6 @@ from data_pipeline.executor import outputs
 from data_pipeline.executor.plan import (failure_message, final_task_status, overall_progress, planned_steps,
                                          task_warnings, warnings_message)
 from data_pipeline.executor.tracking import NullTracker, TaskState, now_iso
-from data_pipeline.validation import quality
 from data_pipeline.steps import PROGRESS_BANDS, STEP_LABELS, STEP_OUTPUTS, later_steps, step_module
 from data_pipeline.steps.base import StepCancelled, StepContext, StepResult, StepWarning
 from data_pipeline.store import executions as execution_store
@@ -79,6 +78,7 @@ class Runner:
         self._lock = threading.RLock()
         self._last_save = 0.0
         self._cancelled_outputs: Optional[tuple] = None
+        self._prefetch: list[str] = []      # later steps' modules, imported while the first step waits (issue 26)
 
     # -- persistence --------------------------------------------------------------------------------------------
     def _save(self, finish: Optional[dict] = None) -> None:
@@ -119,6 +119,7 @@ class Runner:
                  "llm" if spec.llm is not None else "rule_based")
         outcome, error = "completed", None
         runnable = [s for s, run in plan if run]
+        self._prefetch = runnable[1:]
         for step, run in plan:
             if self.cancel_event.is_set():
                 outcome, error = "cancelled", self.cancel_reason
@@ -168,6 +169,9 @@ class Runner:
                 details["message"] = scrub_text(str(message))[:300]
                 self.state.progress = max(self.state.progress, overall_progress(step, fraction))
                 due = time.monotonic() - self._last_save >= PROGRESS_SAVE_INTERVAL_S
+                prefetch, self._prefetch = (self._prefetch, []) if fraction > 0 else ([], self._prefetch)
+            if prefetch:
+                prefetch_step_modules(prefetch)
             if due:
                 try:
                     self._save()
@@ -324,6 +328,21 @@ class Runner:
         return outcome
 
 
+def prefetch_step_modules(steps: list[str]) -> threading.Thread:
+    """Import the later steps' code in a daemon thread while the current step waits for the LLM, so the
+    steps follow each other without an import pause (the import lock makes a concurrent `step_module` wait for
+    this import instead of repeating it; a module that fails to import fails its step later, as before)."""
+    def load() -> None:
+        for step in steps:
+            try:
+                step_module(step)
+            except Exception:  # noqa: BLE001 - reported by the runner when that step starts
+                pass
+    thread = threading.Thread(target=load, name="prefetch-steps", daemon=True)
+    thread.start()
+    return thread
+
+
 def demo_delay(ctx: StepContext, step: str) -> None:
     """The `demo_delay_s` execute option (demo/test only): wait that long before the step's work, cancellable,
     so a cancel can be tried on the small demo database whose runs otherwise end in a few seconds."""
@@ -343,6 +362,7 @@ def quality_report(spec: RunSpec, step_status: dict) -> Optional[dict]:
     Without a completed qa_generation the pair file in the directory is an earlier run's (a run cancelled or
     failed before qa, or a DDL re-run that reset it): its numbers would describe that run, so the report says
     there are no current pairs instead (the console's tiles then show this run's state)."""
+    from data_pipeline.validation import quality   # imported when needed: not on the way to the first LLM call
     qa_state = step_status.get("qa_generation", "pending")
     try:
         if qa_state != "completed":

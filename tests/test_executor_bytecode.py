@@ -1,0 +1,48 @@
+"""The executors' bytecode cache (issue 26): under the data home, filled at service start, never in the source tree."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import app_config
+from app_config import PROJECT_ROOT, load_settings
+from data_pipeline.executor import bytecode, launcher
+from data_pipeline.steps import ddl_generation
+
+
+def cached_file(prefix: Path, source: str) -> Path:
+    """Where Python keeps the bytecode of `source` under PYTHONPYCACHEPREFIX=prefix."""
+    src = Path(source).resolve()
+    return prefix / src.parent.relative_to(src.anchor) / f"{src.stem}.{sys.implementation.cache_tag}.pyc"
+
+
+def test_executor_env_points_bytecode_into_the_data_home_and_lets_the_executor_write_it(tmp_path):
+    settings = load_settings({"data_home": tmp_path}, environ={})
+    env = bytecode.executor_env(settings, {"PYTHONDONTWRITEBYTECODE": "1", "PATH": "/bin"})
+    assert env["PYTHONPYCACHEPREFIX"] == str(tmp_path.resolve() / "cache" / "pycache")
+    assert "PYTHONDONTWRITEBYTECODE" not in env and env["PATH"] == "/bin"
+    own = bytecode.executor_env(settings, {"PYTHONPYCACHEPREFIX": "/srv/pyc"})   # the operator's choice stands
+    assert own["PYTHONPYCACHEPREFIX"] == "/srv/pyc"
+
+
+def test_a_spawned_executor_writes_its_bytecode_into_the_cache_not_the_source_tree(tmp_path, monkeypatch):
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")    # as on the shared machine
+    monkeypatch.delenv("PYTHONPYCACHEPREFIX", raising=False)
+    settings = load_settings({"data_home": tmp_path}, environ={})
+    source_cache = PROJECT_ROOT / "__pycache__"
+    existed = source_cache.exists()
+    task_id = "task_20250101_000000"
+    # a mismatched execution id: the executor imports its modules, then refuses the arguments (exit code 2)
+    proc = launcher.spawn_executor(settings, tmp_path / task_id, task_id=task_id,
+                                   execution_id="task_20250102_000000_step_complete_x", mode="complete", step=None)
+    assert proc.wait(120) == 2
+    assert cached_file(bytecode.cache_dir(settings), app_config.__file__).is_file()
+    assert source_cache.exists() == existed
+
+
+def test_warm_compiles_the_steps_before_any_execution(tmp_path, monkeypatch):
+    monkeypatch.delenv("PYTHONPYCACHEPREFIX", raising=False)
+    settings = load_settings({"data_home": tmp_path}, environ={})
+    proc = bytecode.warm(settings)
+    assert proc is not None and proc.wait(120) == 0
+    assert cached_file(bytecode.cache_dir(settings), ddl_generation.__file__).is_file()
