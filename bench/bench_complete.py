@@ -35,7 +35,7 @@ import threading
 import time
 from datetime import datetime
 
-from _served import BASE, fresh_home, remove_home
+from _served import BASE, DEMO_TABLES, fresh_home, remove_home
 
 HOME = fresh_home("dp_bench_complete_")
 
@@ -109,8 +109,10 @@ def one_run(url: str, stub: OpenAIStub, sim: CompleteRunSimulator, business_url:
     stub.reset()
     stub.responder = sim
     stub.embedding_responder = lambda _req: Reply(delay=embed_s)
-    task = requests.post(url + BASE, json={"table_names": tables, "task_name": f"bench{len(tables)}",
-                                           "db_connection": business_url, "db_name": "bench"}, timeout=60)
+    body = {"table_names": tables, "task_name": f"bench{len(tables)}", "db_name": "bench"}
+    if business_url:   # None: the service's default (demo) database
+        body["db_connection"] = business_url
+    task = requests.post(url + BASE, json=body, timeout=60)
     assert task.status_code in (200, 201), task.text
     task_id = task.json()["data"]["task_id"]
     load = os.getloadavg()
@@ -149,7 +151,7 @@ def one_run(url: str, stub: OpenAIStub, sim: CompleteRunSimulator, business_url:
         return max(calls[kind]) + latency if calls[kind] else float("nan")
     before_embed = last_end("repair", chat_s) if calls["repair"] else last_end("pairs", chat_s)
     return {
-        "tables": len(tables), "C": c, "status": status["status"], "wall": wall, "bound": bound,
+        "task_id": task_id, "tables": len(tables), "C": c, "status": status["status"], "wall": wall, "bound": bound,
         "ratio": wall / bound if bound else float("nan"), "load": load,
         "calls": {k: len(v) for k, v in calls.items()}, "peak": stub.max_in_flight,
         "warnings": sorted({w.get("code", "?") for w in status.get("warnings") or []}),
@@ -179,6 +181,22 @@ def row(r: dict) -> str:
             + ("" if r["status"] == "completed" else f"  [{r['status']}: {','.join(r['warnings'])}]"))
 
 
+def dump_outputs(ctx, task_id: str, target: str) -> None:
+    """The task directory's files and the vector rows (collection, document, metadata without the random id,
+    embedding), for comparing two code versions' outputs."""
+    import shutil
+    from pathlib import Path
+    out = Path(target)
+    shutil.copytree(ctx.task_dir(task_id), out / "files", dirs_exist_ok=True)
+    rows = ctx.db.fetchall("SELECT c.name AS collection, e.document, e.cmetadata, e.embedding::text AS embedding "
+                           "FROM langchain_pg_embedding e JOIN langchain_pg_collection c ON c.uuid = e.collection_id")
+    for r in rows:
+        r["cmetadata"] = {k: v for k, v in (r["cmetadata"] or {}).items() if k != "id"}
+    rows.sort(key=lambda r: (r["collection"], r["document"], r["embedding"]))
+    (out / "vectors.json").write_text(json.dumps(rows, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
+    print(f"outputs of {task_id} written to {out}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tables", type=int, nargs="+", default=[7, 12, 20])
@@ -188,10 +206,15 @@ def main() -> int:
     parser.add_argument("--embedding-latency", type=float, default=0.05)
     parser.add_argument("--json", help="also write every run's numbers to this file")
     parser.add_argument("--keep", action="store_true", help="keep the data home (task logs) for reading")
+    parser.add_argument("--dump", help="run the demo database's tables once (the first --concurrency) and copy "
+                                       "the task's files and vector rows to this directory (bench/compare_outputs.py)")
     args = parser.parse_args()
+    if args.dump:
+        args.rounds, args.concurrency = 1, args.concurrency[:1]
     ctx = build_context(load_settings({"data_home": HOME, "log_level": "WARNING"}))  # embedded PG + demo DB
     server_uri = ctx.runtime.meta_url   # the embedded server (a superuser URL: creates the scratch databases)
-    databases = {n: business_database(server_uri, n) for n in args.tables}
+    databases = {n: business_database(server_uri, n) for n in args.tables} if not args.dump else \
+        {len(DEMO_TABLES): (None, DEMO_TABLES)}   # --dump: the demo database, its own tables
     stub = OpenAIStub().start()
     servers = {}
     results = []
@@ -202,7 +225,7 @@ def main() -> int:
                 embedding_api_key="sk-test-key", llm_max_retries=2)).start()
         print(HEADER)
         for _ in range(args.rounds):
-            for n in args.tables:
+            for n in databases:
                 business_url, tables = databases[n]
                 for c in args.concurrency:
                     sim = CompleteRunSimulator(tables, args.chat_latency)
@@ -210,6 +233,8 @@ def main() -> int:
                                 args.embedding_latency)
                     results.append(r)
                     print(row(r), flush=True)
+        if args.dump:
+            dump_outputs(ctx, results[-1]["task_id"], args.dump)
         if args.json:
             with open(args.json, "w") as out:
                 json.dump(results, out, indent=1)
