@@ -46,3 +46,21 @@ def test_warm_compiles_the_steps_before_any_execution(tmp_path, monkeypatch):
     proc = bytecode.warm(settings)
     assert proc is not None and proc.wait(120) == 0
     assert cached_file(bytecode.cache_dir(settings), ddl_generation.__file__).is_file()
+
+
+def _fresh_python(code: str) -> str:
+    import subprocess
+    return subprocess.run([sys.executable, "-c", code], cwd=str(PROJECT_ROOT), capture_output=True, text=True,
+                          timeout=120, check=True).stdout.strip()
+
+
+def test_the_executor_loads_step_code_in_the_background_before_the_step_needs_it():
+    """Issue 26: the first step's code loads while the executor attaches (task_executor.preload_first_step), the
+    later steps' while the first step waits for the LLM (runner.prefetch_step_modules): in a fresh process."""
+    out = _fresh_python(
+        "import sys; from data_pipeline import task_executor as t; from data_pipeline.executor import runner\n"
+        "print('data_pipeline.steps.sql_validation' in sys.modules)\n"
+        "t.preload_first_step('step', 'sql_validation').join(60)\n"
+        "runner.prefetch_step_modules(['training_load']).join(60)\n"
+        "print('data_pipeline.steps.sql_validation' in sys.modules, 'data_pipeline.steps.training_load' in sys.modules)")
+    assert out.splitlines() == ["False", "True True"]
