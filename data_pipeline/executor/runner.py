@@ -79,6 +79,7 @@ class Runner:
         self._last_save = 0.0
         self._cancelled_outputs: Optional[tuple] = None
         self._prefetch: list[str] = []      # later steps' modules, imported while the first step waits (issue 26)
+        self._runnable: list[str] = []
 
     # -- persistence --------------------------------------------------------------------------------------------
     def _save(self, finish: Optional[dict] = None) -> None:
@@ -120,6 +121,7 @@ class Runner:
         outcome, error = "completed", None
         runnable = [s for s, run in plan if run]
         self._prefetch = runnable[1:]
+        self._runnable = runnable
         for step, run in plan:
             if self.cancel_event.is_set():
                 outcome, error = "cancelled", self.cancel_reason
@@ -204,7 +206,10 @@ class Runner:
                 if spec.execution_id and spec.track_outputs:
                     execution_store.mark_files_cleaned(spec.meta_db, spec.execution_id)
         ctx = StepContext(
-            task_id=spec.task_id, task_dir=spec.task_dir, params=spec.params, options=spec.options,
+            task_id=spec.task_id, task_dir=spec.task_dir, params=spec.params,
+            # the steps still to come in this process (a step may start work for them: steps/early_checks.py)
+            options={**spec.options, "next_steps": self._runnable[self._runnable.index(step) + 1:]
+                     if step in self._runnable else []},
             settings=spec.settings, business_url=spec.business_url, meta_db=spec.meta_db, tables=spec.tables,
             logger=step_logger(f"data_pipeline.steps.{step}", step), execution_id=spec.execution_id,
             progress=self._progress_callback(step), cancel_event=self.cancel_event, llm=spec.llm)

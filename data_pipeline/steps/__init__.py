@@ -5,6 +5,7 @@
     qa_generation.py     step 2 (uses data_pipeline.qa)
     sql_validation.py    step 3 (uses data_pipeline.validation)
     training_load.py     step 4 (uses data_pipeline.vectors)
+    early_checks.py      SQL checks qa_generation starts for sql_validation in the same process (issue 26)
 """
 from __future__ import annotations
 
