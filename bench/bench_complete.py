@@ -1,7 +1,8 @@
 """A complete run through the API vs the LLM bound: where the time beyond the LLM's own waves goes (issue 26).
 
     .venv/bin/python bench/bench_complete.py [--tables 7 12 20] [--concurrency 4 8] [--rounds 1]
-                                             [--chat-latency 1.0] [--embedding-latency 0.05]
+                                             [--chat-latency 1.0] [--embedding-latency 0.05] [--json runs.json]
+    .venv/bin/python bench/bench_complete.py --summarize before=b1.json,b2.json after=a1.json,a2.json
 
 The served app (`python citu_app.py`, gunicorn, fresh temporary data home) with its LLM and its embedding
 service pointed at tests/openai_stub.OpenAIStub, which answers every chat call in `--chat-latency` s and every
@@ -197,7 +198,35 @@ def dump_outputs(ctx, task_id: str, target: str) -> None:
     print(f"outputs of {task_id} written to {out}")
 
 
+COLUMNS = ("wall", "bound", "ratio", "post_first", "exec_start", "catalog", "ddl_themes", "pairs_repair",
+           "repair_embed", "embeddings", "embed_finished")
+
+
+def summarize(groups: dict[str, list[str]]) -> None:
+    """Median of every column per (tables, C) for each labelled group of --json files, side by side."""
+    import statistics
+    # on a shared machine the executor's start is the noisiest part (pgserver attaches under one machine-wide lock
+    # that other users' servers hold while they start or stop): its minimum, and the ratio without it, are shown
+    print(f"{'':8}{'tables':>6} {'C':>2} {'runs':>4} " + " ".join(f"{c[:9]:>9}" for c in COLUMNS)
+          + f" {'exec_min':>9} {'rest/bnd':>9}  load1 min-max")
+    for label, paths in groups.items():
+        runs = [r for path in paths for r in json.load(open(path))]
+        for key in sorted({(r["tables"], r["C"]) for r in runs}):
+            group = [r for r in runs if (r["tables"], r["C"]) == key]
+            loads = [r["load"][0] for r in group]
+            print(f"{label:8}{key[0]:>6} {key[1]:>2} {len(group):>4} "
+                  + " ".join(f"{statistics.median(r[c] for r in group):9.3f}" for c in COLUMNS)
+                  + f" {min(r['exec_start'] for r in group):9.3f}"
+                  + f" {statistics.median((r['wall'] - r['exec_start']) / r['bound'] for r in group):9.3f}"
+                  + f"  {min(loads):.1f}-{max(loads):.1f}")
+
+
 def main() -> int:
+    if "--summarize" in sys.argv:   # --summarize LABEL=a.json,b.json LABEL2=c.json ...: no run, medians only
+        import shutil
+        shutil.rmtree(HOME, ignore_errors=True)
+        summarize({arg.split("=", 1)[0]: arg.split("=", 1)[1].split(",") for arg in sys.argv[2:]})
+        return 0
     parser = argparse.ArgumentParser()
     parser.add_argument("--tables", type=int, nargs="+", default=[7, 12, 20])
     parser.add_argument("--concurrency", type=int, nargs="+", default=[4, 8])
