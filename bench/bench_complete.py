@@ -234,6 +234,8 @@ def main() -> int:
     parser.add_argument("--chat-latency", type=float, default=1.0)
     parser.add_argument("--embedding-latency", type=float, default=0.05)
     parser.add_argument("--json", help="also write every run's numbers to this file")
+    parser.add_argument("--rule-based", action="store_true", help="no LLM and the built-in embedder (with --dump: "
+                                                                   "the zero-configuration outputs)")
     parser.add_argument("--keep", action="store_true", help="keep the data home (task logs) for reading")
     parser.add_argument("--dump", help="run the demo database's tables once (the first --concurrency) and copy "
                                        "the task's files and vector rows to this directory (bench/compare_outputs.py)")
@@ -249,9 +251,12 @@ def main() -> int:
     results = []
     try:
         for c in args.concurrency:
-            servers[c] = ServerProcess(HOME, f"bench_complete_c{c}", **llm_overrides(
-                stub, llm_max_concurrency=c, embedding_base_url=stub.base_url, embedding_model="stub-embedding",
-                embedding_api_key="sk-test-key", llm_max_retries=2)).start()
+            overrides = llm_overrides(stub, llm_max_concurrency=c, embedding_base_url=stub.base_url,
+                                      embedding_model="stub-embedding", embedding_api_key="sk-test-key",
+                                      llm_max_retries=2)
+            if args.rule_based:   # the zero-configuration path: no LLM, the built-in embedder
+                overrides = {"llm_base_url": "", "llm_model": "", "llm_max_concurrency": c}
+            servers[c] = ServerProcess(HOME, f"bench_complete_c{c}", **overrides).start()
         print(HEADER)
         for _ in range(args.rounds):
             for n in databases:

@@ -9,6 +9,8 @@ placeholder; the pair files as multisets of pairs, other files byte for byte, el
 answers arrive in completion order) and the vector rows (collection, document, metadata without the random id,
 embedding). Prints one line per file and exits 1 when anything differs. Run it on two runs of the same code first
 to see what differs by nature (samples of a table without a stable order, timings in logs and reports).
+With `--rule-based` dumps two runs of the same code differ in a few pairs too: the rule-based generator takes
+filter values (a month, a category) from the table samples, so compare the LLM path for an exact verdict.
 """
 from __future__ import annotations
 
