@@ -1,4 +1,5 @@
-"""The executors' bytecode cache (issue 26): under the data home, filled at service start, never in the source tree."""
+"""The executor's start (issue 26): its bytecode cache (under the data home, filled at service start, never in the
+source tree) and what it loads in the background (step code, the database attach)."""
 from __future__ import annotations
 
 import sys
@@ -48,10 +49,12 @@ def test_warm_compiles_the_steps_before_any_execution(tmp_path, monkeypatch):
     assert cached_file(bytecode.cache_dir(settings), ddl_generation.__file__).is_file()
 
 
-def _fresh_python(code: str) -> str:
+def _fresh_python(code: str, env=None) -> str:
     import subprocess
-    return subprocess.run([sys.executable, "-c", code], cwd=str(PROJECT_ROOT), capture_output=True, text=True,
-                          timeout=120, check=True).stdout.strip()
+    proc = subprocess.run([sys.executable, "-c", code], cwd=str(PROJECT_ROOT), capture_output=True, text=True,
+                          timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout.strip()
 
 
 def test_the_executor_loads_step_code_in_the_background_before_the_step_needs_it():
@@ -64,3 +67,19 @@ def test_the_executor_loads_step_code_in_the_background_before_the_step_needs_it
         "runner.prefetch_step_modules(['training_load']).join(60)\n"
         "print('data_pipeline.steps.sql_validation' in sys.modules, 'data_pipeline.steps.training_load' in sys.modules)")
     assert out.splitlines() == ["False", "True True"]
+
+
+def test_the_executor_attaches_to_the_database_while_it_imports(settings):
+    """task_executor.attach_in_background resolves the databases in a thread; build_context then reuses them."""
+    import os
+    from app_config import settings_env
+    out = _fresh_python(
+        "from app_config import get_settings; from core import runtime; from data_pipeline import task_executor as t\n"
+        "print(runtime._cached is None)\n"
+        "t.attach_in_background(get_settings()).join(60)\n"
+        "cached = runtime._cached\n"
+        "from data_pipeline.context import build_context\n"
+        "ctx = build_context(get_settings(), bootstrap=False, maxconn=1)\n"
+        "print(cached is not None and ctx.runtime is cached, bool(cached.meta_url))", env={**os.environ,
+                                                                                       **settings_env(settings)})
+    assert out.splitlines() == ["True", "True True"]
