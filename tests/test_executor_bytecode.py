@@ -19,6 +19,10 @@ def cached_file(prefix: Path, source: str) -> Path:
 
 def test_executor_env_points_bytecode_into_the_data_home_and_lets_the_executor_write_it(tmp_path):
     settings = load_settings({"data_home": tmp_path}, environ={})
+    cold = {"PYTHONDONTWRITEBYTECODE": "1", "PATH": "/bin"}
+    assert bytecode.executor_env(settings, cold) == cold     # not warmed yet: executors run as before
+    bytecode.cache_dir(settings).mkdir(parents=True)
+    (bytecode.cache_dir(settings) / bytecode.WARM_MARKER).touch()
     env = bytecode.executor_env(settings, {"PYTHONDONTWRITEBYTECODE": "1", "PATH": "/bin"})
     assert env["PYTHONPYCACHEPREFIX"] == str(tmp_path.resolve() / "cache" / "pycache")
     assert "PYTHONDONTWRITEBYTECODE" not in env and env["PATH"] == "/bin"
@@ -32,6 +36,8 @@ def test_a_spawned_executor_writes_its_bytecode_into_the_cache_not_the_source_tr
     settings = load_settings({"data_home": tmp_path}, environ={})
     source_cache = PROJECT_ROOT / "__pycache__"
     existed = source_cache.exists()
+    bytecode.cache_dir(settings).mkdir(parents=True)
+    (bytecode.cache_dir(settings) / bytecode.WARM_MARKER).touch()    # as after the service's first warming
     task_id = "task_20250101_000000"
     # a mismatched execution id: the executor imports its modules, then refuses the arguments (exit code 2)
     proc = launcher.spawn_executor(settings, tmp_path / task_id, task_id=task_id,
@@ -47,6 +53,7 @@ def test_warm_compiles_the_steps_before_any_execution(tmp_path, monkeypatch):
     proc = bytecode.warm(settings)
     assert proc is not None and proc.wait(120) == 0
     assert cached_file(bytecode.cache_dir(settings), ddl_generation.__file__).is_file()
+    assert (bytecode.cache_dir(settings) / bytecode.WARM_MARKER).is_file()    # executors use it from now on
 
 
 def _fresh_python(code: str, env=None) -> str:
