@@ -64,8 +64,11 @@ def create_app(overrides: Optional[dict] = None, settings: Optional[Settings] = 
 
 
 def _start_background(settings: Settings) -> None:
-    """Dead-executor monitor and retention cleanup, once per service instance (in the master process)."""
+    """Dead-executor monitor and retention cleanup, once per service instance (in the master process); the
+    executors' bytecode cache filled in the background (data_pipeline/executor/bytecode.py)."""
     from data_pipeline import monitor
+    from data_pipeline.executor import bytecode
+    bytecode.warm(settings)
     monitor.start_background(settings)
 
 

@@ -17,6 +17,7 @@ import re
 import threading
 import unicodedata
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from typing import Optional, Protocol, runtime_checkable
 
 from app_config import Settings
@@ -128,8 +129,9 @@ class HashingEmbedder(_LangChainNames):
 
 # --- remote ------------------------------------------------------------------------------------------------------
 class RemoteEmbedder(_LangChainNames):
-    """POST {embedding_base_url}/embeddings in batches of `embedding_batch_size`, with the LLM retry policy
-    (LLM_MAX_RETRIES, LLM_RETRY_BACKOFF_S, LLM_RETRY_MAX_WAIT_S) and LLM_TIMEOUT_S per request.
+    """POST {embedding_base_url}/embeddings in batches of `embedding_batch_size`, at most LLM_MAX_CONCURRENCY
+    batches at a time, with the LLM retry policy (LLM_MAX_RETRIES, LLM_RETRY_BACKOFF_S, LLM_RETRY_MAX_WAIT_S) and
+    LLM_TIMEOUT_S per request. Vectors come back in input order whatever order the batches are answered in.
 
     The answer's items are re-ordered by `index`; the dimension is taken from the first answer and every later
     vector must match it; a zero, empty or non-finite vector is an error (EmbeddingError), never stored.
@@ -145,11 +147,12 @@ class RemoteEmbedder(_LangChainNames):
         self.name = f"openai-compatible:{settings.embedding_model}"
         self.url = settings.embedding_base_url.rstrip("/") + "/embeddings"
         self.batch_size = settings.embedding_batch_size
+        self.concurrency = max(1, settings.llm_max_concurrency)
         self.policy = RetryPolicy.from_settings(settings)
         self.requests = 0
         self._dimension: Optional[int] = None
         self._lock = threading.Lock()
-        self._session = make_session(4)
+        self._session = make_session(self.concurrency)
         self._headers = {"Content-Type": "application/json"}
         if settings.embedding_api_key:
             self._headers["Authorization"] = f"Bearer {settings.embedding_api_key}"
@@ -162,10 +165,15 @@ class RemoteEmbedder(_LangChainNames):
         return self._dimension  # type: ignore[return-value]
 
     def embed(self, texts: list[str]) -> list[list[float]]:
-        out: list[list[float]] = []
-        for start in range(0, len(texts), self.batch_size):
-            out.extend(self._embed_batch(texts[start:start + self.batch_size]))
-        return out
+        batches = [texts[start:start + self.batch_size] for start in range(0, len(texts), self.batch_size)]
+        workers = min(self.concurrency, len(batches))
+        if workers <= 1:
+            return [v for batch in batches for v in self._embed_batch(batch)]
+        # the batches are independent requests: send up to `concurrency` at once (issue 26); the first failure
+        # (in input order) is raised after the batches already sent have been answered
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="embed") as pool:
+            answers = list(pool.map(self._embed_batch, batches))
+        return [v for answer in answers for v in answer]
 
     def _embed_batch(self, batch: list[str]) -> list[list[float]]:
         # some servers reject empty strings; a single space embeds "nothing" without failing the whole batch

@@ -34,7 +34,7 @@ if PROJECT_ROOT not in sys.path:
 from app_config import ConfigError, get_settings  # noqa: E402
 from data_pipeline.executor.plan import EXECUTION_MODES  # noqa: E402
 from data_pipeline.ids import is_valid_task_id  # noqa: E402
-from data_pipeline.steps import ALL_STEPS  # noqa: E402
+from data_pipeline.steps import ALL_STEPS, STEPS, step_module  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -56,18 +56,52 @@ def parse_args(argv=None) -> argparse.Namespace:
 BEFORE_EXIT: list = []  # last acts of the process (see session.exit_process)
 
 
+def preload_first_step(mode: str, step) -> threading.Thread:
+    """Import the first step's code in a daemon thread while the main thread attaches to PostgreSQL and claims
+    its rows (mostly waiting): the step then starts without an import pause (issue 26). An import error is left
+    to the runner, which reports it as that step's failure."""
+    def load() -> None:
+        try:
+            step_module(step or STEPS[0])
+        except Exception:  # noqa: BLE001 - reported when the step starts
+            pass
+    thread = threading.Thread(target=load, name="preload-step", daemon=True)
+    thread.start()
+    return thread
+
+
+def attach_in_background(settings) -> threading.Thread:
+    """Resolve the databases (attach to the embedded PostgreSQL: pgserver takes a machine-wide lock for it) in a
+    thread while the main thread imports the executor's code; `build_context` then finds the result cached. A
+    failure here is left to `build_context`, which tries again and reports it."""
+    def attach() -> None:
+        try:
+            from core.runtime import prepare
+            prepare(settings, bootstrap=False)
+        except Exception:  # noqa: BLE001 - raised again, with its message, by build_context
+            pass
+    thread = threading.Thread(target=attach, name="attach-db", daemon=True)
+    thread.start()
+    return thread
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
+    preload_first_step(args.execution_mode, args.step_name if args.execution_mode == "step" else None)
     cancel_event = CANCEL_EVENT
-    from data_pipeline.executor.session import EXIT_CODES, install_cancel_signals, run_claimed_execution
-    install_cancel_signals(cancel_event)  # before attaching: a SIGTERM from now on ends the run cleanly
+    for signum in (signal.SIGTERM, signal.SIGINT):   # before attaching: a SIGTERM from now on ends the run cleanly
+        signal.signal(signum, lambda _signum, _frame: cancel_event.set())
     try:
         settings = get_settings()
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
+    attaching = attach_in_background(settings)
+    from data_pipeline.executor.session import EXIT_CODES, install_cancel_signals, run_claimed_execution
+    install_cancel_signals(cancel_event)  # the same, and it logs the signal
+    attaching.join()
     from data_pipeline.context import build_context
-    ctx = build_context(settings, bootstrap=False, maxconn=4)
+    ctx = build_context(settings, bootstrap=False, maxconn=4)   # the runtime the thread resolved (or an error)
     try:
         outcome = run_claimed_execution(ctx, task_id=args.task_id, execution_id=args.execution_id,
                                         mode=args.execution_mode,

@@ -23,7 +23,7 @@ def cosine(a: list[float], b: list[float]) -> float:
 def _remote(stub, **overrides) -> RemoteEmbedder:
     values = {"embedding_base_url": stub.base_url, "embedding_model": "stub-embed", "embedding_api_key": KEY,
               "embedding_batch_size": 3, "llm_timeout_s": 2.0, "llm_max_retries": 2,
-              "llm_retry_backoff_s": 0.01, **overrides}
+              "llm_retry_backoff_s": 0.01, "llm_max_concurrency": 1, **overrides}  # serial: scripts in order
     return RemoteEmbedder(load_settings(values, environ={}))
 
 
@@ -138,3 +138,32 @@ def test_remote_rejects_a_dimension_change_between_batches(openai_stub):
 def test_remote_sends_blank_texts_as_a_space(openai_stub):
     _remote(openai_stub).embed(["", "ok"])
     assert openai_stub.embedding_requests[0].json["input"] == [" ", "ok"]
+
+
+def test_remote_sends_batches_concurrently_up_to_the_llm_concurrency_cap(openai_stub):
+    """Issue 26: the batches of one embed call go out together, at most LLM_MAX_CONCURRENCY at a time, and the
+    vectors still come back in input order."""
+    import threading
+    openai_stub.embedding_dimension = 8
+    embedder = _remote(openai_stub, embedding_batch_size=1, llm_max_concurrency=3)
+    texts = [f"文本 {i}" for i in range(7)]
+    openai_stub.hold(after=0)          # every request waits at the barrier until released
+    box: dict = {}
+    worker = threading.Thread(target=lambda: box.update(vectors=embedder.embed(texts)), daemon=True)
+    worker.start()
+    try:
+        openai_stub.wait_held(3)       # three batches in flight at once (a serial client never gets here)
+    finally:
+        openai_stub.release()
+    worker.join(60)
+    assert box["vectors"] == [hash_vector(t, 8) for t in texts]
+    assert sorted(r.json["input"][0] for r in openai_stub.embedding_requests) == sorted(texts)
+    assert openai_stub.max_in_flight == 3   # the cap: never a fourth request at the same time
+
+
+def test_remote_concurrent_batches_raise_the_first_failure_in_input_order(openai_stub):
+    openai_stub.embedding_responder = lambda req: Reply(status=400) if req["input"] == ["c"] else None
+    with pytest.raises(LLMError) as info:
+        _remote(openai_stub, embedding_batch_size=1, llm_max_concurrency=4, llm_max_retries=0).embed(
+            ["a", "b", "c", "d"])
+    assert "400" in str(info.value)

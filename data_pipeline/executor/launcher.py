@@ -24,7 +24,7 @@ from data_pipeline import ids
 from data_pipeline.taskfiles import table_list
 from data_pipeline import tasks as task_service
 from data_pipeline.context import AppContext
-from data_pipeline.executor import plan, tracking
+from data_pipeline.executor import bytecode, plan, tracking
 from data_pipeline.executor.process import signal_executor, this_host
 from data_pipeline.store import executions as execution_store
 from data_pipeline.store import tasks as task_store
@@ -105,7 +105,7 @@ def executor_command(*, task_id: str, execution_id: str, mode: str, step: Option
 def spawn_executor(settings: Settings, task_dir: Path, *, task_id: str, execution_id: str, mode: str,
                    step: Optional[str]) -> subprocess.Popen:
     """Start the executor detached from this process; its environment carries these exact settings."""
-    env = {**os.environ, **settings_env(settings), "PYTHONUNBUFFERED": "1"}
+    env = bytecode.executor_env(settings, {**os.environ, **settings_env(settings), "PYTHONUNBUFFERED": "1"})
     task_dir.mkdir(parents=True, exist_ok=True)
     with open(task_dir / LOG_FILE_NAME, "ab") as log_file:
         proc = subprocess.Popen(executor_command(task_id=task_id, execution_id=execution_id, mode=mode, step=step),

@@ -120,10 +120,7 @@ def register_outputs(db: Optional[Database], task_id: str, execution_id: Optiona
             log.warning("declared output %s is missing; not registered", entry["file_name"])
             continue
         entry.update(file_size=path.stat().st_size, content_hash=sha256_of(path), step_name=step)
-        if db is not None:
-            output_store.upsert_output(db, task_id=task_id, execution_id=execution_id, step_name=step,
-                                       file_name=entry["file_name"], file_type=entry["file_type"],
-                                       file_size=entry["file_size"], content_hash=entry["content_hash"],
-                                       description=entry["description"], is_primary=entry["is_primary"])
         registered.append(entry)
+    if db is not None and registered:
+        output_store.upsert_outputs(db, task_id, execution_id, registered)   # one transaction for all
     return registered

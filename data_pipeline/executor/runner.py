@@ -28,7 +28,6 @@ from data_pipeline.executor import outputs
 from data_pipeline.executor.plan import (failure_message, final_task_status, overall_progress, planned_steps,
                                          task_warnings, warnings_message)
 from data_pipeline.executor.tracking import NullTracker, TaskState, now_iso
-from data_pipeline.validation import quality
 from data_pipeline.steps import (STEP_LABELS, STEP_OUTPUTS, evaluation_on, later_steps, progress_bands,
                                  step_module)
 from data_pipeline.steps.base import StepCancelled, StepContext, StepResult, StepWarning
@@ -82,6 +81,8 @@ class Runner:
         self._cancelled_outputs: Optional[tuple] = None
         # progress bands of this run: the four-step bands unless it evaluates (data_pipeline.steps.progress_bands)
         self.bands = progress_bands(evaluation_on(spec.params) or spec.step == "evaluation")
+        self._prefetch: list[str] = []      # later steps' modules, imported while the first step waits (issue 26)
+        self._runnable: list[str] = []
 
     # -- persistence --------------------------------------------------------------------------------------------
     def _save(self, finish: Optional[dict] = None) -> None:
@@ -122,6 +123,8 @@ class Runner:
                  "llm" if spec.llm is not None else "rule_based")
         outcome, error = "completed", None
         runnable = [s for s, run in plan if run]
+        self._prefetch = runnable[1:]
+        self._runnable = runnable
         for step, run in plan:
             if self.cancel_event.is_set():
                 outcome, error = "cancelled", self.cancel_reason
@@ -173,6 +176,9 @@ class Runner:
                 details["message"] = scrub_text(str(message))[:300]
                 self.state.progress = max(self.state.progress, overall_progress(step, fraction, self.bands))
                 due = time.monotonic() - self._last_save >= PROGRESS_SAVE_INTERVAL_S
+                prefetch, self._prefetch = (self._prefetch, []) if fraction > 0 else ([], self._prefetch)
+            if prefetch:
+                prefetch_step_modules(prefetch)
             if due:
                 try:
                     self._save()
@@ -205,7 +211,10 @@ class Runner:
                 if spec.execution_id and spec.track_outputs:
                     execution_store.mark_files_cleaned(spec.meta_db, spec.execution_id)
         ctx = StepContext(
-            task_id=spec.task_id, task_dir=spec.task_dir, params=spec.params, options=spec.options,
+            task_id=spec.task_id, task_dir=spec.task_dir, params=spec.params,
+            # the steps still to come in this process (a step may start work for them: steps/early_checks.py)
+            options={**spec.options, "next_steps": self._runnable[self._runnable.index(step) + 1:]
+                     if step in self._runnable else []},
             settings=spec.settings, business_url=spec.business_url, meta_db=spec.meta_db, tables=spec.tables,
             logger=step_logger(f"data_pipeline.steps.{step}", step), execution_id=spec.execution_id,
             progress=self._progress_callback(step), cancel_event=self.cancel_event, llm=spec.llm)
@@ -329,6 +338,21 @@ class Runner:
         return outcome
 
 
+def prefetch_step_modules(steps: list[str]) -> threading.Thread:
+    """Import the later steps' code in a daemon thread while the current step waits for the LLM, so the
+    steps follow each other without an import pause (the import lock makes a concurrent `step_module` wait for
+    this import instead of repeating it; a module that fails to import fails its step later, as before)."""
+    def load() -> None:
+        for step in steps:
+            try:
+                step_module(step)
+            except Exception:  # noqa: BLE001 - reported by the runner when that step starts
+                pass
+    thread = threading.Thread(target=load, name="prefetch-steps", daemon=True)
+    thread.start()
+    return thread
+
+
 def demo_delay(ctx: StepContext, step: str) -> None:
     """The `demo_delay_s` execute option (demo/test only): wait that long before the step's work, cancellable,
     so a cancel can be tried on the small demo database whose runs otherwise end in a few seconds."""
@@ -348,6 +372,7 @@ def quality_report(spec: RunSpec, step_status: dict) -> Optional[dict]:
     Without a completed qa_generation the pair file in the directory is an earlier run's (a run cancelled or
     failed before qa, or a DDL re-run that reset it): its numbers would describe that run, so the report says
     there are no current pairs instead (the console's tiles then show this run's state)."""
+    from data_pipeline.validation import quality   # imported when needed: not on the way to the first LLM call
     qa_state = step_status.get("qa_generation", "pending")
     try:
         if qa_state != "completed":

@@ -7,6 +7,7 @@
     training_load.py     step 4 (uses data_pipeline.vectors)
     evaluation.py        optional step 5 (uses data_pipeline.evaluation): only in complete mode with the task's
                          `enable_evaluation`, or asked for in step mode; absent from step_status otherwise
+    early_checks.py      SQL checks qa_generation starts for sql_validation in the same process (issue 26)
 """
 from __future__ import annotations
 

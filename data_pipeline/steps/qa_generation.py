@@ -33,7 +33,7 @@ from data_pipeline.qa.model_pairs import cap_simple, model_pairs
 from data_pipeline.qa.model_sql import Schema
 from data_pipeline.qa.model_coverage import model_top_up
 from data_pipeline.qa.rule_plan import TOP_UP_THEME, add_top_up, coverage_pairs, plan_theme_work
-from data_pipeline.steps import STEP_OUTPUTS
+from data_pipeline.steps import STEP_OUTPUTS, early_checks
 from data_pipeline.steps.base import (MAX_WARNING_OBJECTS, OutputFile, StepCancelled, StepContext, StepResult,
                                       StepWarning)
 from data_pipeline.qa.themes import Theme, llm_themes, rule_based_themes, theme_tables
@@ -138,6 +138,7 @@ def _llm(ctx: StepContext, tables: list[Table], docs: dict[str, str], lang: str,
                     ctx.logger.warning(f"theme {done}/{len(themes)} '{theme.topic_name}' failed: {exc.details}")
                     continue
                 pairs.extend(made)
+                early_checks.submit(ctx, [p.sql for p in made])   # checked while the other themes' calls run
                 problems.extend(issues)
                 ctx.progress(0.1 + 0.8 * done / len(themes), f"theme {done}/{len(themes)}: {theme.topic_name}")
                 ctx.logger.info(f"theme {done}/{len(themes)} '{theme.topic_name}': {len(made)} pairs "
@@ -254,6 +255,7 @@ def _generate(ctx: StepContext, tables: list[Table], docs: dict[str, str], mode:
     if not pairs:
         raise AppError("no question-SQL pair could be generated", message="问答对生成失败")
 
+    early_checks.submit(ctx, [p.sql for p in pairs])   # the top-up too, while the files are written
     ctx.progress(0.9, "writing files")
     db = ctx.params.get("db_name") or database_name(ctx.business_url) or "db"
     stamp = datetime.now().strftime("%Y%m%d_%H%M%S")

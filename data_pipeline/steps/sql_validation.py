@@ -26,6 +26,7 @@ import shutil
 import threading
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -36,7 +37,7 @@ from data_pipeline.qa.pairs import Pair, latest_pairs_file, read_pairs, sidecar_
 from data_pipeline.schema.model import SNAPSHOT_FILE, load_snapshot
 from data_pipeline.validation.check import EMPTY, ERROR, FAILED, REJECTED, TIMEOUT, VALID, CheckResult, SqlChecker
 from data_pipeline.validation.repair import REPAIR_PURPOSE, DdlLibrary, RepairCandidate, RepairOutcome, repair_failing
-from data_pipeline.steps import STEP_OUTPUTS
+from data_pipeline.steps import STEP_OUTPUTS, early_checks
 from data_pipeline.steps.base import OutputFile, StepContext, StepResult, StepWarning
 
 STEP = "sql_validation"
@@ -72,8 +73,9 @@ def run(ctx: StepContext) -> StepResult:
                     "%d ms, %d connections)", len(pairs), pairs_path.name, s.validation_row_cap,
                     s.statement_timeout_ms, s.validation_concurrency)
     repair_mode = _repair_mode(ctx)
-    with SqlChecker.from_settings(ctx.business_url, s) as checker:
-        checks = _check_all(ctx, checker, pairs)
+    early = early_checks.take(ctx)    # checks qa_generation started in this process (issue 26), or None
+    with early.checker if early is not None else SqlChecker.from_settings(ctx.business_url, s) as checker:
+        checks = _check_all(ctx, checker, pairs, early)
         validated_at = time.monotonic()
         outcomes: dict[str, RepairOutcome] = {}
         if repair_mode == "llm":
@@ -147,7 +149,8 @@ def _repair_mode(ctx: StepContext) -> str:
     return "llm"
 
 
-def _check_all(ctx: StepContext, checker: SqlChecker, pairs: list[Pair]) -> list[CheckResult]:
+def _check_all(ctx: StepContext, checker: SqlChecker, pairs: list[Pair],
+               early: Optional[early_checks.EarlyChecks] = None) -> list[CheckResult]:
     total, lock, counts = len(pairs), threading.Lock(), Counter()
     every = max(1, min(100, total // 10))
 
@@ -160,7 +163,19 @@ def _check_all(ctx: StepContext, checker: SqlChecker, pairs: list[Pair]) -> list
             ctx.logger.info("pair %d/%d checked (valid %d, empty %d, error %d, timeout %d, rejected %d)", done,
                             total, counts[VALID], counts[EMPTY], counts[ERROR], counts[TIMEOUT], counts[REJECTED])
 
-    results = checker.check_many([p.sql for p in pairs], on_result=on_result, should_stop=ctx.cancel_event.is_set)
+    results: list[Optional[CheckResult]] = [None] * total
+    if early is not None:   # what qa_generation had checked already; the rest joins the same queue
+        early.submit(p.sql for p in pairs)
+        for i, p in enumerate(pairs):
+            found = early.result(p.sql)
+            if found is not None:
+                results[i] = replace(found)    # a pair of its own, also when two pairs share a SQL text
+                on_result(i, results[i])
+    rest = [i for i, r in enumerate(results) if r is None]
+    for i, result in zip(rest, checker.check_many([pairs[i].sql for i in rest],
+                                                  on_result=lambda j, r: on_result(rest[j], r),
+                                                  should_stop=ctx.cancel_event.is_set)):
+        results[i] = result
     ctx.check_cancelled()
     return results  # type: ignore[return-value]  (no None once not cancelled)
 

@@ -147,7 +147,9 @@ def pair_documents(pairs: list[pair_files.Pair], source: str) -> tuple[list[Trai
 # ----------------------------------------------------------------------------------------------- run
 def embed_all(ctx: StepContext, embedder, docs: list[TrainingDocument], log: _RunLog) -> list:
     """Embed every document's whole text in batches, with progress and cancellation between batches."""
-    batch = max(1, int(getattr(ctx.settings, "embedding_batch_size", 64))) * 4
+    # texts per embed call: every concurrent /embeddings slot gets a batch (core.embedding sends them at once)
+    batch = max(1, int(getattr(ctx.settings, "embedding_batch_size", 64))) * max(
+        4, int(getattr(ctx.settings, "llm_max_concurrency", 4)))
     vectors: list = []
     for start in range(0, len(docs), batch):
         ctx.check_cancelled()

@@ -15,6 +15,31 @@ OUTPUT_COLUMNS = """task_id, execution_id, step_name, file_type, file_name, file
     description, created_at, modified_at, is_primary, is_downloadable"""
 
 
+_UPSERT = f"""INSERT INTO data_pipeline_task_outputs
+        (task_id, execution_id, step_name, file_type, file_name, file_path, file_size, content_hash,
+         description, is_primary)
+    VALUES (%(task_id)s, %(execution_id)s, %(step_name)s, %(file_type)s, %(file_name)s, %(file_name)s,
+            %(file_size)s, %(content_hash)s, %(description)s, %(is_primary)s)
+    ON CONFLICT (task_id, file_name) DO UPDATE SET
+        execution_id = EXCLUDED.execution_id,
+        step_name    = COALESCE(EXCLUDED.step_name, data_pipeline_task_outputs.step_name),
+        file_type    = EXCLUDED.file_type,
+        file_size    = EXCLUDED.file_size,
+        content_hash = EXCLUDED.content_hash,
+        description  = COALESCE(NULLIF(EXCLUDED.description, ''), data_pipeline_task_outputs.description),
+        is_primary   = EXCLUDED.is_primary,
+        modified_at  = now()
+    RETURNING {OUTPUT_COLUMNS}"""
+
+
+def _output_params(task_id: str, execution_id: Optional[str], step_name: Optional[str], file_name: str,
+                   file_type: str, file_size: int, content_hash: Optional[str], description: Optional[str],
+                   is_primary: bool) -> dict:
+    return dict(task_id=task_id, execution_id=execution_id, step_name=step_name, file_type=file_type,
+                file_name=file_name, file_size=int(file_size), content_hash=content_hash, description=description,
+                is_primary=bool(is_primary))
+
+
 def upsert_output(db: Database, *, task_id: str, execution_id: Optional[str], step_name: Optional[str],
                   file_name: str, file_type: str, file_size: int, content_hash: Optional[str],
                   description: Optional[str], is_primary: bool) -> dict:
@@ -22,25 +47,21 @@ def upsert_output(db: Database, *, task_id: str, execution_id: Optional[str], st
 
     `execution_id` must be an existing execution id or None (the column is a foreign key).
     """
-    return jsonable(db.fetchone(
-        f"""INSERT INTO data_pipeline_task_outputs
-                (task_id, execution_id, step_name, file_type, file_name, file_path, file_size, content_hash,
-                 description, is_primary)
-            VALUES (%(task_id)s, %(execution_id)s, %(step_name)s, %(file_type)s, %(file_name)s, %(file_name)s,
-                    %(file_size)s, %(content_hash)s, %(description)s, %(is_primary)s)
-            ON CONFLICT (task_id, file_name) DO UPDATE SET
-                execution_id = EXCLUDED.execution_id,
-                step_name    = COALESCE(EXCLUDED.step_name, data_pipeline_task_outputs.step_name),
-                file_type    = EXCLUDED.file_type,
-                file_size    = EXCLUDED.file_size,
-                content_hash = EXCLUDED.content_hash,
-                description  = COALESCE(NULLIF(EXCLUDED.description, ''), data_pipeline_task_outputs.description),
-                is_primary   = EXCLUDED.is_primary,
-                modified_at  = now()
-            RETURNING {OUTPUT_COLUMNS}""",
-        dict(task_id=task_id, execution_id=execution_id, step_name=step_name, file_type=file_type,
-             file_name=file_name, file_size=int(file_size), content_hash=content_hash, description=description,
-             is_primary=bool(is_primary))))
+    return jsonable(db.fetchone(_UPSERT, _output_params(task_id, execution_id, step_name, file_name, file_type,
+                                                        file_size, content_hash, description, is_primary)))
+
+
+def upsert_outputs(db: Database, task_id: str, execution_id: Optional[str], files: Iterable[dict]) -> list[dict]:
+    """`upsert_output` for many files of one task in ONE transaction (a step registers dozens of files at its
+    end: one commit instead of one per file). Each file: the keyword arguments of upsert_output but task/execution."""
+    rows = []
+    with db.cursor() as cur:
+        for f in files:
+            cur.execute(_UPSERT, _output_params(task_id, execution_id, f["step_name"], f["file_name"], f["file_type"],
+                                                f["file_size"], f["content_hash"], f["description"],
+                                                f["is_primary"]))
+            rows.append(jsonable(dict(cur.fetchone())))
+    return rows
 
 
 def list_outputs(db: Database, task_id: str) -> list[dict]:

@@ -270,3 +270,21 @@ def test_concurrent_backup_uploads_keep_every_version(app, task):
     versions = {p.read_bytes() for p in task_dir.glob("race.sql*")}
     assert versions == {f"v{i}".encode() for i in range(9)}
     assert not list(task_dir.glob(".race.sql*"))  # no temp file left behind
+
+
+def test_a_steps_files_are_registered_in_one_transaction(app_ctx, task):
+    """Issue 26: a step's dozens of files cost one commit, not one each (every row carries the same xmin)."""
+    from data_pipeline.executor.outputs import register_outputs
+    from data_pipeline.steps.base import OutputFile
+    task_id, task_dir = task
+    names = [f"t{i}.ddl" for i in range(5)]
+    for name in names:
+        (task_dir / name).write_text(f"CREATE TABLE {name[:-4]} (id int);\n", encoding="utf-8")
+    declared = [OutputFile(name, "ddl", f"{name} 建表语句", is_primary=True) for name in names]
+    registered = register_outputs(app_ctx.db, task_id, None, task_dir, "ddl_generation", declared, ("*.ddl",))
+    assert sorted(e["file_name"] for e in registered) == names
+    rows = app_ctx.db.fetchall("SELECT file_name, description, content_hash, xmin::text AS tx FROM "
+                               "data_pipeline_task_outputs WHERE task_id = %s ORDER BY file_name", (task_id,))
+    assert [r["file_name"] for r in rows] == names
+    assert all(r["description"].endswith("建表语句") and r["content_hash"] for r in rows)
+    assert len({r["tx"] for r in rows}) == 1

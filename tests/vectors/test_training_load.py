@@ -246,7 +246,8 @@ def test_remote_embedder_embeds_whole_documents_and_a_zero_vector_fails_cleanly(
     assert {r["dims"] for r in all_rows(vec.db)} == {16}
     before = all_rows(vec.db)
 
-    openai_stub.script_embeddings(Reply(embeddings=[[0.0] * 16] * 4))
+    # batches are sent concurrently: every one answers zero vectors, whichever arrives first
+    openai_stub.embedding_responder = lambda req: Reply(embeddings=[[0.0] * 16] * len(req["input"]))
     with pytest.raises(AppError, match="zero vector"):
         training_load.run(step_context(vec, TASK_A, settings=remote, options={"truncate_vector_tables": True}))
     assert all_rows(vec.db) == before

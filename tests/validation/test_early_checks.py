@@ -1,0 +1,46 @@
+"""Checks qa_generation starts for sql_validation in the same process (issue 26): taken by the step, same results."""
+from __future__ import annotations
+
+from data_pipeline.schema.model import save_snapshot
+from data_pipeline.steps import early_checks, sql_validation
+from tests.validation.test_sql_validation import (EMPTY, GOOD, HOSTILE, MISSING, _ctx, _report, _tables, _write,
+                                                  fast_settings)  # noqa: F401 - fast_settings is a fixture
+
+PAIRS = [GOOD, EMPTY, MISSING, HOSTILE]
+COMPLETE_RUN = {early_checks.NEXT_STEPS_OPTION: ["sql_validation", "training_load"]}
+
+
+def _task_dir(path):
+    path.mkdir()
+    save_snapshot(path / "schema_snapshot.json", _tables())
+    return path
+
+
+def _outcome(task_dir) -> list[tuple]:
+    return sorted((d["pair_id"], d["status"], d["valid"], d["row_count"], d["error_message"])
+                  for d in _report(task_dir)["detailed_results"])
+
+
+def test_validation_takes_the_checks_qa_started_and_finds_the_same(tmp_path, fast_settings, business_url):
+    plain, early = _task_dir(tmp_path / "plain"), _task_dir(tmp_path / "early")
+    for d in (plain, early):
+        _write(d, PAIRS)
+    sql_validation.run(_ctx(plain, fast_settings, business_url))
+
+    ctx = _ctx(early, fast_settings, business_url)
+    ctx.options = dict(COMPLETE_RUN)
+    early_checks.submit(ctx, [p.sql for p in PAIRS[:2]])     # as qa_generation does, a theme at a time
+    early_checks.submit(ctx, [p.sql for p in PAIRS[1:3]])
+    assert (ctx.task_id, ctx.execution_id, business_url) in early_checks._open
+    sql_validation.run(ctx)
+    assert not early_checks._open                            # taken (and closed) by the step
+    assert _outcome(early) == _outcome(plain)
+    assert {d["status"] for d in _report(early)["detailed_results"]} == {"valid", "empty", "error", "rejected"}
+
+
+def test_nothing_starts_when_no_validation_follows_in_this_process(tmp_path, fast_settings, business_url):
+    ctx = _ctx(_task_dir(tmp_path / "t"), fast_settings, business_url)     # step mode: no next steps
+    early_checks.submit(ctx, [GOOD.sql])
+    ctx.options = {early_checks.NEXT_STEPS_OPTION: ["training_load"]}
+    early_checks.submit(ctx, [GOOD.sql])
+    assert early_checks.take(ctx) is None
