@@ -83,9 +83,9 @@ def main() -> None:
 
         ctx = build_context(settings, bootstrap=True, maxconn=4)
         admin = with_database(ctx.runtime.meta_url, "postgres")
-        for name, url, tables, language in _schemas(admin, ctx, args.schemas.split(",")):
+        for index, (name, url, tables, language) in enumerate(_schemas(admin, ctx, args.schemas.split(","))):
             ctx.db.execute("DELETE FROM langchain_pg_embedding")
-            task_dir = home / f"task_20250101_00000{len(rows)}"
+            task_dir = home / f"task_20250101_{index:06d}"     # one per schema, also when one fails
             task_dir.mkdir()
             (task_dir / "table_list.txt").write_text("\n".join(tables) + "\n", encoding="utf-8")
             params = {"db_connection": url, "db_name": name, "question_language": args.language or language,
