@@ -91,7 +91,7 @@ method 方式|read 读取|mode 模式|means 方式|way 方式|option 选项|answ
 stage 阶段|phase 阶段|area 面积|floor 楼层|term 期限|rental 租赁|genre 流派|publisher 出版社|segment 细分群体
 unitprice 单价|invoiceline 发票明细|playlisttrack 播放列表曲目|mediatype 媒体类型|billingaddress 账单地址
 shipper 承运商|shippers 承运商|extended 扩展|album 专辑|albums 专辑|vendor 供应商|vendors 供应商|sku 商品SKU
-receipt 收据|salesperson 销售人员|header 主表|entity 实体|business 业务|guid GUID|row 行|offer 优惠|measure 度量|scrap 报废|culture 语言文化|support 支持|rep 代表|reps 代表|standard 标准|discontinued 已停售|shipvia 承运商|territories 销售区域|headcount 人数|onhand 在库
+receipt 收据|salesperson 销售人员|header 主表|entity 实体|business 业务|guid GUID|row 行|offer 优惠|measure 度量|scrap 报废|culture 语言文化|support 支持|rep 代表|reps 代表|standard 标准|discontinued 已停售|shipvia 承运商|territories 销售区域|headcount 人数|onhand 在库|range 区间|activebool 有效
 """
 
 GLOSSARY: dict[str, str] = {}
@@ -212,7 +212,7 @@ def _segments(tokens: list[str]) -> list[tuple[Optional[str], str]]:
 
 
 # abbreviations read out in English
-EN_EXPAND = {"pct": "percent", "qty": "quantity", "amt": "amount", "cnt": "count", "desc": "description",
+EN_EXPAND = {"activebool": "active", "pct": "percent", "qty": "quantity", "amt": "amount", "cnt": "count", "desc": "description",
              "num": "number", "dept": "department", "org": "organization", "addr": "address", "ts": "time",
              "dt": "date", "lat": "latitude", "lng": "longitude", "lon": "longitude", "no": "number",
              "seq": "sequence", "dob": "date of birth", "tel": "phone", "msg": "message", "img": "image",

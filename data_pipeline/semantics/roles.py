@@ -114,6 +114,9 @@ def values_of(c: Column) -> list[str]:
     if c.pii_kind:
         return []
     values = [v.value for v in c.top_values] + list(c.samples)
+    if type_of(c).startswith(("character(", "bpchar", "char(")) or type_of(c) in ("character", "char"):
+        # character(n) is stored blank-padded; its trailing blanks mean nothing to = (a question quotes 'English')
+        values = [v.rstrip(" ") if isinstance(v, str) else v for v in values]
     return [v for v in dict.fromkeys(values) if v not in (None, "") and not _MASK.search(str(v)) and len(str(v)) <= 60]
 
 
