@@ -10,7 +10,8 @@ role (tests/business_roles.py grants every non-system schema), as a real busines
   (special_features), `tsvector` (fulltext), user functions and an aggregate in public (`last_day`,
   `film_in_stock`, `group_concat`), a trigger, a view calling `group_concat`, a payment table range-partitioned by
   half-year;
-- Northwind's `bpchar` customer keys, `smallint` keys, `real` prices and discounts, a `bytea` picture;
+- Northwind's `bpchar` customer keys, `smallint` keys, `real` prices and discounts, a `bytea` picture, a `money`
+  freight (AdventureWorks' type: AVG(money) does not exist), a mixed-case domain `"Name"`;
 - a `money` column, `numeric` with scale, a mixed-case quoted table and columns ("Track", "UnitPrice"), a table in
   a non-public schema (`hr.department`), columns named like SQL keywords / built-in functions (`name`, `date`,
   `position`, `year`, `first`, `range`, `value`).
@@ -141,10 +142,10 @@ CREATE TABLE nw_products (product_id smallint NOT NULL PRIMARY KEY, product_name
 INSERT INTO nw_products SELECT g, 'Product ' || g, 1 + g % 12, (5 + (g * 37) % 90)::real + 0.5, g * 3 % 120,
     (g % 9 = 0)::int FROM generate_series(1, 77) g;
 CREATE TABLE nw_orders (order_id smallint NOT NULL PRIMARY KEY,
-    customer_id bpchar REFERENCES nw_customers(customer_id), order_date date, shipped_date date, freight real,
+    customer_id bpchar REFERENCES nw_customers(customer_id), order_date date, shipped_date date, freight money,
     ship_country varchar(15));
 INSERT INTO nw_orders SELECT g, (SELECT customer_id FROM nw_customers ORDER BY customer_id OFFSET g % 60 LIMIT 1),
-    date '2023-01-01' + (g * 7) % 720, date '2023-01-03' + (g * 7) % 720, (g * 13 % 300)::real / 3,
+    date '2023-01-01' + (g * 7) % 720, date '2023-01-03' + (g * 7) % 720, ((g * 13 % 300) / 3.0)::numeric::money,
     (ARRAY['Germany','Mexico','UK','Sweden'])[1 + g % 4] FROM generate_series(1, 800) g;
 CREATE TABLE nw_order_details (order_id smallint NOT NULL REFERENCES nw_orders(order_id),
     product_id smallint NOT NULL REFERENCES nw_products(product_id), unit_price real NOT NULL,
@@ -163,7 +164,8 @@ INSERT INTO "Track" SELECT g, 'Track ' || g, 1 + g % 6, 120000 + (g * 7919) % 30
 
 -- keyword-named columns in a non-public schema
 CREATE SCHEMA hr;
-CREATE TABLE hr.department (department_id integer PRIMARY KEY, name varchar(40) NOT NULL);
+CREATE DOMAIN public."Name" AS varchar(50);   -- AdventureWorks-like mixed-case domains
+CREATE TABLE hr.department (department_id integer PRIMARY KEY, name "Name" NOT NULL);
 INSERT INTO hr.department VALUES (1, 'Sales'), (2, 'Finance'), (3, 'Operations'), (4, 'Research');
 CREATE TABLE hr.event (event_id integer PRIMARY KEY, department_id integer NOT NULL
     REFERENCES hr.department(department_id), name varchar(60) NOT NULL, date date NOT NULL,

@@ -127,12 +127,14 @@ PHRASES: dict[tuple[str, ...], tuple[str, str]] = {
     ("distance", "km"): ("距离（千米）", "distance (km)"), ("length", "cm"): ("长度（厘米）", "length (cm)"),
     ("opened", "on"): ("开业日期", "opening date"), ("paid", "at"): ("支付时间", "payment time"),
     ("read", "at"): ("读取时间", "reading time"), ("signup", "date"): ("注册日期", "signup date"), ("billing", "state"): ("账单所在州", "billing state"),
+    ("units", "in", "stock"): ("库存数量", "units in stock"), ("units", "on", "order"): ("订购数量", "units on order"),
+    ("reorder", "level"): ("再订购水平", "reorder level"), ("quantity", "per", "unit"): ("每单位数量", "quantity per unit"),
     ("billing", "country"): ("账单国家", "billing country"), ("billing", "city"): ("账单城市", "billing city"), ("support", "ticket"): ("支持工单", "support ticket"),
 }
 _PERSON_WORDS = {"employee", "staff", "user", "customer", "person", "operator", "member", "manager", "agent",
                  "worker", "admin", "client", "owner"}
 _ALONE = {"rate": "比率", "tax": "税额", "day": "日期", "list": "列表", "line": "行", "first": "第一",
-          "last": "最后", "state": "状态", "by": "操作人"}   # a word that reads wrong alone in Chinese
+          "last": "最后", "state": "状态", "by": "操作人", "year": "年份"}   # a word that reads wrong alone in Chinese
 _MAX_PHRASE = max(len(k) for k in PHRASES)
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -269,6 +271,8 @@ def pluralize(phrase: str) -> str:
     """English plural of a noun phrase's last word ("sales order" -> "sales orders", "city" -> "cities");
     codes, IDs and words already plural stay as they are."""
     head, _, last = phrase.rpartition(" ")
+    if last == "inventory":                     # a row of Pagila's inventory is one copy: "inventory items"
+        return f"{phrase} items"
     if not last.isalpha() or not last.islower() or last in _UNCOUNTED:
         return phrase
     if last == "person":

@@ -8,14 +8,20 @@ database may define `public.count`, a `first(anyelement)` aggregate, an operator
 on the checking connection (same session, same search path, inside the READ ONLY transaction, before EXPLAIN),
 in one statement whose own names are all schema-qualified:
 - no function named by the statement (called, or reachable through column notation) exists outside
-  `pg_catalog` — whatever its arguments: resolution would then depend on argument types, so it is refused;
-- no operator the statement writes or implies (`=`, `<`, ... for ORDER BY, GROUP BY, IN, CASE) exists outside
-  `pg_catalog`;
+  `pg_catalog` for argument types the statement can pass (`_Reachable`): built-in types, the types of the
+  columns it reads (all of them under `*` or NATURAL JOIN) and of the rows of its tables, a domain over or an
+  array of one, the target of an implicit cast from one. PostgreSQL resolves a call by its argument types, so
+  pgvector's `public.avg(vector)` takes no part in AVG over a numeric column, while a `public.lower(text)`, a
+  `first(anyelement)` or `evil(t)` would be candidates and are refused. A name used only as `x.f` where f is
+  a real column of every table x can be is a column, not a call;
+- no operator the statement writes or implies (`=`, `<`, ... for ORDER BY, GROUP BY, IN, CASE; any operator of
+  an operator class) exists outside `pg_catalog` for reachable operand types;
 - no type it names is a domain or lives outside `pg_catalog`;
 - every table it reads resolves outside the system schemas (`pg_catalog`, `information_schema`, `pg_toast`);
-- `x.f` where `f` is a built-in function not on the allowlist must be a real column of the table `x`;
-- no cast implemented by a function outside `pg_catalog` starts from a column type of those tables or ends at a
-  type the statement names (implicit casts are not written anywhere).
+- `x.f` where `f` is a built-in function not on the allowlist must be a real column of the table `x` (or an
+  output column the tree names plainly, for a subquery or CTE `x`);
+- no cast implemented by a function outside `pg_catalog` goes from a type the statement reads to a built-in
+  type (implicit casts are not written anywhere), nor ends at a type the statement names.
 Every look-up is a catalog read by name, never the statement itself: nothing of it is planned or executed.
 """
 from __future__ import annotations
@@ -82,7 +88,9 @@ SELECT 'implicit'::{_T}, c.castsource::{_T}, c.casttarget::{_T}, ''::{_T}, ''::{
 UNION ALL
 SELECT 'cast'::{_T}, pg_catalog.format_type(c.castsource, NULL), pg_catalog.format_type(c.casttarget, NULL),
        n.nspname::{_T} {_CAT} '.'::{_T} {_CAT} p.proname::{_T},
-       c.castsource::{_T} {_CAT} ','::{_T} {_CAT} c.casttarget::{_T}
+       c.castsource::{_T} {_CAT} ','::{_T} {_CAT} c.casttarget::{_T} {_CAT} ','::{_T} {_CAT}
+       (c.casttarget {_EQ} ANY (SELECT t.oid FROM pg_catalog.pg_type t
+                                 WHERE t.typname {_EQ} ANY (%(types)s::{_N}[])))::pg_catalog.int4::{_T}
   FROM pg_catalog.pg_cast c JOIN pg_catalog.pg_proc p ON p.oid {_EQ} c.castfunc
   JOIN pg_catalog.pg_namespace n ON n.oid {_EQ} p.pronamespace
  WHERE n.nspname {_NE} 'pg_catalog'::{_N}
@@ -118,7 +126,7 @@ def catalog_problem(cur, names: CatalogNames) -> Optional[str]:
     wanted = set(names.fields)
     read_types = row_types | {typ for (_, name), typ in table_columns.items() if names.whole_rows or name in wanted}
     reach = _Reachable(by_kind, read_types, names.literals)
-    problem = _user_objects_problem(by_kind, reach, read_types, set(names.types), names, resolved, table_columns)
+    problem = _user_objects_problem(by_kind, reach, read_types, names, resolved, table_columns)
     if problem:
         return problem
     callable_fields = {name for name, *_ in by_kind.get("callable", [])} - set(ALLOWED_FUNCTIONS)
@@ -156,7 +164,7 @@ class _Reachable:
         return oid == 0 or oid not in self.user or oid in self.reached
 
 
-def _user_objects_problem(by_kind: dict, reach: _Reachable, read_types: set[int], named: set[str],
+def _user_objects_problem(by_kind: dict, reach: _Reachable, read_types: set[int],
                           names: CatalogNames, resolved: dict, table_columns: dict) -> Optional[str]:
     columns_only = _names_that_are_columns(names, resolved, table_columns)
     for name, schema, args, _ in by_kind.get("function", []):
@@ -171,9 +179,11 @@ def _user_objects_problem(by_kind: dict, reach: _Reachable, read_types: set[int]
             return (f"operator {name} is defined in schema {schema} of this database for types this statement "
                     f"can compare: only built-in operators")
     for source, target, function, oids in by_kind.get("cast", []):
-        source_oid, _ = (int(x) for x in oids.split(","))
-        if source_oid in read_types or (source_oid in reach.user and reach(source_oid)) or \
-                target.split("(")[0] in named:
+        # a cast fires where a value of its source meets a place that wants its target: a built-in function,
+        # operator or written cast (a user function or operator wanting a user type is refused above)
+        source_oid, target_oid, target_named = (int(x) for x in oids.split(","))
+        if target_named or ((source_oid in read_types or (source_oid in reach.user and reach(source_oid)))
+                            and target_oid not in reach.user):
             return (f"the cast from {source} to {target} runs function {function} of this database: only built-in "
                     f"casts")
     return None
