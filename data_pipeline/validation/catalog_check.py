@@ -36,11 +36,11 @@ SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
 # One statement, every name in it schema-qualified (relations, functions, types, and operators written as
 # OPERATOR(pg_catalog.=)): a hostile database must not answer its own questions — a domain named `text`, an
 # operator `=` or a table `pg_proc` ahead of pg_catalog in its search path would otherwise run inside them.
-_EQ, _NE, _GT, _GE, _CAT = "OPERATOR(pg_catalog.=)", "OPERATOR(pg_catalog.<>)", "OPERATOR(pg_catalog.>)", \
-    "OPERATOR(pg_catalog.>=)", "OPERATOR(pg_catalog.||)"
+_EQ, _NE, _GT, _CAT, _MINUS = "OPERATOR(pg_catalog.=)", "OPERATOR(pg_catalog.<>)", "OPERATOR(pg_catalog.>)", \
+    "OPERATOR(pg_catalog.||)", "OPERATOR(pg_catalog.-)"
 _T, _N = "pg_catalog.text", "pg_catalog.name"
 _CATALOG_SQL = f"""
-WITH path AS (SELECT pg_catalog.current_schemas(true) AS p),
+WITH RECURSIVE path AS (SELECT pg_catalog.current_schemas(true) AS p),
 rel AS (
   SELECT r.ord, found.oid, found.nspname, found.reltype
     FROM ROWS FROM (pg_catalog.unnest(%(schemas)s::{_T}[]), pg_catalog.unnest(%(relnames)s::{_T}[]))
@@ -51,28 +51,52 @@ rel AS (
         JOIN pg_catalog.pg_namespace n ON n.oid {_EQ} c.relnamespace
        WHERE c.relname {_EQ} r.name::{_N}
          AND CASE WHEN r.schema {_EQ} ''::{_T} THEN n.nspname {_EQ} ANY (path.p) ELSE n.nspname {_EQ} r.schema::{_N} END
-       ORDER BY pg_catalog.array_position(path.p, n.nspname) LIMIT 1) AS found)
-SELECT 'function'::{_T}, p.proname::{_T}, n.nspname::{_T},
-       pg_catalog.array_to_string((p.proargtypes::pg_catalog.oid[])[0:(p.pronargs - p.pronargdefaults - 1)],
-                                  ','::{_T}), ''::{_T}
-  FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid {_EQ} p.pronamespace
- WHERE p.proname {_EQ} ANY (%(functions)s::{_N}[]) AND n.nspname {_NE} 'pg_catalog'::{_N}
+       ORDER BY pg_catalog.array_position(path.p, n.nspname) LIMIT 1) AS found),
+fn AS (
+  SELECT p.proname, n.nspname,
+         (p.proargtypes::pg_catalog.oid[])[0:(p.pronargs {_MINUS} p.pronargdefaults {_MINUS} 1::pg_catalog.int2)] AS args
+    FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid {_EQ} p.pronamespace
+   WHERE p.proname {_EQ} ANY (%(functions)s::{_N}[]) AND n.nspname {_NE} 'pg_catalog'::{_N}),
+op AS (
+  SELECT o.oprname, n.nspname, o.oprleft, o.oprright
+    FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid {_EQ} o.oprnamespace
+   WHERE n.nspname {_NE} 'pg_catalog'::{_N}
+     AND (o.oprname {_EQ} ANY (%(operators)s::{_N}[])
+          OR EXISTS (SELECT 1 FROM pg_catalog.pg_amop a WHERE a.amopopr {_EQ} o.oid))),
+ucast AS (
+  SELECT c.castsource, c.casttarget, n.nspname, p.proname
+    FROM pg_catalog.pg_cast c JOIN pg_catalog.pg_proc p ON p.oid {_EQ} c.castfunc
+    JOIN pg_catalog.pg_namespace n ON n.oid {_EQ} p.pronamespace
+   WHERE n.nspname {_NE} 'pg_catalog'::{_N}),
+-- the user types whose reachability decides a candidate: its argument types, then what makes each of them
+-- reachable (a domain's base type, an array's element, the source of an implicit cast into it), recursively
+deps(oid) AS (
+  SELECT pg_catalog.unnest(fn.args) FROM fn
+  UNION SELECT op.oprleft FROM op UNION SELECT op.oprright FROM op
+  UNION SELECT ucast.castsource FROM ucast UNION SELECT ucast.casttarget FROM ucast
+  UNION
+  SELECT v.x FROM deps d JOIN pg_catalog.pg_type t ON t.oid {_EQ} d.oid
+    JOIN pg_catalog.pg_namespace n ON n.oid {_EQ} t.typnamespace AND n.nspname {_NE} 'pg_catalog'::{_N}
+    CROSS JOIN LATERAL (SELECT t.typbasetype UNION ALL SELECT t.typelem UNION ALL
+                        SELECT c.castsource FROM pg_catalog.pg_cast c
+                         WHERE c.casttarget {_EQ} d.oid AND c.castcontext {_EQ} 'i'::"char") AS v(x)
+   WHERE v.x {_NE} 0::pg_catalog.oid),
+usertype AS (
+  SELECT t.oid, t.typtype, t.typbasetype, t.typelem, t.typcategory
+    FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid {_EQ} t.typnamespace
+   WHERE t.oid {_EQ} ANY (SELECT deps.oid FROM deps) AND n.nspname {_NE} 'pg_catalog'::{_N})
+SELECT 'function'::{_T}, fn.proname::{_T}, fn.nspname::{_T}, pg_catalog.array_to_string(fn.args, ','::{_T}),
+       ''::{_T} FROM fn
 UNION ALL
-SELECT 'operator'::{_T}, o.oprname::{_T}, n.nspname::{_T}, o.oprleft::{_T}, o.oprright::{_T}
-  FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid {_EQ} o.oprnamespace
- WHERE n.nspname {_NE} 'pg_catalog'::{_N}
-   AND (o.oprname {_EQ} ANY (%(operators)s::{_N}[])
-        OR EXISTS (SELECT 1 FROM pg_catalog.pg_amop a WHERE a.amopopr {_EQ} o.oid))
+SELECT 'operator'::{_T}, op.oprname::{_T}, op.nspname::{_T}, op.oprleft::{_T}, op.oprright::{_T} FROM op
 UNION ALL
 SELECT 'type'::{_T}, t.typname::{_T}, n.nspname::{_T}, t.typtype::{_T}, ''::{_T}
   FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid {_EQ} t.typnamespace
  WHERE t.typname {_EQ} ANY (%(types)s::{_N}[])
    AND (n.nspname {_NE} 'pg_catalog'::{_N} OR t.typtype {_EQ} 'd'::"char")
 UNION ALL
-SELECT 'usertype'::{_T}, t.oid::{_T}, t.typtype::{_T}, t.typbasetype::{_T} {_CAT} ','::{_T} {_CAT} t.typelem::{_T},
-       t.typcategory::{_T}
-  FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid {_EQ} t.typnamespace
- WHERE n.nspname {_NE} 'pg_catalog'::{_N}
+SELECT 'usertype'::{_T}, u.oid::{_T}, u.typtype::{_T}, u.typbasetype::{_T} {_CAT} ','::{_T} {_CAT} u.typelem::{_T},
+       u.typcategory::{_T} FROM usertype u
 UNION ALL
 SELECT DISTINCT 'callable'::{_T}, p.proname::{_T}, ''::{_T}, ''::{_T}, ''::{_T}
   FROM pg_catalog.pg_proc p WHERE p.proname {_EQ} ANY (%(fields)s::{_N}[])
@@ -83,17 +107,14 @@ SELECT 'column'::{_T}, a.attrelid::{_T}, a.attname::{_T}, a.atttypid::{_T}, ''::
  WHERE a.attrelid {_EQ} ANY (SELECT rel.oid FROM rel) AND a.attnum {_GT} 0 AND NOT a.attisdropped
 UNION ALL
 SELECT 'implicit'::{_T}, c.castsource::{_T}, c.casttarget::{_T}, ''::{_T}, ''::{_T} FROM pg_catalog.pg_cast c
- WHERE c.castcontext {_EQ} 'i'::"char"
-   AND (c.castsource {_GE} 16384::pg_catalog.oid OR c.casttarget {_GE} 16384::pg_catalog.oid)
+ WHERE c.castcontext {_EQ} 'i'::"char" AND c.casttarget {_EQ} ANY (SELECT usertype.oid FROM usertype)
 UNION ALL
-SELECT 'cast'::{_T}, pg_catalog.format_type(c.castsource, NULL), pg_catalog.format_type(c.casttarget, NULL),
-       n.nspname::{_T} {_CAT} '.'::{_T} {_CAT} p.proname::{_T},
-       c.castsource::{_T} {_CAT} ','::{_T} {_CAT} c.casttarget::{_T} {_CAT} ','::{_T} {_CAT}
-       (c.casttarget {_EQ} ANY (SELECT t.oid FROM pg_catalog.pg_type t
+SELECT 'cast'::{_T}, pg_catalog.format_type(u.castsource, NULL), pg_catalog.format_type(u.casttarget, NULL),
+       u.nspname::{_T} {_CAT} '.'::{_T} {_CAT} u.proname::{_T},
+       u.castsource::{_T} {_CAT} ','::{_T} {_CAT} u.casttarget::{_T} {_CAT} ','::{_T} {_CAT}
+       (u.casttarget {_EQ} ANY (SELECT t.oid FROM pg_catalog.pg_type t
                                  WHERE t.typname {_EQ} ANY (%(types)s::{_N}[])))::pg_catalog.int4::{_T}
-  FROM pg_catalog.pg_cast c JOIN pg_catalog.pg_proc p ON p.oid {_EQ} c.castfunc
-  JOIN pg_catalog.pg_namespace n ON n.oid {_EQ} p.pronamespace
- WHERE n.nspname {_NE} 'pg_catalog'::{_N}
+  FROM ucast u
 """
 
 
