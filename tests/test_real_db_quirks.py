@@ -60,6 +60,8 @@ def test_every_generated_pair_passes_the_guard_and_reads_right(app_ctx, settings
     assert not [q for q in questions if re.search(r"\b([a-z]{3,})\s+\1\b", q, re.I) or
                 re.search(r"([\u4e00-\u9fff]{2,3})\1", q)]
     assert not [q for q in questions if re.search(r"\bactivebool\b", q)], "a run-together flag name is quoted raw"
+    if lang == "en":
+        assert "How many inventory items are there?" in questions and "How many inventory are there?" not in questions
 
 
 REFUSED = [
