@@ -14,7 +14,8 @@ role (tests/business_roles.py grants every non-system schema), as a real busines
   freight (AdventureWorks' type: AVG(money) does not exist), a mixed-case domain `"Name"`;
 - a `money` column, `numeric` with scale, a mixed-case quoted table and columns ("Track", "UnitPrice"), a table in
   a non-public schema (`hr.department`), columns named like SQL keywords / built-in functions (`name`, `date`,
-  `position`, `year`, `first`, `range`, `value`).
+  `position`, `year`, `first`, `range`, `value`), tables and columns named by reserved words (`"user"`,
+  `"order"`, `"group"`, `"limit"`).
 """
 from __future__ import annotations
 
@@ -173,12 +174,19 @@ CREATE TABLE hr.event (event_id integer PRIMARY KEY, department_id integer NOT N
 INSERT INTO hr.event SELECT g, 1 + g % 4, 'Event ' || g, date '2023-01-01' + (g * 5) % 700,
     (ARRAY['lead','member','guest'])[1 + g % 3], 2023 + g % 2, g % 5 = 0,
     (ARRAY['low','mid','high'])[1 + g % 3], (g * 17 % 1000) / 7.0 FROM generate_series(1, 600) g;
+-- tables and columns named by reserved words (unquoted they are syntax errors)
+CREATE TABLE "user" (user_id integer PRIMARY KEY, "name" varchar(40) NOT NULL, "group" varchar(10) NOT NULL);
+INSERT INTO "user" SELECT g, 'User ' || g, (ARRAY['admin','staff','guest'])[1 + g % 3] FROM generate_series(1, 50) g;
+CREATE TABLE "order" (order_id integer PRIMARY KEY, user_id integer NOT NULL REFERENCES "user"(user_id),
+    "limit" numeric(8,2), total numeric(10,2) NOT NULL, created_at timestamp NOT NULL);
+INSERT INTO "order" SELECT g, 1 + g % 50, 100 + g % 7, 5 + (g * 37) % 400, timestamp '2023-01-01' + g * interval '7 hours'
+    FROM generate_series(1, 3000) g;
 ANALYZE;
 """
 
 TABLES = ["language", "category", "actor", "film", "film_actor", "film_category", "store", "customer", "inventory",
           "rental", "payment", "film_list", "nw_customers", "nw_products", "nw_orders", "nw_order_details",
-          '"Genre"', '"Track"', "hr.department", "hr.event"]
+          '"Genre"', '"Track"', "hr.department", "hr.event", '"user"', '"order"']
 
 
 def create(admin_url: str, database: str = NAME) -> str:

@@ -51,7 +51,7 @@ def test_every_generated_pair_passes_the_guard_and_reads_right(app_ctx, settings
     assert len(pairs) == len(results)
     sqls = "\n".join(p["sql"] for p in pairs)
     # the quirky tables are asked about: the non-public schema, the quoted mixed-case ones, the enum, the partitions
-    for needle in ("hr.event", '"Track"', "f.rating", "FROM payment"):
+    for needle in ("hr.event", '"Track"', "f.rating", "FROM payment", 'FROM "order"', '"group"'):
         assert needle in sqls, needle
     questions = [p["question"] for p in pairs]
     quoted = [v for q in questions for v in re.findall(r"[“\"']([^”\"']*)[”\"']", q)]
@@ -60,6 +60,7 @@ def test_every_generated_pair_passes_the_guard_and_reads_right(app_ctx, settings
     assert not [q for q in questions if re.search(r"\b([a-z]{3,})\s+\1\b", q, re.I) or
                 re.search(r"([\u4e00-\u9fff]{2,3})\1", q)]
     assert not [q for q in questions if re.search(r"\bactivebool\b", q)], "a run-together flag name is quoted raw"
+    assert 'SUM(o."limit")' not in sqls, "a credit limit is no additive measure"
     if lang == "en":
         assert "How many inventory items are there?" in questions and "How many inventory are there?" not in questions
 
