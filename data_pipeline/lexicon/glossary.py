@@ -91,7 +91,7 @@ method 方式|read 读取|mode 模式|means 方式|way 方式|option 选项|answ
 stage 阶段|phase 阶段|area 面积|floor 楼层|term 期限|rental 租赁|genre 流派|publisher 出版社|segment 细分群体
 unitprice 单价|invoiceline 发票明细|playlisttrack 播放列表曲目|mediatype 媒体类型|billingaddress 账单地址
 shipper 承运商|shippers 承运商|extended 扩展|album 专辑|albums 专辑|vendor 供应商|vendors 供应商|sku 商品SKU
-receipt 收据|salesperson 销售人员|header 主表|entity 实体|business 业务|guid GUID|row 行|offer 优惠|measure 度量|scrap 报废|culture 语言文化|support 支持|rep 代表|reps 代表|standard 标准|discontinued 已停售|shipvia 承运商|territories 销售区域|headcount 人数|onhand 在库
+receipt 收据|salesperson 销售人员|header 主表|entity 实体|business 业务|guid GUID|row 行|offer 优惠|measure 度量|scrap 报废|culture 语言文化|support 支持|rep 代表|reps 代表|standard 标准|discontinued 已停售|shipvia 承运商|territories 销售区域|headcount 人数|onhand 在库|range 区间|activebool 有效
 """
 
 GLOSSARY: dict[str, str] = {}
@@ -127,12 +127,14 @@ PHRASES: dict[tuple[str, ...], tuple[str, str]] = {
     ("distance", "km"): ("距离（千米）", "distance (km)"), ("length", "cm"): ("长度（厘米）", "length (cm)"),
     ("opened", "on"): ("开业日期", "opening date"), ("paid", "at"): ("支付时间", "payment time"),
     ("read", "at"): ("读取时间", "reading time"), ("signup", "date"): ("注册日期", "signup date"), ("billing", "state"): ("账单所在州", "billing state"),
+    ("units", "in", "stock"): ("库存数量", "units in stock"), ("units", "on", "order"): ("订购数量", "units on order"),
+    ("reorder", "level"): ("再订购水平", "reorder level"), ("quantity", "per", "unit"): ("每单位数量", "quantity per unit"),
     ("billing", "country"): ("账单国家", "billing country"), ("billing", "city"): ("账单城市", "billing city"), ("support", "ticket"): ("支持工单", "support ticket"),
 }
 _PERSON_WORDS = {"employee", "staff", "user", "customer", "person", "operator", "member", "manager", "agent",
                  "worker", "admin", "client", "owner"}
 _ALONE = {"rate": "比率", "tax": "税额", "day": "日期", "list": "列表", "line": "行", "first": "第一",
-          "last": "最后", "state": "状态", "by": "操作人"}   # a word that reads wrong alone in Chinese
+          "last": "最后", "state": "状态", "by": "操作人", "year": "年份"}   # a word that reads wrong alone in Chinese
 _MAX_PHRASE = max(len(k) for k in PHRASES)
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -212,7 +214,7 @@ def _segments(tokens: list[str]) -> list[tuple[Optional[str], str]]:
 
 
 # abbreviations read out in English
-EN_EXPAND = {"pct": "percent", "qty": "quantity", "amt": "amount", "cnt": "count", "desc": "description",
+EN_EXPAND = {"activebool": "active", "pct": "percent", "qty": "quantity", "amt": "amount", "cnt": "count", "desc": "description",
              "num": "number", "dept": "department", "org": "organization", "addr": "address", "ts": "time",
              "dt": "date", "lat": "latitude", "lng": "longitude", "lon": "longitude", "no": "number",
              "seq": "sequence", "dob": "date of birth", "tel": "phone", "msg": "message", "img": "image",
@@ -269,6 +271,8 @@ def pluralize(phrase: str) -> str:
     """English plural of a noun phrase's last word ("sales order" -> "sales orders", "city" -> "cities");
     codes, IDs and words already plural stay as they are."""
     head, _, last = phrase.rpartition(" ")
+    if last == "inventory":                     # a row of Pagila's inventory is one copy: "inventory items"
+        return f"{phrase} items"
     if not last.isalpha() or not last.islower() or last in _UNCOUNTED:
         return phrase
     if last == "person":

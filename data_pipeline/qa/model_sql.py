@@ -77,7 +77,7 @@ class Schema:
 
     def plural(self, q: str) -> str:
         noun = self.noun(q)
-        if is_en() and re.search(r"(ed|\bdata|\binfo|\binformation|\blist|\binventory)$|\bby\b", noun):
+        if is_en() and re.search(r"(ed|\bdata|\binfo|\binformation|\blist)$|\bby\b", noun):
             return noun                     # "order details extended", "sales data": no plural to add
         if is_en() and re.fullmatch(r"[A-Za-z][A-Za-z '’()-]*", noun):
             return pluralize(noun)
@@ -111,11 +111,20 @@ class Schema:
             c = ts.columns[name]
             additive = fact and c.role == "additive_measure"
             noun = self.col_noun(q, name)
+            value = self._numeric(q, name, alias)
             if additive:
-                out.append(Measure(f"SUM({col(name, alias)})", self._total(noun), name, True))
+                out.append(Measure(f"SUM({value})", self._total(noun), name, True))
             else:
-                out.append(Measure(f"AVG({col(name, alias)})", self._average(noun), name, False))
+                out.append(Measure(f"AVG({value})", self._average(noun), name, False))
         return out
+
+    def _numeric(self, q: str, name: str, alias: str) -> str:
+        """The column as a value to aggregate: `money` (AVG(money) does not exist, its text is locale-bound) as
+        numeric."""
+        c = self.tables[q].column(name) if q in self.tables else None
+        kind = ((c.domain_base_type if c is not None and c.type_kind == "domain" else None)
+                or (c.data_type if c is not None else "") or "").lower()
+        return f"{col(name, alias)}::numeric" if kind == "money" else col(name, alias)
 
     def _line_words(self, q: str, words_: str) -> str:
         return words_

@@ -30,10 +30,10 @@ _NOT_MEASURE = re.compile(r"(^id$|_id$|^version$|_no$|_code$|_type$|_status$|_st
                           r"postal|_num$|number$|^no$|_key$|ordinal|position|^rank$|_rank$|_order$)", re.I)
 _NON_ADDITIVE = frozenset("""price prices rate rates ratio percent pct percentage temperature temp pressure age score
 rating level grade average avg mean median humidity latitude longitude lat lng lon speed density margin balance bmi
-systolic diastolic height weight rank index min max minimum maximum pulse discount tax cost""".split())
+systolic diastolic height weight rank index min max minimum maximum pulse discount tax cost limit threshold""".split())
 _ADDITIVE = frozenset("total sum amount amt count cnt qty quantity fee fees revenue sales subtotal paid payment "
                       "freight charge charges duration length minutes hours days units volume value".split())
-_NON_ADDITIVE_ZH = re.compile(r"单价|价格|售价|标价|率|比例|百分比|温度|气温|血压|压力|年龄|评分|得分|分数|等级|平均|"
+_NON_ADDITIVE_ZH = re.compile(r"单价|价格|售价|标价|率|比例|百分比|温度|气温|血压|压力|年龄|评分|得分|分数|等级|平均|额度|限额|"
                               r"湿度|速度|余额|身高|体重|指数|折扣")
 _ADDITIVE_ZH = re.compile(r"金额|数量|总额|总价|费用|合计|小计|销量|件数|时长|里程|重量")
 _PERSONAL_DATE = frozenset("birth birthday dob born hire hired death died anniversary graduation".split())
@@ -114,6 +114,9 @@ def values_of(c: Column) -> list[str]:
     if c.pii_kind:
         return []
     values = [v.value for v in c.top_values] + list(c.samples)
+    if type_of(c).startswith(("character(", "bpchar", "char(")) or type_of(c) in ("character", "char"):
+        # character(n) is stored blank-padded; its trailing blanks mean nothing to = (a question quotes 'English')
+        values = [v.rstrip(" ") if isinstance(v, str) else v for v in values]
     return [v for v in dict.fromkeys(values) if v not in (None, "") and not _MASK.search(str(v)) and len(str(v)) <= 60]
 
 

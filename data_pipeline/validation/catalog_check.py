@@ -8,14 +8,20 @@ database may define `public.count`, a `first(anyelement)` aggregate, an operator
 on the checking connection (same session, same search path, inside the READ ONLY transaction, before EXPLAIN),
 in one statement whose own names are all schema-qualified:
 - no function named by the statement (called, or reachable through column notation) exists outside
-  `pg_catalog` — whatever its arguments: resolution would then depend on argument types, so it is refused;
-- no operator the statement writes or implies (`=`, `<`, ... for ORDER BY, GROUP BY, IN, CASE) exists outside
-  `pg_catalog`;
+  `pg_catalog` for argument types the statement can pass (`_Reachable`): built-in types, the types of the
+  columns it reads (all of them under `*` or NATURAL JOIN) and of the rows of its tables, a domain over or an
+  array of one, the target of an implicit cast from one. PostgreSQL resolves a call by its argument types, so
+  pgvector's `public.avg(vector)` takes no part in AVG over a numeric column, while a `public.lower(text)`, a
+  `first(anyelement)` or `evil(t)` would be candidates and are refused. A name used only as `x.f` where f is
+  a real column of every table x can be is a column, not a call;
+- no operator the statement writes or implies (`=`, `<`, ... for ORDER BY, GROUP BY, IN, CASE; any operator of
+  an operator class) exists outside `pg_catalog` for reachable operand types;
 - no type it names is a domain or lives outside `pg_catalog`;
 - every table it reads resolves outside the system schemas (`pg_catalog`, `information_schema`, `pg_toast`);
-- `x.f` where `f` is a built-in function not on the allowlist must be a real column of the table `x`;
-- no cast implemented by a function outside `pg_catalog` starts from a column type of those tables or ends at a
-  type the statement names (implicit casts are not written anywhere).
+- `x.f` where `f` is a built-in function not on the allowlist must be a real column of the table `x` (or an
+  output column the tree names plainly, for a subquery or CTE `x`);
+- no cast implemented by a function outside `pg_catalog` goes from a type the statement reads to a built-in
+  type (implicit casts are not written anywhere), nor ends at a type the statement names.
 Every look-up is a catalog read by name, never the statement itself: nothing of it is planned or executed.
 """
 from __future__ import annotations
@@ -30,53 +36,85 @@ SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
 # One statement, every name in it schema-qualified (relations, functions, types, and operators written as
 # OPERATOR(pg_catalog.=)): a hostile database must not answer its own questions — a domain named `text`, an
 # operator `=` or a table `pg_proc` ahead of pg_catalog in its search path would otherwise run inside them.
-_EQ, _NE, _GT, _CAT = "OPERATOR(pg_catalog.=)", "OPERATOR(pg_catalog.<>)", "OPERATOR(pg_catalog.>)", \
-    "OPERATOR(pg_catalog.||)"
+_EQ, _NE, _GT, _CAT, _MINUS = "OPERATOR(pg_catalog.=)", "OPERATOR(pg_catalog.<>)", "OPERATOR(pg_catalog.>)", \
+    "OPERATOR(pg_catalog.||)", "OPERATOR(pg_catalog.-)"
 _T, _N = "pg_catalog.text", "pg_catalog.name"
 _CATALOG_SQL = f"""
-WITH path AS (SELECT pg_catalog.current_schemas(true) AS p),
+WITH RECURSIVE path AS (SELECT pg_catalog.current_schemas(true) AS p),
 rel AS (
-  SELECT r.ord, found.oid, found.nspname
+  SELECT r.ord, found.oid, found.nspname, found.reltype
     FROM ROWS FROM (pg_catalog.unnest(%(schemas)s::{_T}[]), pg_catalog.unnest(%(relnames)s::{_T}[]))
          WITH ORDINALITY AS r(schema, name, ord)
     CROSS JOIN path
     CROSS JOIN LATERAL (
-      SELECT c.oid, n.nspname FROM pg_catalog.pg_class c
+      SELECT c.oid, n.nspname, c.reltype FROM pg_catalog.pg_class c
         JOIN pg_catalog.pg_namespace n ON n.oid {_EQ} c.relnamespace
        WHERE c.relname {_EQ} r.name::{_N}
          AND CASE WHEN r.schema {_EQ} ''::{_T} THEN n.nspname {_EQ} ANY (path.p) ELSE n.nspname {_EQ} r.schema::{_N} END
-       ORDER BY pg_catalog.array_position(path.p, n.nspname) LIMIT 1) AS found)
-SELECT 'function'::{_T}, p.proname::{_T}, n.nspname::{_T}, ''::{_T}
-  FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid {_EQ} p.pronamespace
- WHERE p.proname {_EQ} ANY (%(functions)s::{_N}[]) AND n.nspname {_NE} 'pg_catalog'::{_N}
+       ORDER BY pg_catalog.array_position(path.p, n.nspname) LIMIT 1) AS found),
+fn AS (
+  SELECT p.proname, n.nspname,
+         (p.proargtypes::pg_catalog.oid[])[0:(p.pronargs {_MINUS} p.pronargdefaults {_MINUS} 1::pg_catalog.int2)] AS args
+    FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid {_EQ} p.pronamespace
+   WHERE p.proname {_EQ} ANY (%(functions)s::{_N}[]) AND n.nspname {_NE} 'pg_catalog'::{_N}),
+op AS (
+  SELECT o.oprname, n.nspname, o.oprleft, o.oprright
+    FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid {_EQ} o.oprnamespace
+   WHERE n.nspname {_NE} 'pg_catalog'::{_N}
+     AND (o.oprname {_EQ} ANY (%(operators)s::{_N}[])
+          OR EXISTS (SELECT 1 FROM pg_catalog.pg_amop a WHERE a.amopopr {_EQ} o.oid))),
+ucast AS (
+  SELECT c.castsource, c.casttarget, n.nspname, p.proname
+    FROM pg_catalog.pg_cast c JOIN pg_catalog.pg_proc p ON p.oid {_EQ} c.castfunc
+    JOIN pg_catalog.pg_namespace n ON n.oid {_EQ} p.pronamespace
+   WHERE n.nspname {_NE} 'pg_catalog'::{_N}),
+-- the user types whose reachability decides a candidate: its argument types, then what makes each of them
+-- reachable (a domain's base type, an array's element, the source of an implicit cast into it), recursively
+deps(oid) AS (
+  SELECT pg_catalog.unnest(fn.args) FROM fn
+  UNION SELECT op.oprleft FROM op UNION SELECT op.oprright FROM op
+  UNION SELECT ucast.castsource FROM ucast UNION SELECT ucast.casttarget FROM ucast
+  UNION
+  SELECT v.x FROM deps d JOIN pg_catalog.pg_type t ON t.oid {_EQ} d.oid
+    JOIN pg_catalog.pg_namespace n ON n.oid {_EQ} t.typnamespace AND n.nspname {_NE} 'pg_catalog'::{_N}
+    CROSS JOIN LATERAL (SELECT t.typbasetype UNION ALL SELECT t.typelem UNION ALL
+                        SELECT c.castsource FROM pg_catalog.pg_cast c
+                         WHERE c.casttarget {_EQ} d.oid AND c.castcontext {_EQ} 'i'::"char") AS v(x)
+   WHERE v.x {_NE} 0::pg_catalog.oid),
+usertype AS (
+  SELECT t.oid, t.typtype, t.typbasetype, t.typelem, t.typcategory
+    FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid {_EQ} t.typnamespace
+   WHERE t.oid {_EQ} ANY (SELECT deps.oid FROM deps) AND n.nspname {_NE} 'pg_catalog'::{_N})
+SELECT 'function'::{_T}, fn.proname::{_T}, fn.nspname::{_T}, pg_catalog.array_to_string(fn.args, ','::{_T}),
+       ''::{_T} FROM fn
 UNION ALL
-SELECT 'operator'::{_T}, o.oprname::{_T}, n.nspname::{_T}, ''::{_T}
-  FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid {_EQ} o.oprnamespace
- WHERE o.oprname {_EQ} ANY (%(operators)s::{_N}[]) AND n.nspname {_NE} 'pg_catalog'::{_N}
+SELECT 'operator'::{_T}, op.oprname::{_T}, op.nspname::{_T}, op.oprleft::{_T}, op.oprright::{_T} FROM op
 UNION ALL
-SELECT 'type'::{_T}, t.typname::{_T}, n.nspname::{_T}, t.typtype::{_T}
+SELECT 'type'::{_T}, t.typname::{_T}, n.nspname::{_T}, t.typtype::{_T}, ''::{_T}
   FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid {_EQ} t.typnamespace
  WHERE t.typname {_EQ} ANY (%(types)s::{_N}[])
    AND (n.nspname {_NE} 'pg_catalog'::{_N} OR t.typtype {_EQ} 'd'::"char")
 UNION ALL
-SELECT DISTINCT 'callable'::{_T}, p.proname::{_T}, ''::{_T}, ''::{_T}
+SELECT 'usertype'::{_T}, u.oid::{_T}, u.typtype::{_T}, u.typbasetype::{_T} {_CAT} ','::{_T} {_CAT} u.typelem::{_T},
+       u.typcategory::{_T} FROM usertype u
+UNION ALL
+SELECT DISTINCT 'callable'::{_T}, p.proname::{_T}, ''::{_T}, ''::{_T}, ''::{_T}
   FROM pg_catalog.pg_proc p WHERE p.proname {_EQ} ANY (%(fields)s::{_N}[])
 UNION ALL
-SELECT 'relation'::{_T}, rel.ord::{_T}, rel.oid::{_T}, rel.nspname::{_T} FROM rel
+SELECT 'relation'::{_T}, rel.ord::{_T}, rel.oid::{_T}, rel.nspname::{_T}, rel.reltype::{_T} FROM rel
 UNION ALL
-SELECT 'column'::{_T}, a.attrelid::{_T}, a.attname::{_T}, ''::{_T} FROM pg_catalog.pg_attribute a
+SELECT 'column'::{_T}, a.attrelid::{_T}, a.attname::{_T}, a.atttypid::{_T}, ''::{_T} FROM pg_catalog.pg_attribute a
  WHERE a.attrelid {_EQ} ANY (SELECT rel.oid FROM rel) AND a.attnum {_GT} 0 AND NOT a.attisdropped
-   AND a.attname {_EQ} ANY (%(fields)s::{_N}[])
 UNION ALL
-SELECT 'cast'::{_T}, pg_catalog.format_type(c.castsource, NULL), pg_catalog.format_type(c.casttarget, NULL),
-       n.nspname::{_T} {_CAT} '.'::{_T} {_CAT} p.proname::{_T}
-  FROM pg_catalog.pg_cast c JOIN pg_catalog.pg_proc p ON p.oid {_EQ} c.castfunc
-  JOIN pg_catalog.pg_namespace n ON n.oid {_EQ} p.pronamespace
- WHERE n.nspname {_NE} 'pg_catalog'::{_N}
-   AND (c.castsource {_EQ} ANY (SELECT a.atttypid FROM pg_catalog.pg_attribute a
-                                 WHERE a.attrelid {_EQ} ANY (SELECT rel.oid FROM rel) AND a.attnum {_GT} 0)
-        OR c.casttarget {_EQ} ANY (SELECT t.oid FROM pg_catalog.pg_type t
-                                    WHERE t.typname {_EQ} ANY (%(types)s::{_N}[])))
+SELECT 'implicit'::{_T}, c.castsource::{_T}, c.casttarget::{_T}, ''::{_T}, ''::{_T} FROM pg_catalog.pg_cast c
+ WHERE c.castcontext {_EQ} 'i'::"char" AND c.casttarget {_EQ} ANY (SELECT usertype.oid FROM usertype)
+UNION ALL
+SELECT 'cast'::{_T}, pg_catalog.format_type(u.castsource, NULL), pg_catalog.format_type(u.casttarget, NULL),
+       u.nspname::{_T} {_CAT} '.'::{_T} {_CAT} u.proname::{_T},
+       u.castsource::{_T} {_CAT} ','::{_T} {_CAT} u.casttarget::{_T} {_CAT} ','::{_T} {_CAT}
+       (u.casttarget {_EQ} ANY (SELECT t.oid FROM pg_catalog.pg_type t
+                                 WHERE t.typname {_EQ} ANY (%(types)s::{_N}[])))::pg_catalog.int4::{_T}
+  FROM ucast u
 """
 
 
@@ -90,30 +128,101 @@ def catalog_problem(cur, names: CatalogNames) -> Optional[str]:
         "fields": sorted({f for _, _, f in names.column_refs}), "schemas": [s for s, _ in relations],
         "relnames": [r for _, r in relations]})
     rows = cur.fetchall()
-    for kind, name, schema, extra in rows:
-        if kind == "function":
-            return (f"function {name} is defined in schema {schema} of this database: a pair may call built-in "
-                    f"functions only (column notation x.{name} would call it too)")
-        if kind == "operator":
-            return f"operator {name} is defined in schema {schema} of this database: only built-in operators"
-        if kind == "type":
-            what = "a domain" if extra == "d" else f"a type of schema {schema}"
-            return f"type {name} is {what} in this database: only built-in types"
-        if kind == "cast":
-            return (f"the cast from {name} to {schema} runs function {extra} of this database: only built-in "
-                    f"casts")
+    by_kind: dict[str, list[tuple]] = {}
+    for kind, *rest in rows:
+        by_kind.setdefault(kind, []).append(tuple(rest))
+    for name, schema, typtype, _ in by_kind.get("type", []):
+        what = "a domain" if typtype == "d" else f"a type of schema {schema}"
+        return f"type {name} is {what} in this database: only built-in types"
     resolved: dict[tuple[str, str], int] = {}
-    for kind, ord_, oid, schema in rows:
-        if kind != "relation":
-            continue
+    row_types: set[int] = set()
+    for ord_, oid, schema, reltype in by_kind.get("relation", []):
         ref = relations[int(ord_) - 1]
         if schema in SYSTEM_SCHEMAS or schema.startswith(("pg_temp", "pg_toast")):
             return (f"relation {'.'.join(filter(None, ref))} is a system catalog ({schema}); pairs read business "
                     f"tables only")
         resolved[ref] = int(oid)
-    callable_fields = {name for kind, name, _, _ in rows if kind == "callable"} - set(ALLOWED_FUNCTIONS)
-    columns = {(int(rel), name) for kind, rel, name, _ in rows if kind == "column"}
-    return _columns_problem(names, derived, resolved, callable_fields, columns)
+        row_types.add(int(reltype))
+    table_columns = {(int(rel), name): int(typ) for rel, name, typ, _ in by_kind.get("column", [])}
+    wanted = set(names.fields)
+    read_types = row_types | {typ for (_, name), typ in table_columns.items() if names.whole_rows or name in wanted}
+    reach = _Reachable(by_kind, read_types, names.literals)
+    problem = _user_objects_problem(by_kind, reach, read_types, names, resolved, table_columns)
+    if problem:
+        return problem
+    callable_fields = {name for name, *_ in by_kind.get("callable", [])} - set(ALLOWED_FUNCTIONS)
+    return _columns_problem(names, derived, resolved, callable_fields, set(table_columns))
+
+
+class _Reachable:
+    """Which types a value of the statement can have, as PostgreSQL would resolve calls and operators: every
+    built-in type (literals and built-in functions make them), the types of the columns and rows it reads, a
+    domain over or an array of a reachable type, the target of an implicit cast from one, and any user type of
+    the string category when the statement holds a string literal (an unknown literal can become it). A
+    function or operator of the business database is a candidate only when all its arguments are reachable:
+    pgvector's avg(vector) does not take part in AVG over a numeric column (no value of the statement is a
+    vector), a user lower(text) or an operator === (int, int) does."""
+
+    def __init__(self, by_kind: dict, read_types: set[int], literals: bool):
+        user = {int(oid): (typtype, basis, category) for oid, typtype, basis, category in by_kind.get("usertype", [])}
+        implicit = [(int(a), int(b)) for a, b, _, _ in by_kind.get("implicit", [])]
+        self.reached = {t for t in read_types}
+        self.user = user
+        changed = True
+        while changed:
+            changed = False
+            for oid, (typtype, basis, category) in user.items():
+                if oid in self.reached:
+                    continue
+                base, elem = (int(x) for x in basis.split(","))
+                if ((typtype == "d" and self(base)) or (elem and category == "A" and self(elem))
+                        or (literals and category == "S")
+                        or any(b == oid and self(a) for a, b in implicit)):
+                    self.reached.add(oid)
+                    changed = True
+
+    def __call__(self, oid: int) -> bool:
+        return oid == 0 or oid not in self.user or oid in self.reached
+
+
+def _user_objects_problem(by_kind: dict, reach: _Reachable, read_types: set[int],
+                          names: CatalogNames, resolved: dict, table_columns: dict) -> Optional[str]:
+    columns_only = _names_that_are_columns(names, resolved, table_columns)
+    for name, schema, args, _ in by_kind.get("function", []):
+        if name in columns_only:
+            continue
+        if all(reach(int(a)) for a in filter(None, args.split(","))):
+            return (f"function {name} is defined in schema {schema} of this database for argument types this "
+                    f"statement can pass: a pair may call built-in functions only (column notation x.{name} "
+                    f"would call it too)")
+    for name, schema, left, right in by_kind.get("operator", []):
+        if reach(int(left)) and reach(int(right)):
+            return (f"operator {name} is defined in schema {schema} of this database for types this statement "
+                    f"can compare: only built-in operators")
+    for source, target, function, oids in by_kind.get("cast", []):
+        # a cast fires where a value of its source meets a place that wants its target: a built-in function,
+        # operator or written cast (a user function or operator wanting a user type is refused above)
+        source_oid, target_oid, target_named = (int(x) for x in oids.split(","))
+        if target_named or ((source_oid in read_types or (source_oid in reach.user and reach(source_oid)))
+                            and target_oid not in reach.user):
+            return (f"the cast from {source} to {target} runs function {function} of this database: only built-in "
+                    f"casts")
+    return None
+
+
+def _names_that_are_columns(names: CatalogNames, resolved: dict, table_columns: dict) -> set[str]:
+    """Names the statement uses only as `x.f` where f is a real column of every table x can be (PostgreSQL
+    reads the column then, it never calls a function f(x)), and never calls."""
+    by_alias: dict[str, set[int]] = {}
+    for alias, schema, relname in names.aliases:
+        if (schema, relname) in resolved:
+            by_alias.setdefault(alias, set()).add(resolved[(schema, relname)])
+    out: dict[str, bool] = {}
+    for schema, rel, field in names.column_refs:
+        targets = {resolved[(schema, rel)]} if schema and (schema, rel) in resolved else by_alias.get(rel, set())
+        ok = bool(targets) and all((oid, field) in table_columns for oid in targets)
+        out[field] = out.get(field, True) and ok
+    return {f for f, ok in out.items() if ok} - set(names.called)
 
 
 def _columns_problem(names: CatalogNames, derived: set, resolved: dict, callable_fields: set,
@@ -123,9 +232,12 @@ def _columns_problem(names: CatalogNames, derived: set, resolved: dict, callable
         oid = resolved.get((schema, relname))
         if oid is not None and (schema or relname not in derived):
             by_alias.setdefault(alias, set()).add(oid)
+    outputs = dict(names.derived_columns)
     for schema, rel, field in names.column_refs:
         if field not in callable_fields:
             continue
+        if not schema and rel in derived and rel not in by_alias and field in outputs.get(rel, ()):
+            continue                  # an output column of the subquery or CTE named `rel`
         targets = {resolved[(schema, rel)]} if schema and (schema, rel) in resolved else \
             (set() if rel in derived else by_alias.get(rel, set()))
         if not targets or any((oid, field) not in columns for oid in targets):

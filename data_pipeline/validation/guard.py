@@ -55,6 +55,12 @@ class CatalogNames:
     column_refs: tuple[tuple[str, str, str], ...] = ()  # (schema or "", relation or alias, field) from a.b
     aliases: tuple[tuple[str, str, str], ...] = ()   # (alias, schema or "", relation) for table references
     derived: tuple[str, ...] = ()            # names that are CTEs, subquery or function aliases
+    fields: tuple[str, ...] = ()             # the column name of every column reference and USING list
+    called: tuple[str, ...] = ()             # unqualified functions called by name (not by column notation)
+    whole_rows: bool = False                 # `*`, `x.*` or NATURAL JOIN: every column of a table is read
+    literals: bool = False                   # a string literal (type unknown: it can become any string type)
+    # (alias, its output column names) of subqueries and CTEs whose outputs the tree names plainly
+    derived_columns: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -110,11 +116,42 @@ class _Collector:
         self.column_refs: set[tuple[str, str, str]] = set()
         self.aliases: set[tuple[str, str, str]] = set()
         self.derived: set[str] = set()
+        self.fields: set[str] = set()
+        self.bare: set[str] = set()
+        self.called_bare: set[str] = set()
+        self.whole_rows = False
+        self.literals = False
+        self.derived_columns: dict[str, Optional[tuple[str, ...]]] = {}
 
     def names(self) -> CatalogNames:
         return CatalogNames(tuple(sorted(self.functions)), tuple(sorted(self.operators)), tuple(sorted(self.types)),
                             tuple(sorted(self.relations)), tuple(sorted(self.column_refs)),
-                            tuple(sorted(self.aliases)), tuple(sorted(self.derived)))
+                            tuple(sorted(self.aliases)), tuple(sorted(self.derived)), tuple(sorted(self.fields)),
+                            tuple(sorted(self.called_bare)),
+                            self.whole_rows or bool(self.bare & ({a for a, _, _ in self.aliases}
+                                                                 | {r for _, r in self.relations} | self.derived)),
+                            self.literals,
+                            tuple(sorted((a, c) for a, c in self.derived_columns.items() if c is not None)))
+
+    def _outputs(self, alias: str, query: Any, colnames: Optional[list]) -> None:
+        """Remember the output column names of the derived table `alias` when the tree names them plainly
+        (`AS n`, a bare column reference, or an alias column list); otherwise none (a `*`, an expression)."""
+        if colnames:
+            self.derived_columns[alias] = tuple(_strings(colnames))
+            return
+        select = (query or {}).get("SelectStmt") or {}
+        while select.get("larg"):                     # UNION / INTERSECT / EXCEPT: the first branch names them
+            select = select["larg"]
+        out = []
+        for item in select.get("targetList") or []:
+            target = item.get("ResTarget") or {}
+            fields = _strings(((target.get("val") or {}).get("ColumnRef") or {}).get("fields"))
+            name = target.get("name") or (fields[-1] if fields and fields[-1] != "*" else "")
+            if not name:
+                self.derived_columns[alias] = None
+                return
+            out.append(name)
+        self.derived_columns[alias] = tuple(out)
 
     def walk(self, root: Any) -> None:
         stack = [root]
@@ -176,6 +213,7 @@ class _Collector:
         if node.get("search_clause") or node.get("cycle_clause"):
             raise _Refused("SEARCH/CYCLE clauses of recursive CTEs are not allowed")
         self.derived.add(node.get("ctename", ""))
+        self._outputs(node.get("ctename", ""), node.get("ctequery"), node.get("aliascolnames"))
 
     def _FuncCall(self, node: dict) -> None:
         names = _strings(node.get("funcname"))
@@ -190,9 +228,15 @@ class _Collector:
         self.called.add(name)
         if len(names) == 1:
             self.functions.add(name)
+            self.called_bare.add(name)
 
     def _ColumnRef(self, node: dict) -> None:
         fields = _strings(node.get("fields"))
+        if fields[-1] != "*":
+            self.fields.add(fields[-1])
+        self.whole_rows = self.whole_rows or "*" in fields
+        if len(fields) == 1 and fields[0] != "*":
+            self.bare.add(fields[0])                 # a column, or a whole row when it names a table or alias
         if len(fields) >= 2 and fields[-1] != "*":
             # `x.f` is the column f of x, or else PostgreSQL calls the function f(x): the catalog decides
             schema = fields[-3] if len(fields) >= 3 else ""
@@ -255,12 +299,19 @@ class _Collector:
         self.aliases.add((alias, schema, name))
 
     def _RangeSubselect(self, node: dict) -> None:
-        self.derived.add((node.get("alias") or {}).get("aliasname", ""))
+        alias = node.get("alias") or {}
+        self.derived.add(alias.get("aliasname", ""))
+        self._outputs(alias.get("aliasname", ""), node.get("subquery"), alias.get("colnames"))
+
+    def _A_Const(self, node: dict) -> None:
+        self.literals = self.literals or "sval" in node or "bsval" in node
 
     def _RangeFunction(self, node: dict) -> None:
         self.derived.add((node.get("alias") or {}).get("aliasname", ""))
 
     def _JoinExpr(self, node: dict) -> None:
+        self.whole_rows = self.whole_rows or bool(node.get("isNatural"))
+        self.fields.update(_strings(node.get("usingClause")))
         if node.get("alias"):
             self.derived.add(node["alias"].get("aliasname", ""))
 

@@ -21,6 +21,9 @@ def test_glossary_is_large_and_splits_identifiers():
     assert en_phrase(words("humidity_pct")) == "humidity percent"
     assert pluralize("sales order") == "sales orders" and pluralize("city") == "cities"
     assert pluralize("address") == "addresses" and pluralize("staff") == "staff"
+    assert pluralize("inventory") == "inventory items"                     # "How many inventory are there?"
+    # Northwind's and Pagila's columns read as phrases, a character(n) value without its padding (quirks)
+    assert zh_phrase(words("units_in_stock")) == "库存数量" and en_phrase(words("activebool")) == "active"
 
 
 def test_untranslatable_identifiers_are_quoted_whole_in_chinese():

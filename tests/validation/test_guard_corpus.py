@@ -72,6 +72,17 @@ CREATE OPERATOR public.!!! (RIGHTARG = int, FUNCTION = public.evil_prefix);
 CREATE DOMAIN public.evil_dom AS int CHECK (public.evil_check(VALUE));
 CREATE DOMAIN public."text" AS pg_catalog.text CHECK (public.evil_text_check(VALUE));
 CREATE TABLE public.secret_store (id int, owner_password text);
+CREATE DOMAIN public.small AS int;
+CREATE FUNCTION public.length(public.small) RETURNS int LANGUAGE plpgsql AS
+  $$BEGIN PERFORM pg_sleep(2); RAISE EXCEPTION '{EVIL}'; END$$;
+CREATE TYPE public.grade AS ENUM ('a', 'b');
+CREATE FUNCTION public.int_grade(int) RETURNS grade LANGUAGE plpgsql AS
+  $$BEGIN PERFORM pg_sleep(2); RAISE EXCEPTION '{EVIL}'; END$$;
+CREATE CAST (int AS public.grade) WITH FUNCTION public.int_grade(int) AS IMPLICIT;
+CREATE FUNCTION public.initcap(public.grade) RETURNS text LANGUAGE plpgsql AS
+  $$BEGIN PERFORM pg_sleep(2); RAISE EXCEPTION '{EVIL}'; END$$;
+CREATE FUNCTION public.btrim(public.mood) RETURNS text LANGUAGE plpgsql AS
+  $$BEGIN PERFORM pg_sleep(2); RAISE EXCEPTION '{EVIL}'; END$$;
 """
 
 DEEP = 400
@@ -118,6 +129,10 @@ NEW_ATTACKS = [
     ("SELECT id FROM t WHERE id IN (SELECT first(id) FROM t)", "first()"),
     ("SELECT lower(name) FROM t", "function lower is defined in schema public"),
     ("SELECT t.lower FROM t", "function lower is defined in schema public"),
+    # an overload PostgreSQL picks for an int through a domain over int, or through an implicit user cast
+    ("SELECT length(id) FROM t", "function length is defined in schema public"),
+    ("SELECT initcap(id) FROM t", "function initcap is defined in schema public"),
+    ("SELECT btrim(feeling) FROM m", "function btrim is defined in schema public"),   # a type read
     # an implicit cast implemented by a user function
     ("SELECT feeling || '!' FROM m", "mood_text"),
     ("SELECT upper(feeling) FROM m", "mood_text"),
