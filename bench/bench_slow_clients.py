@@ -77,7 +77,7 @@ def paced(url: str, pollers: int, hz: float, seconds: float) -> dict:
     def poller(phase: float):
         session = requests.Session()
         due = start + phase / hz
-        while due < start + seconds:
+        while due < start + seconds and time.perf_counter() < start + seconds:  # bounded even when answers hang
             time.sleep(max(0.0, due - time.perf_counter()))
             t = time.perf_counter()
             try:
