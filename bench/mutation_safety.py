@@ -83,6 +83,12 @@ EQUIVALENT: dict[tuple[str, str], str] = {
     ("data_pipeline/taskfiles/safety.py", "drop operand 2 of Or (Path(os.path.realpath(candidate)) != candidate)"):
         "task_dir_path: the id is validated (no '/', '.', '..') and the root is already resolved, so the real path "
         "differs only when the last component is a symlink, which islink() refuses first",
+    ("data_pipeline/taskfiles/safety.py", "0 -> 1"):
+        "open_nofollow: the getattr(os, 'O_NOFOLLOW' / 'O_CLOEXEC', 0) defaults are unused where the flags exist",
+    ("data_pipeline/taskfiles/safety.py", "drop operand 2 of Or (not _inside(real, Path(os.path.realpath(task_dir)))"):
+        "resolve_file: the next check (the real path is the path asked for) is stricter than inside-the-directory",
+    ("data_pipeline/taskfiles/table_list_server.py", "1 -> 2"):
+        "read_server_table_list: reading limit + 2 bytes detects an oversized file as well as limit + 1",
     ("data_pipeline/api/compute_gate.py", "1 -> 2"):
         "_enter: tokens counted in steps of 2 instead of 1 are still unique",
     ("data_pipeline/api/compute_gate.py", "GtE -> Gt (now - youngest >= self.bypass_after_s)"):
@@ -210,6 +216,18 @@ def make_copy() -> Path:
     return dest
 
 
+def survivors_in(output: Path) -> dict[str, list[str]]:
+    """module -> descriptions of the mutants an earlier run printed as SURVIVED."""
+    found: dict[str, list[str]] = {}
+    module = None
+    for line in output.read_text(encoding="utf-8").splitlines():
+        if line.startswith("== "):
+            module = line[3:].split(":", 1)[0]
+        elif " SURVIVED " in line and module:
+            found.setdefault(module, []).append(line.split(" SURVIVED ", 1)[1].rsplit(" (", 1)[0])
+    return found
+
+
 def run_tests(workdir: Path, args: tuple[str, ...], timeout: float) -> tuple[str, float]:
     started = time.monotonic()
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
@@ -227,8 +245,12 @@ def main() -> int:
     parser.add_argument("--only", default="", help="comma-separated substrings of module paths")
     parser.add_argument("--limit", type=int, default=0, help="at most N mutants per module (seeded sample)")
     parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
+    parser.add_argument("--rerun", type=Path, help="only the survivors printed in this earlier output")
     args = parser.parse_args()
     targets = [t for t in TARGETS if not args.only or any(o in t.module for o in args.only.split(","))]
+    earlier = survivors_in(args.rerun) if args.rerun else None
+    if earlier is not None:
+        targets = [t for t in targets if t.module in earlier]
     workdir = None if args.list else make_copy()
     killed = survived = equivalent = 0
     survivors: list[str] = []
@@ -237,6 +259,8 @@ def main() -> int:
             path = (workdir or ROOT) / target.module
             source = path.read_text(encoding="utf-8")
             found = mutants(source, target.functions)
+            if earlier is not None:
+                found = [(d, m) for d, m in found if any(d.startswith(e) for e in earlier[target.module])]
             if args.limit and len(found) > args.limit:
                 found = sorted(random.Random(27).sample(found, args.limit))
             print(f"== {target.module}: {len(found)} mutants; tests: {' '.join(target.tests)}", flush=True)

@@ -120,3 +120,96 @@ def test_file_name_length_boundary_and_non_text_names():
     for bad in ("a" * (file_safety.MAX_NAME_BYTES + 1), "测" * 86, 123, b"notes.md", None, ""):
         with pytest.raises(InvalidFileName):
             file_safety.validate_file_name(bad)
+
+
+def test_resolve_file_refuses_each_way_out_with_its_own_reason(tmp_path):
+    """Several checks overlap (a symlink is refused by islink, the inside test and the resolve-to-itself test); each
+    one is pinned here by the reason it gives first, so that dropping one of them shows."""
+    task = tmp_path / "task"
+    (task / "vector_bak").mkdir(parents=True)
+    (task / "real.ddl").write_text("x", encoding="utf-8")
+    (task / "vector_bak" / "set.json").write_text("{}", encoding="utf-8")
+    (task / "adir").mkdir()
+    (task / "inside_link.ddl").symlink_to(task / "real.ddl")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "real.ddl").write_text("x", encoding="utf-8")
+    assert file_safety.resolve_file(task, "set.json", "vector_bak") == task / "vector_bak" / "set.json"
+    assert file_safety.resolve_file(task, "real.ddl") == task / "real.ddl"
+
+    def reason(task_dir, name, directory=None):
+        with pytest.raises(InvalidFileName) as caught:
+            file_safety.resolve_file(task_dir, name, directory)
+        return str(caught.value)
+    assert "symbolic links are refused" in reason(task, "inside_link.ddl")
+    linked_task = tmp_path / "linked_task"
+    linked_task.symlink_to(task, target_is_directory=True)
+    assert "does not resolve to itself" in reason(linked_task, "real.ddl")
+    shutil.rmtree(task / "vector_bak")
+    (task / "vector_bak").symlink_to(outside, target_is_directory=True)
+    assert "subdirectory is a symbolic link" in reason(task, "real.ddl", "vector_bak")
+    with pytest.raises(FileNotFound):
+        file_safety.resolve_file(task, "adir")                          # a directory is not a file
+    with pytest.raises(FileNotFound):
+        file_safety.open_nofollow(task / "missing.ddl")
+    with pytest.raises(FileNotFound):
+        file_safety.open_nofollow(task / "adir")
+
+
+def test_names_with_dots_and_the_subdirectory_error():
+    for bad in ("a..b", "x..", ".env"):
+        with pytest.raises(InvalidFileName):
+            file_safety.validate_file_name(bad)
+    with pytest.raises(InvalidFileName) as caught:
+        file_safety.validate_subdir("other")
+    assert caught.value.invalid_params == ["dir"]
+
+
+def test_a_symlinked_tasks_root_is_resolved_not_refused(tmp_path):
+    """The operator may keep the tasks root behind a symlink: the root is resolved, the task id may not be."""
+    (tmp_path / "real_root" / "task_20250101_000001").mkdir(parents=True)
+    (tmp_path / "root_link").symlink_to(tmp_path / "real_root", target_is_directory=True)
+    assert file_safety.task_dir_path(tmp_path / "root_link", "task_20250101_000001") == \
+        Path(os.path.realpath(tmp_path / "real_root")) / "task_20250101_000001"
+
+
+def test_allowed_path_refuses_odd_input_the_lists_dir_and_non_task_directories(settings, app_ctx, tmp_path):
+    from core.errors import ValidationFailed
+    from data_pipeline.taskfiles.table_list_server import allowed_path
+    lists = settings.table_lists_dir
+    lists.mkdir(parents=True, exist_ok=True)
+    shared = settings.tasks_root / "shared_lists"                       # under the tasks root, not a task
+    shared.mkdir(parents=True, exist_ok=True)
+    (shared / "table_list.txt").write_text(GOOD_LIST, encoding="utf-8")
+    task_dir = settings.tasks_root / "task_20250101_000027"             # a task whose table_list.txt is a directory
+    (task_dir / "table_list.txt").mkdir(parents=True, exist_ok=True)
+    (task_dir / "table_list.txt" / "inner.txt").write_text(GOOD_LIST, encoding="utf-8")
+    try:
+        for given in (5, None, "", "   ", "a\x00b", ".", str(lists), str(shared / "table_list.txt"),
+                      str(task_dir / "table_list.txt" / "inner.txt")):
+            with pytest.raises(ValidationFailed):
+                allowed_path(settings, given)
+    finally:
+        shutil.rmtree(shared)
+        shutil.rmtree(task_dir)
+
+
+def test_server_table_list_size_encoding_and_line_limits(settings):
+    from core.errors import ValidationFailed
+    from data_pipeline.taskfiles.table_list_server import read_server_table_list
+    small = settings.model_copy(update={"max_upload_mb": 24 / 1048576, "table_list_max_lines": 2})   # 24 bytes
+    assert small.max_upload_bytes == 24
+    lists = settings.table_lists_dir
+    lists.mkdir(parents=True, exist_ok=True)
+    files = {"exact_27.txt": b"bss_company\nbss_company\n", "over_27.txt": b"bss_company\nbss_company\n\n",
+             "latin_27.txt": b"bss_caf\xe9\n", "three_27.txt": b"a\nb\nc\n"}
+    for name, data in files.items():
+        (lists / name).write_bytes(data)
+    try:
+        assert read_server_table_list(small, "exact_27.txt")           # exactly the limit is read
+        for name in ("over_27.txt", "latin_27.txt", "three_27.txt"):
+            with pytest.raises(ValidationFailed):
+                read_server_table_list(small, name)
+    finally:
+        for name in files:
+            (lists / name).unlink()
