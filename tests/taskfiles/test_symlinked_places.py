@@ -201,7 +201,7 @@ def test_server_table_list_size_encoding_and_line_limits(settings):
     assert small.max_upload_bytes == 24
     lists = settings.table_lists_dir
     lists.mkdir(parents=True, exist_ok=True)
-    files = {"exact_27.txt": b"bss_company\nbss_company\n", "over_27.txt": b"bss_company\nbss_company\n\n",
+    files = {"exact_27.txt": b"bss_company\nbss_company\n", "over_27.txt": b"bss_company\nbss_company_x\n",
              "latin_27.txt": b"bss_caf\xe9\n", "three_27.txt": b"a\nb\nc\n"}
     for name, data in files.items():
         (lists / name).write_bytes(data)
