@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
 from dotenv import load_dotenv
 from pydantic import BaseModel, Field, ValidationError, field_validator
@@ -33,7 +33,11 @@ class Settings(BaseModel):
     host: str = Field("127.0.0.1", description="Listen address of the API")
     port: int = Field(8084, ge=1, le=65535, description="Listen port of the API")
     workers: int = Field(2, ge=1, le=32, description="gunicorn worker processes")
-    threads: int = Field(8, ge=1, le=256, description="threads per gunicorn worker")
+    server_model: Literal["gevent", "gthread"] = Field(
+        "gevent", description="gunicorn worker class: gevent (a greenlet per connection; slow clients cost no "
+                              "thread) or gthread (THREADS threads per worker; a half-sent request holds one)")
+    threads: int = Field(8, ge=1, le=256, description="threads per gunicorn worker (gthread); under gevent the "
+                                                      "stream caps are still derived from it")
     computing_requests_per_worker: int = Field(1, ge=0, le=256, description="Requests computing at once in one "
                                                "API worker; the others wait in line, but never behind one that "
                                                "has run 25 ms (it is waiting on I/O). 0: no limit")

@@ -72,6 +72,10 @@ def _start_background(settings: Settings) -> None:
     monitor.start_background(settings)
 
 
+_WORKER_CLASSES = {"gevent": "data_pipeline.api.gunicorn_worker.EnvelopeGeventWorker",
+                   "gthread": "data_pipeline.api.gunicorn_worker.EnvelopeThreadWorker"}
+
+
 def serve(settings: Settings) -> None:
     from data_pipeline.context import build_context as prepare_once
     prepare_once(settings, maxconn=2)  # embedded attach, migrations, demo DB: before any worker starts
@@ -88,8 +92,8 @@ def serve(settings: Settings) -> None:
             for key, value in {
                 "bind": f"{settings.host}:{settings.port}", "workers": settings.workers,
                 "threads": settings.threads, "timeout": 60,
-                # gthread whose own errors (414, 431, 400) are JSON envelopes, not gunicorn's HTML page
-                "worker_class": "data_pipeline.api.gunicorn_worker.EnvelopeThreadWorker",
+                # gevent or gthread whose own errors (414, 431, 400) are JSON envelopes, not gunicorn's HTML page
+                "worker_class": _WORKER_CLASSES[settings.server_model],
                 # the longest request line gunicorn allows (default 4094): long file names and filters fit
                 "limit_request_line": 8190, "limit_request_field_size": 16380,
                 "graceful_timeout": 10, "accesslog": None, "loglevel": settings.log_level.lower(),
@@ -102,8 +106,8 @@ def serve(settings: Settings) -> None:
         def load(self):
             return create_app(settings=settings)
 
-    log.info("serving on http://%s:%s (gunicorn, %d workers x %d threads)", settings.host, settings.port,
-             settings.workers, settings.threads)
+    log.info("serving on http://%s:%s (gunicorn %s, %d workers)", settings.host, settings.port,
+             settings.server_model, settings.workers)
     Server().run()
 
 

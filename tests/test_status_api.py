@@ -177,8 +177,9 @@ def test_status_get_is_one_statement(client, app_ctx, monkeypatch):
     assert calls == ["read_one"], calls
 
 
-def _read_events(resp, limit: int = 10) -> list[tuple[str, dict, str]]:
-    """Parse SSE frames from a streamed test-client response until `end` (or `limit` events)."""
+def _read_events(resp, limit: int = 10, after_first=None) -> list[tuple[str, dict, str]]:
+    """Parse SSE frames from a streamed test-client response until `end` (or `limit` events); `after_first()` runs
+    once the first event has arrived (the stream is then past its first read of the task)."""
     found, buffer = [], ""
     for chunk in resp.response:
         buffer += chunk.decode() if isinstance(chunk, bytes) else chunk
@@ -188,6 +189,8 @@ def _read_events(resp, limit: int = 10) -> list[tuple[str, dict, str]]:
                           not line.startswith(":"))
             if "event" in fields:
                 found.append((fields["event"], json.loads(fields["data"]), fields.get("id", "")))
+                if len(found) == 1 and after_first:
+                    after_first()
                 if fields["event"] == "end" or len(found) >= limit:
                     return found
     return found
@@ -206,15 +209,11 @@ def test_events_push_changes_then_end(client, app_ctx, free_stream_slots):
     task_id = create(client)
     resp = client.get(f"{BASE}/{task_id}/events?interval=0.2&linger=1.5", buffered=False)
     assert resp.status_code == 200 and resp.mimetype == "text/event-stream"
-    import threading
-    import time as _time
 
-    def change():
-        _time.sleep(0.5)
+    def change():  # after the first event: the stream has read the task once, the change is news to it
         app_ctx.db.execute("UPDATE data_pipeline_tasks SET progress = 40, updated_at = now() WHERE id = %s",
                            (task_id,))
-    threading.Thread(target=change, daemon=True).start()
-    events = _read_events(resp)
+    events = _read_events(resp, after_first=change)
     resp.close()
     kinds = [e[0] for e in events]
     assert kinds[0] == "status" and kinds[-1] == "end", kinds

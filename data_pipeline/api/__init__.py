@@ -11,7 +11,7 @@
     console.py    the web console shell and its static assets
     envelope.py   the contract's envelope and request parsing
     errors.py     every failure -> the error envelope; request guards (control characters, OPTIONS)
-    gunicorn_worker.py  the gthread worker whose own 414/431/400 answers are envelopes too
+    gunicorn_worker.py  the gevent (default) and gthread workers whose own 414/431/400 answers are envelopes too
     request_policy.py   Host, Origin, body type and body size, checked before the token and any view
     tool_slots.py       the shared concurrency cap (429) of the database tools and the vector endpoints
     compute_gate.py     WSGI middleware: one request computes at a time per worker, never behind a slow one

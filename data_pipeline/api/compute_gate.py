@@ -11,6 +11,8 @@ a slow one:
 - a request that holds the gate longer than `bypass_after_s` is taken to be waiting on I/O (a remote business
   database, an LLM or embedding service, a slow client's upload), and the others stop lining up behind it
   until it is done: they run ungated, as they would without the gate.
+Under the gevent worker (SERVER_MODEL=gevent, the default) `threading` is gevent's: requests are greenlets that
+switch only where they wait, so the gate keeps one computing at a time and its bypass works the same way.
 """
 from __future__ import annotations
 

@@ -1,11 +1,18 @@
-"""The gunicorn worker the service runs: gthread, but the errors gunicorn answers itself (request line or
-headers too long or malformed, before any Flask code runs) are the contract's JSON envelope instead of
-gunicorn's HTML page. The client's bytes are never echoed back."""
+"""The gunicorn workers the service runs (setting SERVER_MODEL): gevent (default) or gthread, each with the errors
+gunicorn answers itself (request line or headers too long or malformed, before any Flask code runs) written as
+the contract's JSON envelope instead of gunicorn's HTML page. The client's bytes are never echoed back.
+
+Why gevent: a gthread worker hands a connection to a thread before its request has arrived, so a client that
+sends half a header and goes quiet holds a thread; 16 such sockets (2 workers x 8 threads) froze the whole API.
+A gevent worker reads every request in its own greenlet, so a quiet socket costs a few kilobytes and no thread
+(bench/bench_slow_clients.py: numbers in the README). psycopg2 waits cooperatively through psycogreen's wait
+callback, installed right after gevent's monkey-patching and before the app is loaded."""
 from __future__ import annotations
 
 import json
 
 from gunicorn import util
+from gunicorn.workers.ggevent import GeventWorker
 from gunicorn.workers.gthread import ThreadWorker
 
 from data_pipeline.api.envelope import now_iso
@@ -40,5 +47,16 @@ class EnvelopeThreadWorker(ThreadWorker):
     def init_process(self):
         # Worker.handle_error writes through `gunicorn.util.write_error`; this process only ever serves our
         # app, so the one replacement covers every error gunicorn answers on its own
+        util.write_error = write_envelope_error
+        super().init_process()
+
+
+class EnvelopeGeventWorker(GeventWorker):
+    def patch(self):
+        super().patch()  # gevent.monkey.patch_all(): sockets, select, threading, time.sleep, subprocess
+        from psycogreen.gevent import patch_psycopg
+        patch_psycopg()  # psycopg2 waits for the server through gevent instead of blocking the whole worker
+
+    def init_process(self):
         util.write_error = write_envelope_error
         super().init_process()

@@ -20,6 +20,7 @@ import pytest
 import requests
 
 from tests.e2e.conftest import SCREENS, import_expect
+from tests.optional_deps import import_or_skip
 
 expect = import_expect()
 
@@ -304,7 +305,7 @@ def structure(fragment: str) -> list[str]:
 
 
 def test_markdown_preview_matches_commonmark(page, console_server, done_task):
-    markdown_it = pytest.importorskip("markdown_it", reason="pip install -r requirements-dev.txt")
+    markdown_it = import_or_skip("markdown_it", "pip install -r requirements-dev.txt")
     reference = markdown_it.MarkdownIt("commonmark")
     page.goto(f"{console_server.base_url}/#/tasks")
     render = """async (text) => (await import('/console/static/js/markdown.js')).renderMarkdown(text).innerHTML"""

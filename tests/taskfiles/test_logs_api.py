@@ -182,16 +182,15 @@ def test_sse_stream_follows_appends_and_ends(client, app_ctx):
     path = app_ctx.task_dir(task_id) / LOG_FILE_NAME
     path.write_text("2025-06-27 14:00:00 [INFO] dp: [ddl_generation] before\n", encoding="utf-8")
 
-    def writer():
-        time.sleep(0.4)
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write("2025-06-27 14:00:01 [ERROR] dp: [qa_generation] after\n" + TRACEBACK + "\n")
-
-    t = threading.Thread(target=writer)
-    t.start()
-    r = client.get(f"{API}/{task_id}/logs/stream?from=start&max_seconds=3")
-    body = r.get_data(as_text=True)  # no running execution: ends once drained (or at max_seconds)
-    t.join()
+    r = client.get(f"{API}/{task_id}/logs/stream?from=start&max_seconds=3", buffered=False)
+    body = ""
+    for chunk in r.response:  # no running execution: ends once drained (or at max_seconds)
+        first = "event: log" not in body
+        body += chunk.decode() if isinstance(chunk, bytes) else chunk
+        if first and "event: log" in body:  # the first entry was streamed: append while the stream follows
+            with open(path, "a", encoding="utf-8") as fh:
+                fh.write("2025-06-27 14:00:01 [ERROR] dp: [qa_generation] after\n" + TRACEBACK + "\n")
+    r.close()
     assert r.status_code == 200 and r.mimetype == "text/event-stream"
     assert body.count("event: log") == 2 and "event: end" in body
     assert "ValueError: boom" in body.split("event: log")[2]

@@ -8,10 +8,11 @@ from dataclasses import replace
 import pytest
 
 from data_pipeline.steps import training_load
+from tests.optional_deps import import_or_skip
 from tests.vector_fixtures import (DDL_TEXTS, TRICKY_PAIRS, create_database, create_task, step_context,
                                    write_task_files)
 
-pytest.importorskip("vanna.legacy.pgvector", reason="vanna[pgvector]==2.0.2 from requirements-dev.txt")
+import_or_skip("vanna.legacy.pgvector", "vanna[pgvector]==2.0.2 from requirements-dev.txt")
 from tests.vectors.test_vanna_interop import ReaderOnlyVanna, SameEmbeddings, sqlalchemy_url  # noqa: E402
 
 SEARCH = "/api/v0/data_pipeline/vector/search"

@@ -14,10 +14,11 @@ from core.errors import ValidationFailed
 from data_pipeline.steps import training_load
 from data_pipeline.store import vector_owners
 from data_pipeline.vectors.target import database_identity
+from tests.optional_deps import import_or_skip
 from tests.vector_fixtures import (DDL_TEXTS, MD_TEXTS, TRICKY_PAIRS, all_rows, create_database, empty_vector_tables,
                                    step_context, store_rows, write_task_files)
 
-pytest.importorskip("vanna.legacy.pgvector", reason="vanna[pgvector]==2.0.2 from requirements-dev.txt")
+import_or_skip("vanna.legacy.pgvector", "vanna[pgvector]==2.0.2 from requirements-dev.txt")
 from tests.vectors.test_vanna_interop import ReaderOnlyVanna, SameEmbeddings, sqlalchemy_url  # noqa: E402
 
 TASK_A = "task_20250104_000001"

@@ -1,0 +1,323 @@
+"""Mutation run over the safety code: break it on purpose, one small change at a time, and check that the tests that
+cover it fail. Prints the score and every survivor. Not in CI (one pytest run per mutant).
+
+A small purpose-built mutator (Python's `ast`), not mutmut: mutmut 3 runs its mutants from a `mutants/` copy through
+trampolines and, without its per-test coverage, a whole suite per mutant; our tests start real servers and executor
+subprocesses from the project root, and a full suite is ~6 min on 2 cores. Here each target names its functions and
+the tests that cover them, and the mutants run in a private copy of the work tree (the developer's files are never
+touched). Operators: comparison flips (== !=, < <=, > >=, in / not in, is / is not), and <-> or, dropping one operand
+of and/or, dropping `not`, True <-> False, integer n -> n + 1, max <-> min, any <-> all, realpath -> abspath,
+startswith -> endswith, dropping one keyword argument of a call, `raise` -> `pass`.
+
+    .venv/bin/python bench/mutation_safety.py [--only safety.py,compute_gate] [--limit 40] [--list]
+
+Edit TARGETS below when a module or its tests move (module path, functions, pytest arguments: one place).
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import copy
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Target:
+    module: str
+    functions: tuple[str, ...]   # "name" or "Class.method"
+    tests: tuple[str, ...]       # pytest arguments
+
+
+TARGETS = (
+    Target("core/business_db.py",
+           ("vet_url", "vet_store_url", "_check_allowed_hosts", "_endpoints", "vet_connection", "connect_business",
+            "business_readonly", "_connect_timeout"),
+           ("tests/test_security.py", "-k", "own_metadata or reached_our or superuser or old_import or server_file_roles "
+            "or file_reading or vector_store_url or unreachable or allowed_hosts", "tests/test_zero_writes.py")),
+    Target("core/secrets.py", ("is_secret_name", "_mask_query", "_mask_url_rest", "mask_url", "_mask_key_value",
+                               "scrub_text", "mask_secrets"),
+           ("tests/test_masking.py", "tests/test_secrets.py")),
+    Target("data_pipeline/validation/guard.py", ("denied_function", "_not_a_call", "_function_problem",
+                                                 "_named_problem", "check_sql"),
+           ("tests/validation/test_sql_guard.py",)),
+    Target("data_pipeline/validation/check.py", ("capped_query", "SqlChecker._connection", "SqlChecker.check",
+                                                 "SqlChecker._execute"),
+           ("tests/test_zero_writes.py", "tests/validation/test_sql_validation.py")),
+    Target("data_pipeline/schema/introspect.py", ("_text_columns", "_sample", "_profile", "_secret_view_columns",
+                                                  "_withheld_columns"),
+           ("tests/schema/test_introspect.py", "tests/test_privacy_canary.py")),
+    Target("data_pipeline/schema/pii.py", ("is_withheld_by_catalog", "kind_by_name", "detect", "withhold",
+                                           "protect_column", "_apply"),
+           ("tests/schema/test_pii.py",)),
+    Target("data_pipeline/taskfiles/safety.py", ("validate_file_name", "validate_subdir", "task_dir_path", "_inside",
+                                                 "resolve_file", "open_nofollow"),
+           ("tests/taskfiles/test_path_safety.py", "tests/taskfiles/test_symlinked_places.py")),
+    Target("data_pipeline/taskfiles/table_list_server.py", ("allowed_path", "read_server_table_list"),
+           ("tests/taskfiles/test_symlinked_places.py", "tests/test_security.py", "-k",
+            "table_list or symlinked or named_table_list")),
+    Target("data_pipeline/vectors/ownership.py", ("delete_task_rows", "reconcile_after_restore"),
+           ("tests/vectors/test_vector_ownership.py",)),
+    Target("citu_app.py", ("create_app",),
+           ("tests/test_security.py", "tests/test_tasks_api.py", "-k", "token")),
+    Target("data_pipeline/api/compute_gate.py", ("ComputeGate._enter", "ComputeGate._leave", "ComputeGate.__call__"),
+           ("tests/test_compute_gate.py", "-k", "not served")),
+    Target("data_pipeline/executor/plan.py", ("final_task_status", "task_warnings"),
+           ("tests/test_executor_plan.py",)),
+)
+
+# Mutants judged equivalent after reading them: (module, description without its "line N: ") -> why. Reported
+# apart, not scored.
+EQUIVALENT: dict[tuple[str, str], str] = {
+    ("data_pipeline/taskfiles/safety.py", "3 -> 4"):
+        "validate_file_name decodes %xx three or four times only to pick the reason; any '%' is refused after",
+    ("data_pipeline/taskfiles/safety.py", "drop operand 2 of Or (Path(os.path.realpath(candidate)) != candidate)"):
+        "task_dir_path: the id is validated (no '/', '.', '..') and the root is already resolved, so the real path "
+        "differs only when the last component is a symlink, which islink() refuses first",
+    ("data_pipeline/taskfiles/safety.py", "0 -> 1"):
+        "open_nofollow: the getattr(os, 'O_NOFOLLOW' / 'O_CLOEXEC', 0) defaults are unused where the flags exist",
+    ("data_pipeline/taskfiles/safety.py", "drop operand 2 of Or (not _inside(real, Path(os.path.realpath(task_dir)))"):
+        "resolve_file: the next check (the real path is the path asked for) is stricter than inside-the-directory",
+    ("data_pipeline/taskfiles/table_list_server.py", "1 -> 2"):
+        "read_server_table_list: reading limit + 2 bytes detects an oversized file as well as limit + 1",
+    ("data_pipeline/api/compute_gate.py", "1 -> 2"):
+        "_enter: tokens counted in steps of 2 instead of 1 are still unique",
+    ("data_pipeline/api/compute_gate.py", "GtE -> Gt (now - youngest >= self.bypass_after_s)"):
+        "only the bypass comparison (now - youngest >= bypass_after_s) at exact float equality differs",
+}
+
+SWAP_NAMES = {"max": "min", "min": "max", "any": "all", "all": "any", "realpath": "abspath",
+              "startswith": "endswith"}
+SWAP_COMPARE = {ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE,
+                ast.GtE: ast.Gt, ast.In: ast.NotIn, ast.NotIn: ast.In, ast.Is: ast.IsNot, ast.IsNot: ast.Is}
+
+
+class Mutator(ast.NodeTransformer):
+    """Walks the chosen functions; with `apply=k` changes the k-th mutation point, else only lists them."""
+
+    def __init__(self, functions: tuple[str, ...], apply: int = -1):
+        self.functions, self.apply = functions, apply
+        self.points: list[str] = []
+        self.scope: list[str] = []
+
+    def _point(self, node: ast.AST, desc: str) -> bool:
+        self.points.append(f"line {getattr(node, 'lineno', '?')}: {desc}")
+        return len(self.points) - 1 == self.apply
+
+    def _in_target(self) -> bool:
+        return any(".".join(self.scope[:i + 1]) in self.functions or ".".join(self.scope[i:]) in self.functions
+                   for i in range(len(self.scope)))
+
+    def _scoped(self, node):
+        self.scope.append(node.name)
+        try:
+            return self.generic_visit(node)
+        finally:
+            self.scope.pop()
+
+    visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = _scoped
+
+    def visit_Compare(self, node):
+        self.generic_visit(node)
+        if self._in_target():
+            for i, op in enumerate(node.ops):
+                new = SWAP_COMPARE.get(type(op))
+                if new and self._point(node, f"{type(op).__name__} -> {new.__name__} ({ast.unparse(node)[:60]})"):
+                    node.ops[i] = new()
+        return node
+
+    def visit_BoolOp(self, node):
+        self.generic_visit(node)
+        if not self._in_target():
+            return node
+        other = ast.Or if isinstance(node.op, ast.And) else ast.And
+        if self._point(node, f"{type(node.op).__name__} -> {other.__name__}"):
+            node.op = other()
+        for i, value in enumerate(list(node.values)):
+            if self._point(node, f"drop operand {i + 1} of {type(node.op).__name__} ({ast.unparse(value)[:60]})"):
+                rest = node.values[:i] + node.values[i + 1:]
+                return rest[0] if len(rest) == 1 else ast.BoolOp(op=node.op, values=rest)
+        return node
+
+    def visit_UnaryOp(self, node):
+        self.generic_visit(node)
+        if self._in_target() and isinstance(node.op, ast.Not) and \
+                self._point(node, f"drop not ({ast.unparse(node.operand)[:60]})"):
+            return node.operand
+        return node
+
+    def visit_Constant(self, node):
+        if self._in_target():
+            if isinstance(node.value, bool):
+                if self._point(node, f"{node.value} -> {not node.value}"):
+                    return ast.copy_location(ast.Constant(not node.value), node)
+            elif isinstance(node.value, int) and self._point(node, f"{node.value} -> {node.value + 1}"):
+                return ast.copy_location(ast.Constant(node.value + 1), node)
+        return node
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        if not self._in_target():
+            return node
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+        if name in SWAP_NAMES and self._point(node, f"{name} -> {SWAP_NAMES[name]}"):
+            if isinstance(func, ast.Name):
+                func.id = SWAP_NAMES[name]
+            else:
+                func.attr = SWAP_NAMES[name]
+        for i, kw in enumerate(list(node.keywords)):
+            if kw.arg and self._point(node, f"drop keyword {kw.arg}= of {name}()"):
+                node.keywords = node.keywords[:i] + node.keywords[i + 1:]
+                break
+        return node
+
+    def visit_Raise(self, node):
+        self.generic_visit(node)
+        if self._in_target() and self._point(node, f"raise -> pass ({ast.unparse(node)[:60]})"):
+            return ast.copy_location(ast.Pass(), node)
+        return node
+
+
+def mutants(source: str, functions: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(description, mutated source) for every point that changes the code."""
+    tree = ast.parse(source)
+    lister = Mutator(functions)
+    lister.visit(copy.deepcopy(tree))
+    original = ast.unparse(tree)
+    out = []
+    for k, desc in enumerate(lister.points):
+        mutated = ast.unparse(ast.fix_missing_locations(Mutator(functions, apply=k).visit(copy.deepcopy(tree))))
+        if mutated != original:
+            out.append((desc, mutated))
+    return out
+
+
+def make_copy() -> Path:
+    """The work tree's files (tracked and new) in a temporary directory, the project's venv linked in."""
+    dest = Path(tempfile.mkdtemp(prefix="dp_mutation_"))
+    names = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                           capture_output=True, check=True).stdout.decode().split("\0")
+    for name in filter(None, names):
+        src = ROOT / name
+        if src.is_file() and not src.is_symlink():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / name)
+    (dest / ".venv").symlink_to((ROOT / ".venv").resolve())
+    return dest
+
+
+def survivors_in(output: Path) -> dict[str, list[str]]:
+    """module -> descriptions of the mutants an earlier run printed as SURVIVED."""
+    found: dict[str, list[str]] = {}
+    module = None
+    for line in output.read_text(encoding="utf-8").splitlines():
+        if line.startswith("== "):
+            module = line[3:].split(":", 1)[0]
+        elif " SURVIVED " in line and module:
+            found.setdefault(module, []).append(line.split(" SURVIVED ", 1)[1].rsplit(" (", 1)[0])
+    return found
+
+
+def run_tests(workdir: Path, args: tuple[str, ...], timeout: float) -> tuple[str, float]:
+    """One pytest session; its temporary files (the test data home with its embedded PostgreSQL, which conftest
+    keeps after a failed session) go in a directory removed afterwards: 200 killed mutants would leave 50 GB."""
+    started = time.monotonic()
+    scratch = workdir / ".mutation_tmp"
+    scratch.mkdir(exist_ok=True)
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "TMPDIR": str(scratch)}
+    proc = subprocess.Popen([str(workdir / ".venv/bin/python"), "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+                             "--basetemp", str(scratch / "pytest"), *args], cwd=workdir, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        rc = proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGTERM)  # the test process turns SIGTERM into an exit: its PostgreSQL stops
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        rc = None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if rc is None:
+        return "timeout", time.monotonic() - started
+    return {0: "passed", 5: "no tests"}.get(rc, "failed"), time.monotonic() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--only", default="", help="comma-separated substrings of module paths")
+    parser.add_argument("--limit", type=int, default=0, help="at most N mutants per module (seeded sample)")
+    parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
+    parser.add_argument("--rerun", type=Path, help="only the survivors printed in this earlier output")
+    args = parser.parse_args()
+    targets = [t for t in TARGETS if not args.only or any(o in t.module for o in args.only.split(","))]
+    earlier = survivors_in(args.rerun) if args.rerun else None
+    if earlier is not None:
+        targets = [t for t in targets if t.module in earlier]
+    workdir = None if args.list else make_copy()
+    killed = survived = equivalent = 0
+    survivors: list[str] = []
+    try:
+        for target in targets:
+            path = (workdir or ROOT) / target.module
+            source = path.read_text(encoding="utf-8")
+            found = mutants(source, target.functions)
+            if earlier is not None:
+                found = [(d, m) for d, m in found if any(d.startswith(e) for e in earlier[target.module])]
+            if args.limit and len(found) > args.limit:
+                found = sorted(random.Random(27).sample(found, args.limit))
+            print(f"== {target.module}: {len(found)} mutants; tests: {' '.join(target.tests)}", flush=True)
+            if args.list:
+                for desc, _ in found:
+                    print(f"   {desc}")
+                continue
+            status, base_s = run_tests(workdir, target.tests, 1800)
+            if status != "passed":
+                print(f"   the unmutated tests did not pass ({status}): module skipped", flush=True)
+                continue
+            try:
+                for n, (desc, mutated) in enumerate(found, start=1):
+                    path.write_text(mutated, encoding="utf-8")
+                    status, took = run_tests(workdir, target.tests, max(120.0, 3 * base_s))
+                    bare = desc.split(": ", 1)[-1]
+                    why = next((w for (m, d), w in EQUIVALENT.items() if m == target.module and bare.startswith(d)),
+                               None)
+                    if status in ("failed", "timeout"):
+                        killed += 1
+                        print(f"   [{n}/{len(found)}] killed ({status}, {took:.0f} s) {desc}", flush=True)
+                    elif why:
+                        equivalent += 1
+                        print(f"   [{n}/{len(found)}] equivalent {desc}: {why}", flush=True)
+                    else:
+                        survived += 1
+                        survivors.append(f"{target.module} {desc}")
+                        print(f"   [{n}/{len(found)}] SURVIVED {desc} ({status})", flush=True)
+            finally:
+                path.write_text(source, encoding="utf-8")
+        if not args.list:
+            scored = killed + survived
+            print(f"\nkilled {killed}, survived {survived}, equivalent {equivalent}: score "
+                  f"{100 * killed / max(scored, 1):.1f} % of {scored} (equivalent mutants not scored)")
+            for line in survivors:
+                print(f"  survivor: {line}")
+    finally:
+        if workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
