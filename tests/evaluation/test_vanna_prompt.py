@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from data_pipeline.evaluation.accuracy import extract_sql, vanna_messages
+from tests.optional_deps import import_or_skip
 
-base = pytest.importorskip("vanna.legacy.base.base", reason="vanna==2.0.2 from requirements-dev.txt")
+base = import_or_skip("vanna.legacy.base.base", reason="vanna==2.0.2 from requirements-dev.txt")
 
 
 class Probe:
