@@ -159,7 +159,7 @@ def _slow_upload(port: int, path: str, seconds: float, answers: list, halfway: t
             b"Content-Type: text/markdown\r\n\r\n" + b"x" * 15000 + b"\r\n--XX--\r\n")
     chunks = [body[i:i + 500] for i in range(0, len(body), 500)]
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=XX\r\n"
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: multipart/form-data; boundary=XX\r\n"
                      f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode())
         for n, chunk in enumerate(chunks):
             sock.sendall(chunk)
