@@ -12,8 +12,10 @@ from __future__ import annotations
 import io
 import struct
 import uuid
+from contextlib import contextmanager
 from typing import Iterable, Sequence
 
+import psycopg2.extensions
 from psycopg2 import sql
 
 COLLECTION_TABLE = "langchain_pg_collection"
@@ -160,9 +162,30 @@ def copy_embeddings(cur, staging: str, rows: Sequence[tuple]) -> int:
             buf.write(value)
     buf.write(_I16.pack(-1))
     buf.seek(0)
-    cur.copy_expert(sql.SQL("COPY {s} (id, collection_id, embedding, document, cmetadata) FROM STDIN WITH "
-                            "(FORMAT binary)").format(s=sql.Identifier(staging)).as_string(cur.connection), buf)
+    _copy(cur, sql.SQL("COPY {s} (id, collection_id, embedding, document, cmetadata) FROM STDIN WITH "
+                       "(FORMAT binary)").format(s=sql.Identifier(staging)).as_string(cur.connection), buf)
     return len(rows)
+
+
+def _copy(cur, statement: str, stream) -> None:
+    """`copy_expert`, also under the API's gevent workers: psycopg2 refuses COPY while a wait callback is set
+    (psycogreen's), so the COPY runs blocking with the callback lifted. Nothing in between yields to another
+    greenlet (the stream is a local file or buffer), so the callback is back before any other request queries."""
+    with _no_wait_callback():
+        cur.copy_expert(statement, stream)
+
+
+@contextmanager
+def _no_wait_callback():
+    callback = psycopg2.extensions.get_wait_callback()
+    if callback is None:
+        yield
+        return
+    psycopg2.extensions.set_wait_callback(None)
+    try:
+        yield
+    finally:
+        psycopg2.extensions.set_wait_callback(callback)
 
 
 def insert_from_staging(cur, staging: str) -> int:
@@ -199,7 +222,7 @@ def copy_out(cur, table: str, stream) -> int:
     """Stream `table` as CSV with a header into `stream`; returns the row count."""
     query = sql.SQL("COPY (SELECT {cols} FROM {table} ORDER BY 1) TO STDOUT WITH (FORMAT csv, HEADER true)").format(
         cols=sql.SQL(", ").join(sql.Identifier(c) for c in TABLE_COLUMNS[table]), table=sql.Identifier(table))
-    cur.copy_expert(query.as_string(cur.connection), stream)
+    _copy(cur, query.as_string(cur.connection), stream)
     return cur.rowcount
 
 
@@ -210,7 +233,7 @@ def copy_into_staging(cur, table: str, stream) -> tuple[str, int]:
         s=sql.Identifier(staging), t=sql.Identifier(table)))
     query = sql.SQL("COPY {s} ({cols}) FROM STDIN WITH (FORMAT csv, HEADER true)").format(
         s=sql.Identifier(staging), cols=sql.SQL(", ").join(sql.Identifier(c) for c in TABLE_COLUMNS[table]))
-    cur.copy_expert(query.as_string(cur.connection), stream)
+    _copy(cur, query.as_string(cur.connection), stream)
     return staging, cur.rowcount
 
 

@@ -63,6 +63,30 @@ def test_backup_list_restore_for_a_task(vclient, app_ctx):
     assert by_files.status_code == 200 and all_rows(app_ctx.db) == rows
 
 
+def test_backup_and_restore_with_a_wait_callback_set(vclient, app_ctx):
+    """The API's gevent workers set psycogreen's wait callback, under which psycopg2 refuses COPY: backup and
+    restore lift it for their COPY and put it back (the README tour failed with VECTOR_BACKUP_FAILED)."""
+    import psycopg2.extensions
+    import psycopg2.extras
+
+    task_id = _new_task(vclient)
+    _load(app_ctx, task_id)
+    rows = all_rows(app_ctx.db)
+    psycopg2.extensions.set_wait_callback(psycopg2.extras.wait_select)
+    try:
+        resp = vclient.post(f"{BASE}/backup", json={"task_id": task_id})
+        assert resp.status_code == 200, resp.get_json()
+        stamp = resp.get_json()["data"]["timestamp"]
+        assert psycopg2.extensions.get_wait_callback() is psycopg2.extras.wait_select
+        empty_vector_tables(app_ctx.db)
+        resp = vclient.post(f"{BASE}/restore", json={"task_id": task_id, "timestamp": stamp})
+        assert resp.status_code == 200, resp.get_json()
+        assert psycopg2.extensions.get_wait_callback() is psycopg2.extras.wait_select
+    finally:
+        psycopg2.extensions.set_wait_callback(None)
+    assert all_rows(app_ctx.db) == rows
+
+
 def test_standalone_backup_and_global_listing(vclient, app_ctx):
     resp = vclient.post(f"{BASE}/backup")
     assert resp.status_code == 200, resp.get_json()
