@@ -1,9 +1,6 @@
 """What a SQL text reads and how it is shaped, for stratifying and matching pairs. Pure.
 
-- `complexity_level(sql)`: OmniSQL's four levels exactly as /work/shared/tools/pair_lint.py defines them
-  (literals stripped, then counted): simple = one table, no grouping, no filter, no subquery; moderate = a join,
-  a grouping or a filter; complex = two or more joins, a subquery, a window, HAVING or a CTE; highly complex =
-  complex plus three or more of those features (3+ joins, CASE and time functions counting too).
+- `complexity_level(sql)`: OmniSQL's four levels, `data_pipeline.semantics.complexity` (pair_lint's rules).
   `pair_level(pair)` prefers the level qa_generation recorded in `meta["complexity"]`.
 - `sql_tables(sql)`: the tables (and views) a query reads, CTE names excluded, `public.` dropped.
 - `sql_skeleton(sql)`: the SQL with every literal and every identifier masked (DAIL-SQL's skeleton): keywords,
@@ -19,50 +16,15 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import TokenType
 
-LEVELS = ("simple", "moderate", "complex", "highly complex")
+from data_pipeline.semantics.complexity import LEVELS, complexity
+
 _DIALECT = "postgres"
+# the one definition of the levels (data_pipeline/semantics/complexity.py, pair_lint's rules); the name kept here
+complexity_level = complexity
 
 
 def strip_literals(sql: str) -> str:
     return re.sub(r"'(?:[^']|'')*'", "''", sql)
-
-
-def features(sql: str) -> dict:
-    """pair_lint.features: counts and flags read from the SQL text with its string literals blanked."""
-    s = strip_literals(sql).upper()
-    return {
-        "joins": len(re.findall(r"\bJOIN\b", s)),
-        "group": bool(re.search(r"\bGROUP\s+BY\b", s)),
-        "where": bool(re.search(r"\bWHERE\b", s)),
-        "subquery": len(re.findall(r"\(\s*SELECT\b", s)),
-        "window": bool(re.search(r"\bOVER\s*\(", s)),
-        "having": bool(re.search(r"\bHAVING\b", s)),
-        "cte": s.lstrip().startswith("WITH"),
-        "case": bool(re.search(r"\bCASE\b", s)),
-        "time": bool(re.search(r"DATE_TRUNC|EXTRACT\(|INTERVAL|::DATE|TO_CHAR\(", s)),
-        "agg": bool(re.search(r"\b(COUNT|SUM|AVG|MIN|MAX)\s*\(", s)),
-    }
-
-
-def complexity_level(sql: str) -> str:
-    """pair_lint.complexity of the SQL's features.
-
-    >>> complexity_level("SELECT COUNT(*) FROM t")
-    'simple'
-    >>> complexity_level("SELECT a FROM t WHERE b = 'x JOIN y'")
-    'moderate'
-    >>> complexity_level("SELECT a FROM t JOIN u ON u.id = t.u JOIN v ON v.id = u.v")
-    'complex'
-    """
-    f = features(sql)
-    hard = (f["joins"] >= 2) + bool(f["subquery"]) + f["window"] + f["having"] + f["cte"]
-    if hard and hard + (f["joins"] >= 3) + f["case"] + f["time"] >= 3:
-        return "highly complex"
-    if hard:
-        return "complex"
-    if f["joins"] or f["group"] or f["where"]:
-        return "moderate"
-    return "simple"
 
 
 def pair_level(sql: str, meta: Optional[dict]) -> str:
