@@ -11,6 +11,7 @@ import socket
 from collections import Counter
 
 import pytest
+import requests
 
 BASE = "/api/v0/data_pipeline/tasks"
 MISSING_ID = "task_20000101_000000"
@@ -235,3 +236,43 @@ def test_gunicorn_answers_are_envelopes_too(served, name, payload, status):
     envelope = json.loads(body)
     assert envelope["success"] is False and envelope["code"] == status and envelope["error"]["code"]
     assert b"aaaa" not in body and b"bbbb" not in body  # the client's bytes are not echoed
+
+
+def _chunked(path: str, content_type: str, body: bytes, chunk: int = 65536) -> bytes:
+    head = (f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: {content_type}\r\n"
+            "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n").encode()
+    parts = [b"%x\r\n%s\r\n" % (len(body[i:i + chunk]), body[i:i + chunk]) for i in range(0, len(body), chunk)]
+    return head + b"".join(parts) + b"0\r\n\r\n"
+
+
+def _raw_tolerant(port: int, payload: bytes) -> tuple[int, bytes]:
+    """Like _raw, but the server may answer and close before it has read the whole body (a refused upload)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+        try:
+            sock.sendall(payload)
+        except OSError:
+            pass
+        raw = b""
+        try:
+            while chunk := sock.recv(65536):
+                raw += chunk
+        except ConnectionResetError:
+            pass
+    head, _, body = raw.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+def test_chunked_bodies_meet_the_same_rules_as_sized_ones(served):
+    """A body without Content-Length (Transfer-Encoding: chunked) cannot slip past the JSON size cap or the
+    content-type rule: it is cut off at MAX_JSON_BODY_KB (2 MB by default) while it is read, and a small one is
+    served like any other."""
+    before = requests.get(f"{served.base_url}{BASE}?page_size=1", headers={"Host": "localhost"}).json()["data"]["total"]
+    huge = b'{"task_name": "' + b"x" * (3 * 1024 * 1024) + b'"}'
+    status, body = _raw_tolerant(served.port, _chunked(BASE, "application/json", huge))
+    assert status == 413 and json.loads(body)["error"]["code"] == "FILE_TOO_LARGE", body[:300]
+    status, body = _raw_tolerant(served.port, _chunked(BASE, "text/plain", b'{"task_name": "csrf"}'))
+    assert status == 415 and json.loads(body)["error"]["code"] == "UNSUPPORTED_MEDIA_TYPE", body[:300]
+    after = requests.get(f"{served.base_url}{BASE}?page_size=1", headers={"Host": "localhost"}).json()["data"]["total"]
+    assert after == before
+    status, body = _raw_tolerant(served.port, _chunked(BASE, "application/json", b'{"task_name": "chunked"}', 7))
+    assert status == 201 and json.loads(body)["data"]["task_name"] == "chunked", body[:300]
