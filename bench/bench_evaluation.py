@@ -17,18 +17,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
-import shutil
-import sys
-import tempfile
-import threading
-import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from app_config import load_settings  # noqa: E402
-from core.db import with_database  # noqa: E402
+from _inprocess import bench_home, run_steps
 
 
 def _schemas(admin: str, ctx, wanted: list[str]) -> list[tuple[str, str, list[str], str]]:
@@ -71,43 +61,18 @@ def main() -> None:
                         help="question_language (default: each schema's own)")
     parser.add_argument("--show", type=int, default=3, help="example paraphrases to print per schema")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    logging.getLogger("data_pipeline").setLevel(logging.WARNING)
-    home = Path(tempfile.mkdtemp(prefix="dp_bench_eval_"))
     rows = []
-    try:
-        settings = load_settings({"data_home": home, "log_level": "WARNING"}, environ={})
-        from data_pipeline.context import build_context
-        from data_pipeline.executor.session import run_untracked
-        from data_pipeline.taskfiles.table_list import parse_names
-
-        ctx = build_context(settings, bootstrap=True, maxconn=4)
-        admin = with_database(ctx.runtime.meta_url, "postgres")
-        for index, (name, url, tables, language) in enumerate(_schemas(admin, ctx, args.schemas.split(","))):
-            ctx.db.execute("DELETE FROM langchain_pg_embedding")
-            task_dir = home / f"task_20250101_{index:06d}"     # one per schema, also when one fails
-            task_dir.mkdir()
-            (task_dir / "table_list.txt").write_text("\n".join(tables) + "\n", encoding="utf-8")
+    with bench_home("dp_bench_eval_") as bench:
+        for index, (name, url, tables, language) in enumerate(_schemas(bench.admin, bench.ctx,
+                                                                       args.schemas.split(","))):
+            bench.ctx.db.execute("DELETE FROM langchain_pg_embedding")
+            task_dir = bench.home / f"task_20250101_{index:06d}"     # one per schema, also when one fails
             params = {"db_connection": url, "db_name": name, "question_language": args.language or language,
                       "business_context": "高速公路服务区管理系统" if name == "demo" else "",
                       "enable_sql_validation": True, "enable_training_data_load": True, "enable_evaluation": True,
                       "eval_holdout_ratio": args.ratio, "modify_original_file": True}
-            times: dict[str, float] = {}
-            started: dict[str, float] = {}
-
-            class Timer:
-                def step_started(self, step, *a):
-                    started[step] = time.perf_counter()
-
-                def step_finished(self, step, *a):
-                    times[step] = time.perf_counter() - started.get(step, time.perf_counter())
-
-                def __getattr__(self, attr):
-                    return lambda *a, **k: None
-
-            outcome = run_untracked(settings, ctx, task_id=task_dir.name, task_dir=task_dir, params=params,
-                                    tables=parse_names(tables), mode="complete", step=None, options={},
-                                    cancel_event=threading.Event(), observers=(Timer(),))
+            run = run_steps(bench, task_dir, tables, params)
+            outcome, times = run.outcome, run.steps
             report_path = task_dir / "evaluation_report.json"
             if not report_path.is_file():
                 print(f"{name}: outcome {outcome}, no evaluation report (see {task_dir}/data_pipeline.log)")
@@ -152,11 +117,6 @@ def main() -> None:
                          rep["retrieval"]["loaded_pairs"][variant]["n"] for _, rep, _ in rows) / max(on, 1)
                 print(f"   {variant:<11} held-out n={n:<4} table recall@5 {_pct(tr)}  pair hit@5 {_pct(ph)}   "
                       f"loaded n={on:<4} own pair @1 {_pct(o1)} @5 {_pct(oh)}")
-        ctx.db.close()
-    finally:
-        from core import embedded_pg
-        embedded_pg.detach()
-        shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":

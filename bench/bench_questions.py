@@ -14,18 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
+import random
 import shutil
-import sys
-import tempfile
-import threading
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from app_config import load_settings  # noqa: E402
-from core.db import with_database  # noqa: E402
+from _inprocess import bench_home, run_steps
 
 
 def main() -> None:
@@ -40,18 +33,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--keep", help="copy the task directory here before cleaning up")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    logging.getLogger("data_pipeline").setLevel(logging.WARNING)
-    home = Path(tempfile.mkdtemp(prefix="dp_bench_questions_"))
-    try:
-        settings = load_settings({"data_home": home, "log_level": "WARNING"}, environ={})
-        from data_pipeline.context import build_context
-        from data_pipeline.executor.session import run_untracked
-        from data_pipeline.taskfiles.table_list import parse_names
+    with bench_home("dp_bench_questions_") as bench:
         from tests.qa import fixture_schemas as fx
 
-        ctx = build_context(settings, bootstrap=True, maxconn=4)
-        admin = with_database(ctx.runtime.meta_url, "postgres")
         t0 = time.perf_counter()
         script, names = {
             "lookalike": (fx.lookalike_sql(args.families, args.per_family),
@@ -59,39 +43,20 @@ def main() -> None:
             "store": (fx.STORE_SQL, fx.STORE_TABLES), "partitioned": (fx.PARTITIONED_SQL, fx.PARTITIONED_TABLES),
             "demo": ("", fx.DEMO_TABLES)}[
             args.schema]
-        url = fx.create_business_db(admin, f"bench_{args.schema}", script, "bench_reader") \
-            if args.schema != "demo" else ctx.runtime.business_url
+        url = fx.create_business_db(bench.admin, f"bench_{args.schema}", script, "bench_reader") \
+            if args.schema != "demo" else bench.ctx.runtime.business_url
         print(f"schema: {len(names)} tables created in {time.perf_counter() - t0:.1f}s")
-        task_dir = home / "task_20250101_000000"
-        task_dir.mkdir()
-        (task_dir / "table_list.txt").write_text("\n".join(names) + "\n", encoding="utf-8")
+        task_dir = bench.home / "task_20250101_000000"
         params = {"db_connection": url, "db_name": "lookalike", "question_language": args.language,
                   "business_context": "", "enable_sql_validation": True, "enable_training_data_load": True}
-        step_times: dict[str, float] = {}
-        started: dict[str, float] = {}
-
-        class Timer:
-            def step_started(self, step, *a):
-                started[step] = time.perf_counter()
-
-            def step_finished(self, step, *a):
-                step_times[step] = time.perf_counter() - started.get(step, time.perf_counter())
-
-            def __getattr__(self, name):          # observer hooks this bench does not need
-                return lambda *a, **k: None
-
-        t1 = time.perf_counter()
-        outcome = run_untracked(settings, ctx, task_id=task_dir.name, task_dir=task_dir, params=params,
-                                tables=parse_names(names), mode="complete", step=None, options={},
-                                cancel_event=threading.Event(), observers=(Timer(),))
-        wall = time.perf_counter() - t1
+        run = run_steps(bench, task_dir, names, params)
         quality = json.loads((task_dir / "quality_report.json").read_text(encoding="utf-8"))
         pair_file = sorted(task_dir.glob("qs_*_pair.json"))[-1]
         sidecar = json.loads(pair_file.with_name(pair_file.name.replace(".json", ".meta.json")).read_text("utf-8"))
         cov = sidecar["coverage"]
         pairs = json.loads(pair_file.read_text(encoding="utf-8"))
-        print(f"outcome {outcome}; wall {wall:.1f}s (bar <= 120 s)")
-        print("steps: " + ", ".join(f"{s} {t:.1f}s" for s, t in step_times.items()))
+        print(f"outcome {run.outcome}; wall {run.wall:.1f}s (bar <= 120 s)")
+        print("steps: " + ", ".join(f"{s} {t:.1f}s" for s, t in run.steps.items()))
         print(f"tables covered {cov['tables_covered']}/{cov['tables_total']} "
               f"({100 * cov['tables_covered'] / max(cov['tables_total'], 1):.1f} %, bar >= 95 %)")
         print(f"FK edges covered {cov['fk_edges_covered']}/{cov['fk_edges_total']} "
@@ -99,16 +64,10 @@ def main() -> None:
         print(f"pairs {len(pairs)} (bar >= 300); duplicates removed {sidecar['dedupe']}")
         print(f"executable rate {quality.get('executable_rate')} (bar 100 %); pairs in/out "
               f"{quality.get('pairs_in')}/{quality.get('pairs_out')}")
-        import random
         for p in random.Random(args.seed).sample(pairs, min(args.show, len(pairs))):
             print(f"\nQ: {p['question']}\n{p['sql']}")
         if args.keep:
             shutil.copytree(task_dir, args.keep, dirs_exist_ok=True)
-        ctx.db.close()
-    finally:
-        from core import embedded_pg
-        embedded_pg.detach()
-        shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -28,47 +28,11 @@ import requests  # noqa: E402
 from app_config import load_settings  # noqa: E402
 from data_pipeline.context import build_context  # noqa: E402
 from tests.executor_support import ServerProcess  # noqa: E402
-
-
-class Listener:
-    """A TCP port that accepts and then stays silent (`reply=None`) or writes `reply` and closes."""
-
-    def __init__(self, reply: bytes | None):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        self.reply, self.held = reply, []
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            if self.reply is None:
-                self.held.append(conn)
-            else:
-                conn.sendall(self.reply)
-                conn.close()
-
-    def close(self):
-        for conn in self.held:
-            conn.close()
-        self.sock.close()
-
-
-def closed_port() -> int:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
+from tests.probe_servers import BannerServer, SilentServer, closed_port  # noqa: E402
 
 
 def connect_timing(url: str, socket_dir: str, rounds: int) -> None:
-    silent, ssh = Listener(None), Listener(b"SSH-2.0-OpenSSH_9.6\r\n")
+    silent, ssh = SilentServer(backlog=64), BannerServer(backlog=64)
     probes = {"closed port": f"postgresql://u:pw@127.0.0.1:{closed_port()}/x",
               "silent open port": f"postgresql://u:pw@127.0.0.1:{silent.port}/x",
               "another protocol": f"postgresql://u:pw@127.0.0.1:{ssh.port}/x",

@@ -32,20 +32,12 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from app_config import load_settings  # noqa: E402
-from core.db import with_database  # noqa: E402
+from _inprocess import bench_home, run_steps
 
 PAIR_LINT = os.environ.get("PAIR_LINT", "/work/shared/tools/pair_lint.py")
-DEMO_TABLES = ["bss_business_day_data", "bss_car_day_count", "bss_company", "bss_section_route",
-               "bss_section_route_area_link", "bss_service_area", "bss_service_area_mapper"]
 COLUMNS = [("fixture", 12), ("lang", 4), ("pairs", 5), ("tmpl%", 6), ("cx+hi%", 6), ("3+tbl%", 6), ("aggid", 5),
            ("thin", 4), ("bridge", 6), ("flag", 4), ("keys%", 5), ("rawid%", 6), ("dbl", 3), ("exec%", 6),
            ("nonem%", 6), ("unused measures", 0)]
@@ -106,20 +98,12 @@ def lint(task_dir: Path, dsn: str, lang: str) -> dict:
     return json.loads(out.stdout)
 
 
-def run_task(settings, ctx, home: Path, name: str, url: str, tables: list[str], lang: str) -> tuple[Path, str, float]:
-    from data_pipeline.executor.session import run_untracked
-    from data_pipeline.taskfiles.table_list import parse_names
-
-    task_dir = home / f"{name}_{lang}" / "task_20250101_000000"
-    task_dir.mkdir(parents=True)
-    (task_dir / "table_list.txt").write_text("\n".join(tables) + "\n", encoding="utf-8")
+def run_task(bench, name: str, url: str, tables: list[str], lang: str) -> tuple[Path, str, float]:
+    task_dir = bench.home / f"{name}_{lang}" / "task_20250101_000000"
     params = {"db_connection": url, "db_name": name, "question_language": lang, "business_context": "",
               "enable_sql_validation": True, "enable_training_data_load": False}
-    t0 = time.perf_counter()
-    outcome = run_untracked(settings, ctx, task_id=task_dir.name, task_dir=task_dir, params=params,
-                            tables=parse_names(tables), mode="complete", step=None, options={},
-                            cancel_event=threading.Event())
-    return task_dir, outcome, time.perf_counter() - t0
+    run = run_steps(bench, task_dir, tables, params)
+    return task_dir, run.outcome, run.wall
 
 
 def row(name: str, lang: str, report: dict, quality: dict, unused: list[str] | None) -> list[str]:
@@ -146,28 +130,22 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", help="copy every task directory under this directory before cleaning up")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.ERROR)
-    logging.getLogger("data_pipeline").setLevel(logging.ERROR)
-    home = Path(tempfile.mkdtemp(prefix="dp_bench_semantic_"))
-    try:
-        settings = load_settings({"data_home": home, "log_level": "WARNING"}, environ={})
-        from data_pipeline.context import build_context
+    with bench_home("dp_bench_semantic_", log_level=logging.ERROR) as bench:
         from data_pipeline.semantics import complexity
+        from tests.qa.fixture_schemas import DEMO_TABLES
         from tests.realistic_fixtures import FIXTURES, create
 
-        ctx = build_context(settings, bootstrap=True, maxconn=4)
-        admin = with_database(ctx.runtime.meta_url, "postgres")
         rows, samples, extra = [], [], []
         for name in args.fixtures.split(","):
             t0 = time.perf_counter()
             if name == "demo":
-                url, tables, measures = ctx.runtime.business_url, DEMO_TABLES, None
+                url, tables, measures = bench.ctx.runtime.business_url, DEMO_TABLES, None
             else:
                 fx = FIXTURES[name]
-                url, tables, measures = create(admin, fx, "bench_semantic_reader"), fx.tables, fx.measures
+                url, tables, measures = create(bench.admin, fx, "bench_semantic_reader"), fx.tables, fx.measures
             print(f"{name}: {len(tables)} tables ready in {time.perf_counter() - t0:.1f}s", flush=True)
             for lang in args.languages.split(","):
-                task_dir, outcome, wall = run_task(settings, ctx, home, name, url, tables, lang)
+                task_dir, outcome, wall = run_task(bench, name, url, tables, lang)
                 if not list(task_dir.glob("qs_*_pair.json")):
                     print(f"  {lang}: {outcome}, no pairs (see {task_dir}/data_pipeline.log)", flush=True)
                     continue
@@ -197,11 +175,6 @@ def main() -> None:
             print("\n".join("  " + e for e in extra))
         for s in samples:
             print("\n" + s)
-        ctx.db.close()
-    finally:
-        from core import embedded_pg
-        embedded_pg.detach()
-        shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":

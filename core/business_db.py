@@ -315,6 +315,16 @@ def connect_business(url: str, *, statement_timeout_ms: int, lock_timeout_ms: in
     return conn
 
 
+def rollback_unless_closed(conn) -> None:
+    """End a statement's READ ONLY transaction. A connection the server closed is left for the caller to reopen;
+    a rollback that fails leaves the connection broken, which the next statement finds out."""
+    if not conn.closed:
+        try:
+            conn.rollback()
+        except psycopg2.Error:
+            pass
+
+
 # every name schema-qualified: this statement itself runs under the database's own path
 _CATALOG_FIRST = ("SELECT pg_catalog.set_config('search_path', 'pg_catalog, '::pg_catalog.text "
                   "OPERATOR(pg_catalog.||) pg_catalog.current_setting('search_path'), false)")

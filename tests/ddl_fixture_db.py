@@ -106,10 +106,15 @@ def recreate(admin: str, name: str) -> str:
     return with_database(admin, name)
 
 
-def fixture_db(admin: str) -> str:
-    url = recreate(admin, FIXTURE_DB)
-    _admin(url, FIXTURE_SQL)
+def create_db(admin: str, name: str, script: str) -> str:
+    """(Re)create database `name` holding `script`'s objects and rows; its admin URL."""
+    url = recreate(admin, name)
+    _admin(url, script)
     return url
+
+
+def fixture_db(admin: str) -> str:
+    return create_db(admin, FIXTURE_DB, FIXTURE_SQL)
 
 
 @contextmanager

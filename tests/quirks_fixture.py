@@ -19,8 +19,7 @@ role (tests/business_roles.py grants every non-system schema), as a real busines
 """
 from __future__ import annotations
 
-from tests.business_roles import reader_url
-from tests.ddl_fixture_db import _admin, recreate
+from tests.qa.fixture_schemas import create_business_db
 
 NAME = "rw_quirks"
 
@@ -191,6 +190,4 @@ TABLES = ["language", "category", "actor", "film", "film_actor", "film_category"
 
 def create(admin_url: str, database: str = NAME) -> str:
     """(Re)create the quirks database; the URL of a SELECT-only login role on it."""
-    url = recreate(admin_url, database)
-    _admin(url, QUIRKS_SQL)
-    return reader_url(url)
+    return create_business_db(admin_url, database, QUIRKS_SQL)

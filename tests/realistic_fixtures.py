@@ -301,18 +301,26 @@ _SURNAMES = "ARRAY['王','李','张','刘','陈','杨','黄','赵','吴','周','
 _GIVEN = ("ARRAY['伟','芳','娜','敏','静','丽','强','磊','军','洋','勇','艳','杰','娟','涛','明','超','秀英','霞',"
           "'平','刚','桂英','建华','文','华','红','玉兰','志强','海燕','晓东','子涵','浩然','欣怡']")
 
+
+def _comments(table: str, about: str, **columns: str) -> str:
+    """COMMENT ON `table` and each of its `columns`; a comment with a line break is an E'' literal."""
+    def literal(text: str) -> str:
+        return f"E'{text}'" if "\n" in text else f"'{text}'"
+    return "\n".join([f"COMMENT ON TABLE {table} IS {literal(about)};"]
+                     + [f"COMMENT ON COLUMN {table}.{col} IS {literal(text)};" for col, text in columns.items()])
+
+
+# two multi-line comments (no backslash may stand inside an f-string's braces before Python 3.12)
+_VISIT_TYPE = "就诊类型：\n门诊、复诊、急诊"
+_ITEM_ABOUT = "处方明细\n每行是一张处方中的一种药品"
+
 HOSPITAL_SQL = f"""
 CREATE TABLE department (dept_id integer PRIMARY KEY, dept_name varchar(30) NOT NULL UNIQUE,
     building varchar(20), floor_no smallint, created_at timestamp NOT NULL DEFAULT timestamp '2018-01-01 08:00');
 INSERT INTO department (dept_id, dept_name, building, floor_no) SELECT g, (ARRAY['内科','外科','儿科','妇产科',
     '眼科','耳鼻喉科','口腔科','皮肤科','急诊科','中医科','骨科','心内科'])[g], (ARRAY['门诊楼','住院楼','急诊楼'])[1 + g % 3],
     1 + g % 6 FROM generate_series(1, 12) g;
-COMMENT ON TABLE department IS '科室';
-COMMENT ON COLUMN department.dept_id IS '科室编号';
-COMMENT ON COLUMN department.dept_name IS '科室名称';
-COMMENT ON COLUMN department.building IS '所在楼宇';
-COMMENT ON COLUMN department.floor_no IS '楼层';
-COMMENT ON COLUMN department.created_at IS '创建时间';
+{_comments("department", "科室", dept_id="科室编号", dept_name="科室名称", building="所在楼宇", floor_no="楼层", created_at="创建时间")}
 CREATE TABLE doctor (doctor_id integer PRIMARY KEY, doctor_name varchar(20) NOT NULL, gender varchar(2),
     title varchar(10) NOT NULL, dept_id integer NOT NULL REFERENCES department(dept_id), hire_date date,
     phone varchar(20), consult_fee numeric(8,2) NOT NULL);
@@ -321,15 +329,8 @@ INSERT INTO doctor SELECT g, ({_SURNAMES})[1 + (g * 3) % 20] || ({_GIVEN})[1 + (
     date '2005-03-01' + (g * 211) % 6000, '137' || lpad(((g * 7919) % 100000000)::text, 8, '0'),
     (ARRAY[50, 30, 20, 10])[1 + g % 4]
 FROM generate_series(1, 60) g;
-COMMENT ON TABLE doctor IS '医生';
-COMMENT ON COLUMN doctor.doctor_id IS '医生编号';
-COMMENT ON COLUMN doctor.doctor_name IS '医生姓名';
-COMMENT ON COLUMN doctor.gender IS '性别';
-COMMENT ON COLUMN doctor.title IS '职称';
-COMMENT ON COLUMN doctor.dept_id IS '所属科室';
-COMMENT ON COLUMN doctor.hire_date IS '入职日期';
-COMMENT ON COLUMN doctor.phone IS '联系电话';
-COMMENT ON COLUMN doctor.consult_fee IS '挂号费标准（元）';
+{_comments("doctor", "医生", doctor_id="医生编号", doctor_name="医生姓名", gender="性别", title="职称", dept_id="所属科室",
+           hire_date="入职日期", phone="联系电话", consult_fee="挂号费标准（元）")}
 CREATE TABLE patient (patient_id integer PRIMARY KEY, patient_name varchar(20) NOT NULL, gender varchar(2),
     birth_date date, id_card_no varchar(18), phone varchar(20), address varchar(100), insurance_type varchar(10),
     created_at timestamp NOT NULL);
@@ -343,16 +344,8 @@ INSERT INTO patient SELECT g, ({_SURNAMES})[1 + g % 20] || ({_GIVEN})[1 + (g * 1
     (ARRAY['城镇职工','城乡居民','自费','商业保险'])[1 + (g * 5) % 4],
     timestamp '2022-06-01 09:00' + ((g * 53) % 900) * interval '1 day'
 FROM generate_series(1, 1500) g;
-COMMENT ON TABLE patient IS '患者';
-COMMENT ON COLUMN patient.patient_id IS '患者编号';
-COMMENT ON COLUMN patient.patient_name IS '患者姓名';
-COMMENT ON COLUMN patient.gender IS '性别';
-COMMENT ON COLUMN patient.birth_date IS '出生日期';
-COMMENT ON COLUMN patient.id_card_no IS '身份证号';
-COMMENT ON COLUMN patient.phone IS '手机号';
-COMMENT ON COLUMN patient.address IS '家庭住址';
-COMMENT ON COLUMN patient.insurance_type IS '医保类型';
-COMMENT ON COLUMN patient.created_at IS '建档时间';
+{_comments("patient", "患者", patient_id="患者编号", patient_name="患者姓名", gender="性别", birth_date="出生日期", id_card_no="身份证号",
+           phone="手机号", address="家庭住址", insurance_type="医保类型", created_at="建档时间")}
 CREATE TABLE drug (drug_id integer PRIMARY KEY, drug_name varchar(40) NOT NULL, category varchar(20) NOT NULL,
     specification varchar(40), unit varchar(6), unit_price numeric(10,2) NOT NULL, is_otc boolean NOT NULL,
     manufacturer varchar(40));
@@ -367,15 +360,8 @@ INSERT INTO drug SELECT g, (ARRAY['阿莫西林胶囊','头孢克肟片','布洛
     (ARRAY[false,false,true,true,false,false,true,true,true,true,true,true,false,true,false,true])[1 + (g - 1) % 16],
     (ARRAY['华北制药','石药集团','扬子江药业','恒瑞医药','白云山制药'])[1 + g % 5]
 FROM generate_series(1, 64) g;
-COMMENT ON TABLE drug IS '药品';
-COMMENT ON COLUMN drug.drug_id IS '药品编号';
-COMMENT ON COLUMN drug.drug_name IS '药品名称';
-COMMENT ON COLUMN drug.category IS '药品分类';
-COMMENT ON COLUMN drug.specification IS '规格';
-COMMENT ON COLUMN drug.unit IS '包装单位';
-COMMENT ON COLUMN drug.unit_price IS '单价（元）';
-COMMENT ON COLUMN drug.is_otc IS '是否非处方药';
-COMMENT ON COLUMN drug.manufacturer IS '生产厂家';
+{_comments("drug", "药品", drug_id="药品编号", drug_name="药品名称", category="药品分类", specification="规格", unit="包装单位",
+           unit_price="单价（元）", is_otc="是否非处方药", manufacturer="生产厂家")}
 CREATE TABLE visit (visit_id integer PRIMARY KEY, patient_id integer NOT NULL REFERENCES patient(patient_id),
     doctor_id integer NOT NULL REFERENCES doctor(doctor_id), dept_id integer NOT NULL REFERENCES department(dept_id),
     visit_time timestamp NOT NULL, visit_type varchar(6) NOT NULL, diagnosis varchar(40),
@@ -388,29 +374,16 @@ INSERT INTO visit SELECT g, 1 + (g * 13) % 1450, d, 1 + d % 12,
     (ARRAY[50, 30, 20, 10])[1 + d % 4], ((g * 29) % 400)::numeric,
     (ARRAY[50, 30, 20, 10])[1 + d % 4] + (g * 29) % 400 + (g * 17) % 300, timestamp '2025-01-05 03:00'
 FROM (SELECT g, 1 + (g * 7) % 60 AS d FROM generate_series(1, 6000) g) v;
-COMMENT ON TABLE visit IS '就诊记录';
-COMMENT ON COLUMN visit.visit_id IS '就诊编号';
-COMMENT ON COLUMN visit.patient_id IS '患者编号';
-COMMENT ON COLUMN visit.doctor_id IS '接诊医生';
-COMMENT ON COLUMN visit.dept_id IS '就诊科室';
-COMMENT ON COLUMN visit.visit_time IS '就诊时间';
-COMMENT ON COLUMN visit.visit_type IS E'就诊类型：\n门诊、复诊、急诊';
-COMMENT ON COLUMN visit.diagnosis IS '诊断';
-COMMENT ON COLUMN visit.registration_fee IS '挂号费（元）';
-COMMENT ON COLUMN visit.exam_fee IS '检查费（元）';
-COMMENT ON COLUMN visit.total_fee IS '总费用（元）';
-COMMENT ON COLUMN visit.updated_at IS '记录更新时间';
+{_comments("visit", "就诊记录", visit_id="就诊编号", patient_id="患者编号", doctor_id="接诊医生", dept_id="就诊科室", visit_time="就诊时间",
+           visit_type=_VISIT_TYPE, diagnosis="诊断", registration_fee="挂号费（元）", exam_fee="检查费（元）", total_fee="总费用（元）",
+           updated_at="记录更新时间")}
 CREATE TABLE prescription (prescription_id integer PRIMARY KEY, visit_id integer NOT NULL REFERENCES visit(visit_id),
     doctor_id integer NOT NULL REFERENCES doctor(doctor_id), issued_at timestamp NOT NULL, status varchar(6) NOT NULL);
 INSERT INTO prescription SELECT v.visit_id, v.visit_id, v.doctor_id, v.visit_time + interval '20 minutes',
     (ARRAY['已发药','已发药','已发药','待发药','已作废'])[1 + v.visit_id % 5]
 FROM visit v WHERE v.visit_id % 5 <> 0;
-COMMENT ON TABLE prescription IS '处方';
-COMMENT ON COLUMN prescription.prescription_id IS '处方编号';
-COMMENT ON COLUMN prescription.visit_id IS '就诊编号';
-COMMENT ON COLUMN prescription.doctor_id IS '开方医生';
-COMMENT ON COLUMN prescription.issued_at IS '开方时间';
-COMMENT ON COLUMN prescription.status IS '处方状态';
+{_comments("prescription", "处方", prescription_id="处方编号", visit_id="就诊编号", doctor_id="开方医生", issued_at="开方时间",
+           status="处方状态")}
 CREATE TABLE prescription_item (item_id integer PRIMARY KEY,
     prescription_id integer NOT NULL REFERENCES prescription(prescription_id),
     drug_id integer NOT NULL REFERENCES drug(drug_id), quantity integer NOT NULL, unit_price numeric(10,2) NOT NULL,
@@ -420,14 +393,8 @@ INSERT INTO prescription_item SELECT row_number() OVER (ORDER BY p.prescription_
     (ARRAY['每日三次，每次一粒','每日两次，每次两片','每日一次，每次一袋','必要时服用'])[1 + k % 4]
 FROM prescription p, generate_series(1, 3) k, drug dr
 WHERE k <= 1 + p.prescription_id % 3 AND dr.drug_id = 1 + (p.prescription_id * 7 + k * 11) % 60;
-COMMENT ON TABLE prescription_item IS E'处方明细\n每行是一张处方中的一种药品';
-COMMENT ON COLUMN prescription_item.item_id IS '明细编号';
-COMMENT ON COLUMN prescription_item.prescription_id IS '处方编号';
-COMMENT ON COLUMN prescription_item.drug_id IS '药品编号';
-COMMENT ON COLUMN prescription_item.quantity IS '数量';
-COMMENT ON COLUMN prescription_item.unit_price IS '单价（元）';
-COMMENT ON COLUMN prescription_item.amount IS '金额（元）';
-COMMENT ON COLUMN prescription_item.dosage IS '用法用量';
+{_comments("prescription_item", _ITEM_ABOUT, item_id="明细编号", prescription_id="处方编号", drug_id="药品编号", quantity="数量",
+           unit_price="单价（元）", amount="金额（元）", dosage="用法用量")}
 CREATE VIEW visit_list AS
 SELECT v.visit_id, p.patient_name, d.doctor_name, dp.dept_name, v.visit_time, v.visit_type, v.total_fee
 FROM visit v JOIN patient p ON p.patient_id = v.patient_id JOIN doctor d ON d.doctor_id = v.doctor_id

@@ -26,7 +26,8 @@ from core import business_db, client_db
 from core.errors import DatabaseConnectionError
 from data_pipeline.vectors import target as vector_target
 from tests.executor_support import BASE, wait_for
-from tests.test_security import SilentServer, own_database_spellings, socket_dir
+from tests.probe_servers import BannerServer, SilentServer, closed_port
+from tests.test_security import own_database_spellings, socket_dir
 from tests.vector_fixtures import create_database
 
 DB_API = "/api/v0/database"
@@ -139,39 +140,6 @@ def test_vector_urls_are_held_to_the_allowed_hosts(settings, clean_db):
 
 
 # ------------------------------------------------------------------------------------ one sentence, one delay
-class RepliesAndCloses:
-    """An open port of another protocol: answers every connection with a line and closes it."""
-
-    def __init__(self):
-        import socket
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
-            conn.close()
-
-    def close(self):
-        self.sock.close()
-
-
-def closed_port() -> int:
-    import socket
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
-
-
 RAW_LIBPQ = ("refused", "timeout expired", "invalid response", "does not exist", "SSH", "server closed",
              "could not", "FATAL")
 
@@ -180,7 +148,7 @@ def test_every_failed_connect_answers_one_sentence_after_the_floor(settings, app
     timeout = 2
     app = create_app(settings=settings.model_copy(update={"client_db_connect_timeout_s": timeout}))
     c = app.test_client()
-    silent, other = SilentServer(), RepliesAndCloses()
+    silent, other = SilentServer(), BannerServer()
     probes = {"closed port": f"postgresql://u:pw@127.0.0.1:{closed_port()}/x",
               "silent port": f"postgresql://u:pw@127.0.0.1:{silent.port}/x",
               "another protocol": f"postgresql://u:pw@127.0.0.1:{other.port}/x",

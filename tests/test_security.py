@@ -16,7 +16,6 @@ import io
 import json
 import os
 import re
-import socket
 import threading
 from urllib.parse import quote
 
@@ -32,6 +31,7 @@ from data_pipeline.qa.pairs import latest_pairs_file
 from tests.business_roles import reader_url, with_user
 from tests.executor_support import BASE, comments_responder, llm_overrides, stop_executors, wait_final, wait_for
 from tests.openai_stub import Reply
+from tests.probe_servers import SilentServer, closed_port
 
 DB_API = "/api/v0/database"
 
@@ -330,36 +330,9 @@ def test_percent_encoded_password_key_is_masked_in_the_answer_and_task_config(cl
 
 
 # ------------------------------------------------------------------------------------------ 5. port scans
-class SilentServer:
-    """A TCP server that accepts and says nothing until released (a connect that holds a request thread)."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
-        self.accepted: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted.append(conn)
-
-    def close(self):
-        for conn in self.accepted:
-            conn.close()
-        self.sock.close()
-
-
 def test_unreachable_hosts_answer_one_message(client, openai_stub, caplog):
     http_port = int(openai_stub.base_url.split(":")[2].split("/")[0])
-    silent = SilentServer()
-    silent.sock.close()          # nothing listens there any more: connection refused
-    probes = [f"postgresql://u:pw@127.0.0.1:{silent.port}/x",            # refused
+    probes = [f"postgresql://u:pw@127.0.0.1:{closed_port()}/x",          # refused
               f"postgresql://u:pw@127.0.0.1:{http_port}/x?sslmode=disable",   # an HTTP server, not PostgreSQL
               "postgresql://u:pw@no-such-host.invalid/x"]                # unknown host
     answers = set()

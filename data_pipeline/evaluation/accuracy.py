@@ -20,6 +20,7 @@ from typing import Callable, Optional, Sequence
 import psycopg2
 import psycopg2.errors
 
+from core.business_db import rollback_unless_closed
 from core.db import first_line
 from core.errors import AppError
 from core.secrets import scrub_text
@@ -136,11 +137,7 @@ class ResultReader:
         except psycopg2.Error as exc:
             return Result(False, error=f"database error: {first_line(exc)}")
         finally:
-            if not conn.closed:
-                try:
-                    conn.rollback()
-                except psycopg2.Error:
-                    pass
+            rollback_unless_closed(conn)
 
     def run_gold(self, sql: str) -> Result:
         """`run`, plus the row after the LIMIT when the gold orders with LIMIT n (read with LIMIT n+1)."""

@@ -49,31 +49,26 @@ def retrieve_all(settings, meta_db, target, questions: Sequence[str], *, k: int 
     """Retrieved context per question, and {model, dimension} of the embedder used."""
     from core.embedding import make_embedder
     from data_pipeline.vectors import target as vector_target
+    from data_pipeline.vectors.search import read_only_cursor   # the search preview's READ ONLY transaction
 
     embedder = make_embedder(settings)
     vectors = [list(v) for v in embedder.embed_documents(list(questions))] if questions else []
     out: list[Retrieved] = []
     with vector_target.open_store(target, meta_db) as store_db:
         try:
-            with store_db.connection() as conn:
-                conn.set_session(readonly=True)
-                try:
-                    with conn.cursor() as cur:
-                        if not vector_sql.tables_exist(cur):
-                            raise StepDependencyNotMet(f"the vector store {target.label} has no vector tables: "
-                                                       "run training_load first")
-                        for vector in vectors:
-                            check_cancelled()
-                            if not any(vector):
-                                out.append(Retrieved())
-                                continue
-                            rows = {c: vector_sql.nearest(cur, c, vector, k) for c in ("ddl", "documentation", "sql")}
-                            out.append(Retrieved([r["document"] or "" for r in rows["ddl"]],
-                                                 [r["document"] or "" for r in rows["documentation"]],
-                                                 [_pair(r["document"]) for r in rows["sql"]]))
-                finally:
-                    conn.rollback()
-                    conn.set_session(readonly="DEFAULT")
+            with read_only_cursor(store_db) as cur:
+                if not vector_sql.tables_exist(cur):
+                    raise StepDependencyNotMet(f"the vector store {target.label} has no vector tables: "
+                                               "run training_load first")
+                for vector in vectors:
+                    check_cancelled()
+                    if not any(vector):
+                        out.append(Retrieved())
+                        continue
+                    rows = {c: vector_sql.nearest(cur, c, vector, k) for c in ("ddl", "documentation", "sql")}
+                    out.append(Retrieved([r["document"] or "" for r in rows["ddl"]],
+                                         [r["document"] or "" for r in rows["documentation"]],
+                                         [_pair(r["document"]) for r in rows["sql"]]))
         except psycopg2.errors.DataException as exc:
             raise AppError(f"the stored embeddings do not match the configured embedder ({embedder.name}): "
                            f"{first_line(exc)}; evaluate with the embedding model the rows were loaded with") from None

@@ -204,6 +204,24 @@ def lift_edits(model: SemanticModel) -> None:
                     entry[k] = getattr(c, k)
 
 
+def _apply_edits(target: Any, entry: dict, editable: tuple, checked: str, allowed: tuple, where: str,
+                 problems: list[str]) -> None:
+    """Set each `editable` field that `entry` gives on `target` (a table or a column) and mark it edited; a
+    `checked` field (kind, role) outside `allowed` is left as it was and reported in `problems`. A table's
+    label may be given as one string."""
+    for k in editable:
+        if k not in entry:
+            continue
+        value = entry[k]
+        if k == checked and value not in allowed:
+            problems.append(f"{where}: unknown {k} {value!r}")
+            continue
+        if k == "label" and isinstance(value, str):
+            value = [value]
+        setattr(target, k, value)
+        target.edited_by_user = True
+
+
 def merge_overrides(model: SemanticModel, overrides: dict[str, Any]) -> list[str]:
     """Apply a user's `overrides` to a freshly built model (kept in `model.overrides` for the next re-run).
     Returns what could not be applied (a table or column no longer there, an unknown kind or role)."""
@@ -214,28 +232,13 @@ def merge_overrides(model: SemanticModel, overrides: dict[str, Any]) -> list[str
         if t is None or not isinstance(entry, dict):
             problems.append(f"{q}: not in the model")
             continue
-        for k in TABLE_EDITABLE:
-            if k in entry:
-                if k == "kind" and entry[k] not in TABLE_KINDS:
-                    problems.append(f"{q}: unknown kind {entry[k]!r}")
-                    continue
-                value = entry[k]
-                if k == "label" and isinstance(value, str):
-                    value = [value]
-                setattr(t, k, value)
-                t.edited_by_user = True
+        _apply_edits(t, entry, TABLE_EDITABLE, "kind", TABLE_KINDS, q, problems)
         for name, c_entry in (entry.get("columns") or {}).items():
             c = t.columns.get(name)
             if c is None or not isinstance(c_entry, dict):
                 problems.append(f"{q}.{name}: not in the model")
                 continue
-            for k in COLUMN_EDITABLE:
-                if k in c_entry:
-                    if k == "role" and c_entry[k] not in ROLES:
-                        problems.append(f"{q}.{name}: unknown role {c_entry[k]!r}")
-                        continue
-                    setattr(c, k, c_entry[k])
-                    c.edited_by_user = True
+            _apply_edits(c, c_entry, COLUMN_EDITABLE, "role", ROLES, f"{q}.{name}", problems)
             if c_entry.get("personal") is True and c.role not in ("personal", "personal_date"):
                 c.role = "personal"
             if c_entry.get("personal") is False and c.role == "personal" and "role" not in c_entry:

@@ -29,7 +29,7 @@ from typing import Callable, Iterable, Optional
 import psycopg2
 import psycopg2.errors
 
-from core.business_db import connect_business
+from core.business_db import connect_business, rollback_unless_closed
 from core.errors import DatabaseConnectionError
 from core.db import first_line
 from data_pipeline.validation.catalog_check import catalog_problem
@@ -207,11 +207,7 @@ class SqlChecker:
             return CheckResult(status=ERROR, error=first_line(exc),
                                execution_time=round(time.perf_counter() - started, 4))
         finally:
-            if not conn.closed:
-                try:
-                    conn.rollback()
-                except psycopg2.Error:
-                    pass
+            rollback_unless_closed(conn)
 
     def _fetch_sizes(self, conn, body: str) -> tuple[int, int]:
         """(rows, bytes) of the capped statement, through a server-side cursor; stops once past the byte cap.

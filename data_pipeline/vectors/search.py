@@ -9,7 +9,8 @@ from __future__ import annotations
 import ast
 import json
 import time
-from typing import Optional, Sequence
+from contextlib import contextmanager
+from typing import Iterator, Optional, Sequence
 
 import psycopg2
 import psycopg2.errors
@@ -42,6 +43,20 @@ def _pair(document: str) -> tuple[Optional[str], Optional[str]]:
     return None, None
 
 
+@contextmanager
+def read_only_cursor(store_db) -> Iterator:
+    """A cursor on the store inside one READ ONLY transaction, rolled back when the block ends, and the pooled
+    connection's session reset (other users of the pool write)."""
+    with store_db.connection() as conn:
+        conn.set_session(readonly=True)
+        try:
+            with conn.cursor() as cur:
+                yield cur
+        finally:
+            conn.rollback()
+            conn.set_session(readonly="DEFAULT")
+
+
 def _hit(row: dict, collection: str, owners: dict[str, list[str]]) -> dict:
     meta = row["cmetadata"] if isinstance(row["cmetadata"], dict) else {}
     task_ids = owners.get(row["id"]) or ([meta["task_id"]] if isinstance(meta.get("task_id"), str) else [])
@@ -72,16 +87,10 @@ def search(settings, meta_db, target: vector_target.VectorTarget, question: str,
     results: dict[str, list] = {c: [] for c in collections}
     with vector_target.open_store(target, meta_db) as store_db:
         try:
-            with store_db.connection() as conn:
-                conn.set_session(readonly=True)
-                try:
-                    with conn.cursor() as cur:
-                        present = vector_sql.tables_exist(cur)
-                        if present:
-                            rows = {c: vector_sql.nearest(cur, c, vector, top_k) for c in collections}
-                finally:
-                    conn.rollback()
-                    conn.set_session(readonly="DEFAULT")
+            with read_only_cursor(store_db) as cur:
+                present = vector_sql.tables_exist(cur)
+                if present:
+                    rows = {c: vector_sql.nearest(cur, c, vector, top_k) for c in collections}
         except psycopg2.errors.DataException as exc:
             # pgvector refuses `<=>` across dimensions while scanning: no separate pass over every row needed
             raise ValidationFailed(f"the stored embeddings do not match the configured embedder ({embedder.name}, "

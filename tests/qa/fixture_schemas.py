@@ -1,7 +1,7 @@
 """Business schemas of our own for the question-generation tests and bench/bench_questions.py.
 
 Each is created in a fresh database on the embedded server by the admin connection, then read through a
-SELECT-only LOGIN role (`reader_url`), as a real business database would be:
+SELECT-only LOGIN role (tests/business_roles.py), as a real business database would be:
 
 - `STORE_SQL`: an English bookstore/CRM without a single comment: two FKs from `book` to `language` (language,
   original language) and two from `support_ticket` to `employee` (opened by, assigned to), a self-referencing
@@ -12,9 +12,8 @@ SELECT-only LOGIN role (`reader_url`), as a real business database would be:
 """
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
-
-from tests.ddl_fixture_db import _admin, recreate
+from tests.business_roles import reader_url
+from tests.ddl_fixture_db import create_db
 
 DEMO_TABLES = ["bss_business_day_data", "bss_car_day_count", "bss_company", "bss_section_route",
                "bss_section_route_area_link", "bss_service_area", "bss_service_area_mapper"]   # highway_db
@@ -139,27 +138,7 @@ def lookalike_sql(families: int = 30, per_family: int = 10, rows: int = 200) -> 
     return "\n".join(out)
 
 
-def reader_url(admin_url: str, database: str, role: str) -> str:
-    """Create (or refresh) a LOGIN role that may only read `database`'s public schema; its URL."""
-    db_url = recreate_url(admin_url, database)
-    _admin(admin_url, f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN "
-                      f"CREATE ROLE {role} LOGIN PASSWORD 'reader-pw' NOSUPERUSER NOCREATEDB NOCREATEROLE; "
-                      f"END IF; END $$")
-    _admin(db_url, f"GRANT CONNECT ON DATABASE \"{database}\" TO {role}; GRANT USAGE ON SCHEMA public TO {role}; "
-                   f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}; "
-                   f"REVOKE CREATE ON SCHEMA public FROM PUBLIC")
-    parts = urlsplit(db_url)
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit((parts.scheme, f"{role}:reader-pw@{host}", parts.path, parts.query, parts.fragment))
-
-
-def recreate_url(admin_url: str, database: str) -> str:
-    from core.db import with_database
-    return with_database(admin_url, database)
-
-
-def create_business_db(admin_url: str, database: str, script: str, role: str) -> str:
-    """A fresh `database` holding `script`'s schema and rows; the URL of its SELECT-only LOGIN role."""
-    url = recreate(admin_url, database)
-    _admin(url, script)
-    return reader_url(admin_url, database, role)
+def create_business_db(admin_url: str, database: str, script: str, role: str = "") -> str:
+    """A fresh `database` holding `script`'s schema and rows; the URL of its SELECT-only LOGIN role (`role`, by
+    default `<database>_reader`)."""
+    return reader_url(create_db(admin_url, database, script), role)

@@ -288,3 +288,22 @@ def test_an_unreadable_model_fails_the_step_with_its_reason(app_ctx, shop_url, t
 ])
 def test_complexity_levels(sql, level):
     assert complexity(sql) == level
+
+
+def test_overrides_that_cannot_apply_are_named_and_change_nothing():
+    """merge_overrides alone: an unknown kind or role is refused and reported, the rest of the entry applies; a
+    label given as one string becomes a list; a table or column no longer there is reported."""
+    from data_pipeline.semantics.model import ColumnSemantics, SemanticModel, TableSemantics, merge_overrides
+    model = SemanticModel(tables={"public.t": TableSemantics(columns={"c": ColumnSemantics(role="dimension"),
+                                                                      "d": ColumnSemantics(role="dimension")})})
+    problems = merge_overrides(model, {"tables": {
+        "public.t": {"kind": "cube", "label": "c", "columns": {"c": {"role": "measure", "role_name": {"en": "x"}},
+                                                               "d": {"role": "flag"}, "gone": {"role": "flag"}}},
+        "public.gone": {"kind": "event"}}})
+    assert problems == ["public.t: unknown kind 'cube'", "public.t.c: unknown role 'measure'",
+                        "public.t.gone: not in the model", "public.gone: not in the model"]
+    t = model.tables["public.t"]
+    assert t.kind == "entity" and t.label == ["c"] and t.edited_by_user
+    assert t.columns["c"].role == "dimension" and t.columns["c"].role_name == {"en": "x"}
+    assert t.columns["c"].edited_by_user                      # its role_name applied
+    assert t.columns["d"].role == "flag" and t.columns["d"].edited_by_user
