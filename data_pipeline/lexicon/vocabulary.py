@@ -132,6 +132,8 @@ def _noun_words(table: Table) -> str:
     return "_".join(tokens)
 
 
+# "每日营业数据表" is the business data of a day, not "营业" (a verb): after an activity word 数据 stays
+_ACTIVITY_WORDS = ("营业", "销售", "交易", "运营", "经营", "监测", "运行", "考勤", "生产", "营收", "收支")
 _KEEP_BIAO = ("列表", "报表", "图表", "代表", "仪表", "手表", "发表")
 _PERIOD_WORDS = re.compile(r"(每日|每天|每月|每周|每年|每小时)")
 _BY_PHRASE = re.compile(r"(?<=..)按.*$")          # "销量按门店统计" -> "销量": the grouping is not the noun
@@ -153,6 +155,8 @@ def table_noun(table: Table) -> str:
             break                                   # 列表, 报表, 图表: the 表 is part of the word
         if text.endswith(suffix) and len(text) > len(suffix):
             text = text[: -len(suffix)]
+            if suffix == "数据表" and text.endswith(_ACTIVITY_WORDS):
+                text += "数据"
             break
     text = _BY_PHRASE.sub("", text)
     shorter = _PERIOD_WORDS.sub("", text)

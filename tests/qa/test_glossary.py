@@ -118,3 +118,11 @@ def test_views_named_for_their_aggregation_read_by_what_one_row_is():
 
 def test_home_country_is_where_a_brand_comes_from():
     assert zh_phrase(words("home_country")) == "所属国家"                  # not 家庭国家
+
+
+def test_an_activity_data_table_keeps_its_data():
+    """The demo's 业务支撑系统每日营业数据表 read "业务支撑系统营业的微信支付金额合计" (营业 is a verb there)."""
+    with speaking("zh"):
+        assert table_noun(Table("public", "bss_business_day_data",
+                                comment="业务支撑系统每日营业数据表（按服务区档口统计）")) == "业务支撑系统营业数据"
+        assert table_noun(Table("public", "t_order", comment="订单数据表")) == "订单"
