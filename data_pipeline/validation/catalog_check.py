@@ -35,7 +35,7 @@ import itertools
 from typing import Optional, Sequence
 
 from data_pipeline.validation.allowed_functions import ALLOWED_FUNCTIONS
-from data_pipeline.validation.guard import CatalogNames
+from data_pipeline.validation.guard import IMPLICIT_OPERATORS, CatalogNames
 
 SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
 
@@ -167,7 +167,7 @@ def catalog_problem(cur, names: CatalogNames) -> Optional[str]:
     wanted = set(names.fields)
     read_types = row_types | {typ for (_, name), typ in table_columns.items() if names.whole_rows or name in wanted}
     reach = _Reachable(by_kind, read_types, names.literals)
-    picks = _Picks(by_kind, reach, _produced_types(by_kind, read_types))
+    picks = _Picks(by_kind, reach, _produced_types(by_kind, read_types), names, resolved, table_columns)
     problem = _user_objects_problem(by_kind, reach, read_types, names, resolved, table_columns, picks)
     if problem:
         return problem
@@ -250,27 +250,111 @@ def _produced_types(by_kind: dict, read_types: set[int]) -> set[int]:
     return produced
 
 
+# pg_catalog types a type name of the grammar or a cast names (a user type of that name is refused before)
+_TYPE_OIDS = {"int2": 21, "int4": 23, "int8": 20, "float4": 700, "float8": 701, "numeric": 1700, "bool": 16,
+              "bpchar": 1042, "varchar": 1043, "text": 25, "date": 1082, "time": 1083, "timetz": 1266,
+              "timestamp": 1114, "timestamptz": 1184, "interval": 1186, "bytea": 17}
+# an integer past int4 reaches the tree as a float's text: PostgreSQL reads it as int8, a decimal as numeric
+_CONST_OIDS = {"int4": {23}, "numeric": {20, 1700}, "bool": {16}, "unknown": {705}}
+_UNKNOWN = 705
+
+
 class _Picks:
     """Whether PostgreSQL could pick a function or operator of the business database whose arguments include a
     user type the statement reaches only through an implicit cast from a built-in type (PostGIS: text ->
     geometry, and `=`, `<`, `&&` on geometry in public). PostgreSQL takes an exact match of the operands' types
-    first, so such a candidate is picked only for operands that some built-in overload does not match exactly:
-    `name = 'a'` or `name < other_name` stay pg_catalog's text operators, `text_col = bytea_col` (no built-in
-    operator; both cast to geometry) resolves to the extension's. Each argument ranges over the built-in types
-    the statement can produce that cast into it (a built-in argument over itself: an operand cast into it loses
-    to a built-in overload matching the other operands exactly); one combination without an exact built-in
-    match makes the candidate possible."""
+    first, so such a candidate is picked only for operands that no built-in overload matches exactly: `name =
+    'a'` or `name < other_name` stay pg_catalog's text operators, `text_col = bytea_col` (no built-in operator;
+    both cast to geometry) resolves to the extension's.
 
-    def __init__(self, by_kind: dict, reach: _Reachable, produced: set[int]):
-        self.reach, self.produced = reach, produced
+    Each written call and operator (`CatalogNames.uses`) is typed where the tree allows it (a column of a known
+    table, a literal, a cast); an unknown literal takes the other operand's type. An occurrence that cannot be
+    typed, a comparison the tree does not pair up (CASE x WHEN, USING, ANY (subquery)) or a function reached by
+    column notation falls back to every combination of the built-in types the statement can produce (`_produced
+    _types`): one combination without an exact built-in match refuses. An operator the statement only implies
+    (ORDER BY, GROUP BY, DISTINCT sort by their own type's operator class) is never applied through a cast."""
+
+    def __init__(self, by_kind: dict, reach: _Reachable, produced: set[int], names: CatalogNames,
+                 resolved: dict, table_columns: dict):
+        self.reach, self.produced, self.names = reach, produced, names
         self.operators = {(name, int(left), int(right)) for name, left, right, _ in by_kind.get("catop", [])}
         self.functions = {(name, tuple(int(a) for a in filter(None, args.split(","))))
                           for name, args, _, _ in by_kind.get("catfn", [])}
+        self.by_alias: dict[str, set[int]] = {}
+        for alias, schema, relname in names.aliases:
+            if (schema, relname) in resolved and alias not in names.derived:
+                self.by_alias.setdefault(alias, set()).add(resolved[(schema, relname)])
+        self.columns: dict[str, dict[int, int]] = {}
+        for (oid, column), typ in table_columns.items():
+            self.columns.setdefault(column, {})[oid] = typ
 
     def cast_only(self, args: Sequence[int]) -> bool:
         return any(self.reach.cast_only(a) for a in args)
 
     def possible(self, name: str, args: Sequence[int], operator: bool) -> bool:
+        kind = "op" if operator else "fn"
+        uses = [u for u in self.names.uses if u[0] == kind and u[1] == name]
+        if operator and not uses and not (name in IMPLICIT_OPERATORS and self.names.hidden_comparisons):
+            return False                                   # implied only: sorts and groups by its own type
+        if (operator and name in IMPLICIT_OPERATORS and self.names.hidden_comparisons) or not uses:
+            return self._any_combination(name, args, operator)
+        for _, _, used in uses:
+            verdict = self._occurrence(name, args, used, operator)
+            if verdict is None:
+                return self._any_combination(name, args, operator)
+            if verdict:
+                return True
+        return False
+
+    def _types(self, arg: tuple) -> Optional[set[int]]:
+        """The types an argument can have, or None when the tree does not say."""
+        if arg[0] == "none":
+            return {0}
+        if arg[0] == "const":
+            return set(_CONST_OIDS[arg[1]])
+        if arg[0] == "type":
+            return {_TYPE_OIDS[arg[1]]} if arg[1] in _TYPE_OIDS else None
+        if arg[0] == "col":
+            _, rel, column = arg
+            by_table = self.columns.get(column, {})
+            if rel:
+                tables = self.by_alias.get(rel) if rel not in self.names.derived else None
+            else:                                          # unqualified: any table of the statement, unless a
+                tables = None if self.names.derived else set(by_table)   # subquery's output could be meant
+            if not tables or any(t not in by_table for t in tables):
+                return None
+            return {by_table[t] for t in tables}
+        return None
+
+    def _occurrence(self, name: str, args: Sequence[int], used: tuple, operator: bool) -> Optional[bool]:
+        if len(used) != len(args):
+            return None
+        types = [self._types(a) for a in used]
+        if any(t is None for t in types):
+            return None
+        if operator and len(types) == 2:                   # an unknown literal is read as the other side's type
+            left, right = types
+            types = [right if left == {_UNKNOWN} else left, left if right == {_UNKNOWN} else right]
+        if any(_UNKNOWN in t for t in types):
+            return None
+        for combo in itertools.product(*types):
+            if not all(self._takes(want, have) for want, have in zip(args, combo)):
+                continue                                   # not a candidate for these operands at all
+            if not self._exact(name, combo, operator):
+                return True
+        return False
+
+    def _takes(self, want: int, have: int) -> bool:
+        if want == 0 or have == 0:
+            return want == have
+        if self.reach.cast_only(want):
+            return have == want or have in self.reach.sources(want, {have})
+        return True                                        # a built-in argument: assume an operand casts into it
+
+    def _exact(self, name: str, combo: tuple, operator: bool) -> bool:
+        return (name, *combo) in self.operators if operator else (name, tuple(combo)) in self.functions
+
+    def _any_combination(self, name: str, args: Sequence[int], operator: bool) -> bool:
         choices = []
         for a in args:
             if a == 0:
@@ -278,23 +362,18 @@ class _Picks:
             elif self.reach.cast_only(a):
                 sources = self.reach.sources(a, self.produced)
                 if not sources:
-                    return False                   # no value of the statement casts into it
+                    return False                           # no value of the statement casts into it
                 choices.append(tuple(sorted(sources)))
             elif a in self.reach.user:
-                return True                        # the statement can hold this user type itself
+                return True                                # the statement can hold this user type itself
             else:
                 choices.append((a,))
-        for combo in itertools.product(*choices):
-            exact = (name, *combo) in self.operators if operator else (name, combo) in self.functions
-            if not exact:
-                return True
-        return False
+        return any(not self._exact(name, combo, operator) for combo in itertools.product(*choices))
 
 
 def _user_objects_problem(by_kind: dict, reach: _Reachable, read_types: set[int], names: CatalogNames,
                           resolved: dict, table_columns: dict, picks: _Picks) -> Optional[str]:
     columns_only = _names_that_are_columns(names, resolved, table_columns)
-    written = set(names.operators)
     for name, schema, args, _ in by_kind.get("function", []):
         if name in columns_only:
             continue
@@ -307,7 +386,7 @@ def _user_objects_problem(by_kind: dict, reach: _Reachable, read_types: set[int]
                     f"would call it too)")
     for name, schema, left, right in by_kind.get("operator", []):
         oids = [int(left), int(right)]
-        if picks.cast_only(oids) and (name not in written or not picks.possible(name, oids, operator=True)):
+        if picks.cast_only(oids) and not picks.possible(name, oids, operator=True):
             continue      # an operator class's operator on a type only a cast reaches sorts no value here
         if reach(int(left)) and reach(int(right)):
             return (f"operator {name} is defined in schema {schema} of this database for types this statement "

@@ -44,15 +44,22 @@ ORDINARY = [
     "SELECT id FROM place WHERE name LIKE 'a%' AND area > 1 AND opened < DATE '2024-06-01'",
     "SELECT CASE name WHEN 'a' THEN 1 ELSE 2 END FROM place",
     "SELECT upper(name) || '!' FROM place WHERE area > 1 AND kind LIKE 'x%'",
+    "SELECT upper(name) FROM place WHERE payload = '\\x01'::bytea",     # reads text and bytea, compares bytea
+    "SELECT * FROM place WHERE id = 1",
+    "SELECT p.kind, avg(p.area), sum(area) FROM place p GROUP BY p.kind",   # pgvector's avg/sum(vector) in public
 ]
 # these really resolve to the extension's operator through the database's implicit casts
 RESOLVE_TO_USER = [
-    ("SELECT id FROM place WHERE name = payload", "is defined in schema public"),
-    ("SELECT id FROM place WHERE payload < other_name", "is defined in schema public"),
+    ("SELECT id FROM place WHERE name = payload", "operator = is defined in schema public"),
+    ("SELECT id FROM place p WHERE p.payload < p.other_name", "operator < is defined in schema public"),
+    ("SELECT id FROM place WHERE name IN (payload, 'a')", "operator = is defined in schema public"),
+    ("SELECT avg(name) FROM place", "function avg is defined in schema public"),
+    ("SELECT CASE name WHEN payload THEN 1 END FROM place", "is defined in schema public"),
 ]
-# The check knows the types a statement can produce, not the type of each operand: a statement that reads a text
-# and a bytea column could compare them, so it is refused even when it does not (a known, safe imprecision)
-CONSERVATIVE = ["SELECT upper(name) FROM place WHERE payload = '\\x01'::bytea"]
+# Where the tree does not pair the operands up (CASE x WHEN y, JOIN USING, x = ANY (subquery)) the check falls back
+# to the types the statement can produce: reading a text and a bytea column is then refused even when they are not
+# compared (a known, safe imprecision)
+CONSERVATIVE = ["SELECT CASE name WHEN 'a' THEN 1 END FROM place WHERE payload = '\\x01'::bytea"]
 
 
 @pytest.fixture(scope="module")
@@ -107,3 +114,26 @@ def test_reading_two_types_that_cast_into_the_extension_type_is_refused(ext_url,
     with SqlChecker.from_settings(ext_url, guard_settings) as checker:
         result = checker.check(sql)
     assert result.status == "rejected" and "is defined in schema public" in result.error, result.error
+
+
+def test_a_big_integer_literal_is_typed_as_postgresql_types_it(app_ctx, guard_settings):
+    """9999999999 reaches the parse tree as a float's text; PostgreSQL reads it as int8. With implicit casts
+    text -> evil and int8 -> evil and an operator = (evil, evil), `name = 9999999999` resolves to that operator
+    (no built-in text = int8): refused, not typed as numeric and waved through."""
+    url = recreate(admin_url(app_ctx), "guard_big_literal")
+    run_sql(url, f"""CREATE TYPE public.evil AS ENUM ('x');
+        CREATE FUNCTION public.text_evil(text) RETURNS evil LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION '{RAN}'; END$$;
+        CREATE FUNCTION public.int8_evil(int8) RETURNS evil LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION '{RAN}'; END$$;
+        CREATE FUNCTION public.evil_eq(evil, evil) RETURNS bool LANGUAGE plpgsql AS
+          $$BEGIN RAISE EXCEPTION '{RAN}'; END$$;
+        CREATE CAST (text AS evil) WITH FUNCTION public.text_evil(text) AS IMPLICIT;
+        CREATE CAST (int8 AS evil) WITH FUNCTION public.int8_evil(int8) AS IMPLICIT;
+        CREATE OPERATOR public.= (LEFTARG = evil, RIGHTARG = evil, FUNCTION = public.evil_eq);
+        CREATE TABLE public.t (id int, name text); INSERT INTO public.t VALUES (1, 'a');""")
+    url = reader_url(url)
+    sql = "SELECT id FROM t WHERE name = 9999999999"
+    assert _runs_user_code(url, sql)
+    with SqlChecker.from_settings(url, guard_settings) as checker:
+        refused, plain = checker.check(sql), checker.check("SELECT id FROM t WHERE name = 'a' AND id = 9999999999")
+    assert refused.status == "rejected" and "operator = is defined in schema public" in refused.error
+    assert plain.status in ("valid", "empty"), plain.error
