@@ -315,6 +315,8 @@ def pluralize(phrase: str) -> str:
     head, _, last = phrase.rpartition(" ")
     if last == "inventory":                     # a row of Pagila's inventory is one copy: "inventory items"
         return f"{phrase} items"
+    if last in ("data", "info", "information", "metadata") and head:   # "How many business day data records"
+        return f"{phrase} records"
     if not last.isalpha() or not last.islower() or last in _UNCOUNTED:
         return phrase
     if last == "person":

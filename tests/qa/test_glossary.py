@@ -22,6 +22,8 @@ def test_glossary_is_large_and_splits_identifiers():
     assert pluralize("sales order") == "sales orders" and pluralize("city") == "cities"
     assert pluralize("address") == "addresses" and pluralize("staff") == "staff"
     assert pluralize("inventory") == "inventory items"                     # "How many inventory are there?"
+    assert pluralize("business day data") == "business day data records"   # "How many business day data were …"
+    assert pluralize("data") == "data"
     # Northwind's and Pagila's columns read as phrases, a character(n) value without its padding (quirks)
     assert zh_phrase(words("units_in_stock")) == "库存数量" and en_phrase(words("activebool")) == "active"
 
