@@ -89,6 +89,7 @@ WARNING_PHRASES = {
     "PAIRS_INVALID": "{n} 个问答对无法执行（仍保留在文件中）",
     "PAIRS_NOT_LOADED": "没有加载任何问答对",
     "LLM_CALLS_FAILED": "{n} 次大模型调用重试后仍失败",
+    "TIME_RANGE_APPROXIMATE": "{n} 张表的业务时间范围未能精确读取，仅为抽样估计",
 }
 MESSAGE_LIMIT = 1000
 

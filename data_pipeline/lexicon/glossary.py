@@ -10,6 +10,7 @@ into zh or en. Nothing here knows a business domain beyond common dictionary wor
 """
 from __future__ import annotations
 
+import functools
 import re
 from typing import Iterable, Optional
 
@@ -129,6 +130,7 @@ PHRASES: dict[tuple[str, ...], tuple[str, str]] = {
     ("read", "at"): ("读取时间", "reading time"), ("signup", "date"): ("注册日期", "signup date"), ("billing", "state"): ("账单所在州", "billing state"),
     ("units", "in", "stock"): ("库存数量", "units in stock"), ("units", "on", "order"): ("订购数量", "units on order"),
     ("reorder", "level"): ("再订购水平", "reorder level"), ("quantity", "per", "unit"): ("每单位数量", "quantity per unit"),
+    ("home", "country"): ("所属国家", "home country"),
     ("billing", "country"): ("账单国家", "billing country"), ("billing", "city"): ("账单城市", "billing city"), ("support", "ticket"): ("支持工单", "support ticket"),
 }
 _PERSON_WORDS = {"employee", "staff", "user", "customer", "person", "operator", "member", "manager", "agent",
@@ -136,6 +138,12 @@ _PERSON_WORDS = {"employee", "staff", "user", "customer", "person", "operator", 
 _ALONE = {"rate": "比率", "tax": "税额", "day": "日期", "list": "列表", "line": "行", "first": "第一",
           "last": "最后", "state": "状态", "by": "操作人", "year": "年份"}   # a word that reads wrong alone in Chinese
 _MAX_PHRASE = max(len(k) for k in PHRASES)
+
+# Chinese comment words -> English, for an English question about a column whose name English cannot read (`wx`
+# commented 微信支付金额): the glossary read backwards, full words before abbreviations, plus the words below
+_ZH_EN_EXTRA = {"微信": "WeChat", "支付宝": "Alipay", "现金": "cash", "支付": "payment", "统计": "statistics",
+                "总数": "total count", "订单数": "order count", "数": "count", "总": "total", "营业额": "revenue", "营业": "business", "数量": "count",
+                "编号": "number", "类别": "category", "车型": "vehicle type", "每日": "daily"}
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
@@ -251,6 +259,40 @@ def zh_phrase(tokens: list[str]) -> Optional[str]:
     return text
 
 
+def en_readable(tokens: list[str]) -> bool:
+    """True when English can read every word of the identifier (glossary words, phrases, known abbreviations);
+    False for `wx`, `oper_date`, `zfb`: raw codes that must not stand in an English question."""
+    return bool(tokens) and all(zh is not None or en in EN_EXPAND for zh, en in _segments(tokens))
+
+
+@functools.lru_cache(maxsize=1)
+def _zh_en() -> dict[str, str]:
+    table = dict(_ZH_EN_EXTRA)
+    for en, zh in GLOSSARY.items():
+        if en.isalpha() and len(en) > 2 and en not in EN_EXPAND:   # "amount", not "amt"
+            table.setdefault(zh, en)
+    return table
+
+
+def en_from_zh(text: str) -> Optional[str]:
+    """English for a short Chinese name made wholly of known words (longest first: 微信支付金额 -> "WeChat payment
+    amount"), else None: never a half-translated mix."""
+    table = _zh_en()
+    longest = max(len(k) for k in table)
+    text = re.sub(r"\s+", "", text)
+    out, i = [], 0
+    while i < len(text):
+        for n in range(min(longest, len(text) - i), 0, -1):
+            en = table.get(text[i:i + n])
+            if en:
+                out.append(en)
+                i += n
+                break
+        else:
+            return None
+    return re.sub(r"\b(\w+) \1\b", r"\1", " ".join(out)) or None
+
+
 def en_phrase(tokens: list[str]) -> str:
     """The English reading of the words: phrases by their English name, `id` as "ID", abbreviations spelled
     out, "published on" / "paid at" read as a date / time."""
@@ -273,6 +315,8 @@ def pluralize(phrase: str) -> str:
     head, _, last = phrase.rpartition(" ")
     if last == "inventory":                     # a row of Pagila's inventory is one copy: "inventory items"
         return f"{phrase} items"
+    if last in ("data", "info", "information", "metadata") and head:   # "How many business day data records"
+        return f"{phrase} records"
     if not last.isalpha() or not last.islower() or last in _UNCOUNTED:
         return phrase
     if last == "person":

@@ -14,7 +14,8 @@ import re
 from contextlib import contextmanager
 from typing import Iterator, Optional, Protocol, Sequence
 
-from data_pipeline.lexicon.glossary import en_phrase, has_cjk, pluralize, singular, words, zh_phrase
+from data_pipeline.lexicon.glossary import (en_from_zh, en_phrase, en_readable, has_cjk, pluralize, singular, words,
+                                            zh_phrase)
 from data_pipeline.taskfiles.table_list import TableRef
 
 
@@ -111,6 +112,28 @@ def _table_words(table: Table) -> str:
     return table.name
 
 
+_VIEW_TAILS = ("list", "extended", "ext", "view", "vw", "v", "summary", "report")
+
+
+def _noun_words(table: Table) -> str:
+    """The words a table's noun is made of. A view named for how it aggregates or presents its rows reads by
+    what one row is: `sales_by_store` -> store (one row per store: "total sales of stores for each location",
+    not "of sales by store"), `film_list` -> film, `order_details_extended` -> order details."""
+    name = _table_words(table)
+    if table.kind not in ("view", "materialized_view"):
+        return name
+    tokens = words(name)
+    if "by" in tokens[1:-1]:
+        grain = tokens[tokens.index("by", 1) + 1:]
+        if zh_phrase(grain):
+            return "_".join(grain)
+    while len(tokens) > 1 and tokens[-1] in _VIEW_TAILS:
+        tokens = tokens[:-1]
+    return "_".join(tokens)
+
+
+# "每日营业数据表" is the business data of a day, not "营业" (a verb): after an activity word 数据 stays
+_ACTIVITY_WORDS = ("营业", "销售", "交易", "运营", "经营", "监测", "运行", "考勤", "生产", "营收", "收支")
 _KEEP_BIAO = ("列表", "报表", "图表", "代表", "仪表", "手表", "发表")
 _PERIOD_WORDS = re.compile(r"(每日|每天|每月|每周|每年|每小时)")
 _BY_PHRASE = re.compile(r"(?<=..)按.*$")          # "销量按门店统计" -> "销量": the grouping is not the noun
@@ -122,9 +145,9 @@ def table_noun(table: Table) -> str:
     comment = _comment(table)
     if is_en():
         clause = _en_clause(comment, table=True) if comment else None
-        return clause or identifier_noun(_table_words(table))
+        return clause or identifier_noun(_noun_words(table))
     if not has_cjk(comment):
-        return identifier_noun(_table_words(table))
+        return identifier_noun(_noun_words(table))
     text = _BRACKETS.sub("", comment).strip()
     text = _ZH_CLAUSE_END.sub("", text).strip()
     for suffix in _TABLE_SUFFIXES:
@@ -132,6 +155,8 @@ def table_noun(table: Table) -> str:
             break                                   # 列表, 报表, 图表: the 表 is part of the word
         if text.endswith(suffix) and len(text) > len(suffix):
             text = text[: -len(suffix)]
+            if suffix == "数据表" and text.endswith(_ACTIVITY_WORDS):
+                text += "数据"
             break
     text = _BY_PHRASE.sub("", text)
     shorter = _PERIOD_WORDS.sub("", text)
@@ -165,6 +190,12 @@ def column_noun(column: Column, table: Optional[Table] = None) -> str:
             clause = _en_clause(comment)
             if clause:
                 return clause
+        elif is_en() and not has_cjk(column.name) and not en_readable(words(column.name)):
+            # `wx` commented 微信支付金额: the comment's words in English, else the comment itself quoted (what
+            # the column means), never the raw code
+            clause = _ZH_CLAUSE_END.sub("", comment).strip()
+            if clause:
+                return en_from_zh(clause) or quoted(clause)
         elif not is_en() and has_cjk(comment):
             clause = _ZH_CLAUSE_END.sub("", comment).strip()
             if clause:

@@ -153,8 +153,11 @@ def _line(q: str, t: TableSemantics, en: bool) -> str:
     return "- " + ("; " if en else "；").join(parts)
 
 
-def model_prompt(model: Optional[SemanticModel], tables: Sequence[Table], language: str = "zh") -> str:
-    """The semantic-model section of the pair prompt for `tables` (a theme's members)."""
+def model_prompt(model: Optional[SemanticModel], tables: Sequence[Table], language: str = "zh",
+                 mix: bool = True) -> str:
+    """The semantic-model section of the pair prompt for `tables` (a theme's members); `mix=False` for the theme
+    prompt, which asks for no questions (kinds, measures, event times and paths tell it which tables belong
+    together and what can be measured)."""
     en = language == "en"
     if model is None:
         return "(no semantic model)" if en else "（无语义模型）"
@@ -167,5 +170,6 @@ def model_prompt(model: Optional[SemanticModel], tables: Sequence[Table], langua
         for p in paths[:PATHS_IN_PROMPT]:
             walk = " → ".join(q.split(".", 1)[-1] for q in [p.source, *p.via, p.target])
             lines.append(f"- {walk}: {p.phrase.get('en' if en else 'zh', '')}")
-    lines.append(("Complexity mix: " if en else "难度分布：") + COMPLEXITY_MIX["en" if en else "zh"])
+    if mix:
+        lines.append(("Complexity mix: " if en else "难度分布：") + COMPLEXITY_MIX["en" if en else "zh"])
     return "\n".join(lines)

@@ -77,8 +77,8 @@ class Schema:
 
     def plural(self, q: str) -> str:
         noun = self.noun(q)
-        if is_en() and re.search(r"(ed|\bdata|\binfo|\binformation|\blist)$|\bby\b", noun):
-            return noun                     # "order details extended", "sales data": no plural to add
+        if is_en() and re.search(r"(ed|\blist)$|\bby\b", noun):
+            return noun                     # "order details extended": no plural to add
         if is_en() and re.fullmatch(r"[A-Za-z][A-Za-z '’()-]*", noun):
             return pluralize(noun)
         return table_plural(self.tables[q])

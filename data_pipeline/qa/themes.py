@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from data_pipeline.schema.model import Table
 from data_pipeline.qa.columns import categories, label_column, measures
 from data_pipeline.lexicon.glossary import LANGUAGE_NAMES
+from data_pipeline.qa.model_rules import model_prompt
 from data_pipeline.qa.prompting import ask_json, table_docs
 from data_pipeline.lexicon.vocabulary import column_noun, display_name, is_en, table_noun, table_plural, table_title
 from data_pipeline.taskfiles.table_list import TableRef
@@ -233,8 +234,9 @@ def themes_from_answer(answer: ThemesAnswer, tables: Sequence[Table]) -> tuple[l
 
 
 def llm_themes(llm: Any, tables: Sequence[Table], docs: dict[str, str], business_context: str,
-               count: int, language: str = "zh") -> tuple[list[Theme], list[str]]:
-    """One LLM call: the tables' Markdown docs + business context -> up to `count` themes (validated).
+               count: int, language: str = "zh", model: Any = None) -> tuple[list[Theme], list[str]]:
+    """One LLM call: the tables' Markdown docs, the semantic model (`model`: table kinds, measures, event times,
+    join paths — as the pair prompt has it) + business context -> up to `count` themes (validated).
 
     Raises whatever the LLM client raises (core.errors.LLMError): the step reports it, nothing is invented.
     """
@@ -242,6 +244,7 @@ def llm_themes(llm: Any, tables: Sequence[Table], docs: dict[str, str], business
     answer = ask_json(llm, "qa_themes", ThemesAnswer, business_context=business_context or "（未提供）",
                       theme_count=count, table_names=", ".join(display_name(t) for t in tables),
                       table_docs=table_docs(tables, docs, limit=THEME_DOC_CHARS),
+                      semantic_model=model_prompt(model, tables, language, mix=False),
                       question_language_name=LANGUAGE_NAMES.get(language, "中文"))
     themes, problems = themes_from_answer(answer, tables)
     return themes[:count] if count else themes, problems

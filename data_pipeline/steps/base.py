@@ -36,8 +36,9 @@ class StepWarning:
     """Something a step skipped, dropped or could not read: the run is not plain `completed` when it has one.
 
     `code` is stable (UPPER_SNAKE, e.g. TABLES_UNREADABLE, TABLES_MISSING, COVERAGE_SHORT, PAIRS_DROPPED,
-    MATVIEW_UNPOPULATED, LLM_CALLS_FAILED); `message` is one English sentence without secrets; `objects` the
-    affected names (tables, edges, pairs), of which only the first MAX_WARNING_OBJECTS are kept with a count.
+    MATVIEW_UNPOPULATED, LLM_CALLS_FAILED, TIME_RANGE_APPROXIMATE); `message` is one English sentence without
+    secrets; `objects` the affected names (tables, edges, pairs), of which only the first MAX_WARNING_OBJECTS are
+    kept with a count.
     """
     code: str
     message: str

@@ -202,7 +202,7 @@ def _write_semantic_model(ctx: StepContext, tables: list[Table], language: str) 
         warnings.append(StepWarning("SEMANTIC_MODEL_UNREADABLE", f"the previous {MODEL_FILE} could not be read "
                                     f"and was replaced (its edits are lost): {exc}", [MODEL_FILE]))
     try:
-        time_ranges = _event_time_ranges(ctx, tables, overrides)
+        time_ranges, unread = _event_time_ranges(ctx, tables, overrides)
         model = build_semantic_model(tables, language, overrides, time_ranges)
     except Exception as exc:      # a bug must not cost the DDL: qa_generation builds the model again
         ctx.logger.error("semantic model not built: %s", first_line(exc), exc_info=True)
@@ -210,6 +210,7 @@ def _write_semantic_model(ctx: StepContext, tables: list[Table], language: str) 
                                        f"({type(exc).__name__}); qa_generation builds it from the snapshot",
                                        [MODEL_FILE])]
     write_model(ctx.task_dir, model)
+    warnings += approximate_range_warnings(model, unread)
     kinds: dict[str, int] = {}
     for t in model.tables.values():
         kinds[t.kind] = kinds.get(t.kind, 0) + 1
@@ -219,21 +220,37 @@ def _write_semantic_model(ctx: StepContext, tables: list[Table], language: str) 
     return warnings
 
 
-def _event_time_ranges(ctx: StepContext, tables: list[Table], overrides: dict) -> dict[str, dict]:
+def _event_time_ranges(ctx: StepContext, tables: list[Table], overrides: dict) -> tuple[dict[str, dict],
+                                                                                   dict[str, str]]:
     """The real min/max of each table's event time (schema.time_range: one bounded read-only statement per
-    table); {} for every table when the database cannot be read now (the model keeps sampled ranges, marked
-    approximate)."""
+    table), and why each of the others was not read; every table is unread when the database cannot be read now
+    (the model then keeps sampled ranges, marked approximate)."""
     columns = event_time_columns(tables, overrides)
     by_q = {t.qualified: t for t in tables}
     try:
         ranges = read_time_ranges(ctx.business_url, [(by_q[q], c) for q, c in columns.items()], ctx.settings)
     except (AppError, psycopg2.Error) as exc:
-        ctx.logger.warning("event time ranges not read (sampled ranges kept, marked approximate): %s",
-                           str(exc) if isinstance(exc, AppError) else first_line(exc))
-        return {}
+        reason = str(exc) if isinstance(exc, AppError) else first_line(exc)
+        ctx.logger.warning("event time ranges not read (sampled ranges kept, marked approximate): %s", reason)
+        return {}, {q: reason for q in columns}
     ctx.logger.info("event time ranges: %d of %d tables read in %.2f s; %d kept from samples (approximate)",
                     len(ranges.ranges), len(columns), ranges.seconds, len(ranges.failed))
-    return ranges.ranges
+    return ranges.ranges, ranges.failed
+
+
+def approximate_range_warnings(model, unread: dict[str, str]) -> list[StepWarning]:
+    """TIME_RANGE_APPROXIMATE when some table's event-time range in the model comes from the samples only (its
+    exact min/max could not be read: timeout, budget, privilege, a foreign table): questions and documents then
+    state a range the data may exceed, so the run is not plain `completed`. Read from the model itself, so a
+    range the model does not claim (no sampled dates either) raises nothing."""
+    approx = [q for q, t in model.tables.items() if t.facts.get("approximate")]
+    if not approx:
+        return []
+    first = approx[0]
+    why = unread.get(first, "not read")
+    return [StepWarning("TIME_RANGE_APPROXIMATE", f"the exact event-time range of {len(approx)} table(s) could not "
+                        f"be read; the sampled range is kept, marked approximate (first: {first}: {why[:200]})",
+                        approx)]
 
 
 def _document_semantics(ctx: StepContext, tables: list[Table], language: str) -> None:

@@ -101,7 +101,7 @@ def _llm(ctx: StepContext, tables: list[Table], docs: dict[str, str], lang: str,
     started = time.monotonic()
     try:
         theme_count, per_theme = theme_budget(ctx.settings.llm_max_concurrency)
-        themes, problems = llm_themes(ctx.llm, tables, docs, ctx.business_context, theme_count, lang)
+        themes, problems = llm_themes(ctx.llm, tables, docs, ctx.business_context, theme_count, lang, model)
     except AppError as exc:
         raise LLMError(f"theme discovery failed: {exc.details}") from None
     if not themes:

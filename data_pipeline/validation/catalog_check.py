@@ -16,6 +16,11 @@ in one statement whose own names are all schema-qualified:
   a real column of every table x can be is a column, not a call;
 - no operator the statement writes or implies (`=`, `<`, ... for ORDER BY, GROUP BY, IN, CASE; any operator of
   an operator class) exists outside `pg_catalog` for reachable operand types;
+- except where an argument is a user type the statement reaches only through an implicit cast from a built-in
+  type (PostGIS: text -> geometry, with `=`, `<`, `&&` on geometry in public): PostgreSQL takes a built-in
+  overload that matches the operands exactly first, so such a function or operator is refused only when some
+  combination of the built-in types the statement can produce has no exact built-in match (`text_col =
+  bytea_col`, both cast to geometry), and an operator class's operator on it is never applied (`_Picks`);
 - no type it names is a domain or lives outside `pg_catalog`;
 - every table it reads resolves outside the system schemas (`pg_catalog`, `information_schema`, `pg_toast`);
 - `x.f` where `f` is a built-in function not on the allowlist must be a real column of the table `x` (or an
@@ -26,10 +31,11 @@ Every look-up is a catalog read by name, never the statement itself: nothing of 
 """
 from __future__ import annotations
 
-from typing import Optional
+import itertools
+from typing import Optional, Sequence
 
 from data_pipeline.validation.allowed_functions import ALLOWED_FUNCTIONS
-from data_pipeline.validation.guard import CatalogNames
+from data_pipeline.validation.guard import IMPLICIT_OPERATORS, CatalogNames
 
 SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
 
@@ -109,6 +115,20 @@ UNION ALL
 SELECT 'implicit'::{_T}, c.castsource::{_T}, c.casttarget::{_T}, ''::{_T}, ''::{_T} FROM pg_catalog.pg_cast c
  WHERE c.castcontext {_EQ} 'i'::"char" AND c.casttarget {_EQ} ANY (SELECT usertype.oid FROM usertype)
 UNION ALL
+SELECT 'catop'::{_T}, o.oprname::{_T}, o.oprleft::{_T}, o.oprright::{_T}, o.oprresult::{_T}
+  FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid {_EQ} o.oprnamespace
+ WHERE n.nspname {_EQ} 'pg_catalog'::{_N}
+   AND (o.oprname {_EQ} ANY (%(operators)s::{_N}[]) OR o.oprname {_EQ} ANY (SELECT op.oprname FROM op))
+UNION ALL
+SELECT 'catfn'::{_T}, p.proname::{_T}, pg_catalog.array_to_string(p.proargtypes::pg_catalog.oid[], ','::{_T}),
+       p.prorettype::{_T}, ''::{_T}
+  FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid {_EQ} p.pronamespace
+ WHERE n.nspname {_EQ} 'pg_catalog'::{_N} AND p.proname {_EQ} ANY (%(functions)s::{_N}[])
+UNION ALL
+SELECT 'named'::{_T}, t.oid::{_T}, ''::{_T}, ''::{_T}, ''::{_T}
+  FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid {_EQ} t.typnamespace
+ WHERE n.nspname {_EQ} 'pg_catalog'::{_N} AND t.typname {_EQ} ANY (%(types)s::{_N}[])
+UNION ALL
 SELECT 'cast'::{_T}, pg_catalog.format_type(u.castsource, NULL), pg_catalog.format_type(u.casttarget, NULL),
        u.nspname::{_T} {_CAT} '.'::{_T} {_CAT} u.proname::{_T},
        u.castsource::{_T} {_CAT} ','::{_T} {_CAT} u.casttarget::{_T} {_CAT} ','::{_T} {_CAT}
@@ -147,7 +167,8 @@ def catalog_problem(cur, names: CatalogNames) -> Optional[str]:
     wanted = set(names.fields)
     read_types = row_types | {typ for (_, name), typ in table_columns.items() if names.whole_rows or name in wanted}
     reach = _Reachable(by_kind, read_types, names.literals)
-    problem = _user_objects_problem(by_kind, reach, read_types, names, resolved, table_columns)
+    picks = _Picks(by_kind, reach, _produced_types(by_kind, read_types), names, resolved, table_columns)
+    problem = _user_objects_problem(by_kind, reach, read_types, names, resolved, table_columns, picks)
     if problem:
         return problem
     callable_fields = {name for name, *_ in by_kind.get("callable", [])} - set(ALLOWED_FUNCTIONS)
@@ -165,37 +186,208 @@ class _Reachable:
 
     def __init__(self, by_kind: dict, read_types: set[int], literals: bool):
         user = {int(oid): (typtype, basis, category) for oid, typtype, basis, category in by_kind.get("usertype", [])}
-        implicit = [(int(a), int(b)) for a, b, _, _ in by_kind.get("implicit", [])]
-        self.reached = {t for t in read_types}
+        self.implicit = [(int(a), int(b)) for a, b, _, _ in by_kind.get("implicit", [])]
         self.user = user
+        self.literals = literals
+        self.reached = self._closure(read_types, from_builtin=True)
+        # the user types a value of the statement can have without an implicit cast from a built-in type: a
+        # type reached only through such a cast (PostGIS' text -> geometry) is never what the statement holds, so
+        # a built-in operator matching its operands exactly is what PostgreSQL picks (see `could_pick`)
+        self.direct = self._closure(read_types, from_builtin=False)
+
+    def _closure(self, read_types: set[int], from_builtin: bool) -> set[int]:
+        reached = set(read_types)
+
+        def ok(oid: int) -> bool:
+            return oid == 0 or oid not in self.user or oid in reached
         changed = True
         while changed:
             changed = False
-            for oid, (typtype, basis, category) in user.items():
-                if oid in self.reached:
+            for oid, (typtype, basis, category) in self.user.items():
+                if oid in reached:
                     continue
                 base, elem = (int(x) for x in basis.split(","))
-                if ((typtype == "d" and self(base)) or (elem and category == "A" and self(elem))
-                        or (literals and category == "S")
-                        or any(b == oid and self(a) for a, b in implicit)):
-                    self.reached.add(oid)
+                if ((typtype == "d" and ok(base)) or (elem and category == "A" and ok(elem))
+                        or (self.literals and category == "S")
+                        or any(b == oid and ok(a) and (from_builtin or a in self.user) for a, b in self.implicit)):
+                    reached.add(oid)
                     changed = True
+        return reached
+
+    def cast_only(self, oid: int) -> bool:
+        """A user type the statement reaches only through an implicit cast from a built-in type."""
+        return oid in self.user and oid in self.reached and oid not in self.direct
+
+    def sources(self, oid: int, produced: set[int]) -> set[int]:
+        """The built-in types the statement can produce that PostgreSQL would implicitly cast into `oid`."""
+        return {a for a, b in self.implicit if b == oid and a not in self.user and a in produced}
 
     def __call__(self, oid: int) -> bool:
         return oid == 0 or oid not in self.user or oid in self.reached
 
 
-def _user_objects_problem(by_kind: dict, reach: _Reachable, read_types: set[int],
-                          names: CatalogNames, resolved: dict, table_columns: dict) -> Optional[str]:
+# Types a statement holds without reading a column: literals (unknown, text, integers, numeric, float, boolean)
+# and what the grammar writes as pg_catalog types (int, char(n), varchar(n), double precision, timestamp, ...).
+_GRAMMAR_TYPES = {705, 25, 21, 23, 20, 700, 701, 1700, 16, 1042, 1043, 1082, 1083, 1266, 1114, 1184, 1186, 1560,
+                  1562}
+
+
+def _produced_types(by_kind: dict, read_types: set[int]) -> set[int]:
+    """Every built-in type a value of the statement can have: the types it reads, literals and grammar types,
+    the types it names, what the built-in functions it calls return, what built-in operators it uses make of
+    those (a fixed point)."""
+    produced = set(read_types) | _GRAMMAR_TYPES
+    produced |= {int(oid) for oid, *_ in by_kind.get("named", [])}
+    produced |= {int(ret) for _, _, ret, _ in by_kind.get("catfn", [])}
+    ops = [(int(left), int(right), int(result)) for _, left, right, result in by_kind.get("catop", [])]
+    changed = True
+    while changed:
+        changed = False
+        for left, right, result in ops:
+            if result not in produced and (left == 0 or left in produced) and right in produced:
+                produced.add(result)
+                changed = True
+    return produced
+
+
+# pg_catalog types a type name of the grammar or a cast names (a user type of that name is refused before)
+_TYPE_OIDS = {"int2": 21, "int4": 23, "int8": 20, "float4": 700, "float8": 701, "numeric": 1700, "bool": 16,
+              "bpchar": 1042, "varchar": 1043, "text": 25, "date": 1082, "time": 1083, "timetz": 1266,
+              "timestamp": 1114, "timestamptz": 1184, "interval": 1186, "bytea": 17}
+# an integer past int4 reaches the tree as a float's text: PostgreSQL reads it as int8, a decimal as numeric
+_CONST_OIDS = {"int4": {23}, "numeric": {20, 1700}, "bool": {16}, "unknown": {705}}
+_UNKNOWN = 705
+
+
+class _Picks:
+    """Whether PostgreSQL could pick a function or operator of the business database whose arguments include a
+    user type the statement reaches only through an implicit cast from a built-in type (PostGIS: text ->
+    geometry, and `=`, `<`, `&&` on geometry in public). PostgreSQL takes an exact match of the operands' types
+    first, so such a candidate is picked only for operands that no built-in overload matches exactly: `name =
+    'a'` or `name < other_name` stay pg_catalog's text operators, `text_col = bytea_col` (no built-in operator;
+    both cast to geometry) resolves to the extension's.
+
+    Each written call and operator (`CatalogNames.uses`) is typed where the tree allows it (a column of a known
+    table, a literal, a cast); an unknown literal takes the other operand's type. An occurrence that cannot be
+    typed, a comparison the tree does not pair up (CASE x WHEN, USING, ANY (subquery)) or a function reached by
+    column notation falls back to every combination of the built-in types the statement can produce (`_produced
+    _types`): one combination without an exact built-in match refuses. An operator the statement only implies
+    (ORDER BY, GROUP BY, DISTINCT sort by their own type's operator class) is never applied through a cast."""
+
+    def __init__(self, by_kind: dict, reach: _Reachable, produced: set[int], names: CatalogNames,
+                 resolved: dict, table_columns: dict):
+        self.reach, self.produced, self.names = reach, produced, names
+        self.operators = {(name, int(left), int(right)) for name, left, right, _ in by_kind.get("catop", [])}
+        self.functions = {(name, tuple(int(a) for a in filter(None, args.split(","))))
+                          for name, args, _, _ in by_kind.get("catfn", [])}
+        self.by_alias: dict[str, set[int]] = {}
+        for alias, schema, relname in names.aliases:
+            if (schema, relname) in resolved and alias not in names.derived:
+                self.by_alias.setdefault(alias, set()).add(resolved[(schema, relname)])
+        self.columns: dict[str, dict[int, int]] = {}
+        for (oid, column), typ in table_columns.items():
+            self.columns.setdefault(column, {})[oid] = typ
+
+    def cast_only(self, args: Sequence[int]) -> bool:
+        return any(self.reach.cast_only(a) for a in args)
+
+    def possible(self, name: str, args: Sequence[int], operator: bool) -> bool:
+        kind = "op" if operator else "fn"
+        uses = [u for u in self.names.uses if u[0] == kind and u[1] == name]
+        if operator and not uses and not (name in IMPLICIT_OPERATORS and self.names.hidden_comparisons):
+            return False                                   # implied only: sorts and groups by its own type
+        if (operator and name in IMPLICIT_OPERATORS and self.names.hidden_comparisons) or not uses:
+            return self._any_combination(name, args, operator)
+        for _, _, used in uses:
+            verdict = self._occurrence(name, args, used, operator)
+            if verdict is None:
+                return self._any_combination(name, args, operator)
+            if verdict:
+                return True
+        return False
+
+    def _types(self, arg: tuple) -> Optional[set[int]]:
+        """The types an argument can have, or None when the tree does not say."""
+        if arg[0] == "none":
+            return {0}
+        if arg[0] == "const":
+            return set(_CONST_OIDS[arg[1]])
+        if arg[0] == "type":
+            return {_TYPE_OIDS[arg[1]]} if arg[1] in _TYPE_OIDS else None
+        if arg[0] == "col":
+            _, rel, column = arg
+            by_table = self.columns.get(column, {})
+            if rel:
+                tables = self.by_alias.get(rel) if rel not in self.names.derived else None
+            else:                                          # unqualified: any table of the statement, unless a
+                tables = None if self.names.derived else set(by_table)   # subquery's output could be meant
+            if not tables or any(t not in by_table for t in tables):
+                return None
+            return {by_table[t] for t in tables}
+        return None
+
+    def _occurrence(self, name: str, args: Sequence[int], used: tuple, operator: bool) -> Optional[bool]:
+        if len(used) != len(args):
+            return None
+        types = [self._types(a) for a in used]
+        if any(t is None for t in types):
+            return None
+        if operator and len(types) == 2:                   # an unknown literal is read as the other side's type
+            left, right = types
+            types = [right if left == {_UNKNOWN} else left, left if right == {_UNKNOWN} else right]
+        if any(_UNKNOWN in t for t in types):
+            return None
+        for combo in itertools.product(*types):
+            if not all(self._takes(want, have) for want, have in zip(args, combo)):
+                continue                                   # not a candidate for these operands at all
+            if not self._exact(name, combo, operator):
+                return True
+        return False
+
+    def _takes(self, want: int, have: int) -> bool:
+        if want == 0 or have == 0:
+            return want == have
+        if self.reach.cast_only(want):
+            return have == want or have in self.reach.sources(want, {have})
+        return True                                        # a built-in argument: assume an operand casts into it
+
+    def _exact(self, name: str, combo: tuple, operator: bool) -> bool:
+        return (name, *combo) in self.operators if operator else (name, tuple(combo)) in self.functions
+
+    def _any_combination(self, name: str, args: Sequence[int], operator: bool) -> bool:
+        choices = []
+        for a in args:
+            if a == 0:
+                choices.append((0,))
+            elif self.reach.cast_only(a):
+                sources = self.reach.sources(a, self.produced)
+                if not sources:
+                    return False                           # no value of the statement casts into it
+                choices.append(tuple(sorted(sources)))
+            elif a in self.reach.user:
+                return True                                # the statement can hold this user type itself
+            else:
+                choices.append((a,))
+        return any(not self._exact(name, combo, operator) for combo in itertools.product(*choices))
+
+
+def _user_objects_problem(by_kind: dict, reach: _Reachable, read_types: set[int], names: CatalogNames,
+                          resolved: dict, table_columns: dict, picks: _Picks) -> Optional[str]:
     columns_only = _names_that_are_columns(names, resolved, table_columns)
     for name, schema, args, _ in by_kind.get("function", []):
         if name in columns_only:
             continue
-        if all(reach(int(a)) for a in filter(None, args.split(","))):
+        oids = [int(a) for a in filter(None, args.split(","))]
+        if picks.cast_only(oids) and not picks.possible(name, oids, operator=False):
+            continue
+        if all(reach(a) for a in oids):
             return (f"function {name} is defined in schema {schema} of this database for argument types this "
                     f"statement can pass: a pair may call built-in functions only (column notation x.{name} "
                     f"would call it too)")
     for name, schema, left, right in by_kind.get("operator", []):
+        oids = [int(left), int(right)]
+        if picks.cast_only(oids) and not picks.possible(name, oids, operator=True):
+            continue      # an operator class's operator on a type only a cast reaches sorts no value here
         if reach(int(left)) and reach(int(right)):
             return (f"operator {name} is defined in schema {schema} of this database for types this statement "
                     f"can compare: only built-in operators")
@@ -203,7 +395,8 @@ def _user_objects_problem(by_kind: dict, reach: _Reachable, read_types: set[int]
         # a cast fires where a value of its source meets a place that wants its target: a built-in function,
         # operator or written cast (a user function or operator wanting a user type is refused above)
         source_oid, target_oid, target_named = (int(x) for x in oids.split(","))
-        if target_named or ((source_oid in read_types or (source_oid in reach.user and reach(source_oid)))
+        # (a user type only an implicit cast reaches is never a value of the statement: no cast starts from it)
+        if target_named or ((source_oid in read_types or (source_oid in reach.user and source_oid in reach.direct))
                             and target_oid not in reach.user):
             return (f"the cast from {source} to {target} runs function {function} of this database: only built-in "
                     f"casts")

@@ -61,6 +61,13 @@ class CatalogNames:
     literals: bool = False                   # a string literal (type unknown: it can become any string type)
     # (alias, its output column names) of subqueries and CTEs whose outputs the tree names plainly
     derived_columns: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # each written call and operator with what its arguments are, as far as the tree says: ("fn" | "op", name,
+    # args), an arg ("col", relation or alias or "", column) | ("const", int4 | numeric | bool | unknown) |
+    # ("type", type name) | ("none",) for a prefix operator's missing left | ("any",); catalog_check types them
+    uses: tuple[tuple[str, str, tuple[tuple[str, ...], ...]], ...] = ()
+    # a comparison PostgreSQL resolves between operands the tree does not pair up (CASE x WHEN, JOIN USING or
+    # NATURAL, GREATEST/LEAST, x op ANY/ALL/IN (subquery)): operator types cannot be read from `uses` alone
+    hidden_comparisons: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,31 @@ def denied_function(name: str) -> Optional[str]:
     return next((p for p in DENIED_FUNCTION_PREFIXES if bare.startswith(p)), None)
 
 
+_CONSTANTS = (("ival", "int4"), ("fval", "numeric"), ("boolval", "bool"), ("sval", "unknown"), ("isnull", "unknown"))
+
+
+def _argument(node: Any) -> tuple[str, ...]:
+    """What an operand or call argument is, as far as the tree says (see CatalogNames.uses)."""
+    if not isinstance(node, dict) or len(node) != 1:
+        return ("any",)
+    kind, value = next(iter(node.items()))
+    if kind == "ColumnRef":
+        fields = _strings(value.get("fields"))
+        if fields[-1] == "*" or len(fields) > 3:
+            return ("any",)
+        return ("col", fields[-2] if len(fields) >= 2 else "", fields[-1])
+    if kind == "A_Const":
+        return next((("const", t) for key, t in _CONSTANTS if key in value), ("any",))
+    if kind == "TypeCast":
+        type_name = value.get("typeName") or {}
+        names = _strings(type_name.get("names"))
+        if type_name.get("arrayBounds") or type_name.get("setof") or len(names) > 2 or \
+                (len(names) == 2 and names[0] != "pg_catalog"):
+            return ("any",)
+        return ("type", names[-1])
+    return ("any",)
+
+
 def _strings(items: Optional[list]) -> list[str]:
     """The names of a list of String nodes (`funcname`, `names`, `fields`); A_Star and others as '*'."""
     return [i["String"]["sval"] if isinstance(i, dict) and "String" in i else "*" for i in items or []]
@@ -122,6 +154,8 @@ class _Collector:
         self.whole_rows = False
         self.literals = False
         self.derived_columns: dict[str, Optional[tuple[str, ...]]] = {}
+        self.uses: set[tuple[str, str, tuple]] = set()
+        self.hidden_comparisons = False
 
     def names(self) -> CatalogNames:
         return CatalogNames(tuple(sorted(self.functions)), tuple(sorted(self.operators)), tuple(sorted(self.types)),
@@ -131,7 +165,8 @@ class _Collector:
                             self.whole_rows or bool(self.bare & ({a for a, _, _ in self.aliases}
                                                                  | {r for _, r in self.relations} | self.derived)),
                             self.literals,
-                            tuple(sorted((a, c) for a, c in self.derived_columns.items() if c is not None)))
+                            tuple(sorted((a, c) for a, c in self.derived_columns.items() if c is not None)),
+                            tuple(sorted(self.uses)), self.hidden_comparisons)
 
     def _outputs(self, alias: str, query: Any, colnames: Optional[list]) -> None:
         """Remember the output column names of the derived table `alias` when the tree names them plainly
@@ -229,6 +264,7 @@ class _Collector:
         if len(names) == 1:
             self.functions.add(name)
             self.called_bare.add(name)
+        self.uses.add(("fn", name, tuple(_argument(a) for a in node.get("args") or [])))
 
     def _ColumnRef(self, node: dict) -> None:
         fields = _strings(node.get("fields"))
@@ -254,13 +290,30 @@ class _Collector:
             raise _Refused(f"OPERATOR({'.'.join(names)}) syntax is not allowed (only built-in operators, "
                            f"written plainly)")
         kind = node.get("kind", "")
+        left = _argument(node["lexpr"]) if node.get("lexpr") else ("none",)
+        right = node.get("rexpr") or {}
+        items = (right.get("List") or {}).get("items") if "List" in right else None
         if kind.startswith("AEXPR_BETWEEN") or kind.startswith("AEXPR_NOT_BETWEEN"):
             self.operators.update(_BETWEEN)
+            for op in _BETWEEN:
+                self.uses.update(("op", op, (left, _argument(i))) for i in items or [{}])
         elif names:
             self.operators.add(names[-1])
+            if kind == "AEXPR_IN" and items is not None:
+                self.uses.update(("op", names[-1], (left, _argument(i))) for i in items)
+            else:
+                self.uses.add(("op", names[-1], (left, _argument(right) if items is None else ("any",))))
+
+    def _CaseExpr(self, node: dict) -> None:
+        self.hidden_comparisons = self.hidden_comparisons or bool(node.get("arg"))
+
+    def _MinMaxExpr(self, node: dict) -> None:
+        self.hidden_comparisons = True
 
     def _SubLink(self, node: dict) -> None:
+        self.hidden_comparisons = self.hidden_comparisons or bool(node.get("testexpr"))
         names = _strings(node.get("operName"))
+        self.uses.update(("op", n, (("any",), ("any",))) for n in names[-1:])
         if len(names) > 1:
             raise _Refused(f"OPERATOR({'.'.join(names)}) syntax is not allowed")
         self.operators.update(names)
@@ -311,6 +364,7 @@ class _Collector:
 
     def _JoinExpr(self, node: dict) -> None:
         self.whole_rows = self.whole_rows or bool(node.get("isNatural"))
+        self.hidden_comparisons = self.hidden_comparisons or bool(node.get("isNatural") or node.get("usingClause"))
         self.fields.update(_strings(node.get("usingClause")))
         if node.get("alias"):
             self.derived.add(node["alias"].get("aliasname", ""))

@@ -22,6 +22,8 @@ def test_glossary_is_large_and_splits_identifiers():
     assert pluralize("sales order") == "sales orders" and pluralize("city") == "cities"
     assert pluralize("address") == "addresses" and pluralize("staff") == "staff"
     assert pluralize("inventory") == "inventory items"                     # "How many inventory are there?"
+    assert pluralize("business day data") == "business day data records"   # "How many business day data were …"
+    assert pluralize("data") == "data"
     # Northwind's and Pagila's columns read as phrases, a character(n) value without its padding (quirks)
     assert zh_phrase(words("units_in_stock")) == "库存数量" and en_phrase(words("activebool")) == "active"
 
@@ -82,3 +84,47 @@ def test_english_counts_opaque_table_names_in_rows_and_reads_abbreviations():
     assert plural_label("account ID") == "accounts (account ID)" and plural_label("store name") == "store names"
     assert plural_label("sales order status") == "sales order statuses"
     assert plural_label("temperature (°C)") == "temperature (°C) values"
+
+
+def test_english_never_reads_a_raw_code_when_the_comment_says_what_it_is():
+    """The demo's `wx` (微信支付金额) read "total wx of business day data" in English; a column English can read,
+    or whose comment is English, is unchanged."""
+    wx = Column("wx", "numeric(19,4)", comment="微信支付金额")
+    oper = Column("oper_date", "date", comment="统计日期")
+    brand = Column("xs", "numeric(19,4)", comment="行吧支付金额（单位：元）")      # a brand English has no word for
+    readable = Column("order_sum", "integer", comment="订单总数")
+    with speaking("en"):
+        assert column_noun(wx) == "WeChat payment amount"
+        assert column_noun(oper) == "statistics date"
+        assert column_noun(brand) == "“行吧支付金额”"                             # what it means, not "xs"
+        assert column_noun(readable) == "order sum"
+    with speaking("zh"):
+        assert column_noun(wx) == "微信支付金额" and column_noun(brand) == "行吧支付金额"
+
+
+def test_views_named_for_their_aggregation_read_by_what_one_row_is():
+    """`sales_by_store` read "各位置的按门店的销售总销售额" / "total sales of sales by store"; `film_list`
+    "电影列表平均价格". A table keeps its full name; a comment still wins."""
+    def view(name, comment=None):
+        return Table("public", name, kind="view", comment=comment)
+    with speaking("zh"):
+        assert table_noun(view("sales_by_store")) == "门店"
+        assert table_noun(view("film_list")) == "电影"
+        assert table_noun(view("order_details_extended")) == "订单明细"
+        assert table_noun(Table("public", "rental_by_category")) == "按分类的租赁"
+        assert table_noun(view("sales_by_store", comment="门店销售汇总")) == "门店销售汇总"
+    with speaking("en"):
+        assert table_noun(view("sales_by_store")) == "store"
+        assert table_noun(view("film_list")) == "film"
+
+
+def test_home_country_is_where_a_brand_comes_from():
+    assert zh_phrase(words("home_country")) == "所属国家"                  # not 家庭国家
+
+
+def test_an_activity_data_table_keeps_its_data():
+    """The demo's 业务支撑系统每日营业数据表 read "业务支撑系统营业的微信支付金额合计" (营业 is a verb there)."""
+    with speaking("zh"):
+        assert table_noun(Table("public", "bss_business_day_data",
+                                comment="业务支撑系统每日营业数据表（按服务区档口统计）")) == "业务支撑系统营业数据"
+        assert table_noun(Table("public", "t_order", comment="订单数据表")) == "订单"

@@ -100,6 +100,11 @@ def test_llm_mode_prompts_with_the_model_and_drops_rule_breaking_pairs(app_ctx, 
         result = qa_generation.run(_ctx(task_dir, settings, url, make_llm(settings)))
         prompts = [r.prompt_text() for r in stub.requests]
     pair_prompt = next(p for p in prompts if "租赁经营" in p and "业务主题：" in p)
+    # the theme prompt carries the model too (kinds, measures, event times, paths), without the pairs' mix
+    theme_prompt = next(p for p in prompts if "归纳为最多" in p)
+    assert re.search(r"- payment: event；可求和度量 amount；事件时间 payment_date \(20\d\d-", theme_prompt)
+    assert "- film_actor: bridge" in theme_prompt and "多跳关联路径：" in theme_prompt
+    assert "难度分布" not in theme_prompt and "（无语义模型）" not in theme_prompt
     # the model in the prompt: kinds, measures, the event time with its range, flags, audit times, paths, the mix
     assert re.search(r"- payment: event；可求和度量 amount；事件时间 payment_date \(20\d\d-", pair_prompt)
     assert "取平均度量 rental_rate" in pair_prompt and "标志（只作筛选） active" in pair_prompt

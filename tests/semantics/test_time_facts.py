@@ -5,7 +5,10 @@ and null shares per column; a personal date never shown as a range.
 
 `visit` is partitioned by year and filled newest-first, so the 20 sampled rows all lie in December 2021 while
 the data runs 2021-01-01 … 2024-12-31. `slow_visit` is a view that sleeps per row: its 20 samples come back,
-its min/max cannot within the (lowered) per-table timeout.
+its min/max cannot within the (lowered) per-table timeout. `archived_visit` is a view whose date column refuses
+rows before March 2021 (a row-level rule raising insufficient_privilege, as a security barrier would): the sampled
+newest rows read, its min/max does not. Both fall back to samples, and ddl_generation says so
+(TIME_RANGE_APPROXIMATE, the run partial_completed).
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from dataclasses import replace
 
 import pytest
 
+from data_pipeline.executor import plan
 from data_pipeline.schema import time_range
 from data_pipeline.schema.model import SNAPSHOT_FILE, load_snapshot
 from data_pipeline.semantics import MODEL_FILE, build_semantic_model, read_model
@@ -25,7 +29,7 @@ from data_pipeline.taskfiles.table_list import parse_names
 from tests.ddl_fixture_db import admin_url
 from tests.qa.fixture_schemas import create_business_db
 
-TABLES = ["clinic", "patient", "visit", "slow_visit"]
+TABLES = ["clinic", "patient", "visit", "slow_visit", "archived_visit"]
 SQL = """
 CREATE TABLE clinic (clinic_id integer PRIMARY KEY, clinic_name varchar(40) NOT NULL);
 INSERT INTO clinic SELECT g, 'Clinic ' || g FROM generate_series(1, 5) g;
@@ -47,6 +51,11 @@ FROM generate_series(1460, 0, -1) g;
 CREATE FUNCTION nap() RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.005); RETURN true; END $$;
 CREATE VIEW slow_visit AS SELECT visit_id, clinic_id, visit_date, fee FROM visit
     WHERE visit_date >= date '2024-06-01' AND nap();
+CREATE FUNCTION readable_date(d date) RETURNS date LANGUAGE plpgsql AS $$ BEGIN
+    IF d < date '2021-03-01' THEN RAISE EXCEPTION 'permission denied for archived visits'
+        USING ERRCODE = 'insufficient_privilege'; END IF;
+    RETURN d; END $$;
+CREATE VIEW archived_visit AS SELECT visit_id, clinic_id, readable_date(visit_date) AS visit_date, fee FROM visit;
 ANALYZE;
 """
 TIMEOUT_MS = 250          # slow_visit's min/max takes ~1.1 s (214 rows x 5 ms); visit's a few ms
@@ -58,7 +67,8 @@ def clinic_url(app_ctx):
 
 
 @pytest.fixture(scope="module")
-def clinic_run(app_ctx, clinic_url, tmp_path_factory):
+def clinic_steps(app_ctx, clinic_url, tmp_path_factory):
+    """(task directory, ddl_generation's StepResult)."""
     task_dir = tmp_path_factory.mktemp("facts_clinic")
     ctx = StepContext(task_id="task_20250101_000000", task_dir=task_dir,
                       params={"question_language": "en", "business_context": "", "db_name": "clinic"}, options={},
@@ -66,9 +76,14 @@ def clinic_run(app_ctx, clinic_url, tmp_path_factory):
                       tables=parse_names(TABLES), logger=logging.getLogger("test.semantics.facts"))
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(time_range, "TIMEOUT_MS", TIMEOUT_MS)
-        ddl_generation.run(ctx)
+        ddl_result = ddl_generation.run(ctx)
     qa_generation.run(ctx)
-    return task_dir
+    return task_dir, ddl_result
+
+
+@pytest.fixture(scope="module")
+def clinic_run(clinic_steps):
+    return clinic_steps[0]
 
 
 def test_event_time_range_is_read_from_the_database_not_the_samples(clinic_run):
@@ -96,6 +111,35 @@ def test_a_range_that_times_out_keeps_the_sample_marked_approximate(clinic_run):
     assert f"- Event time: visit_date (about {lo} to {hi}, from a sample only)" in detail
     assert f"visit_date (about {lo} to {hi}, from a sample only)" in (task_dir / "slow_visit_detail.md").read_text(
         "utf-8")
+
+
+def test_a_range_the_reader_may_not_read_keeps_the_sample_marked_approximate(clinic_run):
+    archived = read_model(clinic_run).tables["public.archived_visit"]
+    assert archived.event_time == "visit_date" and archived.facts["approximate"] is True
+    assert archived.facts["min_time"] >= "2021-03-01"          # only rows the view lets through were sampled
+
+
+def test_approximate_ranges_are_a_warning_and_the_run_is_partial(clinic_steps):
+    _, result = clinic_steps
+    found = [w for w in result.warnings if getattr(w, "code", None) == "TIME_RANGE_APPROXIMATE"]
+    assert len(found) == 1, result.warnings
+    warning = found[0]
+    assert sorted(warning.objects) == ["public.archived_visit", "public.slow_visit"]   # not visit: read exactly
+    assert "2 table(s)" in warning.message and "approximate" in warning.message
+    assert "statement timeout" in warning.message or "permission denied" in warning.message   # the first's reason
+    dicts = [{"step": "ddl_generation", **w.to_dict()} for w in result.warnings if not isinstance(w, str)]
+    done = {s: "completed" for s in plan.STEPS}
+    assert plan.final_task_status("completed", done, dicts) == "partial_completed"
+    assert "2 张表的业务时间范围未能精确读取" in plan.warnings_message(dicts)
+
+
+def test_no_warning_when_every_range_is_exact(clinic_run):
+    from data_pipeline.steps.ddl_generation import approximate_range_warnings
+    model = read_model(clinic_run)
+    assert approximate_range_warnings(model, {}) != []
+    for q in ("public.slow_visit", "public.archived_visit"):
+        model.tables[q].facts = {"min_time": "2024-06-01", "max_time": "2024-12-31"}
+    assert approximate_range_warnings(model, {}) == []
 
 
 def test_reader_reports_what_it_could_not_read(app_ctx, clinic_url):

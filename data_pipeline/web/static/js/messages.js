@@ -40,6 +40,7 @@ export const WARNING_TEXT = {
   PAIRS_DROPPED: "部分问答对验证失败，已删除",
   PAIRS_INVALID: "部分问答对不可执行（按设置保留在文件中）",
   PAIRS_NOT_LOADED: "没有加载任何问答对",
+  TIME_RANGE_APPROXIMATE: "部分表的业务时间范围未能精确读取，仅为抽样估计",
   VECTOR_STORE_MIXED: "向量库中还有其他业务数据库的数据（混用）",
   STEP_WARNING: "步骤报告了警告",
 };
