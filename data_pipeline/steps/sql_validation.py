@@ -92,9 +92,9 @@ def run(ctx: StepContext) -> StepResult:
         if ahead is not None:
             unused = ahead.close(wait=not ctx.cancel_event.is_set())
             if ahead.sent:
-                ctx.logger.info("repair calls sent while the other pairs were still checked: %d, used %d, "
-                                "unused %d (a failure found later changed the batches)", ahead.sent, ahead.used,
-                                unused)
+                ctx.logger.info("repair calls sent while the other pairs were still checked: %d, used %d%s",
+                                ahead.sent, ahead.used, f", unused {unused} (a failure found later changed the "
+                                                        f"batches)" if unused else "")
         early.close()
     ctx.check_cancelled()
     details = _details(pairs, checks, outcomes)
