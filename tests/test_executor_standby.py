@@ -73,3 +73,10 @@ def test_an_execution_run_ahead_is_tracked_proven_and_cancelled(run_client, app_
     body = run_client.post(f"/api/v0/data_pipeline/tasks/{task_id}/cancel").get_json()["data"]
     assert body["status"] == "cancelled" and body["forced"] is False, body    # SIGTERM cancelled it cleanly
     assert waiting.wait(60) == 3
+
+
+def test_the_bytecode_cache_appearing_does_not_drop_the_waiting_process():
+    env = {"LOG_LEVEL": "INFO", "PYTHONDONTWRITEBYTECODE": "1"}
+    warmed = {"LOG_LEVEL": "INFO", "PYTHONPYCACHEPREFIX": "/data/cache/pycache"}
+    assert standby._key(["python", "x.py"], env) == standby._key(["python", "x.py"], warmed)
+    assert standby._key(["python", "x.py"], env) != standby._key(["python", "x.py"], {"LOG_LEVEL": "DEBUG"})

@@ -29,8 +29,13 @@ _lock = threading.Lock()
 _waiting: Optional[tuple[tuple, subprocess.Popen]] = None     # (key, process)
 
 
+# where bytecode is cached (bytecode.py) changes once, when the service's first warming ends; a process started
+# before that has imported its modules already: it may run the next execution all the same
+_NOT_SETTINGS = ("PYTHONPYCACHEPREFIX", "PYTHONDONTWRITEBYTECODE")
+
+
 def _key(head: Sequence[str], env: Mapping[str, str]) -> tuple:
-    return tuple(head), tuple(sorted(env.items()))
+    return tuple(head), tuple(sorted((k, v) for k, v in env.items() if k not in _NOT_SETTINGS))
 
 
 def take(argv: Sequence[str], env: Mapping[str, str]) -> Optional[subprocess.Popen]:
