@@ -53,6 +53,8 @@ class Settings(BaseModel):
     # --- execution ---------------------------------------------------------------------------------------------
     max_concurrent_tasks: int = Field(1, ge=1, le=64, description="Tasks allowed to run at the same time")
     heartbeat_interval_s: float = Field(2.0, gt=0, description="Executor heartbeat period")
+    executor_standby: bool = Field(True, description="Keep one executor process started ahead (modules imported, "
+                                                     "database attached) for the next execution of each API worker")
     heartbeat_stale_s: float = Field(30.0, gt=0, description="A running execution without heartbeat this long "
                                                               "is failed")
     monitor_interval_s: float = Field(10.0, gt=0, description="How often the API checks for dead executors")

@@ -112,6 +112,39 @@ def main(argv=None) -> int:
     return EXIT_CODES.get(outcome, 1)
 
 
+def standby_main() -> int:
+    """`--standby` (data_pipeline/executor/standby.py): get ready for an execution not known yet (the executor's
+    and the first step's code imported, the databases resolved), wait for it on stdin, then run it exactly as
+    `main` runs a command line, output into the task's log. The pipe closing first (the API process ended, or
+    it dropped this process) or a SIGTERM while waiting ends it quietly."""
+    import os
+    from data_pipeline.executor.standby import receive
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
+    signal.signal(signal.SIGINT, lambda _signum, _frame: sys.exit(0))
+    try:
+        settings = get_settings()
+    except ConfigError:
+        settings = None          # main reports it, into the task's log
+    loading = preload_first_step("complete", None)
+    if settings is not None:
+        attach_in_background(settings).join()
+    import data_pipeline.context  # noqa: F401 - imported now, not when the execution starts
+    import data_pipeline.executor.session  # noqa: F401
+    loading.join()
+    order = receive(sys.stdin)
+    if order is None:
+        return 0
+    for signum in (signal.SIGTERM, signal.SIGINT):   # from here on a SIGTERM cancels the execution
+        signal.signal(signum, lambda _signum, _frame: CANCEL_EVENT.set())
+    args, log_path = order
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    os.close(log_fd)
+    return main(args)
+
+
 if __name__ == "__main__":
     from data_pipeline.executor.session import exit_process
-    exit_process(main(), BEFORE_EXIT)
+    from data_pipeline.executor.standby import STANDBY_FLAG
+    exit_process(standby_main() if sys.argv[1:] == [STANDBY_FLAG] else main(), BEFORE_EXIT)

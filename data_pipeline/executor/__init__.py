@@ -5,6 +5,7 @@ DB log writer, cancellation and dead-executor recovery. Nothing here imports Fla
     plan.py       pure rules: modes, which steps run, dependencies, final task status
     launcher.py   API side: validate, claim (store), spawn task_executor.py, cancel
     bytecode.py   the executors' bytecode cache under the data home (warmed at service start)
+    standby.py    the next execution's process, started ahead; its command line handed over on a pipe
     process.py    pids, hosts, process groups, signals
     session.py    executor side: one execution end to end (task_executor.py and the CLI both call it)
     runner.py     the step state machine

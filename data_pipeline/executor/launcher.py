@@ -24,7 +24,7 @@ from data_pipeline import ids
 from data_pipeline.taskfiles import table_list
 from data_pipeline import tasks as task_service
 from data_pipeline.context import AppContext
-from data_pipeline.executor import bytecode, plan, tracking
+from data_pipeline.executor import bytecode, plan, standby, tracking
 from data_pipeline.executor.process import signal_executor, this_host
 from data_pipeline.store import executions as execution_store
 from data_pipeline.store import tasks as task_store
@@ -104,14 +104,21 @@ def executor_command(*, task_id: str, execution_id: str, mode: str, step: Option
 
 def spawn_executor(settings: Settings, task_dir: Path, *, task_id: str, execution_id: str, mode: str,
                    step: Optional[str]) -> subprocess.Popen:
-    """Start the executor detached from this process; its environment carries these exact settings."""
+    """Start the executor detached from this process; its environment carries these exact settings. With
+    EXECUTOR_STANDBY the process started ahead for it runs it (executor/standby.py), and the next one starts."""
     env = bytecode.executor_env(settings, {**os.environ, **settings_env(settings), "PYTHONUNBUFFERED": "1"})
     task_dir.mkdir(parents=True, exist_ok=True)
-    with open(task_dir / LOG_FILE_NAME, "ab") as log_file:
-        proc = subprocess.Popen(executor_command(task_id=task_id, execution_id=execution_id, mode=mode, step=step),
-                                cwd=str(PROJECT_ROOT), env=env, stdin=subprocess.DEVNULL, stdout=log_file,
-                                stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
-    threading.Thread(target=proc.wait, name=f"reap-executor-{proc.pid}", daemon=True).start()
+    argv = executor_command(task_id=task_id, execution_id=execution_id, mode=mode, step=step)
+    proc = standby.take(argv, env) if settings.executor_standby else None
+    if proc is not None and standby.hand_over(proc, argv, task_dir / LOG_FILE_NAME):
+        log.info("execution %s handed to the executor process started ahead (pid %d)", execution_id, proc.pid)
+    else:
+        with open(task_dir / LOG_FILE_NAME, "ab") as log_file:
+            proc = subprocess.Popen(argv, cwd=str(PROJECT_ROOT), env=env, stdin=subprocess.DEVNULL, stdout=log_file,
+                                    stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
+        threading.Thread(target=proc.wait, name=f"reap-executor-{proc.pid}", daemon=True).start()
+    if settings.executor_standby:
+        standby.replenish(argv[:2], env, str(PROJECT_ROOT))
     return proc
 
 

@@ -12,9 +12,11 @@ come in `ctx.options["next_steps"]`); a step-mode qa run starts nothing here.
 """
 from __future__ import annotations
 
+import heapq
+import itertools
 import threading
 from concurrent.futures import Future, InvalidStateError
-from typing import Iterable, Optional
+from typing import Callable, Iterable, Optional
 
 from data_pipeline.steps.base import StepContext
 from data_pipeline.validation.check import CheckResult, SqlChecker
@@ -25,13 +27,23 @@ _open: dict[tuple, "EarlyChecks"] = {}
 
 
 class EarlyChecks:
-    """One execution's early checks: a SqlChecker (its pool of `validation_concurrency` connections is the one
-    sql_validation goes on using), results by SQL text."""
+    """One execution's checks: a SqlChecker (its pool of `validation_concurrency` connections is the one
+    sql_validation goes on using), results by SQL text.
 
-    def __init__(self, ctx: StepContext):
+    The SQL guessed to fail (validation/likely_failing.py) is checked first, the rest in the order it came:
+    at most `concurrency` checks are handed to the pool at a time, so its queue never holds the order. A
+    failure found early lets the repair of it leave before the other pairs are executed (repair_ahead.py)."""
+
+    def __init__(self, ctx: StepContext, guess: Optional[Callable[[str], bool]] = None):
         self.checker = SqlChecker.from_settings(ctx.business_url, ctx.settings)
         self._cancel = ctx.cancel_event
+        self._guess = guess if guess is not None else _snapshot_guess(ctx)
         self._futures: dict[str, Future] = {}
+        self._queue: list[tuple[int, int, str]] = []     # heap of (0 guessed failing | 1, arrival, sql)
+        self._order = itertools.count()
+        self._running = 0
+        self.guessed_failing: set[str] = set()
+        self._closed = False
         self._lock = threading.Lock()
 
     def submit(self, sqls: Iterable[str]) -> None:
@@ -39,27 +51,54 @@ class EarlyChecks:
             batch = list(dict.fromkeys(s for s in sqls if isinstance(s, str) and s not in self._futures))
             for sql in batch:
                 self._futures[sql] = Future()
-        if batch:
-            threading.Thread(target=self._run, args=(batch,), name="sql_early", daemon=True).start()
+        ranks = [0 if self._guess(sql) else 1 for sql in batch]    # parsing, outside the lock
+        with self._lock:
+            for sql, rank in zip(batch, ranks):
+                if rank == 0:
+                    self.guessed_failing.add(sql)
+                heapq.heappush(self._queue, (rank, next(self._order), sql))
+        self._pump()
 
-    def _run(self, batch: list[str]) -> None:
-        futures = [self._futures[sql] for sql in batch]
-
-        def done(index: int, result: CheckResult) -> None:
+    def _pump(self) -> None:
+        """Hand the next checks to the pool while fewer than its size run."""
+        while True:
+            with self._lock:
+                if self._running >= self.checker.concurrency or not self._queue:
+                    return
+                _, _, sql = heapq.heappop(self._queue)
+                self._running += 1
+            if self._cancel.is_set() or self._closed:
+                self._finished(sql, None)
+                continue
             try:
-                futures[index].set_result(result)
-            except InvalidStateError:   # set to None already, after a failure of another check of the batch
-                pass
+                future = self.checker.submit(sql)
+            except Exception:  # noqa: BLE001 - e.g. the checker closed: the step checks it itself
+                self._finished(sql, None)
+                continue
+            future.add_done_callback(lambda f, sql=sql: self._done(sql, f))
+
+    def _done(self, sql: str, future: Future) -> None:
         try:
-            self.checker.check_many(batch, on_result=done, should_stop=self._cancel.is_set)
+            result = future.result()
         except Exception:  # noqa: BLE001 - e.g. the database unreachable: the step's own check reports it
+            result = None
+        self._finished(sql, result)
+        self._pump()
+
+    def _finished(self, sql: str, result: Optional[CheckResult]) -> None:
+        with self._lock:
+            self._running -= 1
+            future = self._futures[sql]
+        try:
+            future.set_result(result)
+        except InvalidStateError:
             pass
-        for future in futures:
-            if not future.done():      # not checked (cancel, failure): the step checks it itself
-                try:
-                    future.set_result(None)
-                except InvalidStateError:
-                    pass
+
+    def close(self) -> None:
+        """No more checks: those still queued end unchecked (None), the checker closes (waits for running ones)."""
+        self._closed = True
+        self._pump()
+        self.checker.close()
 
     def result(self, sql: str) -> Optional[CheckResult]:
         """The finished check of `sql` (waits for a running one); None when it was not submitted or not checked:
@@ -67,6 +106,22 @@ class EarlyChecks:
         with self._lock:
             future = self._futures.get(sql)
         return None if future is None else future.result()
+
+    def known(self, sql: str) -> Optional[CheckResult]:
+        """The check of `sql` if it has finished, without waiting; else None."""
+        with self._lock:
+            future = self._futures.get(sql)
+        return future.result() if future is not None and future.done() else None
+
+
+def _snapshot_guess(ctx: StepContext) -> Callable[[str], bool]:
+    """The failure guess from the task's schema snapshot; without a readable snapshot, no guess (arrival order)."""
+    from data_pipeline.schema.model import SNAPSHOT_FILE, load_snapshot
+    from data_pipeline.validation.likely_failing import FailureGuess
+    try:
+        return FailureGuess(load_snapshot(ctx.task_dir / SNAPSHOT_FILE)[0])
+    except Exception:  # noqa: BLE001 - an ordering aid only
+        return lambda _sql: False
 
 
 def _key(ctx: StepContext) -> tuple:
@@ -89,7 +144,7 @@ def submit(ctx: StepContext, sqls: Iterable[str]) -> None:
 
 
 def take(ctx: StepContext) -> Optional[EarlyChecks]:
-    """The early checks started for this execution, or None. The caller owns `.checker` from then on (and
-    closes it: the close waits for checks still running)."""
+    """The early checks started for this execution, or None. The caller owns them from then on (and closes
+    them: the close waits for checks still running)."""
     with _lock:
         return _open.pop(_key(ctx), None)

@@ -37,6 +37,7 @@ from data_pipeline.qa.pairs import Pair, latest_pairs_file, read_pairs, sidecar_
 from data_pipeline.schema.model import SNAPSHOT_FILE, load_snapshot
 from data_pipeline.validation.check import EMPTY, ERROR, FAILED, REJECTED, TIMEOUT, VALID, CheckResult, SqlChecker
 from data_pipeline.validation.repair import REPAIR_PURPOSE, DdlLibrary, RepairCandidate, RepairOutcome, repair_failing
+from data_pipeline.validation.repair_ahead import RepairAhead
 from data_pipeline.steps import STEP_OUTPUTS, early_checks
 from data_pipeline.steps.base import OutputFile, StepContext, StepResult, StepWarning
 
@@ -73,13 +74,28 @@ def run(ctx: StepContext) -> StepResult:
                     "%d ms, %d connections)", len(pairs), pairs_path.name, s.validation_row_cap,
                     s.statement_timeout_ms, s.validation_concurrency)
     repair_mode = _repair_mode(ctx)
-    early = early_checks.take(ctx)    # checks qa_generation started in this process (issue 26), or None
-    with early.checker if early is not None else SqlChecker.from_settings(ctx.business_url, s) as checker:
-        checks = _check_all(ctx, checker, pairs, early)
+    # the checks qa_generation started in this process (issue 26), else our own: guessed failures first
+    early = early_checks.take(ctx) or early_checks.EarlyChecks(ctx)
+    ahead = None
+    try:
+        early.submit(p.sql for p in pairs)
+        if repair_mode == "llm":
+            ddl = DdlLibrary(ctx.task_dir, tables)
+            ahead = RepairAhead(ctx.llm, ddl, ctx.business_context, ctx.settings.llm_max_concurrency)
+            _send_ahead_when_guessed(ctx, early, pairs, ahead)
+        checks = _check_all(ctx, early.checker, pairs, early)
         validated_at = time.monotonic()
         outcomes: dict[str, RepairOutcome] = {}
-        if repair_mode == "llm":
-            outcomes = _repair(ctx, checker, pairs, checks, tables)
+        if ahead is not None:
+            outcomes = _repair(ctx, early.checker, pairs, checks, ddl, ahead)
+    finally:
+        if ahead is not None:
+            unused = ahead.close(wait=not ctx.cancel_event.is_set())
+            if ahead.sent:
+                ctx.logger.info("repair calls sent while the other pairs were still checked: %d, used %d%s",
+                                ahead.sent, ahead.used, f", unused {unused} (a failure found later changed the "
+                                                        f"batches)" if unused else "")
+        early.close()
     ctx.check_cancelled()
     details = _details(pairs, checks, outcomes)
     modify = _flag(ctx.params, "modify_original_file")
@@ -149,6 +165,30 @@ def _repair_mode(ctx: StepContext) -> str:
     return "llm"
 
 
+def _send_ahead_when_guessed(ctx: StepContext, early: early_checks.EarlyChecks, pairs: list[Pair],
+                             ahead: RepairAhead) -> threading.Thread:
+    """Once the checks of the pairs guessed to fail are done (they run first), send the repair of the failures
+    known by then, in a thread, while the other pairs are checked (repair_ahead.py)."""
+    def send() -> None:
+        try:
+            for p in pairs:
+                if p.sql in early.guessed_failing:
+                    early.result(p.sql)
+            if ctx.cancel_event.is_set():
+                return
+            known = [(p, early.known(p.sql)) for p in pairs]
+            ahead.send([_candidate(p, c) for p, c in known if c is not None and c.status in FAILED])
+        except Exception as exc:  # noqa: BLE001 - an optimisation: the round then makes its own calls
+            ctx.logger.warning("repair calls not sent ahead: %s", type(exc).__name__)
+    thread = threading.Thread(target=send, name="repair_ahead_send", daemon=True)
+    thread.start()
+    return thread
+
+
+def _candidate(pair: Pair, check: CheckResult) -> RepairCandidate:
+    return RepairCandidate(pair.id, pair.question, pair.sql, check, list(pair.meta.get("tables") or []))
+
+
 def _check_all(ctx: StepContext, checker: SqlChecker, pairs: list[Pair],
                early: Optional[early_checks.EarlyChecks] = None) -> list[CheckResult]:
     total, lock, counts = len(pairs), threading.Lock(), Counter()
@@ -181,9 +221,8 @@ def _check_all(ctx: StepContext, checker: SqlChecker, pairs: list[Pair],
 
 
 def _repair(ctx: StepContext, checker: SqlChecker, pairs: list[Pair], checks: list[CheckResult],
-            tables: list) -> dict[str, RepairOutcome]:
-    candidates = [RepairCandidate(p.id, p.question, p.sql, c, list(p.meta.get("tables") or []))
-                  for p, c in zip(pairs, checks) if c.status in FAILED]
+            ddl: DdlLibrary, ahead: Optional[RepairAhead] = None) -> dict[str, RepairOutcome]:
+    candidates = [_candidate(p, c) for p, c in zip(pairs, checks) if c.status in FAILED]
     if not candidates:
         return {}
     ctx.logger.info("repairing %d failing SQL with the LLM (up to 2 rounds, batches by pair id)", len(candidates))
@@ -193,9 +232,10 @@ def _repair(ctx: StepContext, checker: SqlChecker, pairs: list[Pair], checks: li
         ctx.logger.info("repair round %d: %d tried, %d now executable", rnd, tried, fixed)
         ctx.progress(VALIDATE_SHARE + REPAIR_SHARE * rnd / 2, f"repair round {rnd}")
 
-    return repair_failing(candidates, llm=ctx.llm, check=checker.check_pooled, ddl=DdlLibrary(ctx.task_dir, tables),
+    return repair_failing(candidates, llm=ctx.llm, check=checker.check_pooled, ddl=ddl,
                           business_context=ctx.business_context, concurrency=ctx.settings.llm_max_concurrency,
-                          should_stop=ctx.cancel_event.is_set, on_round=on_round)
+                          should_stop=ctx.cancel_event.is_set, on_round=on_round,
+                          request=ahead.request if ahead is not None else None)
 
 
 def _details(pairs: list[Pair], checks: list[CheckResult],

@@ -9,5 +9,7 @@ In: pairs and a business database URL. Out: per-SQL verdicts, repaired pairs and
     check.py    execution check on the business database: guard, catalog check, EXPLAIN, row- and
                 byte-capped run, always rolled back
     repair.py   LLM repair of failing SQL, batched, answers matched by pair id
+    likely_failing.py  a guess without the database of which SQL will fail (to check those first)
+    repair_ahead.py    round-1 repair calls sent before every pair is checked, used only for the same prompt
     quality.py  the per-task quality report: coverage, difficulty, validation and comment numbers
 """

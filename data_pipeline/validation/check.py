@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Callable, Iterable, Optional
 
@@ -248,7 +248,11 @@ class SqlChecker:
     def check_pooled(self, sql: str) -> CheckResult:
         """`check` on one of the pool's connections (for callers on other threads, e.g. repair workers: the
         number of connections stays `concurrency`)."""
-        return self._ensure_pool().submit(self.check, sql).result()
+        return self.submit(sql).result()
+
+    def submit(self, sql: str) -> Future:
+        """`check(sql)` queued on the pool; the future raises what `check` raises."""
+        return self._ensure_pool().submit(self.check, sql)
 
     def _ensure_pool(self) -> ThreadPoolExecutor:
         with self._lock:

@@ -215,12 +215,18 @@ def repair_failing(candidates: Sequence[RepairCandidate], *, llm: Any, check: Ca
                    batch_size: int = BATCH_SIZE, concurrency: int = 2,
                    should_stop: Callable[[], bool] = lambda: False,
                    on_round: Callable[[int, int, int], None] = lambda rnd, tried, fixed: None,
+                   request: Optional[Callable[[list, str], dict[str, Optional[str]]]] = None,
                    ) -> dict[str, RepairOutcome]:
     """Repair failing pairs in up to `max_rounds` rounds; pair id -> outcome (every candidate has one).
 
     `check(sql)` must be the full guard + read-only execution check. Batches of one round run concurrently
     (`concurrency`, the LLM client caps requests itself); re-validation happens as each batch returns.
+    `request(batch, ddl_text)` answers one batch (default: `request_repairs`, one LLM call; repair_ahead.py
+    hands over the answer of the very same prompt sent before every pair was checked).
     """
+    if request is None:
+        def request(batch: list, ddl_text: str) -> dict[str, Optional[str]]:
+            return request_repairs(llm, batch, ddl_text, business_context)
     outcomes = {c.pair_id: RepairOutcome(c.pair_id) for c in candidates if c.check.status in FAILED}
     pending = [c for c in candidates if c.pair_id in outcomes]
     for rnd in range(1, max_rounds + 1):
@@ -231,8 +237,8 @@ def repair_failing(candidates: Sequence[RepairCandidate], *, llm: Any, check: Ca
         def run_batch(batch: list[RepairCandidate]) -> list[RepairCandidate]:
             if should_stop():
                 return []
-            return _repair_batch(batch, rnd, llm=llm, check=check, ddl=ddl, business_context=business_context,
-                                 known_tables=ddl.tables, outcomes=outcomes)
+            return _repair_batch(batch, rnd, request=request, check=check, ddl=ddl, known_tables=ddl.tables,
+                                 outcomes=outcomes)
 
         with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(batches)))) as pool:
             still_failing = [c for retry in pool.map(run_batch, batches) for c in retry]
@@ -241,12 +247,12 @@ def repair_failing(candidates: Sequence[RepairCandidate], *, llm: Any, check: Ca
     return outcomes
 
 
-def _repair_batch(batch: list[RepairCandidate], rnd: int, *, llm: Any, check: Callable[[str], CheckResult],
-                  ddl: DdlLibrary, business_context: str, known_tables: Sequence[Table],
+def _repair_batch(batch: list[RepairCandidate], rnd: int, *, request: Callable[[list, str], dict],
+                  check: Callable[[str], CheckResult], ddl: DdlLibrary, known_tables: Sequence[Table],
                   outcomes: dict[str, RepairOutcome]) -> list[RepairCandidate]:
     """One call for `batch`; record an attempt per pair; return the candidates to retry next round."""
     try:
-        answers = request_repairs(llm, batch, ddl.text_for(batch), business_context)
+        answers = request(batch, ddl.text_for(batch))
     except LLMError as exc:
         for c in batch:
             outcomes[c.pair_id].attempts.append(RepairAttempt(rnd, None, "llm_error", str(exc)[:300]))

@@ -44,3 +44,31 @@ def test_nothing_starts_when_no_validation_follows_in_this_process(tmp_path, fas
     ctx.options = {early_checks.NEXT_STEPS_OPTION: ["training_load"]}
     early_checks.submit(ctx, [GOOD.sql])
     assert early_checks.take(ctx) is None
+
+
+def test_sql_guessed_to_fail_is_checked_first(tmp_path, fast_settings, business_url):
+    """One connection: the pairs the snapshot says will fail (an unknown column, a refused statement) are
+    checked before those that came earlier, the rest in arrival order; every result is the real check's."""
+    ctx = _ctx(_task_dir(tmp_path / "t"), fast_settings.model_copy(update={"validation_concurrency": 1}),
+               business_url)
+    early = early_checks.EarlyChecks(ctx)
+    order, real_check = [], early.checker.check
+    early.checker.check = lambda sql: order.append(sql) or real_check(sql)
+    try:
+        early.submit([GOOD.sql, EMPTY.sql, MISSING.sql, HOSTILE.sql])
+        results = {sql: early.result(sql) for sql in (GOOD.sql, EMPTY.sql, MISSING.sql, HOSTILE.sql)}
+    finally:
+        early.close()
+    assert order == [MISSING.sql, HOSTILE.sql, GOOD.sql, EMPTY.sql]
+    assert early.guessed_failing == {MISSING.sql, HOSTILE.sql}
+    assert [results[s].status for s in (GOOD.sql, EMPTY.sql, MISSING.sql, HOSTILE.sql)] == \
+        ["valid", "empty", "error", "rejected"]
+
+
+def test_closing_leaves_queued_checks_unchecked(tmp_path, fast_settings, business_url):
+    ctx = _ctx(_task_dir(tmp_path / "t"), fast_settings.model_copy(update={"validation_concurrency": 1}),
+               business_url)
+    early = early_checks.EarlyChecks(ctx)
+    early.close()
+    early.submit([GOOD.sql])
+    assert early.result(GOOD.sql) is None and early.known(GOOD.sql) is None

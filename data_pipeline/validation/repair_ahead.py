@@ -1,0 +1,73 @@
+"""Round-1 repair calls sent while the other pairs are still being checked (issue 26).
+
+The first repair round needs every failing pair, in file order, cut into batches of BATCH_SIZE: strictly it can
+only start once every pair has been checked. But the SQL guessed to fail is checked first (early_checks.py), and
+the checks of the rest mostly pass. So `send` is called with the failures known at that moment and sends the
+batches repair_failing would make of them; when the round really starts, `request` hands over the answer of a
+batch whose prompt is byte for byte the one sent ahead (same pairs, same SQL, same error, same DDL), and makes
+the call itself for any other batch. The repairs, their checks and every record of them are therefore exactly
+what they would have been; only when a failure turns up that was not known yet does a batch sent ahead go
+unused (that call is counted in the LLM usage like any other, and logged).
+"""
+from __future__ import annotations
+
+import json
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Optional, Sequence
+
+from data_pipeline.validation.check import FAILED
+from data_pipeline.validation.repair import BATCH_SIZE, DdlLibrary, RepairCandidate, build_messages, request_repairs
+
+
+class RepairAhead:
+    def __init__(self, llm: Any, ddl: DdlLibrary, business_context: str, concurrency: int,
+                 batch_size: int = BATCH_SIZE):
+        self.llm, self.ddl, self.business_context, self.batch_size = llm, ddl, business_context, batch_size
+        self._pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="repair_ahead")
+        self._sent: dict[str, Future] = {}
+        self._closed = False       # the round has started: nothing more is sent ahead
+        self._lock = threading.Lock()
+        self.sent = self.used = 0
+
+    def _key(self, batch: Sequence[RepairCandidate], ddl_text: str) -> str:
+        return json.dumps(build_messages(batch, ddl_text, self.business_context), ensure_ascii=False)
+
+    def send(self, candidates: Sequence[RepairCandidate]) -> int:
+        """Send round 1's batches of `candidates` (file order, as repair_failing would cut them); returns the
+        number of calls sent (0 once the round has started)."""
+        pending = [c for c in candidates if c.check.status in FAILED]
+        batches = [pending[i:i + self.batch_size] for i in range(0, len(pending), self.batch_size)]
+        prompts = [(batch, self.ddl.text_for(batch)) for batch in batches]
+        sent = 0
+        with self._lock:
+            if self._closed:
+                return 0
+            for batch, text in prompts:
+                key = self._key(batch, text)
+                if key not in self._sent:
+                    self._sent[key] = self._pool.submit(request_repairs, self.llm, batch, text, self.business_context)
+                    sent += 1
+            self.sent += sent
+        return sent
+
+    def request(self, batch: list[RepairCandidate], ddl_text: str) -> dict[str, Optional[str]]:
+        """The answer for `batch` (repair_failing's `request`): the call sent ahead with this very prompt, or a
+        new call. Raises what request_repairs raises."""
+        with self._lock:
+            self._closed = True
+            future = self._sent.pop(self._key(batch, ddl_text), None)
+            if future is not None:
+                self.used += 1
+        if future is None:
+            return request_repairs(self.llm, batch, ddl_text, self.business_context)
+        return future.result()
+
+    def close(self, wait: bool = True) -> int:
+        """Stop sending; `wait` for calls sent ahead and never used (their usage is then counted before the
+        step reports). Returns how many went unused."""
+        with self._lock:
+            self._closed = True
+            unused = len(self._sent)
+        self._pool.shutdown(wait=wait)
+        return unused

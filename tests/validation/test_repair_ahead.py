@@ -1,0 +1,90 @@
+"""Repair calls sent before every pair is checked (issue 26): used only when the prompt is the very same."""
+from __future__ import annotations
+
+import json
+
+from core.llm import make_llm
+from data_pipeline.qa.pairs import Pair, read_pairs
+from data_pipeline.steps import sql_validation
+from data_pipeline.validation.check import CheckResult
+from data_pipeline.validation.repair import DdlLibrary, RepairCandidate
+from data_pipeline.validation.repair_ahead import RepairAhead
+from tests.openai_stub import OpenAIStub
+from tests.validation.test_sql_validation import (FIXES, GOOD, MISSING, BROKEN, _ctx, _pair_ids, _report, _tables,
+                                                  _write, fast_settings, task_dir)  # noqa: F401 - fixtures
+
+# fails on the server only (nothing in the SQL names an unknown column): never guessed, found by its check
+DIVIDE = Pair("每家公司的比例", "SELECT count(*) / (count(*) - count(*)) FROM bss_company")
+DIVIDE_FIX = "SELECT count(*) FROM bss_company"
+
+
+def _candidate(pair: Pair, error: str = "boom") -> RepairCandidate:
+    return RepairCandidate(pair.id, pair.question, pair.sql, CheckResult("error", error))
+
+
+def _answer(req) -> str:
+    return json.dumps({"repairs": [{"pair_id": pid, "sql": FIXES.get(pid, DIVIDE_FIX)} for pid in _pair_ids(req)]})
+
+
+def test_the_same_prompt_is_answered_once_another_one_is_asked(task_dir, fast_settings):
+    with OpenAIStub() as stub:
+        stub.responder = _answer
+        s = fast_settings.model_copy(update={"llm_base_url": stub.base_url, "llm_model": "stub-model"})
+        with make_llm(s) as llm:
+            ahead = RepairAhead(llm, DdlLibrary(task_dir, _tables()), "ctx", concurrency=2)
+            assert ahead.send([_candidate(BROKEN), _candidate(MISSING)]) == 1
+            assert ahead.send([_candidate(BROKEN), _candidate(MISSING)]) == 0      # the same batch: not again
+            batch = [_candidate(BROKEN), _candidate(MISSING)]
+            other = ahead.request(batch, "-- other DDL")
+            assert len(stub.chat_requests) == 2          # another DDL text: another prompt, another call
+            same = ahead.request(batch, DdlLibrary(task_dir, _tables()).text_for(batch))
+            assert len(stub.chat_requests) == 2          # answered by the call sent ahead
+            assert ahead.send([_candidate(GOOD)]) == 0   # the round has started: nothing more goes ahead
+            assert (ahead.sent, ahead.used, ahead.close()) == (1, 1, 0)
+    assert same == other == {BROKEN.id: FIXES[BROKEN.id], MISSING.id: FIXES[MISSING.id]}
+    # one call sent ahead (the DDL of the tables), one asked with the other DDL text
+    assert sorted("-- other DDL" in r.prompt_text() for r in stub.chat_requests) == [False, True]
+
+
+def test_unused_batch_sent_ahead_is_counted_and_waited_for(task_dir, fast_settings):
+    with OpenAIStub(latency=0.2) as stub:
+        stub.responder = _answer
+        s = fast_settings.model_copy(update={"llm_base_url": stub.base_url, "llm_model": "stub-model"})
+        with make_llm(s) as llm:
+            ahead = RepairAhead(llm, DdlLibrary(task_dir, _tables()), "", concurrency=2)
+            ahead.send([_candidate(MISSING)])
+            ahead.request([_candidate(BROKEN)], "-- ddl")
+            assert ahead.close() == 1
+            # the unused call has been answered and counted before close returned
+            assert llm.usage.to_dict()["by_purpose"]["sql_repair"]["calls"] == 2
+
+
+def test_a_failure_found_after_the_batch_left_gives_the_repairs_of_the_full_batch(task_dir, fast_settings,
+                                                                                 business_url):
+    """MISSING is guessed to fail and checked first; DIVIDE fails on the server only, after GOOD pairs. Whether
+    the repair of MISSING alone left ahead or not, the round's answer is the one to the prompt with both: the
+    stub answers a batch without DIVIDE with a wrong repair that must never reach the pair file."""
+    goods = [Pair(f"第{i}家公司的名称", f"SELECT company_name FROM bss_company ORDER BY id OFFSET {i} LIMIT 1")
+             for i in range(6)]
+    path = _write(task_dir, [MISSING, *goods, DIVIDE])
+
+    def responder(req):
+        ids = _pair_ids(req)
+        if DIVIDE.id not in ids:
+            return json.dumps({"repairs": [{"pair_id": pid, "sql": "SELECT wrong_again FROM bss_service_area"}
+                                           for pid in ids]})
+        return _answer(req)
+
+    with OpenAIStub(latency=0.1) as stub:
+        stub.responder = responder
+        s = fast_settings.model_copy(update={"llm_base_url": stub.base_url, "llm_model": "stub-model",
+                                             "validation_concurrency": 1})
+        with make_llm(s) as llm:
+            sql_validation.run(_ctx(task_dir, s, business_url, llm=llm))
+        prompts = [r.prompt_text() for r in stub.chat_requests]
+    assert 1 <= len(prompts) <= 2 and DIVIDE.id in prompts[-1] and MISSING.id in prompts[-1]
+    by_id = {d["pair_id"]: d for d in _report(task_dir)["detailed_results"]}
+    assert by_id[DIVIDE.id]["status"] == "error" and "division by zero" in by_id[DIVIDE.id]["error_message"]
+    assert by_id[MISSING.id]["repaired_sql"] == FIXES[MISSING.id]
+    assert by_id[DIVIDE.id]["repaired_sql"] == DIVIDE_FIX
+    assert {p.sql for p in read_pairs(path)} >= {FIXES[MISSING.id], DIVIDE_FIX}
