@@ -34,8 +34,8 @@ class Settings(BaseModel):
     port: int = Field(8084, ge=1, le=65535, description="Listen port of the API")
     workers: int = Field(2, ge=1, le=32, description="gunicorn worker processes")
     server_model: Literal["gevent", "gthread"] = Field(
-        "gthread", description="gunicorn worker class: gevent (a greenlet per connection; slow clients cost no "
-                              "thread) or gthread (THREADS threads per worker; a half-sent request holds one)")
+        "gevent", description="gunicorn worker class: gevent (a greenlet per connection; slow clients cost no "
+                             "thread) or gthread (THREADS threads per worker; a half-sent request holds one)")
     threads: int = Field(8, ge=1, le=256, description="threads per gunicorn worker (gthread); under gevent the "
                                                       "stream caps are still derived from it")
     computing_requests_per_worker: int = Field(1, ge=0, le=256, description="Requests computing at once in one "

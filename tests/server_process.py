@@ -34,7 +34,9 @@ class ServerProcess:
         self.proc: Optional[subprocess.Popen] = None
         self.ready_after_s: Optional[float] = None
 
-    def start(self, timeout: float = 60.0) -> "ServerProcess":
+    def start(self, timeout: float = 120.0) -> "ServerProcess":
+        """Start and wait for /health. Generous, like tests/executor_support.py: the first start of a session
+        creates the demo database, and on a loaded shared machine that alone took over 60 s."""
         Path(self.log_path).parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
         started = time.monotonic()

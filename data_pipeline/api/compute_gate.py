@@ -18,9 +18,19 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable, Iterable
+from collections import deque
+from typing import Callable, Iterable, Optional
 
 DEFAULT_BYPASS_AFTER_S = 0.025
+
+
+class _Waiter:
+    """A request in line for a slot: `_leave` hands it one (sets `token`, then `ready`)."""
+    __slots__ = ("ready", "token")
+
+    def __init__(self):
+        self.ready = threading.Event()
+        self.token: Optional[int] = None
 
 
 class ComputeGate:
@@ -28,28 +38,55 @@ class ComputeGate:
         self.app = app
         self.slots = slots
         self.bypass_after_s = bypass_after_s
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
         self._holders: dict[int, float] = {}  # token -> when it entered; a token per gated request
+        self._line: deque[_Waiter] = deque()   # first come, first served: never empty unless a slot is free
         self._next_token = 0
+
+    def _take(self) -> int:
+        self._next_token += 1
+        self._holders[self._next_token] = time.monotonic()
+        return self._next_token
 
     def _enter(self) -> int | None:
         """A token when this request holds a slot (give it back with `_leave`), None when it runs ungated
-        because every slot is held by a request older than `bypass_after_s`."""
-        with self._cond:
-            while len(self._holders) >= self.slots:
-                now = time.monotonic()
-                youngest = max(self._holders.values())
-                if now - youngest >= self.bypass_after_s:
-                    return None  # every holder is waiting on something slow: don't queue behind them
-                self._cond.wait(self.bypass_after_s - (now - youngest))
-            self._next_token += 1
-            self._holders[self._next_token] = time.monotonic()
-            return self._next_token
+        because every slot is held by a request older than `bypass_after_s`.
+
+        A freed slot goes to the request that has waited longest, handed over by `_leave`: a request that just
+        arrived never takes it first. (With a free-for-all, a request woken for a slot found it taken by a
+        newcomer again and again; under the gevent worker, where the newcomer is always ready first, single
+        polls waited half a second in a closed loop of 16 connections.)"""
+        with self._lock:
+            if len(self._holders) < self.slots and not self._line:
+                return self._take()
+            waiter = _Waiter()
+            self._line.append(waiter)
+        try:
+            while True:
+                with self._lock:
+                    if waiter.token is not None:
+                        return waiter.token
+                    now = time.monotonic()
+                    youngest = max(self._holders.values(), default=now - self.bypass_after_s)
+                    if now - youngest >= self.bypass_after_s:
+                        self._line.remove(waiter)
+                        return None  # every holder is waiting on something slow: don't queue behind them
+                waiter.ready.wait(self.bypass_after_s - (now - youngest))
+        except BaseException:  # interrupted in line (a gevent Timeout, the worker stopping): leave no slot taken
+            with self._lock:
+                if waiter.token is None:
+                    self._line.remove(waiter)
+            if waiter.token is not None:
+                self._leave(waiter.token)
+            raise
 
     def _leave(self, token: int) -> None:
-        with self._cond:
+        with self._lock:
             del self._holders[token]
-            self._cond.notify()
+            while self._line and len(self._holders) < self.slots:
+                waiter = self._line.popleft()
+                waiter.token = self._take()
+                waiter.ready.set()
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         if self.slots <= 0:

@@ -150,13 +150,29 @@ def open_nofollow(path: Path) -> BinaryIO:
     return os.fdopen(fd, "rb")
 
 
+LOCK_POLL_MAX_S = 0.02  # longest pause between two tries of a held directory lock
+
+
 @contextmanager
 def directory_lock(directory: Path) -> Iterator[None]:
     """An exclusive flock on the directory itself: serialises read-modify-write sequences (backup, then
-    replace) across threads and gunicorn workers on this host."""
+    replace) across threads, greenlets and gunicorn workers on this host.
+
+    Never a blocking flock: under the gevent worker (SERVER_MODEL=gevent) the holder may be another greenlet of
+    this very process, paused in a database query inside the lock; a flock that waits in the kernel stops the
+    whole process, the holder never resumes, and the worker hangs until gunicorn kills it (WORKER TIMEOUT). So
+    the lock is tried without blocking and, while held, retried after `time.sleep` (gevent's under gevent:
+    the holder runs meanwhile)."""
     fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0))
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        pause = 0.001
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                time.sleep(pause)
+                pause = min(pause * 2, LOCK_POLL_MAX_S)
         yield
     finally:
         os.close(fd)  # releases the lock

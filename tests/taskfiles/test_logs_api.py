@@ -269,9 +269,10 @@ def test_query_engine_agrees_with_a_naive_parser_on_tricky_logs(tmp_path, monkey
         assert [(e["line_number"], e["message"]) for e in got] == [(n, e["message"]) for n, e in expected], flt
 
 
-def test_sse_under_gunicorn_gthread(app_ctx, settings, tmp_path):
-    """Real server (gunicorn gthread, 4 threads -> 2 stream slots): events arrive while the file grows, a third
-    concurrent stream is refused with the envelope, other requests still answer, slots come back on close.
+@pytest.mark.parametrize("model", ["gevent", "gthread"])
+def test_sse_under_gunicorn(app_ctx, settings, tmp_path, model):
+    """Real server (either worker model, THREADS=4 -> 2 stream slots): events arrive while the file grows, a
+    third concurrent stream is refused with the envelope, other requests still answer, slots come back on close.
     Also checks UTF-8 and hostile file names over real HTTP."""
     import json as _json
     import socket
@@ -282,7 +283,8 @@ def test_sse_under_gunicorn_gthread(app_ctx, settings, tmp_path):
 
     app_ctx.db.execute("TRUNCATE data_pipeline_tasks CASCADE")
     # the fake running execution below has no real heartbeat: keep the monitor from failing it mid-test
-    server = ServerProcess(settings.data_home, tmp_path / "api.log", threads=4, heartbeat_stale_s=600).start()
+    server = ServerProcess(settings.data_home, tmp_path / "api.log", threads=4, heartbeat_stale_s=600,
+                           server_model=model).start()
     streams = []
     try:
         task_id = requests.post(server.url + API, json={"task_name": "sse"}, timeout=10).json()["data"]["task_id"]
