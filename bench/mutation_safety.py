@@ -47,7 +47,8 @@ TARGETS = (
             "or file_reading or vector_store_url or unreachable or allowed_hosts", "tests/test_zero_writes.py")),
     Target("core/secrets.py", ("is_secret_name", "_mask_query", "_mask_url_rest", "mask_url", "_mask_key_value",
                                "scrub_text", "mask_secrets"),
-           ("tests/test_masking.py", "tests/test_secrets.py")),
+           # the planted-password runs (tests/test_secrets.py, ~50 s a mutant) prove the call sites, not these rules
+           ("tests/test_masking_rules.py", "tests/test_masking.py", "tests/test_masking_libpq.py")),
     Target("data_pipeline/validation/guard.py", ("denied_function", "_not_a_call", "_function_problem",
                                                  "_named_problem", "check_sql"),
            ("tests/validation/test_sql_guard.py",)),
@@ -69,15 +70,23 @@ TARGETS = (
     Target("data_pipeline/vectors/ownership.py", ("delete_task_rows", "reconcile_after_restore"),
            ("tests/vectors/test_vector_ownership.py",)),
     Target("citu_app.py", ("create_app",),
-           ("tests/test_security.py", "tests/test_tasks_api.py", "-k", "token")),
+           ("tests/test_app_wiring.py", "tests/test_request_policy.py::test_the_token_guards_every_api_route",
+            "tests/test_tasks_api.py::test_bearer_token_required_when_configured")),
     Target("data_pipeline/api/compute_gate.py", ("ComputeGate._enter", "ComputeGate._leave", "ComputeGate.__call__"),
            ("tests/test_compute_gate.py", "-k", "not served")),
     Target("data_pipeline/executor/plan.py", ("final_task_status", "task_warnings"),
            ("tests/test_executor_plan.py",)),
+    Target("core/client_db.py", ("parse", "_split", "hosts", "is_socket", "resolve", "is_ip", "allowed_host_rules",
+                                 "vet", "check_allowed_hosts", "isolated", "pin", "failure_floor_s", "connect"),
+           ("tests/test_client_db_vetting.py", "tests/test_client_connections.py")),
+    Target("data_pipeline/api/request_policy.py", ("allowed_host_names", "host_name", "_netloc", "origin_allowed",
+                                                   "_has_body", "register"),
+           ("tests/test_request_policy_rules.py", "tests/test_request_policy.py")),
 )
 
-# Mutants judged equivalent after reading them: (module, description without its "line N: ") -> why. Reported
-# apart, not scored.
+# Mutants judged equivalent after reading them: (module, description without its "line N: ", matched as a prefix)
+# -> why. A constant's description names the expression around it, so `1 -> 2` of one place is not another's.
+# Reported apart; the score is printed with them left out and, raw, with them counted as survivors.
 EQUIVALENT: dict[tuple[str, str], str] = {
     ("data_pipeline/taskfiles/safety.py", "3 -> 4"):
         "validate_file_name decodes %xx three or four times only to pick the reason; any '%' is refused after",
@@ -88,9 +97,9 @@ EQUIVALENT: dict[tuple[str, str], str] = {
         "open_nofollow: the getattr(os, 'O_NOFOLLOW' / 'O_CLOEXEC', 0) defaults are unused where the flags exist",
     ("data_pipeline/taskfiles/safety.py", "drop operand 2 of Or (not _inside(real, Path(os.path.realpath(task_dir)))"):
         "resolve_file: the next check (the real path is the path asked for) is stricter than inside-the-directory",
-    ("data_pipeline/taskfiles/table_list_server.py", "1 -> 2"):
+    ("data_pipeline/taskfiles/table_list_server.py", "1 -> 2 (in settings.max_upload_bytes + 1)"):
         "read_server_table_list: reading limit + 2 bytes detects an oversized file as well as limit + 1",
-    ("data_pipeline/api/compute_gate.py", "1 -> 2"):
+    ("data_pipeline/api/compute_gate.py", "1 -> 2 (in self._next_token += 1)"):
         "_enter: tokens counted in steps of 2 instead of 1 are still unique",
     ("data_pipeline/api/compute_gate.py", "GtE -> Gt (now - youngest >= self.bypass_after_s)"):
         "only the bypass comparison (now - youngest >= bypass_after_s) at exact float equality differs",
@@ -109,6 +118,19 @@ class Mutator(ast.NodeTransformer):
         self.functions, self.apply = functions, apply
         self.points: list[str] = []
         self.scope: list[str] = []
+        self.stack: list[ast.AST] = []   # the nodes being visited, outermost first
+
+    def visit(self, node):
+        self.stack.append(node)
+        try:
+            return super().visit(node)
+        finally:
+            self.stack.pop()
+
+    def _context(self) -> str:
+        """The expression around the current node (past a unary minus): tells `1 -> 2` of `[-1]` from `, 1)`."""
+        parents = [n for n in self.stack[:-1] if not isinstance(n, ast.UnaryOp)]
+        return ast.unparse(parents[-1])[:60] if parents else ""
 
     def _point(self, node: ast.AST, desc: str) -> bool:
         self.points.append(f"line {getattr(node, 'lineno', '?')}: {desc}")
@@ -159,9 +181,10 @@ class Mutator(ast.NodeTransformer):
     def visit_Constant(self, node):
         if self._in_target():
             if isinstance(node.value, bool):
-                if self._point(node, f"{node.value} -> {not node.value}"):
+                if self._point(node, f"{node.value} -> {not node.value} (in {self._context()})"):
                     return ast.copy_location(ast.Constant(not node.value), node)
-            elif isinstance(node.value, int) and self._point(node, f"{node.value} -> {node.value + 1}"):
+            elif isinstance(node.value, int) and \
+                    self._point(node, f"{node.value} -> {node.value + 1} (in {self._context()})"):
                 return ast.copy_location(ast.Constant(node.value + 1), node)
         return node
 
@@ -256,6 +279,13 @@ def run_tests(workdir: Path, args: tuple[str, ...], timeout: float) -> tuple[str
     return {0: "passed", 5: "no tests"}.get(rc, "failed"), time.monotonic() - started
 
 
+def _score(killed: int, survived: int, equivalent: int) -> str:
+    scored = killed + survived
+    return (f"killed {killed}, survived {survived}, equivalent {equivalent}: score "
+            f"{100 * killed / max(scored, 1):.1f} % of {scored} (equivalent mutants not scored); raw "
+            f"{100 * killed / max(scored + equivalent, 1):.1f} % of {scored + equivalent}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", default="", help="comma-separated substrings of module paths")
@@ -288,6 +318,7 @@ def main() -> int:
             if status != "passed":
                 print(f"   the unmutated tests did not pass ({status}): module skipped", flush=True)
                 continue
+            before = (killed, survived, equivalent)
             try:
                 for n, (desc, mutated) in enumerate(found, start=1):
                     path.write_text(mutated, encoding="utf-8")
@@ -307,10 +338,10 @@ def main() -> int:
                         print(f"   [{n}/{len(found)}] SURVIVED {desc} ({status})", flush=True)
             finally:
                 path.write_text(source, encoding="utf-8")
+            print(f"-- {target.module}: " + _score(killed - before[0], survived - before[1], equivalent - before[2]),
+                  flush=True)
         if not args.list:
-            scored = killed + survived
-            print(f"\nkilled {killed}, survived {survived}, equivalent {equivalent}: score "
-                  f"{100 * killed / max(scored, 1):.1f} % of {scored} (equivalent mutants not scored)")
+            print("\n" + _score(killed, survived, equivalent))
             for line in survivors:
                 print(f"  survivor: {line}")
     finally:
