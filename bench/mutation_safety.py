@@ -87,10 +87,11 @@ TARGETS = (
            ("tests/test_request_policy_rules.py", "tests/test_request_policy.py")),
 )
 
-# Mutants judged equivalent after reading them: (module, description without its "line N: ", matched as a prefix)
-# -> why. A constant's description names the expression around it, so `1 -> 2` of one place is not another's.
+# Mutants judged equivalent after reading them: (module, description without its "line N: ", matched as a prefix
+# [, text on the mutated line]) -> why. A constant's description names the expression around it, so `1 -> 2` of
+# one place is not another's; the line text tells apart the same expression on two lines.
 # Reported apart; the score is printed with them left out and, raw, with them counted as survivors.
-EQUIVALENT: dict[tuple[str, str], str] = {
+EQUIVALENT: dict[tuple[str, ...], str] = {
     ("data_pipeline/taskfiles/safety.py", "3 -> 4"):
         "validate_file_name decodes %xx three or four times only to pick the reason; any '%' is refused after",
     ("data_pipeline/taskfiles/safety.py", "drop operand 2 of Or (Path(os.path.realpath(candidate)) != candidate)"):
@@ -106,6 +107,33 @@ EQUIVALENT: dict[tuple[str, str], str] = {
         "_enter: tokens counted in steps of 2 instead of 1 are still unique",
     ("data_pipeline/api/compute_gate.py", "GtE -> Gt (now - youngest >= self.bypass_after_s)"):
         "only the bypass comparison (now - youngest >= bypass_after_s) at exact float equality differs",
+    # core/secrets.py, core/client_db.py, data_pipeline/api/request_policy.py (issue 27)
+    ("core/secrets.py", "0 -> 1 (in at >= 0)"):
+        "_mask_url_rest: at == 0 is an empty user-info (the text starts with '@'): no ':' in it, nothing to mask",
+    ("core/secrets.py", "GtE -> Gt (at >= 0)"):
+        "_mask_url_rest: at == 0 is an empty user-info (the text starts with '@'): no ':' in it, nothing to mask",
+    ("core/secrets.py", "1 -> 2 (in len(user) + 1)"):
+        "_mask_url_rest: the query is searched from the user-info's '@' or one past it; that character is '@'",
+    ("core/secrets.py", "0 -> 1 (in scheme.group(0))", "+ MASK"):
+        "mask_url's last resort for a URL: reached only when libpq cannot read the URL but reads a password out "
+        "of its masked form; the textual URL mask covers every place libpq takes a password from (user-info and "
+        "each secret-named query key), so with a scheme this line is not reached",
+    ("core/client_db.py", "drop operand 2 of Or ([''])"):
+        "hosts: _split() always returns at least one item (''.split(',') is ['']), so `or ['']` never applies",
+    ("core/client_db.py", "drop operand 2 of And (addrs[i])"):
+        "hosts: an empty hostaddr item gives '' with or without the test (`addrs[i] if ... else ''`)",
+    ("core/client_db.py", "drop keyword proto= of getaddrinfo()"):
+        "resolve: without proto getaddrinfo lists each address once per socket type; the set of addresses is the "
+        "same",
+    ("core/client_db.py", "drop operand 3 of And (not params.get('hostaddr'))"):
+        "check_allowed_hosts: hosts() already puts a given hostaddr in its host's place, so the address checked "
+        "and pinned is the given hostaddr itself",
+    ("data_pipeline/api/request_policy.py", "1 -> 2 (in host.rsplit(':', 1))"):
+        "host_name splits only a host holding exactly one ':': a maxsplit of 1 or 2 is the same",
+    ("data_pipeline/api/request_policy.py", "1 -> 2 (in netloc.rsplit(']', 1))"):
+        "_netloc uses only the last piece ([-1]), which is the same whatever the maxsplit",
+    ("data_pipeline/api/request_policy.py", "drop operand 1 of Or (netloc.endswith(']'))"):
+        "_netloc: after a final ']' the last piece is '', which holds no ':', so the second test is true as well",
 }
 
 SWAP_NAMES = {"max": "min", "min": "max", "any": "all", "all": "any", "realpath": "abspath",
@@ -282,6 +310,19 @@ def run_tests(workdir: Path, args: tuple[str, ...], timeout: float) -> tuple[str
     return {0: "passed", 5: "no tests"}.get(rc, "failed"), time.monotonic() - started
 
 
+def equivalent_why(module: str, desc: str, source: str) -> str | None:
+    """Why this mutant is equivalent, when EQUIVALENT says so: the description matches as a prefix and, for a key
+    with a third element, that text is on the mutated line of the original source (line numbers may move)."""
+    where, bare = desc.split(": ", 1)
+    lineno = int(where.split()[1]) if where.split()[1].isdigit() else 0
+    lines = source.splitlines()
+    line = lines[lineno - 1] if 0 < lineno <= len(lines) else ""
+    for key, why in EQUIVALENT.items():
+        if key[0] == module and bare.startswith(key[1]) and (len(key) < 3 or key[2] in line):
+            return why
+    return None
+
+
 def _score(killed: int, survived: int, equivalent: int) -> str:
     scored = killed + survived
     return (f"killed {killed}, survived {survived}, equivalent {equivalent}: score "
@@ -326,9 +367,7 @@ def main() -> int:
                 for n, (desc, mutated) in enumerate(found, start=1):
                     path.write_text(mutated, encoding="utf-8")
                     status, took = run_tests(workdir, target.tests, max(120.0, 3 * base_s))
-                    bare = desc.split(": ", 1)[-1]
-                    why = next((w for (m, d), w in EQUIVALENT.items() if m == target.module and bare.startswith(d)),
-                               None)
+                    why = equivalent_why(target.module, desc, source)
                     if status in ("failed", "timeout"):
                         killed += 1
                         print(f"   [{n}/{len(found)}] killed ({status}, {took:.0f} s) {desc}", flush=True)

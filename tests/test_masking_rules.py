@@ -3,8 +3,8 @@
 The generated-spelling tests (tests/test_masking.py, tests/test_masking_libpq.py) prove that no password libpq
 would read survives; these pin the rules whose breaking those generators do not notice: key names that are
 secrets only by their exact spelling, a query parameter without `=`, a URL with no authority before its query,
-quoted values keeping their quotes, what is not a string, empty secrets, and keyword connection strings whose
-password holds a comma (free-text masking stops there, libpq does not).
+quoted values keeping their quotes, what is not a string, empty secrets, keyword connection strings whose
+password holds a comma (free-text masking stops there, libpq does not) and a password equal to the user name.
 """
 from __future__ import annotations
 
@@ -63,6 +63,11 @@ def test_an_empty_secret_stays_empty_and_only_secret_keys_are_blanked():
 def test_a_keyword_connection_string_is_masked_as_libpq_reads_it():
     """libpq reads `password=abc,def` whole; free-text masking stops at the comma, so a value that is a
     connection string is masked from libpq's own reading."""
-    masked = mask_secrets({"note": "host=h password=abc,def"})["note"]
-    assert "abc" not in masked and "def" not in masked and MASK in masked
-    assert "def" not in mask_url("host=h password=abc,def")
+    assert mask_secrets({"note": "host=h password=abc,def"})["note"] == f"password={MASK} host='h'"
+    assert mask_url("host=h password=abc,def") == f"password={MASK} host='h'"
+    assert mask_url("sslpassword=a,b password='c") == MASK        # libpq cannot read it: nothing of it is shown
+
+
+def test_a_password_that_is_also_the_user_name_is_masked_and_the_user_shown():
+    """The masked text still holds the password's characters (as the user name): rebuilt from libpq's reading."""
+    assert mask_url("postgresql://sales:sales@db.example/sales") == f"postgresql://sales:{MASK}@db.example/sales"
