@@ -5,7 +5,9 @@ socket, loopback and this machine's addresses folded to one local server, unreso
 own database refused in its TCP spellings before connecting, the operator URL's timeout. Then on the embedded
 server: the operator's (trusted) URL gets our read-only options, application name and a shortened timeout;
 a failed operator connect is one DatabaseConnectionError; a trusted URL may be our database, a client's may not
-(also when several databases are ours); a catalog that hides pg_roles is refused with a reason, not a crash.
+(also when several databases are ours); a catalog that hides pg_roles is refused with a reason, not a crash; a
+search_path that puts a fake `pg_roles` first cannot hide a superuser (it did: the role check read names through
+the database's own path).
 """
 from __future__ import annotations
 
@@ -180,3 +182,15 @@ def test_a_catalog_that_hides_pg_roles_is_refused_with_a_reason(app_ctx):
                 business_db.vet_connection(conn, app_ctx.settings)
         finally:
             conn.close()
+
+
+def test_a_search_path_cannot_hide_a_superuser(app_ctx):
+    """A database (or role) whose search_path puts its own schema before pg_catalog, with a `pg_roles` there that
+    shows no superuser and no server-file role: the role check reads the real catalog."""
+    with scratch_db(admin_url(app_ctx), "shadowed_roles_27") as url:
+        run_sql(url, "CREATE SCHEMA evil; CREATE VIEW evil.pg_roles AS SELECT rolname, false AS rolsuper, oid "
+                     "FROM pg_catalog.pg_roles WHERE rolname NOT LIKE 'pg\\_%'; "
+                     "ALTER DATABASE shadowed_roles_27 SET search_path = evil, pg_catalog")
+        with pytest.raises(business_db.RoleTooPrivileged, match="'postgres' is a superuser"):
+            business_db.connect_business(url + "?connect_timeout=5" if "?" not in url else url + "&connect_timeout=5",
+                                         statement_timeout_ms=1000, lock_timeout_ms=100, settings=app_ctx.settings)
