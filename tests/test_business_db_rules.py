@@ -194,3 +194,21 @@ def test_a_search_path_cannot_hide_a_superuser(app_ctx):
         with pytest.raises(business_db.RoleTooPrivileged, match="'postgres' is a superuser"):
             business_db.connect_business(url + "?connect_timeout=5" if "?" not in url else url + "&connect_timeout=5",
                                          statement_timeout_ms=1000, lock_timeout_ms=100, settings=app_ctx.settings)
+
+
+def test_an_unreadable_identity_is_not_taken_for_ours(app_ctx, monkeypatch):
+    """A server that does not tell its identity (pg_control_system not executable) is compared by nothing: not
+    refused as ours, even when our own identity cannot be read at that moment either; the role check still runs."""
+    unreadable = business_db._Protected(f"postgresql://postgres@127.0.0.1:{closed_port()}/data_pipeline",
+                                        "data_pipeline", frozenset())
+    monkeypatch.setattr(business_db, "_protected", [unreadable])
+    with scratch_db(admin_url(app_ctx), "no_identity_27") as url:
+        run_sql(url, "REVOKE EXECUTE ON FUNCTION pg_catalog.pg_control_system() FROM PUBLIC")
+        conn = psycopg2.connect(reader_url(url))
+        try:
+            with pytest.raises(psycopg2.Error):
+                client_db.server_identity(conn)
+            conn.rollback()
+            business_db.vet_connection(conn, app_ctx.settings)      # neither ours nor privileged: accepted
+        finally:
+            conn.close()
