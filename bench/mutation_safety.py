@@ -118,6 +118,8 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         "mask_url's last resort for a URL: reached only when libpq cannot read the URL but reads a password out "
         "of its masked form; the textual URL mask covers every place libpq takes a password from (user-info and "
         "each secret-named query key), so with a scheme this line is not reached",
+    ("core/secrets.py", "drop operand 1 of And (key)"):
+        "mask_secrets: SECRET_KEYS.search('') finds nothing, so an empty key is not a secret one either way",
     ("core/client_db.py", "drop operand 2 of Or ([''])"):
         "hosts: _split() always returns at least one item (''.split(',') is ['']), so `or ['']` never applies",
     ("core/client_db.py", "drop operand 2 of And (addrs[i])"):
