@@ -118,6 +118,8 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         "mask_url's last resort for a URL: reached only when libpq cannot read the URL but reads a password out "
         "of its masked form; the textual URL mask covers every place libpq takes a password from (user-info and "
         "each secret-named query key), so with a scheme this line is not reached",
+    ("core/secrets.py", "drop operand 2 of Or (not url)"):
+        "mask_url: an empty string comes back unchanged either way (scrub_text returns it, libpq reads nothing)",
     ("core/secrets.py", "drop operand 1 of And (key)"):
         "mask_secrets: SECRET_KEYS.search('') finds nothing, so an empty key is not a secret one either way",
     ("core/client_db.py", "drop operand 2 of Or ([''])"):

@@ -71,3 +71,12 @@ def test_a_keyword_connection_string_is_masked_as_libpq_reads_it():
 def test_a_password_that_is_also_the_user_name_is_masked_and_the_user_shown():
     """The masked text still holds the password's characters (as the user name): rebuilt from libpq's reading."""
     assert mask_url("postgresql://sales:sales@db.example/sales") == f"postgresql://sales:{MASK}@db.example/sales"
+
+
+def test_a_url_value_is_masked_as_a_url_not_as_free_text():
+    """A password with a space and a `/` (libpq reads no user-info at all): the URL mask takes the user-info to the
+    last `@`; free-text masking stops at the space and would show the rest."""
+    url = "postgresql://app:p ss/w0rd@db.example/sales"
+    assert mask_secrets({"db_connection": url, "note": url}) == \
+        {"db_connection": f"postgresql://app:{MASK}@db.example/sales",
+         "note": f"postgresql://app:{MASK}@db.example/sales"}
