@@ -120,6 +120,8 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         "each secret-named query key), so with a scheme this line is not reached",
     ("core/secrets.py", "drop operand 2 of Or (not url)"):
         "mask_url: an empty string comes back unchanged either way (scrub_text returns it, libpq reads nothing)",
+    ("core/secrets.py", "drop operand 1 of Or (not text)"):
+        "scrub_text: an empty string passes every substitution unchanged",
     ("core/secrets.py", "drop operand 1 of And (key)"):
         "mask_secrets: SECRET_KEYS.search('') finds nothing, so an empty key is not a secret one either way",
     ("core/client_db.py", "drop operand 2 of Or ([''])"):
