@@ -124,6 +124,10 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         "scrub_text: an empty string passes every substitution unchanged",
     ("core/secrets.py", "drop operand 1 of And (key)"):
         "mask_secrets: SECRET_KEYS.search('') finds nothing, so an empty key is not a secret one either way",
+    ("core/business_db.py", "drop operand 2 of Or ('')", "business_db_allowed_hosts"):
+        "vet_url: the setting is a str (default ''), and getattr's own default is '': `or ''` never applies",
+    ("core/business_db.py", "drop keyword autocommit= of set_session()"):
+        "connect_business: a new psycopg2 connection is not in autocommit; autocommit=False restates it",
     ("core/client_db.py", "drop operand 2 of Or ([''])"):
         "hosts: _split() always returns at least one item (''.split(',') is ['']), so `or ['']` never applies",
     ("core/client_db.py", "drop operand 2 of And (addrs[i])"):
