@@ -146,6 +146,16 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         "_netloc: after a final ']' the last piece is '', which holds no ':', so the second test is true as well",
 }
 
+# Survivors that do change behaviour but that no test here can reach, with why: still scored as survivors.
+KNOWN_SURVIVORS: dict[tuple[str, ...], str] = {
+    ("core/business_db.py", "200 -> 201 (in :200)"):
+        "vet_connection cuts a failed role check's text at 200 characters; the refusals a real server gives there "
+        "(permission denied for view pg_roles, statement timeout) are far shorter",
+    ("core/business_db.py", "drop operand 1 of Or (superuser)"):
+        "on PostgreSQL 11+ pg_has_role counts a superuser as a member of every role, so its server-file "
+        "memberships are never empty; the superuser test matters on a server without these roles (< 11)",
+}
+
 SWAP_NAMES = {"max": "min", "min": "max", "any": "all", "all": "any", "realpath": "abspath",
               "startswith": "endswith"}
 SWAP_COMPARE = {ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE,
@@ -320,14 +330,15 @@ def run_tests(workdir: Path, args: tuple[str, ...], timeout: float) -> tuple[str
     return {0: "passed", 5: "no tests"}.get(rc, "failed"), time.monotonic() - started
 
 
-def equivalent_why(module: str, desc: str, source: str) -> str | None:
-    """Why this mutant is equivalent, when EQUIVALENT says so: the description matches as a prefix and, for a key
-    with a third element, that text is on the mutated line of the original source (line numbers may move)."""
+def equivalent_why(module: str, desc: str, source: str, table: dict | None = None) -> str | None:
+    """Why this mutant is equivalent, when EQUIVALENT (or `table`) says so: the description matches as a prefix
+    and, for a key with a third element, that text is on the mutated line of the original source (line numbers may
+    move)."""
     where, bare = desc.split(": ", 1)
     lineno = int(where.split()[1]) if where.split()[1].isdigit() else 0
     lines = source.splitlines()
     line = lines[lineno - 1] if 0 < lineno <= len(lines) else ""
-    for key, why in EQUIVALENT.items():
+    for key, why in (EQUIVALENT if table is None else table).items():
         if key[0] == module and bare.startswith(key[1]) and (len(key) < 3 or key[2] in line):
             return why
     return None
@@ -386,8 +397,10 @@ def main() -> int:
                         print(f"   [{n}/{len(found)}] equivalent {desc}: {why}", flush=True)
                     else:
                         survived += 1
-                        survivors.append(f"{target.module} {desc}")
-                        print(f"   [{n}/{len(found)}] SURVIVED {desc} ({status})", flush=True)
+                        known = equivalent_why(target.module, desc, source, KNOWN_SURVIVORS)
+                        note = f" - known: {known}" if known else ""
+                        survivors.append(f"{target.module} {desc}{note}")
+                        print(f"   [{n}/{len(found)}] SURVIVED {desc} ({status}){note}", flush=True)
             finally:
                 path.write_text(source, encoding="utf-8")
             print(f"-- {target.module}: " + _score(killed - before[0], survived - before[1], equivalent - before[2]),
