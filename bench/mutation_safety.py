@@ -138,6 +138,9 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
     ("core/client_db.py", "drop operand 3 of And (not params.get('hostaddr'))"):
         "check_allowed_hosts: hosts() already puts a given hostaddr in its host's place, so the address checked "
         "and pinned is the given hostaddr itself",
+    ("core/client_db.py", "drop operand 2 of And (not params.get('hostaddr'))"):
+        "pin: hosts() puts a given hostaddr in its host's place, and an address is never resolved (is_ip), so a "
+        "URL with hostaddr is left alone either way",
     ("data_pipeline/api/request_policy.py", "1 -> 2 (in host.rsplit(':', 1))"):
         "host_name splits only a host holding exactly one ':': a maxsplit of 1 or 2 is the same",
     ("data_pipeline/api/request_policy.py", "1 -> 2 (in netloc.rsplit(']', 1))"):
