@@ -212,3 +212,11 @@ def test_an_unreadable_identity_is_not_taken_for_ours(app_ctx, monkeypatch):
             business_db.vet_connection(conn, app_ctx.settings)      # neither ours nor privileged: accepted
         finally:
             conn.close()
+
+
+def test_the_operator_may_configure_our_database_as_the_business_one(app_ctx, monkeypatch):
+    """connect_business passes the trust on: the operator's URL is not refused as ours (a client's is)."""
+    url = with_user(app_ctx.runtime.meta_url, "highway_reader")
+    monkeypatch.setattr(business_db, "_trusted_urls", {url})
+    conn = business_db.connect_business(url, statement_timeout_ms=1000, lock_timeout_ms=100, settings=app_ctx.settings)
+    conn.close()
