@@ -247,11 +247,14 @@ def vet_connection(conn, settings=None, *, trusted: bool = False) -> None:
 
 
 def _role_of(conn) -> tuple:
-    """(role name, superuser?, the server-file roles it is a member of)."""
+    """(role name, superuser?, the server-file roles it is a member of). Every name schema-qualified: this runs
+    under the database's (or role's) own search_path, which may put a `pg_roles` of its own before pg_catalog."""
     with conn.cursor() as cur:
-        cur.execute("SELECT current_user, rolsuper, ARRAY(SELECT m.rolname FROM pg_roles m "
-                    "WHERE m.rolname = ANY(%s) AND pg_has_role(current_user, m.oid, 'MEMBER') ORDER BY 1) "
-                    "FROM pg_roles WHERE rolname = current_user", (list(PRIVILEGED_ROLES),))
+        cur.execute("SELECT current_user, r.rolsuper, ARRAY(SELECT m.rolname FROM pg_catalog.pg_roles m "
+                    "WHERE m.rolname OPERATOR(pg_catalog.=) ANY(%s::pg_catalog.text[]) "
+                    "AND pg_catalog.pg_has_role(current_user, m.oid, 'MEMBER') ORDER BY 1) "
+                    "FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) current_user",
+                    (list(PRIVILEGED_ROLES),))
         return cur.fetchone()
 
 

@@ -208,7 +208,9 @@ def connect(params: dict, *, what: str, field: str, timeout_s: int, shown_where:
         raise err from None
 
 
-IDENTITY_SQL = "SELECT (SELECT system_identifier::text FROM pg_control_system()), current_database()"
+# schema-qualified: it runs under the client database's own search_path
+IDENTITY_SQL = ("SELECT (SELECT system_identifier::pg_catalog.text FROM pg_catalog.pg_control_system()), "
+                "pg_catalog.current_database()")
 
 
 def server_identity(conn) -> tuple[str, str]:
