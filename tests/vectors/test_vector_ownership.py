@@ -111,6 +111,15 @@ def test_delete_vectors_acts_on_the_tasks_own_store(vclient, app_ctx):
     assert store_rows(second) == [] and len(all_rows(app_ctx.db)) == 9
 
 
+def test_delete_vectors_on_a_store_without_vector_tables_deletes_nothing(vclient, app_ctx):
+    """A task that never loaded into its (empty) store: the delete counts nothing and claims nothing deleted."""
+    empty = create_database(app_ctx, "dp_vectors_never_loaded")
+    resp = _delete(vclient, _task(vclient, vector_db_connection=empty))
+    assert resp.status_code == 200, resp.get_json()
+    assert resp.get_json()["data"]["vectors"] == {"vector_store": database_identity(empty), "vector_rows_deleted": 0,
+                                                  "vector_rows_kept_shared": 0, "vector_stores_not_cleaned": []}
+
+
 def test_delete_vectors_answers_409_while_the_store_is_written(vclient, app_ctx):
     from data_pipeline.store import vector as vector_sql
     a = _task(vclient)
