@@ -20,8 +20,10 @@ import logging
 import re
 from pathlib import Path
 
+import psycopg2
 import pytest
 
+from core.db import with_database
 from core.llm import make_llm
 from data_pipeline.qa.llm import generate_theme_pairs
 from data_pipeline.qa.pairs import Pair, pairs_file_name, read_pairs, write_pairs
@@ -297,6 +299,42 @@ def test_llm_generated_pairs_are_refused_by_qa_or_by_validation(attack_url, guar
     for detail in report["detailed_results"]:
         _assert_refused_never_run(detail, detail["sql"], named[detail["sql"]])
     assert read_pairs(path) == []
+
+
+# what the catalog check decides from several names at once (each pinned by a mutation that survived, issue 27)
+CATALOG_EDGES = [
+    # a CTE named like a system catalog does not hide the schema-qualified catalog read beside it
+    ("WITH pg_class AS (SELECT 1 AS relname) SELECT relname FROM pg_catalog.pg_class",
+     "relation pg_catalog.pg_class is a system catalog (pg_catalog)"),
+    # the refusal names the catalog, whichever place it takes among the tables
+    ("SELECT t.id FROM pg_class, t", "relation pg_class is a system catalog (pg_catalog)"),
+    ("SELECT t.id FROM t, pg_roles", "relation pg_roles is a system catalog (pg_catalog)"),
+]
+
+
+def test_checker_refuses_catalog_edge_cases(attack_url, guard_settings):
+    with SqlChecker.from_settings(attack_url, guard_settings) as checker:
+        for sql, named in CATALOG_EDGES:
+            result = checker.check(sql)
+            assert result.status == "rejected" and result.error.startswith(named), (sql, result)
+
+
+def test_checker_refuses_another_sessions_temporary_table(app_ctx, attack_url, guard_settings):
+    """pg_temp_N (and pg_toast_temp_N) are no business tables either: refused by the catalog, not left to EXPLAIN."""
+    owner = psycopg2.connect(with_database(admin_url(app_ctx), ATTACK_DB))
+    try:
+        with owner.cursor() as cur:
+            cur.execute("CREATE TEMP TABLE scratch (id int)")
+            cur.execute("SELECT nspname FROM pg_namespace WHERE oid = pg_my_temp_schema()")
+            schema = cur.fetchone()[0]
+        owner.commit()
+        with SqlChecker.from_settings(attack_url, guard_settings) as checker:
+            result = checker.check(f"SELECT id FROM {schema}.scratch")
+        assert schema.startswith("pg_temp_") and result.status == "rejected", result
+        assert result.error == (f"relation {schema}.scratch is a system catalog ({schema}); pairs read business "
+                                f"tables only")
+    finally:
+        owner.close()
 
 
 def test_a_user_equals_operator_refuses_every_comparison(app_ctx, guard_settings):
