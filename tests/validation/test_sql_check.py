@@ -88,3 +88,16 @@ def test_an_unreachable_database_raises_instead_of_judging_the_pair(settings, bu
     closed_port = urlunsplit(parts._replace(netloc=parts.netloc.rsplit(":", 1)[0] + ":1"))
     with _checker(closed_port, settings) as checker, pytest.raises(DatabaseConnectionError):
         checker.check("SELECT 1")
+
+
+def test_a_failure_of_the_check_itself_rejects_that_sql_with_its_reason(monkeypatch, settings, business_url):
+    """Anything but a database failure (here the guard raising RecursionError) is a verdict on this SQL only."""
+    from data_pipeline.validation import check as check_module
+
+    def fragile(sql):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    with _checker(business_url, settings) as checker:
+        monkeypatch.setattr(check_module, "check_sql", fragile)
+        result = checker.check("SELECT 1")
+    assert (result.status, result.error) == ("rejected", "the check failed on this SQL (RecursionError); refused")

@@ -251,6 +251,9 @@ def test_names_for_the_catalog_check_are_collected_exactly():
     assert check_sql("SELECT 1 FROM t NATURAL JOIN u").names.whole_rows
     assert not check_sql("SELECT 1, 2.5, true, NULL FROM t").names.literals
     assert check_sql("SELECT id FROM t WHERE id > ALL (SELECT 1)").names.operators == IMPLIED
+    # derived tables without a target list (VALUES, an empty SELECT) name no output column, and do not crash
+    assert check_sql("SELECT * FROM (VALUES (1)) AS v").names.derived_columns == (("v", ()),)
+    assert check_sql("WITH c AS (SELECT FROM t) SELECT 1 FROM c").names.derived_columns == (("c", ()),)
     assert check_sql("SELECT id FROM t WHERE id !~~ ANY (SELECT 'a')").names.operators == tuple(sorted(("!~~",) + IMPLIED))
 
 
