@@ -85,6 +85,8 @@ CREATE FUNCTION public.initcap(public.grade) RETURNS text LANGUAGE plpgsql AS
   $$BEGIN PERFORM pg_sleep(2); RAISE EXCEPTION '{EVIL}'; END$$;
 CREATE FUNCTION public.btrim(public.mood) RETURNS text LANGUAGE plpgsql AS
   $$BEGIN PERFORM pg_sleep(2); RAISE EXCEPTION '{EVIL}'; END$$;
+CREATE TABLE public.c2 (id int, evil_any int);
+INSERT INTO public.c2 VALUES (1, 7);
 """
 
 DEEP = 400
@@ -309,7 +311,20 @@ CATALOG_EDGES = [
     # the refusal names the catalog, whichever place it takes among the tables
     ("SELECT t.id FROM pg_class, t", "relation pg_class is a system catalog (pg_catalog)"),
     ("SELECT t.id FROM t, pg_roles", "relation pg_roles is a system catalog (pg_catalog)"),
+    # a column read only through `*` (renamed by the alias) still makes its type's functions candidates
+    ("SELECT btrim(x) FROM (SELECT * FROM m) AS s(i, x)", "function btrim is defined in schema public"),
+    # evil_any is a column of c2 but the call evil_any(t) for t: one name, both uses, refused
+    ("SELECT c2.evil_any, t.evil_any FROM c2, t", "function evil_any is defined in schema public"),
+    ("SELECT t.evil_any, c2.evil_any FROM t, c2", "function evil_any is defined in schema public"),
+    # a derived table's output names a built-in function only when the tree names that output plainly
+    ("SELECT s.pg_typeof FROM (SELECT 1 + 1) AS s", "s.pg_typeof is not a column of a table named s"),
+    ("SELECT (t).pg_typeof FROM t", "(...).pg_typeof is not a column of a table named there"),
 ]
+# ... and what looks alike but is plain reading on the same database
+CATALOG_EDGES_HARMLESS = ["SELECT c2.evil_any FROM c2", "SELECT x.evil_any FROM c2 AS x",
+                          "SELECT public.c2.evil_any FROM public.c2", "SELECT s.pg_typeof FROM (SELECT 1 AS pg_typeof) s",
+                          "WITH w AS (SELECT id AS pg_typeof FROM t) SELECT w.pg_typeof FROM w",
+                          "SELECT s.pg_typeof FROM (SELECT 1) AS s(pg_typeof)"]
 
 
 def test_checker_refuses_catalog_edge_cases(attack_url, guard_settings):
@@ -317,6 +332,9 @@ def test_checker_refuses_catalog_edge_cases(attack_url, guard_settings):
         for sql, named in CATALOG_EDGES:
             result = checker.check(sql)
             assert result.status == "rejected" and result.error.startswith(named), (sql, result)
+        for sql in CATALOG_EDGES_HARMLESS:
+            result = checker.check(sql)
+            assert result.status == "valid", (sql, result)
 
 
 def test_checker_refuses_another_sessions_temporary_table(app_ctx, attack_url, guard_settings):
