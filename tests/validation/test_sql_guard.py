@@ -254,6 +254,9 @@ def test_names_for_the_catalog_check_are_collected_exactly():
     # derived tables without a target list (VALUES, an empty SELECT) name no output column, and do not crash
     assert check_sql("SELECT * FROM (VALUES (1)) AS v").names.derived_columns == (("v", ()),)
     assert check_sql("WITH c AS (SELECT FROM t) SELECT 1 FROM c").names.derived_columns == (("c", ()),)
+    # `*` is no output name: the outputs of `SELECT *` are unknown to the tree (the catalog check treats every
+    # `s.f` as a possible call then)
+    assert check_sql("SELECT 1 FROM (SELECT * FROM t) AS s, (SELECT t.* FROM t) AS u").names.derived_columns == ()
     assert check_sql("SELECT id FROM t WHERE id !~~ ANY (SELECT 'a')").names.operators == tuple(sorted(("!~~",) + IMPLIED))
 
 
