@@ -115,6 +115,19 @@ EQUIVALENT: dict[str, dict[str, str]] = {
         "line 167: drop operand 1 of And (kind[:1].isupper())": "walk: as `And -> Or` on this line",
         "line 167: drop operand 2 of And (isinstance(value, dict))":
             "walk: a capitalised one-key dict is always a node wrapping a dict in libpg_query's JSON",
+        "drop operand 1 of And (key == 'alias')":
+            "_field: only Alias fields carry an aliasname; for any other dict the test is denied_function('') = None",
+        "drop operand 2 of And (isinstance(value, dict))":
+            "_field: an `alias` field is always an Alias dict (the walk's line-167 twin is listed above by line)",
+        "In -> NotIn (key in ('withClause', 'over'))":
+            "_field: returningList / onConflictClause / pct_type cannot occur in a SELECT's tree (DML is refused "
+            "before, %TYPE only parses in function signatures): the branch it skips is unreachable",
+        "raise -> pass (raise _Refused(f'{key} is not allowed in a query'))": "_field: unreachable, as above",
+        "raise -> pass (raise _Refused(f'{_STATEMENT_WORDS[kind]} inside the query: )":
+            "_node: INSERT/UPDATE/DELETE/MERGE nodes occur in a SELECT only as a CTE's query, which "
+            "_CommonTableExpr refuses before its children are walked; unreachable (and still refused by the "
+            "allowlist next)",
+        "line 208: drop operand 2 of Or ({})": "_CommonTableExpr: a CTE always has its ctequery",
     },
     "data_pipeline/validation/check.py": {
         "drop operand 1 of Or (fresh)":

@@ -114,6 +114,7 @@ def test_kind_by_name_privacy(name, kind):
     ("lx_dh", "phone"), ("sj_h", "phone"),                                         # 联系电话, 手机号 abbreviated
     ("post_code", "address"), ("家庭住址", "address"), ("server_address", None), ("服务器地址", None),
     ("x_m", "person_name"), ("user_xm", "person_name"),                            # 姓名 abbreviated
+    ("buyer_realname", "person_name"), ("pet_name", None), ("company_owner_name", None),   # <who>_name
 ])
 def test_each_clause_of_a_name_rule_counts(name, kind):
     assert pii.kind_by_name(name) == kind
@@ -268,3 +269,16 @@ def test_contact_data_written_in_a_database_comment_is_masked_and_the_rest_kept(
     assert table.comment == "客户表，客服热线 139****8800"
     assert table.column("phone").comment == "Phone of the customer, e.g. +1-7**-***-**99"
     assert table.column("status").comment == "状态：1正常 2冻结（冻结后需重置密码）"
+
+
+def test_keys_are_judged_as_keys_even_when_named_like_personal_data():
+    """A numeric primary key named `token` is an id, not a secret (read and shown); a foreign key keeps its
+    values for joins. Pinned as the rule is today (keys never are personal): see issue 27's note on text foreign
+    keys named like contact data."""
+    from data_pipeline.schema.model import ForeignKey
+    table = Table("public", "sessions", columns=[Column("token", "bigint", False, is_primary_key=True),
+                                                 Column("mobile", "text", samples=["13812345678"])])
+    table.foreign_keys = [ForeignKey("fk", ["mobile"], "public", "customer", ["mobile"])]
+    assert pii.kind_by_meta("token", None, "bigint") == ("secret", "name")      # by its name alone
+    assert not pii.is_withheld_by_catalog(table.column("token"), table)
+    assert pii.detect(table.column("mobile"), table) == (None, None)
