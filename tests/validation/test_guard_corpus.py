@@ -315,7 +315,7 @@ CATALOG_EDGES = [
     ("SELECT btrim(x) FROM (SELECT * FROM m) AS s(i, x)", "function btrim is defined in schema public"),
     # evil_any is a column of c2 but the call evil_any(t) for t: one name, both uses, refused
     ("SELECT c2.evil_any, t.evil_any FROM c2, t", "function evil_any is defined in schema public"),
-    ("SELECT t.evil_any, c2.evil_any FROM t, c2", "function evil_any is defined in schema public"),
+    ("SELECT a.evil_any, z.evil_any FROM t AS a, c2 AS z", "function evil_any is defined in schema public"),
     # a derived table's output names a built-in function only when the tree names that output plainly
     ("SELECT s.pg_typeof FROM (SELECT 1 + 1) AS s", "s.pg_typeof is not a column of a table named s"),
     ("SELECT (t).pg_typeof FROM t", "(...).pg_typeof is not a column of a table named there"),
