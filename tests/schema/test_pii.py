@@ -279,3 +279,12 @@ def test_a_numeric_primary_key_is_an_id_whatever_its_name_or_values():
     assert pii.kind_by_meta("token", None, "bigint") == ("secret", "name")      # by its name alone
     assert not pii.is_withheld_by_catalog(table.column("token"), table)
     assert pii.detect(table.column("token"), table) == (None, None)
+
+
+def test_english_names_in_a_name_column_count_only_in_a_table_of_people():
+    def kind_in(table_name):
+        table = Table("public", table_name, columns=[Column("name", "text", samples=["Mary Smith", "John Doe",
+                                                                                     "Anna Lee"])])
+        return pii.detect(table.column("name"), table)
+    assert kind_in("customer") == ("person_name", "values")
+    assert kind_in("product") == (None, None)          # a product called "Anna Lee" keeps its name
