@@ -324,7 +324,9 @@ CATALOG_EDGES = [
 CATALOG_EDGES_HARMLESS = ["SELECT c2.evil_any FROM c2", "SELECT x.evil_any FROM c2 AS x",
                           "SELECT public.c2.evil_any FROM public.c2", "SELECT s.pg_typeof FROM (SELECT 1 AS pg_typeof) s",
                           "WITH w AS (SELECT id AS pg_typeof FROM t) SELECT w.pg_typeof FROM w",
-                          "SELECT s.pg_typeof FROM (SELECT 1) AS s(pg_typeof)"]
+                          "SELECT s.pg_typeof FROM (SELECT 1) AS s(pg_typeof)",
+                          # a CTE named like a table does not hide the schema-qualified table's columns
+                          "WITH c2 AS (SELECT 1 AS x) SELECT z.evil_any FROM public.c2 AS z"]
 
 
 def test_checker_refuses_catalog_edge_cases(attack_url, guard_settings):
