@@ -317,7 +317,8 @@ CATALOG_EDGES = [
     ("SELECT c2.evil_any, t.evil_any FROM c2, t", "function evil_any is defined in schema public"),
     ("SELECT a.evil_any, z.evil_any FROM t AS a, c2 AS z", "function evil_any is defined in schema public"),
     # a derived table's output names a built-in function only when the tree names that output plainly
-    ("SELECT s.pg_typeof FROM (SELECT 1 + 1) AS s", "s.pg_typeof is not a column of a table named s"),
+    ("SELECT s.pg_typeof FROM (SELECT 1 + 1) AS s", "s.pg_typeof is not a column of a table named s: PostgreSQL "
+                                                    "would call the function pg_typeof(s) (column notation)"),
     ("SELECT (t).pg_typeof FROM t", "(...).pg_typeof is not a column of a table named there"),
 ]
 # ... and what looks alike but is plain reading on the same database
