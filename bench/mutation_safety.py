@@ -142,6 +142,11 @@ EQUIVALENT: dict[str, dict[str, str]] = {
         "drop operand 1 of Or (not name)":
             "kind_by_name: always given a str (kind_by_meta passes comment_head(None) == ''), and '' matches no rule",
         "line 324: drop operand 2 of Or ('')": "detect: Column.data_type is always a str",
+        "line 324: drop operand 1 of Or (column.data_type)":
+            "detect: without the date/time/boolean early return the closing _type_allows refuses those types "
+            "(values never give birth_date)",
+        "line 324: Or -> And":
+            "detect: the inner `column.data_type or ''` as above (the outer `is_key or ...` of this line is killed)",
         "drop operand 3 of Or (_NO_PII_TYPES.match(column.data_type or ''))":
             "detect: values never give birth_date, and the closing _type_allows refuses every other kind on "
             "date/time/boolean types",
