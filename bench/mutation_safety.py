@@ -128,6 +128,7 @@ EQUIVALENT: dict[str, dict[str, str]] = {
             "_CommonTableExpr refuses before its children are walked; unreachable (and still refused by the "
             "allowlist next)",
         "line 208: drop operand 2 of Or ({})": "_CommonTableExpr: a CTE always has its ctequery",
+        "line 247: drop operand 2 of Or ([])": "_A_Indirection: an A_Indirection always has its indirection list",
     },
     "data_pipeline/validation/check.py": {
         "drop operand 1 of Or (fresh)":

@@ -247,7 +247,8 @@ def test_names_for_the_catalog_check_are_collected_exactly():
     assert check_sql("SELECT t FROM t").names.whole_rows
     assert check_sql("SELECT x FROM (SELECT 1 AS x) AS x").names.whole_rows
     assert not check_sql("SELECT id, 2 FROM t x WHERE x.id = 1").names.whole_rows
-    assert check_sql("SELECT x.* FROM t x").names.whole_rows
+    star = check_sql("SELECT x.*, public.t.* FROM t x, public.t").names
+    assert star.whole_rows and star.column_refs == () and star.functions == () and star.fields == ()
     assert check_sql("SELECT 1 FROM t NATURAL JOIN u").names.whole_rows
     assert not check_sql("SELECT 1, 2.5, true, NULL FROM t").names.literals
     assert check_sql("SELECT id FROM t WHERE id > ALL (SELECT 1)").names.operators == IMPLIED
