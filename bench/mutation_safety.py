@@ -129,6 +129,9 @@ EQUIVALENT: dict[str, dict[str, str]] = {
             "allowlist next)",
         "line 208: drop operand 2 of Or ({})": "_CommonTableExpr: a CTE always has its ctequery",
         "line 247: drop operand 2 of Or ([])": "_A_Indirection: an A_Indirection always has its indirection list",
+        "line 238: drop operand 2 of And (fields[0] != '*')":
+            "_ColumnRef: `bare` is only intersected with table, alias and derived names; a lone `*` sets whole_rows "
+            "itself",
     },
     "data_pipeline/validation/check.py": {
         "drop operand 1 of Or (fresh)":

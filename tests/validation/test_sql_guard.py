@@ -247,6 +247,10 @@ def test_names_for_the_catalog_check_are_collected_exactly():
     assert check_sql("SELECT t FROM t").names.whole_rows
     assert check_sql("SELECT x FROM (SELECT 1 AS x) AS x").names.whole_rows
     assert not check_sql("SELECT id, 2 FROM t x WHERE x.id = 1").names.whole_rows
+    assert check_sql("SELECT x.*, x.id FROM t x").names.whole_rows
+    assert check_sql("SELECT x.id, x.* FROM t x").names.whole_rows
+    assert check_sql("SELECT 1 FROM t WHERE a BETWEEN SYMMETRIC 1 AND 2 AND b NOT BETWEEN SYMMETRIC 1 AND 2"
+                     ).names.operators == IMPLIED               # BETWEEN's <= and >=, never a "BETWEEN" operator
     star = check_sql("SELECT x.*, public.t.* FROM t x, public.t").names
     assert star.whole_rows and star.column_refs == () and star.functions == () and star.fields == ()
     assert check_sql("SELECT 1 FROM t NATURAL JOIN u").names.whole_rows
