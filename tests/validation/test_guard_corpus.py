@@ -319,7 +319,11 @@ CATALOG_EDGES = [
     # a derived table's output names a built-in function only when the tree names that output plainly
     ("SELECT s.pg_typeof FROM (SELECT 1 + 1) AS s", "s.pg_typeof is not a column of a table named s: PostgreSQL "
                                                     "would call the function pg_typeof(s) (column notation)"),
-    ("SELECT (t).pg_typeof FROM t", "(...).pg_typeof is not a column of a table named there"),
+    ("SELECT (t).pg_typeof FROM t", "(...).pg_typeof is not a column of a table named there: PostgreSQL would "
+                                    "call the function pg_typeof(...) (column notation)"),
+    # an alias that names a table shadows the CTE of the same name: its outputs do not count
+    ("WITH s AS (SELECT 1 AS pg_typeof) SELECT s.pg_typeof FROM t AS s",
+     "s.pg_typeof is not a column of a table named s"),
 ]
 # ... and what looks alike but is plain reading on the same database
 CATALOG_EDGES_HARMLESS = ["SELECT c2.evil_any FROM c2", "SELECT x.evil_any FROM c2 AS x",
