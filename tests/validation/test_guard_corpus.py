@@ -85,6 +85,10 @@ CREATE FUNCTION public.initcap(public.grade) RETURNS text LANGUAGE plpgsql AS
   $$BEGIN PERFORM pg_sleep(2); RAISE EXCEPTION '{EVIL}'; END$$;
 CREATE FUNCTION public.btrim(public.mood) RETURNS text LANGUAGE plpgsql AS
   $$BEGIN PERFORM pg_sleep(2); RAISE EXCEPTION '{EVIL}'; END$$;
+CREATE TYPE public.shade AS ENUM ('light');
+CREATE FUNCTION public.bigint_shade(bigint) RETURNS shade LANGUAGE plpgsql AS
+  $$BEGIN PERFORM pg_sleep(2); RAISE EXCEPTION '{EVIL}'; END$$;
+CREATE CAST (bigint AS public.shade) WITH FUNCTION public.bigint_shade(bigint) AS IMPLICIT;  -- a second one
 CREATE TABLE public.c2 (id int, evil_any int);
 INSERT INTO public.c2 VALUES (1, 7);
 """
