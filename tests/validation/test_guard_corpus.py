@@ -89,6 +89,11 @@ CREATE TYPE public.shade AS ENUM ('light');
 CREATE FUNCTION public.bigint_shade(bigint) RETURNS shade LANGUAGE plpgsql AS
   $$BEGIN PERFORM pg_sleep(2); RAISE EXCEPTION '{EVIL}'; END$$;
 CREATE CAST (bigint AS public.shade) WITH FUNCTION public.bigint_shade(bigint) AS IMPLICIT;  -- a second one
+CREATE TABLE public.blob (v bytea);
+INSERT INTO public.blob VALUES ('\\x01');
+CREATE FUNCTION public.bytea_int(bytea) RETURNS int LANGUAGE plpgsql AS
+  $$BEGIN PERFORM pg_sleep(2); RAISE EXCEPTION '{EVIL}'; END$$;
+CREATE CAST (bytea AS int) WITH FUNCTION public.bytea_int(bytea) AS IMPLICIT;   -- between built-in types
 CREATE TABLE public.c2 (id int, evil_any int);
 INSERT INTO public.c2 VALUES (1, 7);
 """
@@ -320,6 +325,8 @@ CATALOG_EDGES = [
     # evil_any is a column of c2 but the call evil_any(t) for t: one name, both uses, refused
     ("SELECT c2.evil_any, t.evil_any FROM c2, t", "function evil_any is defined in schema public"),
     ("SELECT a.evil_any, z.evil_any FROM t AS a, c2 AS z", "function evil_any is defined in schema public"),
+    # an implicit cast between two built-in types, by a user function, from a type the statement reads
+    ("SELECT abs(v) FROM blob", "the cast from bytea to integer runs function public.bytea_int"),
     # a derived table's output names a built-in function only when the tree names that output plainly
     ("SELECT s.pg_typeof FROM (SELECT 1 + 1) AS s", "s.pg_typeof is not a column of a table named s: PostgreSQL "
                                                     "would call the function pg_typeof(s) (column notation)"),
