@@ -145,6 +145,9 @@ EQUIVALENT: dict[str, dict[str, str]] = {
     "data_pipeline/validation/catalog_check.py": {
         "line 185: 0 -> 1": "_Reachable: 0 (no type) is never a user type's oid, so `oid not in self.user` answers too",
         "line 185: drop operand 1 of Or (oid == 0)": "_Reachable: as `0 -> 1` on this line",
+        "line 233: And -> Or":
+            "_columns_problem: an alias of an unresolved table then maps to {None}, never a column: the same "
+            "refusal as no target at all",
         "line 178: drop operand 2 of And (category == 'A')":
             "_Reachable: a type with an element that is no array is a C base type declared with ELEMENT (point, "
             "name...); none can be made in SQL, and pg_catalog's own are not user types",

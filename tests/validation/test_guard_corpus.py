@@ -325,6 +325,8 @@ CATALOG_EDGES = [
     # evil_any is a column of c2 but the call evil_any(t) for t: one name, both uses, refused
     ("SELECT c2.evil_any, t.evil_any FROM c2, t", "function evil_any is defined in schema public"),
     ("SELECT a.evil_any, z.evil_any FROM t AS a, c2 AS z", "function evil_any is defined in schema public"),
+    # a schema-qualified table that does not exist: refused with the reason, not a failure of the check
+    ("SELECT public.nosuch.pg_typeof FROM public.nosuch", "nosuch.pg_typeof is not a column of a table named nosuch"),
     # an implicit cast between two built-in types, by a user function, from a type the statement reads
     ("SELECT abs(v) FROM blob", "the cast from bytea to integer runs function public.bytea_int"),
     # a derived table's output names a built-in function only when the tree names that output plainly
@@ -342,7 +344,9 @@ CATALOG_EDGES_HARMLESS = ["SELECT c2.evil_any FROM c2", "SELECT x.evil_any FROM 
                           "WITH w AS (SELECT id AS pg_typeof FROM t) SELECT w.pg_typeof FROM w",
                           "SELECT s.pg_typeof FROM (SELECT 1) AS s(pg_typeof)",
                           # a CTE named like a table does not hide the schema-qualified table's columns
-                          "WITH c2 AS (SELECT 1 AS x) SELECT z.evil_any FROM public.c2 AS z"]
+                          "WITH c2 AS (SELECT 1 AS x) SELECT z.evil_any FROM public.c2 AS z",
+                          # the alias t is c2 here, whatever the table named t
+                          "SELECT t.evil_any FROM c2 AS t, t AS x"]
 
 
 def test_checker_refuses_catalog_edge_cases(attack_url, guard_settings):
