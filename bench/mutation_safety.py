@@ -129,6 +129,10 @@ EQUIVALENT: dict[str, dict[str, str]] = {
             "allowlist next)",
         "line 208: drop operand 2 of Or ({})": "_CommonTableExpr: a CTE always has its ctequery",
         "line 247: drop operand 2 of Or ([])": "_A_Indirection: an A_Indirection always has its indirection list",
+        "raise -> pass (raise _Refused('%TYPE references are not allowed'))":
+            "_type: %TYPE parses only in function signatures, never in a SELECT",
+        "line 341: drop operand 2 of Or ([])": "check_sql: `not None` and `not []` both answer 'no statement'",
+        "line 346: drop operand 2 of Or ({})": "check_sql: every parsed statement has its stmt",
         "line 238: drop operand 2 of And (fields[0] != '*')":
             "_ColumnRef: `bare` is only intersected with table, alias and derived names; a lone `*` sets whole_rows "
             "itself",

@@ -295,6 +295,18 @@ def test_every_refusal_names_its_reason():
         assert not verdict.ok and verdict.reason.startswith(reason), (sql, verdict.reason)
 
 
+def test_edges_of_the_statement_checks():
+    """Each pinned by a mutation that survived (issue 27)."""
+    assert check_sql(None).reason == "empty SQL" and check_sql("   ").reason == "empty SQL"
+    long = check_sql("SELECT '" + "x" * 400)                                       # the error quotes the rest
+    assert long.reason.startswith("unparseable SQL (PostgreSQL parser): ")
+    assert len(long.reason) == len("unparseable SQL (PostgreSQL parser): ") + 300      # cut, not the whole text
+    assert check_sql("SELECT 'x'::aclitem").reason == "cast to aclitem (a catalog lookup by name) is not allowed"
+    assert check_sql("SELECT 'a' COLLATE \"C\"").ok                               # unqualified: built-in
+    assert check_sql("SELECT * FROM (SELECT 1) , generate_series(1, 2)").ok         # no alias (PostgreSQL 16)
+    assert check_sql("SELECT 1 FROM (a JOIN b ON true) NATURAL JOIN c").names.whole_rows
+
+
 def test_denied_prefix_matching_ignores_schema_and_case():
     assert denied_function("PG_CATALOG.pg_sleep_for") == "pg_sleep"
     assert denied_function('"nextval"') == "nextval"
