@@ -72,6 +72,17 @@ def test_any_step_warning_makes_the_task_partial():
     assert plan.task_warnings(None, DONE) == []
 
 
+def test_warnings_of_odd_results_are_counted_not_crashed_on():
+    """A result written by an older version (no `steps`, a warning without `object_count` or `objects`) still
+    tells the truth: the count falls back to the objects named, and nothing raises."""
+    assert plan.task_warnings({"steps": None}, DONE) == []
+    bare = {"code": "TABLES_SKIPPED", "message": "2 tables failed", "objects": ["public.a", "public.b"]}
+    nothing = {"code": "PAIRS_NOT_LOADED", "message": "no pairs", "objects": None}
+    result = {"steps": {"ddl_generation": {"warnings": [bare]}, "training_load": {"warnings": [nothing]}}}
+    assert plan.task_warnings(result, DONE) == [{"step": "ddl_generation", **bare, "count": 2},
+                                                {"step": "training_load", **nothing, "count": 0}]
+
+
 def test_warnings_message_is_one_chinese_sentence_with_english_details():
     dropped = {"step": "sql_validation", "code": "PAIRS_DROPPED", "message": "4 of 20 pairs (20%) were removed",
                "objects": ["p1"], "object_count": 4}

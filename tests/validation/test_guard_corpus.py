@@ -20,8 +20,10 @@ import logging
 import re
 from pathlib import Path
 
+import psycopg2
 import pytest
 
+from core.db import with_database
 from core.llm import make_llm
 from data_pipeline.qa.llm import generate_theme_pairs
 from data_pipeline.qa.pairs import Pair, pairs_file_name, read_pairs, write_pairs
@@ -83,6 +85,17 @@ CREATE FUNCTION public.initcap(public.grade) RETURNS text LANGUAGE plpgsql AS
   $$BEGIN PERFORM pg_sleep(2); RAISE EXCEPTION '{EVIL}'; END$$;
 CREATE FUNCTION public.btrim(public.mood) RETURNS text LANGUAGE plpgsql AS
   $$BEGIN PERFORM pg_sleep(2); RAISE EXCEPTION '{EVIL}'; END$$;
+CREATE TYPE public.shade AS ENUM ('light');
+CREATE FUNCTION public.bigint_shade(bigint) RETURNS shade LANGUAGE plpgsql AS
+  $$BEGIN PERFORM pg_sleep(2); RAISE EXCEPTION '{EVIL}'; END$$;
+CREATE CAST (bigint AS public.shade) WITH FUNCTION public.bigint_shade(bigint) AS IMPLICIT;  -- a second one
+CREATE TABLE public.blob (v bytea);
+INSERT INTO public.blob VALUES ('\\x01');
+CREATE FUNCTION public.bytea_int(bytea) RETURNS int LANGUAGE plpgsql AS
+  $$BEGIN PERFORM pg_sleep(2); RAISE EXCEPTION '{EVIL}'; END$$;
+CREATE CAST (bytea AS int) WITH FUNCTION public.bytea_int(bytea) AS IMPLICIT;   -- between built-in types
+CREATE TABLE public.c2 (id int, evil_any int);
+INSERT INTO public.c2 VALUES (1, 7);
 """
 
 DEEP = 400
@@ -298,6 +311,71 @@ def test_llm_generated_pairs_are_refused_by_qa_or_by_validation(attack_url, guar
     for detail in report["detailed_results"]:
         _assert_refused_never_run(detail, detail["sql"], named[detail["sql"]])
     assert read_pairs(path) == []
+
+
+# what the catalog check decides from several names at once (each pinned by a mutation that survived, issue 27)
+CATALOG_EDGES = [
+    # a CTE named like a system catalog does not hide the schema-qualified catalog read beside it
+    ("WITH pg_class AS (SELECT 1 AS relname) SELECT relname FROM pg_catalog.pg_class",
+     "relation pg_catalog.pg_class is a system catalog (pg_catalog)"),
+    # the refusal names the catalog, whichever place it takes among the tables
+    ("SELECT t.id FROM pg_class, t", "relation pg_class is a system catalog (pg_catalog)"),
+    ("SELECT t.id FROM t, pg_roles", "relation pg_roles is a system catalog (pg_catalog)"),
+    # a column read only through `*` (renamed by the alias) still makes its type's functions candidates
+    ("SELECT btrim(x) FROM (SELECT * FROM m) AS s(i, x)", "function btrim is defined in schema public"),
+    # evil_any is a column of c2 but the call evil_any(t) for t: one name, both uses, refused
+    ("SELECT c2.evil_any, t.evil_any FROM c2, t", "function evil_any is defined in schema public"),
+    ("SELECT a.evil_any, z.evil_any FROM t AS a, c2 AS z", "function evil_any is defined in schema public"),
+    # a schema-qualified table that does not exist: refused with the reason, not a failure of the check
+    ("SELECT public.nosuch.pg_typeof FROM public.nosuch", "nosuch.pg_typeof is not a column of a table named nosuch"),
+    # an implicit cast between two built-in types, by a user function, from a type the statement reads
+    ("SELECT abs(v) FROM blob", "the cast from bytea to integer runs function public.bytea_int"),
+    # a derived table's output names a built-in function only when the tree names that output plainly
+    ("SELECT s.pg_typeof FROM (SELECT 1 + 1) AS s", "s.pg_typeof is not a column of a table named s: PostgreSQL "
+                                                    "would call the function pg_typeof(s) (column notation)"),
+    ("SELECT (t).pg_typeof FROM t", "(...).pg_typeof is not a column of a table named there: PostgreSQL would "
+                                    "call the function pg_typeof(...) (column notation)"),
+    # an alias that names a table shadows the CTE of the same name: its outputs do not count
+    ("WITH s AS (SELECT 1 AS pg_typeof) SELECT s.pg_typeof FROM t AS s",
+     "s.pg_typeof is not a column of a table named s"),
+]
+# ... and what looks alike but is plain reading on the same database
+CATALOG_EDGES_HARMLESS = ["SELECT c2.evil_any FROM c2", "SELECT x.evil_any FROM c2 AS x",
+                          "SELECT public.c2.evil_any FROM public.c2", "SELECT s.pg_typeof FROM (SELECT 1 AS pg_typeof) s",
+                          "WITH w AS (SELECT id AS pg_typeof FROM t) SELECT w.pg_typeof FROM w",
+                          "SELECT s.pg_typeof FROM (SELECT 1) AS s(pg_typeof)",
+                          # a CTE named like a table does not hide the schema-qualified table's columns
+                          "WITH c2 AS (SELECT 1 AS x) SELECT z.evil_any FROM public.c2 AS z",
+                          # the alias t is c2 here, whatever the table named t
+                          "SELECT t.evil_any FROM c2 AS t, t AS x"]
+
+
+def test_checker_refuses_catalog_edge_cases(attack_url, guard_settings):
+    with SqlChecker.from_settings(attack_url, guard_settings) as checker:
+        for sql, named in CATALOG_EDGES:
+            result = checker.check(sql)
+            assert result.status == "rejected" and result.error.startswith(named), (sql, result)
+        for sql in CATALOG_EDGES_HARMLESS:
+            result = checker.check(sql)
+            assert result.status == "valid", (sql, result)
+
+
+def test_checker_refuses_another_sessions_temporary_table(app_ctx, attack_url, guard_settings):
+    """pg_temp_N (and pg_toast_temp_N) are no business tables either: refused by the catalog, not left to EXPLAIN."""
+    owner = psycopg2.connect(with_database(admin_url(app_ctx), ATTACK_DB))
+    try:
+        with owner.cursor() as cur:
+            cur.execute("CREATE TEMP TABLE scratch (id int)")
+            cur.execute("SELECT nspname FROM pg_namespace WHERE oid = pg_my_temp_schema()")
+            schema = cur.fetchone()[0]
+        owner.commit()
+        with SqlChecker.from_settings(attack_url, guard_settings) as checker:
+            result = checker.check(f"SELECT id FROM {schema}.scratch")
+        assert schema.startswith("pg_temp_") and result.status == "rejected", result
+        assert result.error == (f"relation {schema}.scratch is a system catalog ({schema}); pairs read business "
+                                f"tables only")
+    finally:
+        owner.close()
 
 
 def test_a_user_equals_operator_refuses_every_comparison(app_ctx, guard_settings):

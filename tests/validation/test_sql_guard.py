@@ -213,6 +213,100 @@ def test_types_outside_the_safe_list_are_refused(sql, named):
     assert not verdict.ok and f"{named} is not allowed" in verdict.reason, verdict.reason
 
 
+IMPLIED = ("<", "<=", "<>", "=", ">", ">=")   # ORDER BY, GROUP BY, DISTINCT, IN, CASE and joins use them unwritten
+
+
+def test_names_for_the_catalog_check_are_collected_exactly():
+    """What catalog_check.py looks up comes from these names: one lost (a column-notation call `x.f`, an operator,
+    a cast's type, a table) is one object of the business database nobody checks before it runs."""
+    names = check_sql("SELECT c.name, public.t.f, s.n, (c).g, count(*), pg_catalog.lower(c.name) "
+                      "FROM public.t AS c JOIN u USING (k), (SELECT id AS n, x, id + 1 FROM v) s "
+                      "WHERE c.id BETWEEN 1 AND 2 AND c.id = ANY (SELECT 1) AND c.id::int8 > 0 AND c.name ~ 'a' "
+                      "AND c.id::pg_catalog.int4 <> 0 AND c.name COLLATE pg_catalog.\"C\" > ''").names
+    assert names == sql_guard.CatalogNames(
+        functions=("count", "f", "g", "id", "n", "name"), operators=tuple(sorted(("+", "~") + IMPLIED)), types=("int8",),
+        relations=(("", "u"), ("", "v"), ("public", "t")),
+        column_refs=(("", "", "g"), ("", "c", "id"), ("", "c", "name"), ("", "s", "n"), ("public", "t", "f")),
+        aliases=(("c", "public", "t"), ("u", "", "u"), ("v", "", "v")), derived=("s",),
+        fields=("c", "f", "id", "k", "n", "name", "x"), called=("count",),
+        whole_rows=True,            # `(c).g` reads the whole row of c
+        literals=True, derived_columns=())        # `id + 1` has no name: s's outputs are unknown
+    names = check_sql("WITH w (a, b) AS (SELECT 1, 2), z AS (SELECT p AS q, r FROM y UNION SELECT 1, 2) "
+                      "SELECT * FROM w NATURAL JOIN z, generate_series(1, 2) AS g, (SELECT 1) AS e(one)").names
+    assert names == sql_guard.CatalogNames(
+        functions=("generate_series",), operators=IMPLIED, relations=(("", "w"), ("", "y"), ("", "z")),
+        aliases=(("w", "", "w"), ("y", "", "y"), ("z", "", "z")), derived=("e", "g", "w", "z"), fields=("p", "r"),
+        called=("generate_series",), whole_rows=True, literals=False,
+        derived_columns=(("e", ("one",)), ("w", ("a", "b")), ("z", ("q", "r"))))
+    names = check_sql("SELECT B'101', x IS NOT NULL, y NOT BETWEEN 1 AND 2 FROM (t JOIN u ON t.a < u.b) AS j").names
+    assert names == sql_guard.CatalogNames(
+        functions=("a", "b"), operators=IMPLIED, relations=(("", "t"), ("", "u")),
+        column_refs=(("", "t", "a"), ("", "u", "b")), aliases=(("t", "", "t"), ("u", "", "u")), derived=("j",),
+        fields=("a", "b", "x", "y"), whole_rows=False, literals=True)
+    # a bare name is a whole row only when it names a table, alias or derived table; `*` and NATURAL are too
+    assert check_sql("SELECT t FROM t").names.whole_rows
+    assert check_sql("SELECT x FROM (SELECT 1 AS x) AS x").names.whole_rows
+    assert not check_sql("SELECT id, 2 FROM t x WHERE x.id = 1").names.whole_rows
+    assert check_sql("SELECT x.*, x.id FROM t x").names.whole_rows
+    assert check_sql("SELECT x.id, x.* FROM t x").names.whole_rows
+    assert check_sql("SELECT 1 FROM t WHERE a BETWEEN SYMMETRIC 1 AND 2 AND b NOT BETWEEN SYMMETRIC 1 AND 2"
+                     ).names.operators == IMPLIED               # BETWEEN's <= and >=, never a "BETWEEN" operator
+    star = check_sql("SELECT x.*, public.t.* FROM t x, public.t").names
+    assert star.whole_rows and star.column_refs == () and star.functions == () and star.fields == ()
+    assert check_sql("SELECT 1 FROM t NATURAL JOIN u").names.whole_rows
+    assert not check_sql("SELECT 1, 2.5, true, NULL FROM t").names.literals
+    assert check_sql("SELECT id FROM t WHERE id > ALL (SELECT 1)").names.operators == IMPLIED
+    # derived tables without a target list (VALUES, an empty SELECT) name no output column, and do not crash
+    assert check_sql("SELECT * FROM (VALUES (1)) AS v").names.derived_columns == (("v", ()),)
+    assert check_sql("WITH c AS (SELECT FROM t) SELECT 1 FROM c").names.derived_columns == (("c", ()),)
+    # `*` is no output name: the outputs of `SELECT *` are unknown to the tree (the catalog check treats every
+    # `s.f` as a possible call then)
+    assert check_sql("SELECT 1 FROM (SELECT * FROM t) AS s, (SELECT t.* FROM t) AS u").names.derived_columns == ()
+    assert check_sql("SELECT id FROM t WHERE id !~~ ANY (SELECT 'a')").names.operators == tuple(sorted(("!~~",) + IMPLIED))
+
+
+def test_every_refusal_names_its_reason():
+    """Each refusal of the walk, one SQL each, with the reason the operator reads (not merely 'refused')."""
+    cases = {
+        "SELECT 1 FROM t FOR KEY SHARE": "locking clause (FOR KEY SHARE) takes row locks; not allowed",
+        "SELECT 1 FROM t FOR NO KEY UPDATE": "locking clause (FOR NO KEY UPDATE) takes row locks; not allowed",
+        "SELECT 1 FROM t pg_sleep": "alias pg_sleep carries the name of a refused function pg_sleep(); not allowed",
+        "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SEARCH DEPTH FIRST BY n SET o "
+        "SELECT * FROM r": "SEARCH/CYCLE clauses of recursive CTEs are not allowed",
+        "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) CYCLE n SET c USING p SELECT * FROM r":
+            "SEARCH/CYCLE clauses of recursive CTEs are not allowed",
+        "WITH i AS (INSERT INTO t VALUES (1) RETURNING 1) SELECT 1":
+            "INSERT in a CTE: data-modifying or non-query statements are not allowed",
+        "SELECT 1 OPERATOR(public.+) 1": "OPERATOR(public.+) syntax is not allowed (only built-in operators, "
+                                         "written plainly)",
+        "SELECT 1 WHERE 1 OPERATOR(public.=) ANY (SELECT 1)": "OPERATOR(public.=) syntax is not allowed",
+        "SELECT 1::public.int4": "type public.int4 is not allowed (only built-in types)",
+        "SELECT 1::pg_catalog.int4 + 1::pg_catalog.regclass::pg_catalog.int4":
+            "cast to regclass (a catalog lookup by name) is not allowed",
+        "SELECT 'x' COLLATE public.c": "collation public.c is not allowed (only built-in collations)",
+        "SELECT 1 FROM otherdb.public.t": "cross-database references are not allowed",
+        "SELECT $1": "ParamRef is not allowed in a pair's SQL (only plain SELECT syntax)",
+        "SELECT pg_catalog.pg_sleep(1)": "function pg_sleep() is not allowed (runs SQL text, side effects, stalls, "
+                                         "signals other sessions or reads server files)",
+        "SELECT nosuch_fn(1)": "function nosuch_fn() is not in the allowlist of functions",
+    }
+    for sql, reason in cases.items():
+        verdict = check_sql(sql)
+        assert not verdict.ok and verdict.reason.startswith(reason), (sql, verdict.reason)
+
+
+def test_edges_of_the_statement_checks():
+    """Each pinned by a mutation that survived (issue 27)."""
+    assert check_sql(None).reason == "empty SQL" and check_sql("   ").reason == "empty SQL"
+    long = check_sql("SELECT '" + "x" * 400)                                       # the error quotes the rest
+    assert long.reason.startswith("unparseable SQL (PostgreSQL parser): ")
+    assert len(long.reason) == len("unparseable SQL (PostgreSQL parser): ") + 300      # cut, not the whole text
+    assert check_sql("SELECT 'x'::aclitem").reason == "cast to aclitem (a catalog lookup by name) is not allowed"
+    assert check_sql("SELECT 'a' COLLATE \"C\"").ok                               # unqualified: built-in
+    assert check_sql("SELECT * FROM (SELECT 1) , generate_series(1, 2)").ok         # no alias (PostgreSQL 16)
+    assert check_sql("SELECT 1 FROM (a JOIN b ON true) NATURAL JOIN c").names.whole_rows
+
+
 def test_denied_prefix_matching_ignores_schema_and_case():
     assert denied_function("PG_CATALOG.pg_sleep_for") == "pg_sleep"
     assert denied_function('"nextval"') == "nextval"

@@ -111,6 +111,20 @@ def test_delete_vectors_acts_on_the_tasks_own_store(vclient, app_ctx):
     assert store_rows(second) == [] and len(all_rows(app_ctx.db)) == 9
 
 
+def test_delete_vectors_on_a_store_without_vector_tables_deletes_nothing(vclient, app_ctx):
+    """A task that never loaded into its (empty) store: the delete counts nothing and claims nothing deleted; the
+    records it still has in a store it no longer points at (VECTOR_DB_URL changed since) are named, not hidden."""
+    empty = create_database(app_ctx, "dp_vectors_never_loaded")
+    task_id = _task(vclient, vector_db_connection=empty)
+    vector_owners.add(app_ctx.db, "an-earlier-store", task_id, [("row-1", "sql")])
+    resp = _delete(vclient, task_id)
+    assert resp.status_code == 200, resp.get_json()
+    assert resp.get_json()["data"]["vectors"] == {"vector_store": database_identity(empty), "vector_rows_deleted": 0,
+                                                  "vector_rows_kept_shared": 0,
+                                                  "vector_stores_not_cleaned": ["an-earlier-store"]}
+    vector_owners.remove_task(app_ctx.db, "an-earlier-store", task_id)
+
+
 def test_delete_vectors_answers_409_while_the_store_is_written(vclient, app_ctx):
     from data_pipeline.store import vector as vector_sql
     a = _task(vclient)
@@ -120,6 +134,7 @@ def test_delete_vectors_answers_409_while_the_store_is_written(vclient, app_ctx)
         resp = _delete(vclient, a)
     body = resp.get_json()
     assert resp.status_code == 409 and body["error"]["code"] == "TASK_ALREADY_RUNNING", body
+    assert body["message"] == "向量表正在写入，请稍后再删除"      # not the generic "任务正在执行中"
     assert len(all_rows(app_ctx.db)) == 9 and vclient.get(f"{TASKS}/{a}").status_code == 200   # nothing deleted
     assert _delete(vclient, a).status_code == 200 and all_rows(app_ctx.db) == []
 
