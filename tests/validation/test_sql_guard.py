@@ -230,19 +230,30 @@ def test_names_for_the_catalog_check_are_collected_exactly():
         aliases=(("c", "public", "t"), ("u", "", "u"), ("v", "", "v")), derived=("s",),
         fields=("c", "f", "id", "k", "n", "name", "x"), called=("count",),
         whole_rows=True,            # `(c).g` reads the whole row of c
-        literals=True, derived_columns=())        # `id + 1` has no name: s's outputs are unknown
+        literals=True, derived_columns=(),        # `id + 1` has no name: s's outputs are unknown
+        # each call and operator with its argument kinds (BETWEEN is <= and >=; COLLATE hides the type)
+        uses=(("fn", "count", ()), ("fn", "lower", (("col", "c", "name"),)),
+              ("op", "+", (("col", "", "id"), ("const", "int4"))), ("op", "<=", (("col", "c", "id"), ("const", "int4"))),
+              ("op", "<>", (("type", "int4"), ("const", "int4"))), ("op", "=", (("any",), ("any",))),
+              ("op", ">", (("any",), ("const", "unknown"))), ("op", ">", (("type", "int8"), ("const", "int4"))),
+              ("op", ">=", (("col", "c", "id"), ("const", "int4"))),
+              ("op", "~", (("col", "c", "name"), ("const", "unknown")))),
+        hidden_comparisons=True)    # JOIN USING and = ANY (subquery) compare what the tree does not pair up
     names = check_sql("WITH w (a, b) AS (SELECT 1, 2), z AS (SELECT p AS q, r FROM y UNION SELECT 1, 2) "
                       "SELECT * FROM w NATURAL JOIN z, generate_series(1, 2) AS g, (SELECT 1) AS e(one)").names
     assert names == sql_guard.CatalogNames(
         functions=("generate_series",), operators=IMPLIED, relations=(("", "w"), ("", "y"), ("", "z")),
         aliases=(("w", "", "w"), ("y", "", "y"), ("z", "", "z")), derived=("e", "g", "w", "z"), fields=("p", "r"),
         called=("generate_series",), whole_rows=True, literals=False,
-        derived_columns=(("e", ("one",)), ("w", ("a", "b")), ("z", ("q", "r"))))
+        derived_columns=(("e", ("one",)), ("w", ("a", "b")), ("z", ("q", "r"))),
+        uses=(("fn", "generate_series", (("const", "int4"), ("const", "int4"))),), hidden_comparisons=True)  # NATURAL
     names = check_sql("SELECT B'101', x IS NOT NULL, y NOT BETWEEN 1 AND 2 FROM (t JOIN u ON t.a < u.b) AS j").names
     assert names == sql_guard.CatalogNames(
         functions=("a", "b"), operators=IMPLIED, relations=(("", "t"), ("", "u")),
         column_refs=(("", "t", "a"), ("", "u", "b")), aliases=(("t", "", "t"), ("u", "", "u")), derived=("j",),
-        fields=("a", "b", "x", "y"), whole_rows=False, literals=True)
+        fields=("a", "b", "x", "y"), whole_rows=False, literals=True,
+        uses=(("op", "<", (("col", "t", "a"), ("col", "u", "b"))), ("op", "<=", (("col", "", "y"), ("const", "int4"))),
+              ("op", ">=", (("col", "", "y"), ("const", "int4")))))
     # a bare name is a whole row only when it names a table, alias or derived table; `*` and NATURAL are too
     assert check_sql("SELECT t FROM t").names.whole_rows
     assert check_sql("SELECT x FROM (SELECT 1 AS x) AS x").names.whole_rows
