@@ -12,7 +12,6 @@ the database's own path).
 from __future__ import annotations
 
 import os
-import socket
 
 import psycopg2
 import pytest
@@ -21,17 +20,10 @@ from core import business_db, client_db
 from core.db import with_database
 from core.errors import DatabaseConnectionError
 from tests.business_roles import reader_url, with_user
+from tests.probe_servers import closed_port
 from tests.ddl_fixture_db import admin_url, run_sql, scratch_db
 
 PORT = "5999"
-
-
-def closed_port() -> int:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
 
 
 # ------------------------------------------------------------------------------------------ where a URL leads

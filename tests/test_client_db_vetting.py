@@ -12,23 +12,15 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import socket
 import time
 
 import pytest
 
 from core import client_db
 from core.errors import DatabaseConnectionError
+from tests.probe_servers import closed_port
 
 Refused = client_db.ClientUrlRefused
-
-
-def closed_port() -> int:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
 
 
 class Addresses(dict):
