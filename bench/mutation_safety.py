@@ -112,6 +112,15 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         "_enter: tokens counted in steps of 2 instead of 1 are still unique",
     ("data_pipeline/api/compute_gate.py", "GtE -> Gt (now - youngest >= self.bypass_after_s)"):
         "only the bypass comparison (now - youngest >= bypass_after_s) at exact float equality differs",
+    ("data_pipeline/api/compute_gate.py", "drop operand 2 of And (not self._line)"):
+        "_enter: _leave hands each freed slot to the line at once, so while anyone is in line every slot is held "
+        "and `len(self._holders) < self.slots` is false already",
+    ("data_pipeline/api/compute_gate.py", "drop keyword default= of max()"):
+        "_enter: a request is in line only while every slot is held (see above) and __call__ never gates with "
+        "0 slots, so the holders are never empty there",
+    ("data_pipeline/api/compute_gate.py", "LtE -> Lt (self.slots <= 0)"):
+        "__call__: with 0 slots the gated path finds no holder, `youngest` defaults to now - bypass_after_s and the "
+        "request bypasses at once: it runs ungated either way (app_config forbids fewer than 0 slots)",
     # core/secrets.py, core/client_db.py, data_pipeline/api/request_policy.py (issue 27)
     ("core/secrets.py", "0 -> 1 (in at >= 0)"):
         "_mask_url_rest: at == 0 is an empty user-info (the text starts with '@'): no ':' in it, nothing to mask",
