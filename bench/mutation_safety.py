@@ -61,7 +61,9 @@ TARGETS = (
             "tests/validation/test_sql_check.py")),
     Target("data_pipeline/validation/catalog_check.py", ("catalog_problem", "_Reachable", "_user_objects_problem",
                                                          "_names_that_are_columns", "_columns_problem"),
-           ("tests/validation/test_guard_corpus.py", "-k", "checker_refuses or user_equals_operator")),
+           # test_extension_casts: the typing of calls and operators (implicit casts into user types)
+           ("tests/validation/test_guard_corpus.py", "tests/validation/test_extension_casts.py", "-k",
+            "checker_refuses or user_equals_operator or extension_casts")),
     Target("data_pipeline/schema/introspect.py", ("_text_columns", "_sample", "_profile", "_secret_view_columns",
                                                   "_withheld_columns"),
            ("tests/schema/test_introspect.py", "tests/schema/test_secret_columns.py", "tests/test_privacy_canary.py")),
