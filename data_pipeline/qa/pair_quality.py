@@ -15,6 +15,7 @@ functions so its numbers and the generator's agree.
 """
 from __future__ import annotations
 
+import hashlib
 import re
 from functools import lru_cache
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ def normalize_sql_text(sql: str) -> str:
     return _SPACES.sub(" ", sql.strip().rstrip(";").strip()).lower()
 
 
+@lru_cache(maxsize=8192)      # pure; every dedupe and quality report of a run asks it again for the same texts
 def sql_template(sql: str) -> str:
     """The SQL with every string and number literal replaced by `?`: the key of a template duplicate.
 
@@ -78,6 +80,7 @@ _STRING_OR_QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
 _WORD = re.compile(r"[^\W\d][\w$]*")
 
 
+@lru_cache(maxsize=8192)
 def sql_identifiers(sql: str) -> frozenset[str]:
     """Every identifier-like word of the SQL (quoted identifiers whole, string literals left out), lower case.
 
@@ -187,6 +190,10 @@ class _Catalog:
                 self.public_or_unique[t.name] = t.qualified
         self.columns_of = {t.qualified: {c.name for c in t.columns} for t in tables}
         self.edges = fk_edges(tables)
+        # everything a statement's coverage depends on besides its text (the memo's key, with the text)
+        self.key = hashlib.sha1(repr((sorted(self.by_name.items()), sorted(self.public_or_unique.items()),
+                                      sorted((q, sorted(c)) for q, c in self.columns_of.items()),
+                                      [e.key for e in self.edges])).encode("utf-8")).hexdigest()
 
     def resolve(self, tree: exp.Expression) -> dict[str, str]:
         """alias (or bare name) -> qualified name of a known table, for every table reference in the tree."""
@@ -199,7 +206,24 @@ class _Catalog:
         return aliases
 
 
+# (catalog key, SQL) -> coverage: a run computes the coverage of the same statements up to five times (qa before
+# and after its top-up, each validation and quality report); walking the tree is most of a report's time (issue 26)
+_MEMO: dict[tuple[str, str], tuple[frozenset[str], frozenset[str]]] = {}
+_MEMO_SIZE = 8192
+
+
 def _coverage_of(sql: str, catalog: _Catalog) -> tuple[set[str], set[str]]:
+    found = _MEMO.get((catalog.key, sql))
+    if found is None:
+        tables, edges = _walk_coverage(sql, catalog)
+        found = frozenset(tables), frozenset(edges)
+        if len(_MEMO) >= _MEMO_SIZE:
+            _MEMO.clear()
+        _MEMO[(catalog.key, sql)] = found
+    return set(found[0]), set(found[1])
+
+
+def _walk_coverage(sql: str, catalog: _Catalog) -> tuple[set[str], set[str]]:
     tree = _parse(sql)
     if tree is None:
         return set(), set()

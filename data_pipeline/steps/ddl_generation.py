@@ -10,9 +10,11 @@ replaces them.
 """
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
+from typing import Optional
 
 import psycopg2
 
@@ -25,7 +27,7 @@ from data_pipeline.schema import introspect as introspection
 from data_pipeline.schema.ddl_render import render_ddl, render_md
 from data_pipeline.schema.metadata_file import METADATA_FILE, write_metadata_txt
 from data_pipeline.schema.model import SNAPSHOT_FILE, Table, save_snapshot
-from data_pipeline.schema.time_range import read_time_ranges
+from data_pipeline.schema.time_range import TimeRanges, read_time_ranges
 from data_pipeline.semantics import MODEL_FILE, build_semantic_model, read_model, write_model
 from data_pipeline.semantics.build import event_time_columns
 from data_pipeline.semantics.render import table_lines
@@ -126,6 +128,7 @@ def run(ctx: StepContext) -> StepResult:
     # generated comments speak the task's question_language (issue 12): zh default, en, auto
     language = resolve_language(ctx.params.get("question_language"), ctx.business_context,
                                 [t.comment for t in tables] + [c.comment for t in tables for c in t.columns])
+    ranges_ahead = TimeRangesAhead(ctx, tables)     # a database read, while the LLM writes the comments
     done: list[Table] = []
     totals = {"columns": 0, "generated": 0, "existing": 0, "pii_columns": 0}
     workers = ctx.settings.llm_max_concurrency if ctx.llm is not None else 1
@@ -164,7 +167,7 @@ def run(ctx: StepContext) -> StepResult:
     meta = {"generator": generator, "comment_source": source, "business_context": ctx.business_context,
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
     save_snapshot(ctx.task_dir / SNAPSHOT_FILE, done, meta)
-    model_warnings = _write_semantic_model(ctx, done, language)
+    model_warnings = _write_semantic_model(ctx, done, language, ranges_ahead)
     _document_semantics(ctx, done, language)
     ctx.progress(1.0, f"{len(done)}/{len(refs)} tables done")
     duration = round(time.monotonic() - started, 2)
@@ -190,7 +193,8 @@ def run(ctx: StepContext) -> StepResult:
                       warnings=coverage_warnings(len(refs), access, missing, failed) + model_warnings)
 
 
-def _write_semantic_model(ctx: StepContext, tables: list[Table], language: str) -> list[StepWarning]:
+def _write_semantic_model(ctx: StepContext, tables: list[Table], language: str,
+                          ahead: Optional["TimeRangesAhead"] = None) -> list[StepWarning]:
     """`semantic_model.json`, built anew; a user's edits in the previous file (its `overrides`) are kept."""
     started = time.monotonic()
     warnings: list[StepWarning] = []
@@ -202,7 +206,7 @@ def _write_semantic_model(ctx: StepContext, tables: list[Table], language: str) 
         warnings.append(StepWarning("SEMANTIC_MODEL_UNREADABLE", f"the previous {MODEL_FILE} could not be read "
                                     f"and was replaced (its edits are lost): {exc}", [MODEL_FILE]))
     try:
-        time_ranges, unread = _event_time_ranges(ctx, tables, overrides)
+        time_ranges, unread = _event_time_ranges(ctx, tables, overrides, ahead)
         model = build_semantic_model(tables, language, overrides, time_ranges)
     except Exception as exc:      # a bug must not cost the DDL: qa_generation builds the model again
         ctx.logger.error("semantic model not built: %s", first_line(exc), exc_info=True)
@@ -220,15 +224,63 @@ def _write_semantic_model(ctx: StepContext, tables: list[Table], language: str) 
     return warnings
 
 
-def _event_time_ranges(ctx: StepContext, tables: list[Table], overrides: dict) -> tuple[dict[str, dict],
-                                                                                   dict[str, str]]:
+class TimeRangesAhead:
+    """The event-time min/max read on a thread while the LLM writes the comments (issue 26): they depend on the
+    data, not on the comments. The columns are chosen again once the comments are in (a comment may change a
+    column's role): a table whose column changed, or that was not read ahead, is read then."""
+
+    def __init__(self, ctx: StepContext, tables: list[Table]):
+        try:
+            previous = read_model(ctx.task_dir)
+        except ValueError:          # _write_semantic_model reports it; no user overrides then
+            previous = None
+        self.columns = event_time_columns(tables, previous.overrides if previous is not None else {})
+        by_q = {t.qualified: t for t in tables}
+        wanted = [(by_q[q], c) for q, c in self.columns.items()]
+        self._box: dict = {}
+        self._thread = threading.Thread(target=self._read, args=(ctx, wanted), name="time_ranges", daemon=True)
+        self._thread.start()
+
+    def _read(self, ctx: StepContext, wanted: list[tuple[Table, str]]) -> None:
+        try:
+            self._box["ranges"] = read_time_ranges(ctx.business_url, wanted, ctx.settings)
+        except Exception as exc:  # noqa: BLE001 - raised again where the ranges are used
+            self._box["error"] = exc
+
+    def result(self) -> TimeRanges:
+        """The ranges read ahead (waits for the read); raises what the read raised."""
+        self._thread.join()
+        if "error" in self._box:
+            raise self._box["error"]
+        return self._box["ranges"]
+
+
+def _event_time_ranges(ctx: StepContext, tables: list[Table], overrides: dict,
+                       ahead: Optional[TimeRangesAhead] = None) -> tuple[dict[str, dict], dict[str, str]]:
     """The real min/max of each table's event time (schema.time_range: one bounded read-only statement per
     table), and why each of the others was not read; every table is unread when the database cannot be read now
-    (the model then keeps sampled ranges, marked approximate)."""
+    (the model then keeps sampled ranges, marked approximate). What `ahead` read for the same column is used."""
     columns = event_time_columns(tables, overrides)
     by_q = {t.qualified: t for t in tables}
     try:
-        ranges = read_time_ranges(ctx.business_url, [(by_q[q], c) for q, c in columns.items()], ctx.settings)
+        ranges = TimeRanges()
+        todo = columns
+        if ahead is not None:
+            early = ahead.result()
+            todo = {}
+            for q, c in columns.items():
+                if ahead.columns.get(q) == c and q in early.ranges:
+                    ranges.ranges[q] = early.ranges[q]
+                elif ahead.columns.get(q) == c and q in early.failed:
+                    ranges.failed[q] = early.failed[q]
+                else:
+                    todo[q] = c
+            ranges.seconds = early.seconds
+        if todo:
+            more = read_time_ranges(ctx.business_url, [(by_q[q], c) for q, c in todo.items()], ctx.settings)
+            ranges.ranges.update(more.ranges)
+            ranges.failed.update(more.failed)
+            ranges.seconds += more.seconds
     except (AppError, psycopg2.Error) as exc:
         reason = str(exc) if isinstance(exc, AppError) else first_line(exc)
         ctx.logger.warning("event time ranges not read (sampled ranges kept, marked approximate): %s", reason)

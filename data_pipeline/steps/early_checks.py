@@ -7,6 +7,10 @@ with the finished results (`take`) and checks only the SQL it was not handed. It
 same settings on the same read-only database, so a result is exactly what the step would have found itself; a
 check that failed or did not run (cancel) is simply done again by the step.
 
+The repair calls of the failures found this way leave from here too (`send_repairs_ahead`): qa_generation calls
+it the moment its pair list is final, before its files are written and the step ends; sql_validation takes the
+RepairAhead over with the checks (validation/repair_ahead.py).
+
 Only when sql_validation is planned after qa_generation in this process (the runner lists the steps still to
 come in `ctx.options["next_steps"]`); a step-mode qa run starts nothing here.
 """
@@ -16,10 +20,13 @@ import heapq
 import itertools
 import threading
 from concurrent.futures import Future, InvalidStateError
-from typing import Callable, Iterable, Optional
+from typing import Callable, Iterable, Optional, Sequence
 
+from data_pipeline.qa.pairs import Pair
 from data_pipeline.steps.base import StepContext
-from data_pipeline.validation.check import CheckResult, SqlChecker
+from data_pipeline.validation.check import FAILED, CheckResult, SqlChecker
+from data_pipeline.validation.repair import RepairCandidate
+from data_pipeline.validation.repair_ahead import RepairAhead
 
 NEXT_STEPS_OPTION = "next_steps"     # set by the runner: the steps that run after the current one, in order
 _lock = threading.Lock()
@@ -45,6 +52,7 @@ class EarlyChecks:
         self.guessed_failing: set[str] = set()
         self._closed = False
         self._lock = threading.Lock()
+        self.ahead: Optional[RepairAhead] = None    # repair calls sent ahead; sql_validation goes on with them
 
     def submit(self, sqls: Iterable[str]) -> None:
         with self._lock:
@@ -114,6 +122,33 @@ class EarlyChecks:
         return future.result() if future is not None and future.done() else None
 
 
+    def send_ahead(self, ctx: StepContext, pairs: Sequence[Pair], ahead: RepairAhead,
+                   settle: Iterable[str] = ()) -> threading.Thread:
+        """Once the checks of the pairs guessed to fail (they run first) and of the SQL in `settle` are done, send
+        the repair of the failures known by then among `pairs` (file order), in a thread, while the other pairs
+        are checked."""
+        settle = set(settle)
+
+        def send() -> None:
+            try:
+                for p in pairs:
+                    if p.sql in self.guessed_failing or p.sql in settle:
+                        self.result(p.sql)
+                if ctx.cancel_event.is_set():
+                    return
+                known = [(p, self.known(p.sql)) for p in pairs]
+                ahead.send([candidate(p, c) for p, c in known if c is not None and c.status in FAILED])
+            except Exception as exc:  # noqa: BLE001 - an optimisation: the round then makes its own calls
+                ctx.logger.warning("repair calls not sent ahead: %s", type(exc).__name__)
+        thread = threading.Thread(target=send, name="repair_ahead_send", daemon=True)
+        thread.start()
+        return thread
+
+
+def candidate(pair: Pair, check: CheckResult) -> RepairCandidate:
+    return RepairCandidate(pair.id, pair.question, pair.sql, check, list(pair.meta.get("tables") or []))
+
+
 def _snapshot_guess(ctx: StepContext) -> Callable[[str], bool]:
     """The failure guess from the task's schema snapshot; without a readable snapshot, no guess (arrival order)."""
     from data_pipeline.schema.model import SNAPSHOT_FILE, load_snapshot
@@ -141,6 +176,26 @@ def submit(ctx: StepContext, sqls: Iterable[str]) -> None:
         early.submit(sqls)
     except Exception as exc:  # noqa: BLE001 - an optimisation must not fail qa_generation
         ctx.logger.warning("early SQL checks not started: %s", type(exc).__name__)
+
+
+def send_repairs_ahead(ctx: StepContext, pairs: Sequence[Pair], make_ahead: Callable[[], RepairAhead],
+                       settle: Iterable[str] = ()) -> None:
+    """qa_generation: `pairs` are final, in the order of the pair file: once the SQL in `settle` and the SQL
+    guessed to fail are checked, send the repair calls of the failures, in the background, with the RepairAhead
+    `make_ahead` builds (kept for sql_validation). Only when the checks were started (`submit`); never raises.
+
+    Round 1 cuts the failures into batches by file order, so a failure found after the send shifts every later
+    batch and makes their calls useless: qa_generation settles its LLM pairs (the likely failures, checked first
+    as they arrived), and only a top-up pair failing against its guess can still cost one call."""
+    try:
+        with _lock:
+            early = _open.get(_key(ctx))
+        if early is None:
+            return
+        early.ahead = make_ahead()
+        early.send_ahead(ctx, pairs, early.ahead, settle)
+    except Exception as exc:  # noqa: BLE001 - an optimisation must not fail qa_generation
+        ctx.logger.warning("repair calls not sent ahead: %s", type(exc).__name__)
 
 
 def take(ctx: StepContext) -> Optional[EarlyChecks]:

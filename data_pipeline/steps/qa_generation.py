@@ -148,6 +148,16 @@ def _llm(ctx: StepContext, tables: list[Table], docs: dict[str, str], lang: str,
     return themes, pairs, problems, failed
 
 
+def _repairs_ahead(ctx: StepContext, pairs: list[Pair], llm_sqls: list[str]) -> None:
+    """`pairs` are final, in file order: when sql_validation follows in this process with LLM repair, the repair
+    of those found failing leaves as soon as the LLM's SQL is checked, not after the files, the step switch and
+    every other check (issue 26: the last pair answer -> first repair call gap)."""
+    from data_pipeline.steps import sql_validation
+    if "sql_validation" in (ctx.options.get(early_checks.NEXT_STEPS_OPTION) or ()) and \
+            sql_validation.repair_mode_of(ctx) == "llm":
+        early_checks.send_repairs_ahead(ctx, list(pairs), lambda: sql_validation.new_repair_ahead(ctx), llm_sqls)
+
+
 def _theme_of(themes: Sequence[Theme], tables: Sequence[Table]) -> dict[str, str]:
     """qualified table -> the first theme that lists it (where a top-up pair is filed)."""
     out: dict[str, str] = {}
@@ -256,6 +266,8 @@ def _generate(ctx: StepContext, tables: list[Table], docs: dict[str, str], mode:
         raise AppError("no question-SQL pair could be generated", message="问答对生成失败")
 
     early_checks.submit(ctx, [p.sql for p in pairs])   # the top-up too, while the files are written
+    if ctx.llm is not None:
+        _repairs_ahead(ctx, pairs, [p.sql for p in raw])
     ctx.progress(0.9, "writing files")
     db = ctx.params.get("db_name") or database_name(ctx.business_url) or "db"
     stamp = datetime.now().strftime("%Y%m%d_%H%M%S")

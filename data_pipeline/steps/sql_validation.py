@@ -36,7 +36,7 @@ from data_pipeline.validation import quality
 from data_pipeline.qa.pairs import Pair, latest_pairs_file, read_pairs, sidecar_path, write_pairs
 from data_pipeline.schema.model import SNAPSHOT_FILE, load_snapshot
 from data_pipeline.validation.check import EMPTY, ERROR, FAILED, REJECTED, TIMEOUT, VALID, CheckResult, SqlChecker
-from data_pipeline.validation.repair import REPAIR_PURPOSE, DdlLibrary, RepairCandidate, RepairOutcome, repair_failing
+from data_pipeline.validation.repair import REPAIR_PURPOSE, DdlLibrary, RepairOutcome, repair_failing
 from data_pipeline.validation.repair_ahead import RepairAhead
 from data_pipeline.steps import STEP_OUTPUTS, early_checks
 from data_pipeline.steps.base import OutputFile, StepContext, StepResult, StepWarning
@@ -73,7 +73,7 @@ def run(ctx: StepContext) -> StepResult:
     ctx.logger.info("validating %d pairs from %s (EXPLAIN + read-only execution, row cap %d, statement_timeout "
                     "%d ms, %d connections)", len(pairs), pairs_path.name, s.validation_row_cap,
                     s.statement_timeout_ms, s.validation_concurrency)
-    repair_mode = _repair_mode(ctx)
+    repair_mode = repair_mode_of(ctx)
     # the checks qa_generation started in this process (issue 26), else our own: guessed failures first
     early = early_checks.take(ctx) or early_checks.EarlyChecks(ctx)
     ahead = None
@@ -81,8 +81,9 @@ def run(ctx: StepContext) -> StepResult:
         early.submit(p.sql for p in pairs)
         if repair_mode == "llm":
             ddl = DdlLibrary(ctx.task_dir, tables)
-            ahead = RepairAhead(ctx.llm, ddl, ctx.business_context, ctx.settings.llm_max_concurrency)
-            _send_ahead_when_guessed(ctx, early, pairs, ahead)
+            # qa_generation may have sent the first repairs already (early_checks.send_repairs_ahead)
+            ahead = early.ahead or new_repair_ahead(ctx, ddl)
+            early.send_ahead(ctx, pairs, ahead)
         checks = _check_all(ctx, early.checker, pairs, early)
         validated_at = time.monotonic()
         outcomes: dict[str, RepairOutcome] = {}
@@ -157,7 +158,7 @@ def _unique_by_id(pairs: list[Pair]) -> tuple[list[Pair], list[Pair]]:
     return unique, dupes
 
 
-def _repair_mode(ctx: StepContext) -> str:
+def repair_mode_of(ctx: StepContext) -> str:
     if not _flag(ctx.params, "enable_llm_repair"):
         return "disabled (enable_llm_repair=false)"
     if ctx.llm is None:
@@ -165,28 +166,13 @@ def _repair_mode(ctx: StepContext) -> str:
     return "llm"
 
 
-def _send_ahead_when_guessed(ctx: StepContext, early: early_checks.EarlyChecks, pairs: list[Pair],
-                             ahead: RepairAhead) -> threading.Thread:
-    """Once the checks of the pairs guessed to fail are done (they run first), send the repair of the failures
-    known by then, in a thread, while the other pairs are checked (repair_ahead.py)."""
-    def send() -> None:
-        try:
-            for p in pairs:
-                if p.sql in early.guessed_failing:
-                    early.result(p.sql)
-            if ctx.cancel_event.is_set():
-                return
-            known = [(p, early.known(p.sql)) for p in pairs]
-            ahead.send([_candidate(p, c) for p, c in known if c is not None and c.status in FAILED])
-        except Exception as exc:  # noqa: BLE001 - an optimisation: the round then makes its own calls
-            ctx.logger.warning("repair calls not sent ahead: %s", type(exc).__name__)
-    thread = threading.Thread(target=send, name="repair_ahead_send", daemon=True)
-    thread.start()
-    return thread
-
-
-def _candidate(pair: Pair, check: CheckResult) -> RepairCandidate:
-    return RepairCandidate(pair.id, pair.question, pair.sql, check, list(pair.meta.get("tables") or []))
+def new_repair_ahead(ctx: StepContext, ddl: Optional[DdlLibrary] = None) -> RepairAhead:
+    """The RepairAhead of this step's round 1 (validation/repair_ahead.py): the same LLM, DDL texts, context and
+    concurrency as the round, so a call sent ahead has the very prompt the round would send."""
+    if ddl is None:
+        snapshot = ctx.task_dir / SNAPSHOT_FILE
+        ddl = DdlLibrary(ctx.task_dir, load_snapshot(snapshot)[0] if snapshot.is_file() else [])
+    return RepairAhead(ctx.llm, ddl, ctx.business_context, ctx.settings.llm_max_concurrency)
 
 
 def _check_all(ctx: StepContext, checker: SqlChecker, pairs: list[Pair],
@@ -222,7 +208,7 @@ def _check_all(ctx: StepContext, checker: SqlChecker, pairs: list[Pair],
 
 def _repair(ctx: StepContext, checker: SqlChecker, pairs: list[Pair], checks: list[CheckResult],
             ddl: DdlLibrary, ahead: Optional[RepairAhead] = None) -> dict[str, RepairOutcome]:
-    candidates = [_candidate(p, c) for p, c in zip(pairs, checks) if c.status in FAILED]
+    candidates = [early_checks.candidate(p, c) for p, c in zip(pairs, checks) if c.status in FAILED]
     if not candidates:
         return {}
     ctx.logger.info("repairing %d failing SQL with the LLM (up to 2 rounds, batches by pair id)", len(candidates))

@@ -183,3 +183,23 @@ def test_a_personal_date_never_gets_a_range(clinic_run):
     built = read_model(clinic_run)
     assert built.tables["public.patient"].columns["birth_date"].role == "personal_date"
     assert "birth_date (" not in (clinic_run / "metadata_detail.md").read_text("utf-8")
+
+
+def test_ranges_read_ahead_are_used_and_a_changed_column_is_read_again(app_ctx, clinic_url, tmp_path, monkeypatch):
+    """ddl_generation reads the ranges while the LLM writes the comments (issue 26); once the comments are in, a
+    table whose event-time column is still the one read ahead keeps that read, any other is read then."""
+    monkeypatch.setattr(time_range, "TIMEOUT_MS", TIMEOUT_MS)
+    tables = _tables(app_ctx, clinic_url)
+    ctx = StepContext(task_id="task_20250101_000000", task_dir=tmp_path, params={}, options={},
+                      settings=app_ctx.settings, business_url=clinic_url, meta_db=app_ctx.db,
+                      tables=parse_names(TABLES), logger=logging.getLogger("test.semantics.facts"))
+    ahead = ddl_generation.TimeRangesAhead(ctx, tables)
+    assert ahead.columns["public.visit"] == "visit_date"
+    planted = {"column": "visit_date", "min_time": "1999-01-01", "max_time": "1999-12-31"}
+    ahead.result().ranges["public.visit"] = planted          # marks what comes from the read ahead
+    ranges, unread = ddl_generation._event_time_ranges(ctx, tables, {}, ahead)
+    assert ranges["public.visit"] == planted
+    assert "statement timeout" in unread["public.slow_visit"]          # a failure read ahead is kept too
+    ahead.columns["public.visit"] = "another_column"         # as if the comments had changed the choice
+    ranges, _ = ddl_generation._event_time_ranges(ctx, tables, {}, ahead)
+    assert ranges["public.visit"] == {"column": "visit_date", "min_time": "2021-01-01", "max_time": "2024-12-31"}

@@ -5,7 +5,8 @@ import json
 
 from core.llm import make_llm
 from data_pipeline.qa.pairs import Pair, read_pairs
-from data_pipeline.steps import sql_validation
+from data_pipeline.schema.model import save_snapshot
+from data_pipeline.steps import early_checks, sql_validation
 from data_pipeline.validation.check import CheckResult
 from data_pipeline.validation.repair import DdlLibrary, RepairCandidate
 from data_pipeline.validation.repair_ahead import RepairAhead
@@ -92,3 +93,31 @@ def test_a_failure_found_after_the_batch_left_gives_the_repairs_of_the_full_batc
     assert by_id[MISSING.id]["repaired_sql"] == FIXES[MISSING.id]
     assert by_id[DIVIDE.id]["repaired_sql"] == DIVIDE_FIX
     assert {p.sql for p in read_pairs(path)} >= {FIXES[MISSING.id], DIVIDE_FIX}
+
+
+def test_qa_sends_the_repairs_of_its_failing_pairs_before_validation_starts(tmp_path, fast_settings, business_url):
+    """qa_generation hands its final LLM pairs over (early_checks.send_repairs_ahead): the repair of the one that
+    fails leaves before sql_validation starts, and the step's round 1 uses that answer: one call in all. The
+    pair's metadata names its table, so the prompt sent ahead matches the round's only if the metadata read back
+    from the pair file is the one qa_generation held."""
+    task = tmp_path / "t"
+    task.mkdir()
+    save_snapshot(task / "schema_snapshot.json", _tables())
+    pairs = [Pair(GOOD.question, GOOD.sql, {"tables": ["public.bss_company"], "source": "llm"}),
+             Pair(MISSING.question, MISSING.sql, {"tables": ["public.bss_service_area"], "source": "llm"})]
+    with OpenAIStub() as stub:
+        stub.responder = _answer
+        s = fast_settings.model_copy(update={"llm_base_url": stub.base_url, "llm_model": "stub-model"})
+        with make_llm(s) as llm:
+            ctx = _ctx(task, s, business_url, llm=llm)
+            ctx.options = {early_checks.NEXT_STEPS_OPTION: ["sql_validation", "training_load"]}
+            early_checks.submit(ctx, [p.sql for p in pairs])
+            early_checks.send_repairs_ahead(ctx, pairs, lambda: sql_validation.new_repair_ahead(ctx))
+            wait_for(lambda: len(stub.chat_requests) == 1, 30, what="the repair call sent from qa_generation")
+            _write(task, pairs)
+            sql_validation.run(ctx)
+        assert len(stub.chat_requests) == 1
+    by_id = {d["pair_id"]: d for d in _report(task)["detailed_results"]}
+    assert by_id[MISSING.id]["repaired_sql"] == FIXES[MISSING.id]
+    assert {p.sql for p in read_pairs(task / next(p.name for p in task.glob("qs_*_pair.json")))} == \
+        {GOOD.sql, FIXES[MISSING.id]}
