@@ -8,8 +8,8 @@ same settings on the same read-only database, so a result is exactly what the st
 check that failed or did not run (cancel) is simply done again by the step.
 
 The repair calls of the failures found this way leave from here too (`send_repairs_ahead`): qa_generation calls
-it the moment its pair list is final, before its files are written and the step ends; sql_validation takes the
-RepairAhead over with the checks (validation/repair_ahead.py).
+it the moment its LLM pairs are final, before its coverage top-up, its files and the step switch; sql_validation
+takes the RepairAhead over with the checks (validation/repair_ahead.py).
 
 Only when sql_validation is planned after qa_generation in this process (the runner lists the steps still to
 come in `ctx.options["next_steps"]`); a step-mode qa run starts nothing here.
@@ -121,23 +121,16 @@ class EarlyChecks:
             future = self._futures.get(sql)
         return future.result() if future is not None and future.done() else None
 
-
-    def send_ahead(self, ctx: StepContext, pairs: Sequence[Pair], ahead: RepairAhead,
-                   settle: Iterable[str] = ()) -> threading.Thread:
-        """Once the checks of the pairs guessed to fail (they run first) and of the SQL in `settle` are done, send
-        the repair of the failures known by then among `pairs` (file order), in a thread, while the other pairs
-        are checked."""
-        settle = set(settle)
-
+    def send_ahead(self, ctx: StepContext, pairs: Sequence[Pair], ahead: RepairAhead) -> threading.Thread:
+        """Once the checks of the pairs guessed to fail are done (they run first), send the repair of those that
+        failed among `pairs` (file order: round 1's first batches), in a thread, while the others are checked."""
         def send() -> None:
             try:
-                for p in pairs:
-                    if p.sql in self.guessed_failing or p.sql in settle:
-                        self.result(p.sql)
+                guessed = [p for p in pairs if p.sql in self.guessed_failing]
+                checks = [self.result(p.sql) for p in guessed]
                 if ctx.cancel_event.is_set():
                     return
-                known = [(p, self.known(p.sql)) for p in pairs]
-                ahead.send([candidate(p, c) for p, c in known if c is not None and c.status in FAILED])
+                ahead.send([candidate(p, c) for p, c in zip(guessed, checks) if c is not None and c.status in FAILED])
             except Exception as exc:  # noqa: BLE001 - an optimisation: the round then makes its own calls
                 ctx.logger.warning("repair calls not sent ahead: %s", type(exc).__name__)
         thread = threading.Thread(target=send, name="repair_ahead_send", daemon=True)
@@ -163,37 +156,51 @@ def _key(ctx: StepContext) -> tuple:
     return ctx.task_id, ctx.execution_id, ctx.business_url
 
 
-def submit(ctx: StepContext, sqls: Iterable[str]) -> None:
-    """Start checking `sqls` now when sql_validation runs later in this process; else do nothing. Never raises:
-    a problem here only means the step checks everything itself."""
+def _early_for(ctx: StepContext) -> Optional[EarlyChecks]:
+    """This execution's checks (made on first use) when sql_validation runs later in this process, else None."""
     if "sql_validation" not in (ctx.options.get(NEXT_STEPS_OPTION) or ()):
-        return
+        return None
+    with _lock:
+        early = _open.get(_key(ctx))
+        if early is None:
+            early = _open[_key(ctx)] = EarlyChecks(ctx)
+        return early
+
+
+def start(ctx: StepContext) -> None:
+    """qa_generation's first move: make the checks (the failure guess reads the snapshot) and open their
+    connections while the theme call is out, so the first theme's SQL is checked at once (issue 26). Never
+    raises."""
     try:
-        with _lock:
-            early = _open.get(_key(ctx))
-            if early is None:
-                early = _open[_key(ctx)] = EarlyChecks(ctx)
-        early.submit(sqls)
+        early = _early_for(ctx)
+        if early is not None:
+            early.checker.warm()
     except Exception as exc:  # noqa: BLE001 - an optimisation must not fail qa_generation
         ctx.logger.warning("early SQL checks not started: %s", type(exc).__name__)
 
 
-def send_repairs_ahead(ctx: StepContext, pairs: Sequence[Pair], make_ahead: Callable[[], RepairAhead],
-                       settle: Iterable[str] = ()) -> None:
-    """qa_generation: `pairs` are final, in the order of the pair file: once the SQL in `settle` and the SQL
-    guessed to fail are checked, send the repair calls of the failures, in the background, with the RepairAhead
-    `make_ahead` builds (kept for sql_validation). Only when the checks were started (`submit`); never raises.
+def submit(ctx: StepContext, sqls: Iterable[str]) -> None:
+    """Start checking `sqls` now when sql_validation runs later in this process; else do nothing. Never raises:
+    a problem here only means the step checks everything itself."""
+    try:
+        early = _early_for(ctx)
+        if early is not None:
+            early.submit(sqls)
+    except Exception as exc:  # noqa: BLE001 - an optimisation must not fail qa_generation
+        ctx.logger.warning("early SQL checks not started: %s", type(exc).__name__)
 
-    Round 1 cuts the failures into batches by file order, so a failure found after the send shifts every later
-    batch and makes their calls useless: qa_generation settles its LLM pairs (the likely failures, checked first
-    as they arrived), and only a top-up pair failing against its guess can still cost one call."""
+
+def send_repairs_ahead(ctx: StepContext, pairs: Sequence[Pair], make_ahead: Callable[[], RepairAhead]) -> None:
+    """qa_generation: `pairs` are final, in the order of the pair file: once the SQL guessed to fail is checked,
+    send the repair calls of its failures, in the background, with the RepairAhead `make_ahead` builds (kept for
+    sql_validation). Only when the checks were started (`submit`); never raises."""
     try:
         with _lock:
             early = _open.get(_key(ctx))
         if early is None:
             return
         early.ahead = make_ahead()
-        early.send_ahead(ctx, pairs, early.ahead, settle)
+        early.send_ahead(ctx, pairs, early.ahead)
     except Exception as exc:  # noqa: BLE001 - an optimisation must not fail qa_generation
         ctx.logger.warning("repair calls not sent ahead: %s", type(exc).__name__)
 

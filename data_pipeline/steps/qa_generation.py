@@ -148,14 +148,15 @@ def _llm(ctx: StepContext, tables: list[Table], docs: dict[str, str], lang: str,
     return themes, pairs, problems, failed
 
 
-def _repairs_ahead(ctx: StepContext, pairs: list[Pair], llm_sqls: list[str]) -> None:
-    """`pairs` are final, in file order: when sql_validation follows in this process with LLM repair, the repair
-    of those found failing leaves as soon as the LLM's SQL is checked, not after the files, the step switch and
-    every other check (issue 26: the last pair answer -> first repair call gap)."""
+def _repairs_ahead(ctx: StepContext, kept: list[Pair]) -> None:
+    """The LLM pairs are final and in file order (the top-up only goes after them, and its rule-based SQL is never
+    guessed to fail): when sql_validation follows in this process with LLM repair, the repair of those guessed
+    and found failing leaves now, not after the top-up, the files, the step switch and the other checks
+    (issue 26: the last pair answer -> first repair call gap)."""
     from data_pipeline.steps import sql_validation
     if "sql_validation" in (ctx.options.get(early_checks.NEXT_STEPS_OPTION) or ()) and \
             sql_validation.repair_mode_of(ctx) == "llm":
-        early_checks.send_repairs_ahead(ctx, list(pairs), lambda: sql_validation.new_repair_ahead(ctx), llm_sqls)
+        early_checks.send_repairs_ahead(ctx, list(kept), lambda: sql_validation.new_repair_ahead(ctx))
 
 
 def _theme_of(themes: Sequence[Theme], tables: Sequence[Table]) -> dict[str, str]:
@@ -201,6 +202,7 @@ def run(ctx: StepContext) -> StepResult:
     lang = question_language(ctx, tables)
     ctx.logger.info(f"qa_generation ({mode}, questions in {lang}) on {len(tables)} tables, {len(docs)} detail docs")
     model = _load_model(ctx, tables, lang)
+    early_checks.start(ctx)     # the checks' connections open while the LLM works (sql_validation follows here)
     with speaking(lang):
         return _generate(ctx, tables, docs, mode, lang, started, model)
 
@@ -248,6 +250,8 @@ def _generate(ctx: StepContext, tables: list[Table], docs: dict[str, str], mode:
     dedup = dedupe_pairs(raw)
     if ctx.llm is None:
         dedup.kept[:] = cap_simple(dedup.kept)
+    else:
+        _repairs_ahead(ctx, dedup.kept)
     coverage = compute_coverage([p.sql for p in dedup.kept], tables)
     top_up = 0
     if not coverage.complete:
@@ -266,8 +270,6 @@ def _generate(ctx: StepContext, tables: list[Table], docs: dict[str, str], mode:
         raise AppError("no question-SQL pair could be generated", message="问答对生成失败")
 
     early_checks.submit(ctx, [p.sql for p in pairs])   # the top-up too, while the files are written
-    if ctx.llm is not None:
-        _repairs_ahead(ctx, pairs, [p.sql for p in raw])
     ctx.progress(0.9, "writing files")
     db = ctx.params.get("db_name") or database_name(ctx.business_url) or "db"
     stamp = datetime.now().strftime("%Y%m%d_%H%M%S")

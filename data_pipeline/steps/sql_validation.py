@@ -28,7 +28,7 @@ import time
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Collection, Optional
 
 from core.db import database_name
 from core.errors import FileNotFound, ValidationFailed
@@ -88,7 +88,7 @@ def run(ctx: StepContext) -> StepResult:
         validated_at = time.monotonic()
         outcomes: dict[str, RepairOutcome] = {}
         if ahead is not None:
-            outcomes = _repair(ctx, early.checker, pairs, checks, ddl, ahead)
+            outcomes = _repair(ctx, early.checker, pairs, checks, ddl, ahead, early.guessed_failing)
     finally:
         if ahead is not None:
             unused = ahead.close(wait=not ctx.cancel_event.is_set())
@@ -207,7 +207,8 @@ def _check_all(ctx: StepContext, checker: SqlChecker, pairs: list[Pair],
 
 
 def _repair(ctx: StepContext, checker: SqlChecker, pairs: list[Pair], checks: list[CheckResult],
-            ddl: DdlLibrary, ahead: Optional[RepairAhead] = None) -> dict[str, RepairOutcome]:
+            ddl: DdlLibrary, ahead: Optional[RepairAhead] = None,
+            guessed: Collection[str] = frozenset()) -> dict[str, RepairOutcome]:
     candidates = [early_checks.candidate(p, c) for p, c in zip(pairs, checks) if c.status in FAILED]
     if not candidates:
         return {}
@@ -221,7 +222,7 @@ def _repair(ctx: StepContext, checker: SqlChecker, pairs: list[Pair], checks: li
     return repair_failing(candidates, llm=ctx.llm, check=checker.check_pooled, ddl=ddl,
                           business_context=ctx.business_context, concurrency=ctx.settings.llm_max_concurrency,
                           should_stop=ctx.cancel_event.is_set, on_round=on_round,
-                          request=ahead.request if ahead is not None else None)
+                          request=ahead.request if ahead is not None else None, lead=guessed)
 
 
 def _details(pairs: list[Pair], checks: list[CheckResult],

@@ -121,6 +121,20 @@ class SqlChecker:
             self._local.conn = conn
         return conn
 
+    def warm(self) -> None:
+        """Open the pool's connections now, on its threads (a connection belongs to the thread that opened it),
+        so the first checks do not wait for the connection setup and vetting; a failure here is left for those
+        checks to meet and report."""
+        pool = self._ensure_pool()
+        for _ in range(self.concurrency):
+            pool.submit(self._warm_one)
+
+    def _warm_one(self) -> None:
+        try:
+            self._connection()
+        except Exception:  # noqa: BLE001 - the checks that need this connection report why it cannot be had
+            pass
+
     def _discard(self, conn) -> None:
         with self._lock:
             if conn in self._connections:

@@ -4,14 +4,22 @@ Used only to ORDER work: the SQL guessed to fail is checked first, so the repair
 out before every other pair has been executed (validation/repair_ahead.py). A wrong guess costs nothing but
 order: the verdict is always the real check's. The guess: the static guard refuses it, or it names a table
 the task's snapshot does not have, or a column name that is none of its tables' columns nor an output column
-of its subqueries/CTEs (a select-list alias used in ORDER BY is guessed failing too: checked early, harmless).
+of its subqueries/CTEs nor a name the statement introduces with `AS` (a select-list alias used in ORDER BY or
+GROUP BY: read from the text, so `CAST(x AS numeric)` adds `numeric` too, which only makes a guess more lenient).
+
+Round 1 of the repair batches the failures guessed apart (repair.first_round_batches) and the guessed SQL is
+checked first, so a guess wrongly failing costs order only, never a prompt.
 """
 from __future__ import annotations
 
+import re
 from typing import Sequence
 
 from data_pipeline.schema.model import Table
 from data_pipeline.validation.guard import check_sql
+
+
+_AS_NAME = re.compile(r'\bAS\s+(?:"((?:[^"]|"")+)"|([A-Za-z_][\w$]*))', re.I)
 
 
 class FailureGuess:
@@ -42,4 +50,6 @@ class FailureGuess:
             columns |= found
         for _alias, outputs in names.derived_columns:
             columns.update(outputs)
+        columns.update(m.group(1).replace('""', '"') if m.group(1) else m.group(2).lower()
+                       for m in _AS_NAME.finditer(sql))
         return any(field not in columns for field in names.fields)

@@ -22,7 +22,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Collection, Optional, Sequence
 
 import sqlglot
 from pydantic import BaseModel, Field, model_validator
@@ -216,13 +216,14 @@ def repair_failing(candidates: Sequence[RepairCandidate], *, llm: Any, check: Ca
                    should_stop: Callable[[], bool] = lambda: False,
                    on_round: Callable[[int, int, int], None] = lambda rnd, tried, fixed: None,
                    request: Optional[Callable[[list, str], dict[str, Optional[str]]]] = None,
-                   ) -> dict[str, RepairOutcome]:
+                   lead: Collection[str] = frozenset()) -> dict[str, RepairOutcome]:
     """Repair failing pairs in up to `max_rounds` rounds; pair id -> outcome (every candidate has one).
 
     `check(sql)` must be the full guard + read-only execution check. Batches of one round run concurrently
     (`concurrency`, the LLM client caps requests itself); re-validation happens as each batch returns.
     `request(batch, ddl_text)` answers one batch (default: `request_repairs`, one LLM call; repair_ahead.py
-    hands over the answer of the very same prompt sent before every pair was checked).
+    hands over the answer of the very same prompt sent before every pair was checked); `lead`: the SQL guessed
+    to fail, batched apart in round 1 (`first_round_batches`).
     """
     if request is None:
         def request(batch: list, ddl_text: str) -> dict[str, Optional[str]]:
@@ -232,7 +233,7 @@ def repair_failing(candidates: Sequence[RepairCandidate], *, llm: Any, check: Ca
     for rnd in range(1, max_rounds + 1):
         if not pending or should_stop():
             break
-        batches = [pending[i:i + batch_size] for i in range(0, len(pending), batch_size)]
+        batches = first_round_batches(pending, batch_size, lead) if rnd == 1 else _chunks(pending, batch_size)
 
         def run_batch(batch: list[RepairCandidate]) -> list[RepairCandidate]:
             if should_stop():
@@ -245,6 +246,20 @@ def repair_failing(candidates: Sequence[RepairCandidate], *, llm: Any, check: Ca
         on_round(rnd, len(pending), len(pending) - len(still_failing))
         pending = still_failing
     return outcomes
+
+
+def first_round_batches(pending: Sequence[RepairCandidate], batch_size: int = BATCH_SIZE,
+                        lead: Collection[str] = frozenset()) -> list[list[RepairCandidate]]:
+    """Round 1's batches, in file order: first the failures whose SQL was guessed to fail (`lead`,
+    validation/likely_failing.py), then the others. Kept apart, a failure found late never moves a guessed one
+    to another batch, so the repair of the guessed failures can leave before every pair is checked with the
+    very prompt round 1 sends (repair_ahead.py). Without `lead`, plain batches of the file order."""
+    return _chunks([c for c in pending if c.sql in lead], batch_size) + \
+        _chunks([c for c in pending if c.sql not in lead], batch_size)
+
+
+def _chunks(items: Sequence[RepairCandidate], size: int) -> list[list[RepairCandidate]]:
+    return [list(items[i:i + size]) for i in range(0, len(items), size)]
 
 
 def _repair_batch(batch: list[RepairCandidate], rnd: int, *, request: Callable[[list, str], dict],

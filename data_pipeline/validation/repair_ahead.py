@@ -1,13 +1,14 @@
 """Round-1 repair calls sent while the other pairs are still being checked (issue 26).
 
-The first repair round needs every failing pair, in file order, cut into batches of BATCH_SIZE: strictly it can
-only start once every pair has been checked. But the SQL guessed to fail is checked first (early_checks.py), and
-the checks of the rest mostly pass. So `send` is called with the failures known at that moment and sends the
-batches repair_failing would make of them; when the round really starts, `request` hands over the answer of a
-batch whose prompt is byte for byte the one sent ahead (same pairs, same SQL, same error, same DDL), and makes
-the call itself for any other batch. The repairs, their checks and every record of them are therefore exactly
-what they would have been; only when a failure turns up that was not known yet does a batch sent ahead go
-unused (that call is counted in the LLM usage like any other, and logged).
+The first repair round needs every failing pair: strictly it can only start once every pair has been checked.
+But the SQL guessed to fail is checked first (early_checks.py), and round 1 batches the failures guessed apart,
+ahead of the others (repair.first_round_batches). So once the guessed SQL is checked, `send` is called with its
+failures (file order) and sends round 1's first batches; when the round really starts, `request` hands over the
+answer of a batch whose prompt is byte for byte the one sent ahead (same pairs, same SQL, same error, same DDL),
+and makes the call itself for any other batch. The repairs, their checks and every record of them are therefore
+exactly what they would have been; a batch sent ahead goes unused only when the pair list changed after the
+send (qa_generation sends before its coverage top-up, whose rule-based SQL is never guessed to fail); that
+call is counted in the LLM usage like any other, and logged.
 """
 from __future__ import annotations
 
@@ -34,8 +35,8 @@ class RepairAhead:
         return json.dumps(build_messages(batch, ddl_text, self.business_context), ensure_ascii=False)
 
     def send(self, candidates: Sequence[RepairCandidate]) -> int:
-        """Send round 1's batches of `candidates` (file order, as repair_failing would cut them); returns the
-        number of calls sent (0 once the round has started)."""
+        """Send the batches of `candidates`, the failures guessed to fail (file order: round 1's first batches,
+        repair.first_round_batches); returns the number of calls sent (0 once the round has started)."""
         pending = [c for c in candidates if c.check.status in FAILED]
         batches = [pending[i:i + self.batch_size] for i in range(0, len(pending), self.batch_size)]
         prompts = [(batch, self.ddl.text_for(batch)) for batch in batches]

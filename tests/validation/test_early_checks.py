@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from data_pipeline.schema.model import save_snapshot
 from data_pipeline.steps import early_checks, sql_validation
+from tests.executor_support import wait_for
 from tests.validation.test_sql_validation import (EMPTY, GOOD, HOSTILE, MISSING, _ctx, _report, _tables, _write,
                                                   fast_settings)  # noqa: F401 - fast_settings is a fixture
 
@@ -72,3 +73,21 @@ def test_closing_leaves_queued_checks_unchecked(tmp_path, fast_settings, busines
     early.close()
     early.submit([GOOD.sql])
     assert early.result(GOOD.sql) is None and early.known(GOOD.sql) is None
+
+
+def test_qa_opens_the_check_connections_before_its_first_theme(tmp_path, fast_settings, business_url):
+    """early_checks.start (qa_generation, before its theme call): the pool's connections are open and vetted
+    before any SQL arrives, one per pool thread, and the first checks use them."""
+    ctx = _ctx(_task_dir(tmp_path / "t"), fast_settings, business_url)
+    ctx.options = dict(COMPLETE_RUN)
+    early_checks.start(ctx)
+    early = early_checks._open[(ctx.task_id, ctx.execution_id, business_url)]
+    try:
+        wait_for(lambda: len(early.checker._connections) == fast_settings.validation_concurrency, 30,
+                 what="the check connections opened ahead")
+        opened = list(early.checker._connections)
+        early_checks.submit(ctx, [p.sql for p in PAIRS])
+        assert [early.result(p.sql).status for p in PAIRS] == ["valid", "empty", "error", "rejected"]
+        assert early.checker._connections == opened and early.checker.reconnects == 0
+    finally:
+        early_checks.take(ctx).close()

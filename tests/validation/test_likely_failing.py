@@ -16,7 +16,9 @@ from tests.validation.test_sql_validation import _tables
     ("SELECT id FROM no_such_table", True),
     ("SELECT id FROM other_schema.bss_company", True),
     ("DROP TABLE bss_company", True),                                 # the guard refuses it
-    ("SELECT count(*) AS n FROM bss_company ORDER BY n", True),       # an alias: guessed failing, harmless
+    ("SELECT count(*) AS n FROM bss_company ORDER BY n", False),      # a select-list alias
+    ('SELECT count(*) AS "N ""x""" FROM bss_company ORDER BY "N ""x"""', False),
+    ("SELECT count(*) AS n FROM bss_company ORDER BY m", True),
 ])
 def test_guess(sql, fails):
     assert FailureGuess(_tables())(sql) is fails

@@ -8,7 +8,7 @@ from data_pipeline.qa.pairs import Pair, read_pairs
 from data_pipeline.schema.model import save_snapshot
 from data_pipeline.steps import early_checks, sql_validation
 from data_pipeline.validation.check import CheckResult
-from data_pipeline.validation.repair import DdlLibrary, RepairCandidate
+from data_pipeline.validation.repair import DdlLibrary, RepairCandidate, first_round_batches
 from data_pipeline.validation.repair_ahead import RepairAhead
 from tests.executor_support import wait_for
 from tests.openai_stub import OpenAIStub
@@ -63,18 +63,19 @@ def test_unused_batch_sent_ahead_is_counted_and_waited_for(task_dir, fast_settin
             assert llm.usage.to_dict()["by_purpose"]["sql_repair"]["calls"] == 2
 
 
-def test_a_failure_found_after_the_batch_left_gives_the_repairs_of_the_full_batch(task_dir, fast_settings,
-                                                                                 business_url):
-    """MISSING is guessed to fail and checked first; DIVIDE fails on the server only, after GOOD pairs. Whether
-    the repair of MISSING alone left ahead or not, the round's answer is the one to the prompt with both: the
-    stub answers a batch without DIVIDE with a wrong repair that must never reach the pair file."""
+def test_a_failure_found_late_gets_a_batch_of_its_own_and_the_guessed_one_goes_ahead(task_dir, fast_settings,
+                                                                                     business_url, caplog):
+    """MISSING is guessed to fail and checked first; DIVIDE fails on the server only, after GOOD pairs. Round 1
+    batches the guessed failures apart (repair.first_round_batches), so the call sent ahead for MISSING alone is
+    the round's own and is used, whenever DIVIDE's failure is found; DIVIDE is asked about in a batch of its own.
+    The stub answers a batch holding both with a wrong repair that must never reach the pair file."""
     goods = [Pair(f"第{i}家公司的名称", f"SELECT company_name FROM bss_company ORDER BY id OFFSET {i} LIMIT 1")
              for i in range(6)]
     path = _write(task_dir, [MISSING, *goods, DIVIDE])
 
     def responder(req):
         ids = _pair_ids(req)
-        if DIVIDE.id not in ids:
+        if len(ids) > 1:
             return json.dumps({"repairs": [{"pair_id": pid, "sql": "SELECT wrong_again FROM bss_service_area"}
                                            for pid in ids]})
         return _answer(req)
@@ -83,16 +84,26 @@ def test_a_failure_found_after_the_batch_left_gives_the_repairs_of_the_full_batc
         stub.responder = responder
         s = fast_settings.model_copy(update={"llm_base_url": stub.base_url, "llm_model": "stub-model",
                                              "validation_concurrency": 1})
-        with make_llm(s) as llm:
+        with make_llm(s) as llm, caplog.at_level("INFO", logger="test.sql_validation"):
             sql_validation.run(_ctx(task_dir, s, business_url, llm=llm))
-        prompts = [r.prompt_text() for r in stub.chat_requests]
-    # the call sent ahead (MISSING alone) may reach the stub before or after the round's own (both pairs)
-    assert 1 <= len(prompts) <= 2 and any(DIVIDE.id in p and MISSING.id in p for p in prompts)
+        batches = sorted(tuple(_pair_ids(r.json)) for r in stub.chat_requests)
+    assert batches == sorted([(MISSING.id,), (DIVIDE.id,)])
+    assert "sent while the other pairs were still checked: 1, used 1" in caplog.text
     by_id = {d["pair_id"]: d for d in _report(task_dir)["detailed_results"]}
     assert by_id[DIVIDE.id]["status"] == "error" and "division by zero" in by_id[DIVIDE.id]["error_message"]
     assert by_id[MISSING.id]["repaired_sql"] == FIXES[MISSING.id]
     assert by_id[DIVIDE.id]["repaired_sql"] == DIVIDE_FIX
     assert {p.sql for p in read_pairs(path)} >= {FIXES[MISSING.id], DIVIDE_FIX}
+
+
+def test_round_one_batches_the_guessed_failures_apart():
+    pairs = [Pair(f"问题{i}", f"SELECT {i}") for i in range(8)]
+    cands = [_candidate(p) for p in pairs]
+    lead = {pairs[i].sql for i in (1, 4, 6)}
+    ids = [[c.pair_id for c in b] for b in first_round_batches(cands, 2, lead)]
+    assert ids == [[pairs[1].id, pairs[4].id], [pairs[6].id], [pairs[0].id, pairs[2].id], [pairs[3].id, pairs[5].id],
+                   [pairs[7].id]]
+    assert [len(b) for b in first_round_batches(cands, 5)] == [5, 3]       # no guess: the file order
 
 
 def test_qa_sends_the_repairs_of_its_failing_pairs_before_validation_starts(tmp_path, fast_settings, business_url):
