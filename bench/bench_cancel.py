@@ -26,8 +26,9 @@ import requests  # noqa: E402
 
 from app_config import load_settings  # noqa: E402
 from data_pipeline.context import build_context  # noqa: E402
-from tests.executor_support import ServerProcess, comments_responder, llm_overrides, wait_for  # noqa: E402
+from tests.executor_support import comments_responder, llm_overrides, wait_for  # noqa: E402
 from tests.openai_stub import OpenAIStub  # noqa: E402
+from tests.server_process import ServerProcess  # noqa: E402
 
 TABLES = ["bss_company", "bss_service_area", "bss_car_day_count", "bss_section_route", "bss_business_day_data"]
 
@@ -73,7 +74,7 @@ def main() -> int:
     server = ServerProcess(HOME, "bench_cancel", **llm_overrides(stub, cancel_grace_s=args.grace)).start()
     try:
         for label, freeze in (("cooperative", False), ("forced", True)):
-            report(label, [one_round(server.url, stub, freeze=freeze) for _ in range(args.rounds)])
+            report(label, [one_round(server.base_url, stub, freeze=freeze) for _ in range(args.rounds)])
     finally:
         server.stop()
         stub.stop()

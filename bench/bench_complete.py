@@ -48,8 +48,9 @@ from bench_generation import Simulator, create_schema  # noqa: E402
 from core import embedded_pg  # noqa: E402
 from data_pipeline.context import build_context  # noqa: E402
 from tests.business_roles import reader_url  # noqa: E402
-from tests.executor_support import ServerProcess, llm_overrides, wait_for  # noqa: E402
+from tests.executor_support import llm_overrides, wait_for  # noqa: E402
 from tests.openai_stub import OpenAIStub, Reply  # noqa: E402
+from tests.server_process import ServerProcess  # noqa: E402
 
 FINAL = ("completed", "partial_completed", "failed", "cancelled")
 REPAIR_ITEMS = re.compile(r"（JSON 数组）：\n(.*?)\n\n请逐项修复", re.S)
@@ -263,7 +264,7 @@ def main() -> int:
                 business_url, tables = databases[n]
                 for c in args.concurrency:
                     sim = CompleteRunSimulator(tables, args.chat_latency)
-                    r = one_run(servers[c].url, stub, sim, business_url, tables, c, args.chat_latency,
+                    r = one_run(servers[c].base_url, stub, sim, business_url, tables, c, args.chat_latency,
                                 args.embedding_latency)
                     results.append(r)
                     print(row(r), flush=True)

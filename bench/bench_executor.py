@@ -25,7 +25,8 @@ import requests  # noqa: E402
 
 from app_config import load_settings  # noqa: E402
 from data_pipeline.context import build_context  # noqa: E402
-from tests.executor_support import ServerProcess, wait_for  # noqa: E402
+from tests.executor_support import wait_for  # noqa: E402
+from tests.server_process import ServerProcess  # noqa: E402
 
 def status(session: requests.Session, url: str, task_id: str) -> dict:
     return session.get(f"{url}{BASE}/{task_id}", timeout=30).json()["data"]
@@ -69,7 +70,7 @@ def main() -> int:
     build_context(settings)  # embedded PostgreSQL + demo DB, kept attached by this process
     print(f"bootstrap (embedded PostgreSQL + demo database): {time.perf_counter() - t0:.1f} s")
     server = ServerProcess(HOME, "bench", workers=args.workers, threads=args.threads).start()
-    url = server.url
+    url = server.base_url
     tables = DEMO_TABLES[:args.tables]
     try:
         # 1. spawn latency: one-step runs, one after the other

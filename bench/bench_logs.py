@@ -93,7 +93,7 @@ def main() -> None:
         if args.server:
             import requests
             from tests.server_process import ServerProcess
-            with ServerProcess(home) as server:
+            with ServerProcess(home, as_shipped=True) as server:
                 http = requests.Session()
                 run_cases(lambda url: http.get(server.base_url + url, timeout=60).json()["data"],
                           lambda url, body: http.post(server.base_url + url, json=body, timeout=60).json()["data"],

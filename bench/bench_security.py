@@ -27,8 +27,8 @@ import requests  # noqa: E402
 
 from app_config import load_settings  # noqa: E402
 from data_pipeline.context import build_context  # noqa: E402
-from tests.executor_support import ServerProcess  # noqa: E402
 from tests.probe_servers import BannerServer, SilentServer, closed_port  # noqa: E402
+from tests.server_process import ServerProcess  # noqa: E402
 
 
 def connect_timing(url: str, socket_dir: str, rounds: int) -> None:
@@ -106,7 +106,7 @@ def main() -> None:
     server = ServerProcess(HOME, "bench_security", workers=2, threads=8).start()
     try:
         print(json.dumps({"client_db_connect_timeout_s": 3, "rounds": args.rounds}))
-        connect_timing(server.url, socket_dir, args.rounds)
+        connect_timing(server.base_url, socket_dir, args.rounds)
         body_refusals(server.port, args.rounds)
     finally:
         server.stop()

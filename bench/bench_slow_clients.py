@@ -30,7 +30,7 @@ import requests  # noqa: E402
 
 from app_config import load_settings  # noqa: E402
 from data_pipeline.context import build_context  # noqa: E402
-from tests.executor_support import ServerProcess  # noqa: E402
+from tests.server_process import ServerProcess  # noqa: E402
 
 CLIENT_TIMEOUT_S = 5.0
 
@@ -142,16 +142,16 @@ def main() -> int:
             server = ServerProcess(HOME, f"bench_slow_{model}", workers=args.workers, threads=8,
                                    server_model=model, computing_requests_per_worker=args.computing).start()
             try:
-                task_id = create_task(server.url, DEMO_TABLES)
+                task_id = create_task(server.base_url, DEMO_TABLES)
                 path = f"{BASE}/{task_id}"
                 print(f"{model}: {args.workers} workers, gate {args.computing}; {args.pollers} pollers x "
                       f"{args.hz} Hz, wrk {args.connections} connections, {args.seconds:.0f} s each; load average "
                       f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
-                quiet = measure(server.url, path, args)
+                quiet = measure(server.base_url, path, args)
                 show("quiet", quiet)
                 tricklers = Tricklers(server.port, args.sockets, limit_s=6 * args.seconds + 60).start()
                 try:
-                    slow = measure(server.url, path, args)
+                    slow = measure(server.base_url, path, args)
                 finally:
                     tricklers.stop()
                 show(f"{args.sockets} slow", slow)

@@ -23,11 +23,11 @@ def main() -> None:
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="dp_bench_start_"))
     try:
-        cold = ServerProcess(home).start(timeout=180)
+        cold = ServerProcess(home, as_shipped=True).start(timeout=180)
         cold.stop()
         warm = []
         for _ in range(args.warm_runs):
-            s = ServerProcess(home).start(timeout=60)
+            s = ServerProcess(home, as_shipped=True).start(timeout=60)
             warm.append(s.ready_after_s)
             s.stop()
         print(f"cold start (initdb + migrations + demo DB): {cold.ready_after_s:.2f} s")

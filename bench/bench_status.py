@@ -38,7 +38,8 @@ import requests  # noqa: E402
 from app_config import load_settings  # noqa: E402
 from data_pipeline.context import build_context  # noqa: E402
 from tests.business_roles import reader_url  # noqa: E402
-from tests.executor_support import ServerProcess, wait_for  # noqa: E402
+from tests.executor_support import wait_for  # noqa: E402
+from tests.server_process import ServerProcess  # noqa: E402
 
 def run_complete(url: str, task_id: str) -> None:
     resp = requests.post(f"{url}{BASE}/{task_id}/execute", json={"execution_mode": "complete"}, timeout=30)
@@ -211,7 +212,7 @@ def main() -> int:
     settings = load_settings({"data_home": HOME, "log_level": "WARNING"})
     context = build_context(settings)  # embedded PostgreSQL + demo DB, kept attached by this process
     server = ServerProcess(HOME, "bench_status", workers=args.workers, threads=args.threads).start()
-    url = server.url
+    url = server.base_url
     try:
         task_id = create_task(url, DEMO_TABLES)
         run_complete(url, task_id)

@@ -164,68 +164,91 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
     ("data_pipeline/api/request_policy.py", "drop operand 1 of Or (netloc.endswith(']'))"):
         "_netloc: after a final ']' the last piece is '', which holds no ':', so the second test is true as well",
     # data_pipeline/validation/{guard,check,catalog_check}.py, data_pipeline/schema/pii.py (issue 27)
-    ('data_pipeline/validation/guard.py', "1 -> 2 (in name.lower().rsplit('.', 1))"):
+    ("data_pipeline/validation/guard.py", "1 -> 2 (in name.lower().rsplit('.', 1))"):
         "denied_function: rsplit('.', 2)[-1] is the same last piece as rsplit('.', 1)[-1]",
-    ('data_pipeline/validation/guard.py', 'drop operand 1 of And (isinstance(i, dict))'):
+    ("data_pipeline/validation/guard.py", "drop operand 1 of And (isinstance(i, dict))"):
         "_strings: the parser's JSON lists (funcname, names, fields, indirection) hold only node dicts",
-    ('data_pipeline/validation/guard.py', 'drop operand 2 of Or ({})', 'select = (query or {}).get("SelectStmt") or {}'):
-        '_outputs: a subquery is always a SelectStmt, and a CTE holding INSERT/UPDATE/DELETE is refused before',
-    ('data_pipeline/validation/guard.py', 'drop operand 2 of Or ({})', 'target = item.get("ResTarget") or {}'):
+    ("data_pipeline/validation/guard.py", "drop operand 2 of Or ({})",
+     'select = (query or {}).get("SelectStmt") or {}'):
+        "_outputs: a subquery is always a SelectStmt, and a CTE holding INSERT/UPDATE/DELETE is refused before",
+    ("data_pipeline/validation/guard.py", "drop operand 2 of Or ({})", 'target = item.get("ResTarget") or {}'):
         "_outputs: every item of a SELECT's target list is a ResTarget",
-    ('data_pipeline/validation/guard.py', 'drop operand 2 of Or ({})', 'fields = _strings(((target.get("val") or {}).get("ColumnRef") or {}).get("fields"))'):
+    ("data_pipeline/validation/guard.py", "drop operand 2 of Or ({})",
+     'fields = _strings(((target.get("val") or {}).get("ColumnRef") or {}).get("fields"))'):
         "_outputs: a SELECT's ResTarget always has a val (the other `or {}` of this line is killed)",
-    ('data_pipeline/validation/guard.py', 'And -> Or', 'if kind[:1].isupper() and isinstance(value, dict):'):
-        "walk: inside a SELECT's tree a one-key dict is a node wrapper {Kind: {...}} or holds a scalar or list; the one-key {'relation': {...}} / {'funccall': {...}} of DELETE / CALL never reach the walk (checked over the ~200 statements of the guard corpora)",
-    ('data_pipeline/validation/guard.py', 'drop operand 1 of And (kind[:1].isupper())', 'if kind[:1].isupper() and isinstance(value, dict):'):
-        'walk: as `And -> Or` on this line',
-    ('data_pipeline/validation/guard.py', 'drop operand 2 of And (isinstance(value, dict))', 'if kind[:1].isupper() and isinstance(value, dict):'):
+    ("data_pipeline/validation/guard.py", "And -> Or", "if kind[:1].isupper() and isinstance(value, dict):"):
+        "walk: inside a SELECT's tree a one-key dict is a node wrapper {Kind: {...}} or holds a scalar or list; the "
+        "one-key {'relation': {...}} / {'funccall': {...}} of DELETE / CALL never reach the walk (checked over the "
+        "~200 statements of the guard corpora)",
+    ("data_pipeline/validation/guard.py", "drop operand 1 of And (kind[:1].isupper())",
+     "if kind[:1].isupper() and isinstance(value, dict):"):
+        "walk: as `And -> Or` on this line",
+    ("data_pipeline/validation/guard.py", "drop operand 2 of And (isinstance(value, dict))",
+     "if kind[:1].isupper() and isinstance(value, dict):"):
         "walk: a capitalised one-key dict is always a node wrapping a dict in libpg_query's JSON",
-    ('data_pipeline/validation/guard.py', "drop operand 1 of And (key == 'alias')"):
+    ("data_pipeline/validation/guard.py", "drop operand 1 of And (key == 'alias')"):
         "_field: only Alias fields carry an aliasname; for any other dict the test is denied_function('') = None",
-    ('data_pipeline/validation/guard.py', 'drop operand 2 of And (isinstance(value, dict))'):
+    ("data_pipeline/validation/guard.py", "drop operand 2 of And (isinstance(value, dict))"):
         "_field: an `alias` field is always an Alias dict (the walk's line-167 twin is listed above by line)",
-    ('data_pipeline/validation/guard.py', "In -> NotIn (key in ('withClause', 'over'))"):
-        "_field: returningList / onConflictClause / pct_type cannot occur in a SELECT's tree (DML is refused before, %TYPE only parses in function signatures): the branch it skips is unreachable",
-    ('data_pipeline/validation/guard.py', "raise -> pass (raise _Refused(f'{key} is not allowed in a query'))"):
-        '_field: unreachable, as above',
-    ('data_pipeline/validation/guard.py', "raise -> pass (raise _Refused(f'{_STATEMENT_WORDS[kind]} inside the query: )"):
-        "_node: INSERT/UPDATE/DELETE/MERGE nodes occur in a SELECT only as a CTE's query, which _CommonTableExpr refuses before its children are walked; unreachable (and still refused by the allowlist next)",
-    ('data_pipeline/validation/guard.py', 'drop operand 2 of Or ({})', 'query = node.get("ctequery") or {}'):
-        '_CommonTableExpr: a CTE always has its ctequery',
-    ('data_pipeline/validation/guard.py', 'drop operand 2 of Or ([])', 'for name in _strings([i for i in node.get("indirection") or [] if "String" in i]):'):
-        '_A_Indirection: an A_Indirection always has its indirection list',
-    ('data_pipeline/validation/guard.py', "raise -> pass (raise _Refused('%TYPE references are not allowed'))"):
-        '_type: %TYPE parses only in function signatures, never in a SELECT',
-    ('data_pipeline/validation/guard.py', 'drop operand 2 of Or ([])', 'statements = tree.get("stmts") or []'):
+    ("data_pipeline/validation/guard.py", "In -> NotIn (key in ('withClause', 'over'))"):
+        "_field: returningList / onConflictClause / pct_type cannot occur in a SELECT's tree (DML is refused before, "
+        "%TYPE only parses in function signatures): the branch it skips is unreachable",
+    ("data_pipeline/validation/guard.py", "raise -> pass (raise _Refused(f'{key} is not allowed in a query'))"):
+        "_field: unreachable, as above",
+    ("data_pipeline/validation/guard.py",
+     "raise -> pass (raise _Refused(f'{_STATEMENT_WORDS[kind]} inside the query: )"):
+        "_node: INSERT/UPDATE/DELETE/MERGE nodes occur in a SELECT only as a CTE's query, which _CommonTableExpr "
+        "refuses before its children are walked; unreachable (and still refused by the allowlist next)",
+    ("data_pipeline/validation/guard.py", "drop operand 2 of Or ({})", 'query = node.get("ctequery") or {}'):
+        "_CommonTableExpr: a CTE always has its ctequery",
+    ("data_pipeline/validation/guard.py", "drop operand 2 of Or ([])",
+     'for name in _strings([i for i in node.get("indirection") or [] if "String" in i]):'):
+        "_A_Indirection: an A_Indirection always has its indirection list",
+    ("data_pipeline/validation/guard.py", "raise -> pass (raise _Refused('%TYPE references are not allowed'))"):
+        "_type: %TYPE parses only in function signatures, never in a SELECT",
+    ("data_pipeline/validation/guard.py", "drop operand 2 of Or ([])", 'statements = tree.get("stmts") or []'):
         "check_sql: `not None` and `not []` both answer 'no statement'",
-    ('data_pipeline/validation/guard.py', 'drop operand 2 of Or ({})', 'root = statements[0].get("stmt") or {}'):
-        'check_sql: every parsed statement has its stmt',
-    ('data_pipeline/validation/guard.py', "drop operand 2 of And (fields[0] != '*')", 'if len(fields) == 1 and fields[0] != "*":'):
-        '_ColumnRef: `bare` is only intersected with table, alias and derived names; a lone `*` sets whole_rows itself',
-    ('data_pipeline/validation/check.py', 'drop operand 1 of Or (fresh)'):
-        '_connection: fresh=True is passed only after _execute raised, which it does only on a closed connection',
-    ('data_pipeline/validation/check.py', 'Or -> And', 'if conn is not None and (fresh or conn.closed):'):
-        "_connection: a closed connection used anyway fails at cursor() and _check's retry reconnects (fresh): same verdict, same one reconnect; masked by that retry rather than strictly equivalent",
-    ('data_pipeline/validation/check.py', 'drop operand 2 of Or (conn.closed)'):
-        '_connection: as `Or -> And` on this line, the retry in _check reconnects the closed connection',
-    ('data_pipeline/validation/catalog_check.py', '0 -> 1', 'return oid == 0 or oid not in self.user or oid in self.reached'):
+    ("data_pipeline/validation/guard.py", "drop operand 2 of Or ({})", 'root = statements[0].get("stmt") or {}'):
+        "check_sql: every parsed statement has its stmt",
+    ("data_pipeline/validation/guard.py", "drop operand 2 of And (fields[0] != '*')",
+     'if len(fields) == 1 and fields[0] != "*":'):
+        "_ColumnRef: `bare` is only intersected with table, alias and derived names; a lone `*` sets whole_rows itself",
+    ("data_pipeline/validation/check.py", "drop operand 1 of Or (fresh)"):
+        "_connection: fresh=True is passed only after _execute raised, which it does only on a closed connection",
+    ("data_pipeline/validation/check.py", "Or -> And", "if conn is not None and (fresh or conn.closed):"):
+        "_connection: a closed connection used anyway fails at cursor() and _check's retry reconnects (fresh): same "
+        "verdict, same one reconnect; masked by that retry rather than strictly equivalent",
+    ("data_pipeline/validation/check.py", "drop operand 2 of Or (conn.closed)"):
+        "_connection: as `Or -> And` on this line, the retry in _check reconnects the closed connection",
+    ("data_pipeline/validation/catalog_check.py", "0 -> 1",
+     "return oid == 0 or oid not in self.user or oid in self.reached"):
         "_Reachable: 0 (no type) is never a user type's oid, so `oid not in self.user` answers too",
-    ('data_pipeline/validation/catalog_check.py', 'drop operand 1 of Or (oid == 0)', 'return oid == 0 or oid not in self.user or oid in self.reached'):
-        '_Reachable: as `0 -> 1` on this line',
-    ('data_pipeline/validation/catalog_check.py', 'And -> Or', 'if oid is not None and (schema or relname not in derived):'):
-        '_columns_problem: an alias of an unresolved table then maps to {None}, never a column: the same refusal as no target at all',
-    ('data_pipeline/validation/catalog_check.py', "drop operand 2 of And (category == 'A')", '(elem and category == "A" and ok(elem))'):
-        "_Reachable: a type with an element that is no array is a C base type declared with ELEMENT (point, name...); none can be made in SQL, and pg_catalog's own are not user types",
-    ('data_pipeline/schema/pii.py', 'drop operand 1 of Or (not name)'):
+    ("data_pipeline/validation/catalog_check.py", "drop operand 1 of Or (oid == 0)",
+     "return oid == 0 or oid not in self.user or oid in self.reached"):
+        "_Reachable: as `0 -> 1` on this line",
+    ("data_pipeline/validation/catalog_check.py", "And -> Or",
+     "if oid is not None and (schema or relname not in derived):"):
+        "_columns_problem: an alias of an unresolved table then maps to {None}, never a column: the same refusal as "
+        "no target at all",
+    ("data_pipeline/validation/catalog_check.py", "drop operand 2 of And (category == 'A')",
+     '(elem and category == "A" and ok(elem))'):
+        "_Reachable: a type with an element that is no array is a C base type declared with ELEMENT (point, name...); "
+        "none can be made in SQL, and pg_catalog's own are not user types",
+    ("data_pipeline/schema/pii.py", "drop operand 1 of Or (not name)"):
         "kind_by_name: always given a str (kind_by_meta passes comment_head(None) == ''), and '' matches no rule",
-    ('data_pipeline/schema/pii.py', "drop operand 2 of Or ('')", 'if is_key or names_a_fact_not_a_value(column.name) or _NO_PII_TYPES.match(column.data_type or ""):'):
-        'detect: Column.data_type is always a str',
-    ('data_pipeline/schema/pii.py', 'drop operand 1 of Or (column.data_type)', 'if is_key or names_a_fact_not_a_value(column.name) or _NO_PII_TYPES.match(column.data_type or ""):'):
-        'detect: without the date/time/boolean early return the closing _type_allows refuses those types (values never give birth_date)',
-    ('data_pipeline/schema/pii.py', 'Or -> And', 'if is_key or names_a_fact_not_a_value(column.name) or _NO_PII_TYPES.match(column.data_type or ""):'):
+    ("data_pipeline/schema/pii.py", "drop operand 2 of Or ('')",
+     'if is_key or names_a_fact_not_a_value(column.name) or _NO_PII_TYPES.match(column.data_type or ""):'):
+        "detect: Column.data_type is always a str",
+    ("data_pipeline/schema/pii.py", "drop operand 1 of Or (column.data_type)",
+     'if is_key or names_a_fact_not_a_value(column.name) or _NO_PII_TYPES.match(column.data_type or ""):'):
+        "detect: without the date/time/boolean early return the closing _type_allows refuses those types (values "
+        "never give birth_date)",
+    ("data_pipeline/schema/pii.py", "Or -> And",
+     'if is_key or names_a_fact_not_a_value(column.name) or _NO_PII_TYPES.match(column.data_type or ""):'):
         "detect: the inner `column.data_type or ''` as above (the outer `is_key or ...` of this line is killed)",
-    ('data_pipeline/schema/pii.py', "drop operand 3 of Or (_NO_PII_TYPES.match(column.data_type or ''))"):
-        'detect: values never give birth_date, and the closing _type_allows refuses every other kind on date/time/boolean types',
+    ("data_pipeline/schema/pii.py", "drop operand 3 of Or (_NO_PII_TYPES.match(column.data_type or ''))"):
+        "detect: values never give birth_date, and the closing _type_allows refuses every other kind on "
+        "date/time/boolean types",
 }
 
 # Survivors that do change behaviour but that no test here can reach, with why: still scored as survivors.

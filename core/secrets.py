@@ -32,6 +32,13 @@ _KEY_VALUE = re.compile(
 # a URL's user-info password that holds a space or a quote (libpq reads it whole) inside free text, where the URL
 # pattern above stops early: `scheme://user:` up to the first `@` on the line (no `/` in between)
 _SPACED_USERINFO = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/?#@\"'<>]*:)[^\n/@]{1,128}?@")
+# ... and one holding a space and a `/` (`app:p w/x@db`): a space before the first `@` on the line, no port after
+# the `:` (`host:5432/db failed for ops@x` is a host, not a password), no `[` (an IPv6 host) in the user part
+_SLASHED_USERINFO = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/?#@\"'<>\[]*:)(?!\d+(?:[/?#\s]|$))"
+                               r"[^\n@]{0,128}?[ \t][^\n@]{0,128}?@")
+# libpq reads an unquoted value up to whitespace: a secret's value goes on over commas (`password=abc,def`);
+# a comma before a space or the end is punctuation
+_VALUE_MORE = re.compile(r"(?:,(?:\\.|[^\s'\",;&)\\])+)*")
 _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+")
 
 
@@ -137,12 +144,22 @@ def mask_url(url: str) -> str:
     return (scheme.group(0) if scheme else "") + MASK
 
 
-def _mask_key_value(m: re.Match) -> str:
-    if not is_secret_name(m["key"]):
-        return m.group(0)
-    value = m["val"]
-    quote = value[0] if value[:1] in ("'", '"') else ""
-    return f"{m['key']}{m['sep']}{quote}{MASK}{quote}"
+def _mask_key_values(text: str) -> str:
+    """Every `key=value` / `key: value` of a secret key masked; a non-secret one is left as written."""
+    out, pos = [], 0
+    while (m := _KEY_VALUE.search(text, pos)) is not None:
+        end, value = m.end(), m["val"]
+        quote = value[0] if value[:1] in ("'", '"') else ""
+        if not is_secret_name(m["key"]):
+            out.append(text[pos:end])
+        else:
+            more = _VALUE_MORE.match(text, end).end() if not quote else end
+            if more > end:       # on over commas, up to the next key=value (masked or shown on its own)
+                after = _KEY_VALUE.search(text, end)
+                end = min(more, after.start()) if after else more
+            out.append(f"{text[pos:m.start()]}{m['key']}{m['sep']}{quote}{MASK}{quote}")
+        pos = end
+    return "".join(out) + text[pos:]
 
 
 def scrub_text(text: str) -> str:
@@ -150,9 +167,10 @@ def scrub_text(text: str) -> str:
     if not text or not isinstance(text, str):
         return text
     text = _SPACED_USERINFO.sub(lambda m: f"{m['head']}{MASK}@", text)
+    text = _SLASHED_USERINFO.sub(lambda m: f"{m['head']}{MASK}@", text)
     text = _URL.sub(lambda m: m["scheme"] + _mask_url_rest(m["rest"]), text)
     text = _BEARER.sub(rf"\1{MASK}", text)
-    return _KEY_VALUE.sub(_mask_key_value, text)
+    return _mask_key_values(text)
 
 
 def _looks_like_dsn(value: str) -> bool:

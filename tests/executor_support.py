@@ -1,20 +1,15 @@
-"""Helpers for the executor tests: waiting on task states, slow-but-real LLM runs, real API server processes."""
+"""Helpers for the executor tests: waiting on task states, slow-but-real LLM runs, HTTP to served processes
+(tests/server_process.py starts them)."""
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable
 
 import pytest
 import requests
 
-from app_config import PROJECT_ROOT, load_settings, settings_env
 from citu_app import create_app
 from data_pipeline.executor.process import signal_executor
 from data_pipeline.store import executions as execution_store
@@ -86,12 +81,6 @@ def llm_overrides(stub, **extra) -> dict:
             "llm_max_concurrency": 1, "llm_max_retries": 0, **extra}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture()
 def slow_client(app, app_ctx, openai_stub, settings):
     """An API whose executors use the LLM stub, one call at a time, behind the stub's barrier: the first
@@ -104,60 +93,6 @@ def slow_client(app, app_ctx, openai_stub, settings):
     yield slow_app.test_client()
     openai_stub.release()
     stop_executors(app_ctx.db)
-
-
-class ServerProcess:
-    """`python citu_app.py` (gunicorn) on a free port, with the test session's data home and given settings."""
-
-    def __init__(self, data_home: Path, name: str, **overrides):
-        self.port = free_port()
-        settings = load_settings({"data_home": data_home, "port": self.port, "workers": 1, "threads": 16,
-                                  "log_level": os.environ.get("DP_TEST_SERVER_LOG_LEVEL", "WARNING"), **overrides})
-        self.env = {**os.environ, **settings_env(settings)}
-        # next to the session's data (pytest's tmp dirs rotate when several sessions run at once)
-        self.log_path = Path(data_home) / "server_logs" / f"{name}_{self.port}.log"
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self.proc: Optional[subprocess.Popen] = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 120) -> "ServerProcess":
-        """Start and wait for /health. Generous timeout: pgserver serialises attaches machine-wide with one lock
-        file, so other sessions starting their own embedded servers can delay ours."""
-        with open(self.log_path, "ab") as out:
-            self.proc = subprocess.Popen([sys.executable, "-X", "faulthandler", str(PROJECT_ROOT / "citu_app.py")],
-                                         cwd=str(PROJECT_ROOT),
-                                         env=self.env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
-
-        def healthy():
-            if self.proc.poll() is not None:
-                raise AssertionError(f"server exited with {self.proc.returncode}; see {self.log_path}")
-            try:
-                return requests.get(self.url + "/health", timeout=1).status_code == 200
-            except requests.RequestException:
-                return False
-        try:
-            wait_for(healthy, timeout, 0.1, "the API server to answer /health")
-        except AssertionError:
-            if self.proc.poll() is None:  # stuck: dump every thread's stack into the log, then fail
-                os.kill(self.proc.pid, signal.SIGABRT)
-                time.sleep(1)
-            raise AssertionError(f"server did not start; log {self.log_path}:\n"
-                                 f"{self.log_path.read_text(errors='replace')[-4000:]}") from None
-        return self
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, sig)
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(5)
 
 
 class HttpClient:

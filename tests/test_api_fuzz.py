@@ -209,7 +209,7 @@ def _raw(port: int, payload: bytes) -> tuple[int, dict, bytes]:
 @pytest.fixture(scope="module")
 def served(settings):
     from tests.server_process import ServerProcess
-    with ServerProcess(settings.data_home, log_path=settings.data_home / "fuzz_server.log") as server:
+    with ServerProcess(settings.data_home, log_path=settings.data_home / "fuzz_server.log", as_shipped=True) as server:
         yield server
 
 

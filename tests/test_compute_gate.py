@@ -242,8 +242,8 @@ def test_served_status_polls_do_not_wait_behind_slow_uploads(settings):
     import requests
 
     from tests.server_process import ServerProcess
-    env = {"WORKERS": "1", "THREADS": "4", "COMPUTING_REQUESTS_PER_WORKER": "1"}
-    with ServerProcess(settings.data_home, env=env, log_path=settings.data_home / "gate_server.log") as server:
+    with ServerProcess(settings.data_home, log_path=settings.data_home / "gate_server.log", workers=1, threads=4,
+                       computing_requests_per_worker=1) as server:
         base = server.base_url + "/api/v0/data_pipeline/tasks"
         task_id = requests.post(base, json={"table_names": ["bss_company"]}, timeout=30).json()["data"]["task_id"]
         answers: list = []

@@ -12,9 +12,9 @@ import requests
 
 from data_pipeline.store import executions as execution_store
 from data_pipeline.store import outputs as output_store
-from tests.executor_support import (BASE, HttpClient, ServerProcess, comments_responder, llm_overrides,
-                                    stop_executors, wait_final)
+from tests.executor_support import BASE, HttpClient, comments_responder, llm_overrides, stop_executors, wait_final
 from tests.openai_stub import OpenAIStub
+from tests.server_process import ServerProcess
 
 STEP_BODY = {"execution_mode": "step", "step_name": "ddl_generation"}
 
@@ -46,7 +46,7 @@ def burst(servers, requests_by_task: list[str], body: dict) -> list[tuple[str, i
 
     def one(i: int):
         task_id = requests_by_task[i]
-        url = f"{servers[i % len(servers)].url}{BASE}/{task_id}/execute"
+        url = f"{servers[i % len(servers)].base_url}{BASE}/{task_id}/execute"
         barrier.wait()
         resp = requests.post(url, json=body, timeout=60)
         payload = resp.json()
@@ -69,7 +69,7 @@ def cancel_all(http, task_ids) -> None:
 
 
 def test_100_parallel_executes_of_one_task_start_exactly_one_run(slow_servers, clean_db, app_ctx):
-    http = HttpClient(slow_servers[0].url)
+    http = HttpClient(slow_servers[0].base_url)
     task_id = create(http)
     try:
         results = burst(slow_servers, [task_id] * 100, STEP_BODY)
@@ -83,7 +83,7 @@ def test_100_parallel_executes_of_one_task_start_exactly_one_run(slow_servers, c
 
 
 def test_global_cap_across_tasks_and_instances(slow_servers, clean_db, app_ctx):
-    http = HttpClient(slow_servers[1].url)
+    http = HttpClient(slow_servers[1].base_url)
     task_ids = [create(http) for _ in range(5)]
     try:
         results = burst(slow_servers, [task_ids[i % 5] for i in range(100)], STEP_BODY)
@@ -106,7 +106,7 @@ def test_complete_run_over_http_produces_every_file(settings, clean_db, app_ctx)
     """execute-complete on the gunicorn-served app (rule-based generator) -> completed, all files present."""
     server = ServerProcess(settings.data_home, "complete_run").start()
     try:
-        http = HttpClient(server.url)
+        http = HttpClient(server.base_url)
         resp = http.post(f"{BASE}/execute-complete",
                          json={"task_type": "complete_workflow",
                                "parameters": {"table_names": ["bss_company", "bss_service_area", "bss_car_day_count"],

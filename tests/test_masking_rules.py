@@ -3,8 +3,9 @@
 The generated-spelling tests (tests/test_masking.py, tests/test_masking_libpq.py) prove that no password libpq
 would read survives; these pin the rules whose breaking those generators do not notice: key names that are
 secrets only by their exact spelling, a query parameter without `=`, a URL with no authority before its query,
-quoted values keeping their quotes, what is not a string, empty secrets, keyword connection strings whose
-password holds a comma (free-text masking stops there, libpq does not) and a password equal to the user name.
+quoted values keeping their quotes, what is not a string, empty secrets, a password holding a comma, keyword
+connection strings whose password holds a semicolon (free-text masking stops there, libpq does not), a URL password
+holding a space and a `/`, and a password equal to the user name.
 """
 from __future__ import annotations
 
@@ -61,11 +62,33 @@ def test_an_empty_secret_stays_empty_and_only_secret_keys_are_blanked():
 
 
 def test_a_keyword_connection_string_is_masked_as_libpq_reads_it():
-    """libpq reads `password=abc,def` whole; free-text masking stops at the comma, so a value that is a
+    """libpq reads `password=abc;def` whole; free-text masking stops at the semicolon, so a value that is a
     connection string is masked from libpq's own reading."""
-    assert mask_secrets({"note": "host=h password=abc,def"})["note"] == f"password={MASK} host='h'"
-    assert mask_url("host=h password=abc,def") == f"password={MASK} host='h'"
-    assert mask_url("sslpassword=a,b password='c") == MASK        # libpq cannot read it: nothing of it is shown
+    assert mask_secrets({"note": "host=h password=abc;def"})["note"] == f"password={MASK} host='h'"
+    assert mask_url("host=h password=abc;def") == f"password={MASK} host='h'"
+    assert mask_url("sslpassword=a;b password='c") == MASK        # libpq cannot read it: nothing of it is shown
+
+
+def test_a_secret_value_runs_on_over_commas():
+    """libpq reads an unquoted value up to whitespace: `abc,def` is one password, in free text too. A comma before
+    a space is the sentence's, and a value that is no secret still ends at a comma (a secret after it is masked
+    on its own)."""
+    assert scrub_text("connect with password=abc,def host=h") == f"connect with password={MASK} host=h"
+    assert scrub_text("LLM_API_KEY=sk-1,sk-2 ok") == f"LLM_API_KEY={MASK} ok"
+    assert scrub_text("password=abc, then retried") == f"password={MASK}, then retried"
+    assert scrub_text("user=bob,password=abc,def") == f"user=bob,password={MASK}"
+    assert scrub_text("mode=a,b, retries=3, done") == "mode=a,b, retries=3, done"
+
+
+def test_a_url_password_with_a_space_and_a_slash_is_masked_in_free_text():
+    text = "connect postgresql://app:p w/x@db/sales failed"
+    assert scrub_text(text) == f"connect postgresql://app:{MASK}@db/sales failed"
+    # a port is not a password, an IPv6 address not a user name, a user-info ends with its line: the text after
+    # them up to an `@` is shown
+    for text in ("postgresql://db:5432/sales failed; contact admin@example.com",
+                 "postgresql://[::1]:5432/db down, ask ops@example.com", "http://example.com:8080/a b@c",
+                 "see postgresql://app:x/y\n and mail ops@example.com"):
+        assert scrub_text(text) == text
 
 
 def test_a_password_that_is_also_the_user_name_is_masked_and_the_user_shown():
@@ -75,7 +98,7 @@ def test_a_password_that_is_also_the_user_name_is_masked_and_the_user_shown():
 
 def test_a_url_value_is_masked_as_a_url_not_as_free_text():
     """A password with a space and a `/` (libpq reads no user-info at all): the URL mask takes the user-info to the
-    last `@`; free-text masking stops at the space and would show the rest."""
+    last `@`."""
     url = "postgresql://app:p ss/w0rd@db.example/sales"
     assert mask_secrets({"db_connection": url, "note": url}) == \
         {"db_connection": f"postgresql://app:{MASK}@db.example/sales",

@@ -11,8 +11,9 @@ import time
 import pytest
 import requests
 
-from tests.executor_support import ServerProcess, comments_responder, llm_overrides, stop_executors, wait_for
+from tests.executor_support import comments_responder, llm_overrides, stop_executors, wait_for
 from tests.openai_stub import OpenAIStub
+from tests.server_process import ServerProcess
 
 
 class DataPipelineAPI:
@@ -96,7 +97,7 @@ def servers(settings, app_ctx, clean_db):
         slow = ServerProcess(settings.data_home, "seed_client_slow", **llm_overrides(stub, cancel_grace_s=1.0))
         try:
             slow.start()
-            yield DataPipelineAPI(plain.url), DataPipelineAPI(slow.url)
+            yield DataPipelineAPI(plain.base_url), DataPipelineAPI(slow.base_url)
         finally:
             stop_executors(app_ctx.db)
             slow.stop()

@@ -156,7 +156,7 @@ def test_readme_shell_blocks_run_in_order():
     (home / ".venv").symlink_to(venv, target_is_directory=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LLM_", "EMBEDDING_"))}
     env.update(DP_DATA_HOME=str(home), PYTHONPATH=str(PROJECT_ROOT), LANG="C.UTF-8")
-    server = ServerProcess(home).start(timeout=120)
+    server = ServerProcess(home, as_shipped=True).start(timeout=120)
     assert server.port != 8084 and README_BASE_URL not in server.base_url
     try:
         script = tour_script(blocks, server.base_url)

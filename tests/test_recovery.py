@@ -15,9 +15,10 @@ from data_pipeline.executor import recovery
 from data_pipeline.executor.process import pid_alive
 from data_pipeline.store import executions as execution_store
 from data_pipeline.store import logs as log_store
-from tests.executor_support import (BASE, HttpClient, ServerProcess, comments_responder, llm_overrides,  # noqa: F401
+from tests.executor_support import (BASE, HttpClient, comments_responder, llm_overrides,  # noqa: F401
                                     slow_client, stop_executors, task_status, wait_final, wait_for,
                                     wait_step_running)
+from tests.server_process import ServerProcess
 
 FIVE_TABLES = ["bss_company", "bss_service_area", "bss_car_day_count", "bss_section_route", "bss_business_day_data"]
 
@@ -86,7 +87,7 @@ def test_api_restart_mid_step_leaves_the_executor_running(client, app_ctx, setti
     overrides = llm_overrides(openai_stub)
     server = ServerProcess(settings.data_home, "restart_before", **overrides).start()
     try:
-        http = HttpClient(server.url)
+        http = HttpClient(server.base_url)
         task_id = create(http)
         resp = http.post(f"{BASE}/{task_id}/execute", json={"execution_mode": "step", "step_name": "ddl_generation"})
         assert resp.status_code == 202, resp.get_json()
@@ -99,7 +100,7 @@ def test_api_restart_mid_step_leaves_the_executor_running(client, app_ctx, setti
     assert pid_alive(pid), "stopping the API must not stop a running executor"
     server = ServerProcess(settings.data_home, "restart_after", **overrides).start()
     try:
-        http = HttpClient(server.url)
+        http = HttpClient(server.base_url)
         during = task_status(http, task_id)  # still running: it cannot pass the barrier yet
         assert during["current_step"] is not None and openai_stub.held == 1, during
         assert during["current_step"]["execution_id"] == execution_id and during["status"] == "in_progress"

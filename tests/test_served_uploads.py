@@ -31,8 +31,8 @@ def _upload_all_but_last_byte(port: int, task_id: str) -> tuple[socket.socket, b
 
 @pytest.mark.parametrize("model", ["gevent", "gthread"])
 def test_simultaneous_uploads_to_one_task_are_all_answered(settings, model):
-    with ServerProcess(settings.data_home, env={"WORKERS": "1", "THREADS": "8", "SERVER_MODEL": model},
-                       log_path=settings.data_home / f"uploads_{model}.log") as server:
+    with ServerProcess(settings.data_home, log_path=settings.data_home / f"uploads_{model}.log", workers=1, threads=8,
+                       server_model=model) as server:
         base = server.base_url + "/api/v0/data_pipeline/tasks"
         task_id = requests.post(base, json={"table_names": ["bss_company"]}, timeout=30).json()["data"]["task_id"]
         pending = [_upload_all_but_last_byte(server.port, task_id) for _ in range(UPLOADS)]

@@ -13,7 +13,7 @@ from tests.server_process import ServerProcess
 
 
 def test_real_server_answers_create_with_201(settings):
-    with ServerProcess(settings.data_home) as server:
+    with ServerProcess(settings.data_home, as_shipped=True) as server:
         r = requests.post(server.base_url + "/api/v0/data_pipeline/tasks",
                           json={"table_names": ["bss_company"], "task_name": "over http"}, timeout=10)
         assert r.status_code == 201
@@ -33,7 +33,7 @@ def test_fresh_data_home_start_stop_restart(tmp_path):
     """Cold start builds everything; SIGTERM stops the embedded server too; a warm start applies nothing."""
     home = tmp_path / "home"
     home.mkdir()
-    cold = ServerProcess(home, env={"LOG_LEVEL": "INFO"}).start(timeout=120)
+    cold = ServerProcess(home, as_shipped=True, log_level="INFO").start(timeout=120)
     pgdata = home / "data" / "pgdata"
     try:
         postmaster = int((pgdata / "postmaster.pid").read_text().split()[0])
@@ -48,7 +48,7 @@ def test_fresh_data_home_start_stop_restart(tmp_path):
     assert json.loads((pgdata / ".handle_pids.json").read_text()) == []
 
     assert "applied migrations" in Path(cold.log_path).read_text()
-    warm = ServerProcess(home, env={"LOG_LEVEL": "INFO"}, log_path=home / "warm.log").start(timeout=60)
+    warm = ServerProcess(home, log_path=home / "warm.log", as_shipped=True, log_level="INFO").start(timeout=60)
     try:
         # (no start-time comparison: timing claims live in bench/; the log below proves nothing was rebuilt)
         r = requests.get(warm.base_url + "/api/v0/data_pipeline/tasks", timeout=5)

@@ -17,8 +17,8 @@ ANSWER_TIMEOUT_S = 15  # generous: quiet answers take milliseconds; a starved se
 
 
 def test_health_and_status_answer_while_32_sockets_trickle_headers(settings):
-    with ServerProcess(settings.data_home, env={"WORKERS": "2", "THREADS": "8", "SERVER_MODEL": "gevent"},
-                       log_path=settings.data_home / "slow_clients_server.log") as server:
+    with ServerProcess(settings.data_home, log_path=settings.data_home / "slow_clients_server.log", workers=2,
+                       threads=8, server_model="gevent") as server:
         base = server.base_url + "/api/v0/data_pipeline/tasks"
         task_id = requests.post(base, json={"table_names": ["bss_company"]}, timeout=30).json()["data"]["task_id"]
         stop = threading.Event()

@@ -25,7 +25,7 @@ from data_pipeline.api.envelope import json_body, ok, parse
 from data_pipeline.schema.ddl_render import render_ddl, render_md, short_type
 from data_pipeline.schema.introspect import introspect, list_tables
 from data_pipeline.lexicon.glossary import resolve_language
-from data_pipeline.steps.ddl_generation import generator_label, table_label
+from data_pipeline.steps.ddl_generation import generator_label, measure_columns, table_label
 from data_pipeline.taskfiles.table_list import TableRef, parse_name
 
 bp = Blueprint("database", __name__, url_prefix="/api/v0/database")
@@ -181,7 +181,8 @@ def table_ddl():
     label = table_label(table, info["generator"], language)
     data = {
         "ddl": render_ddl(table, source_label=label, language=language) if req.type in ("ddl", "both") else None,
-        "md": render_md(table, source_label=label, language=language) if req.type in ("md", "both") else None,
+        "md": (render_md(table, source_label=label, language=language, measures=measure_columns(table))
+               if req.type in ("md", "both") else None),
         "table_info": {"table_name": table.name, "schema_name": table.schema, "full_name": TableRef(table.schema, table.name).qualified,
                        "comment": table.effective_comment, "comment_source": table.comment_source,
                        "table_type": table.kind, "field_count": len(table.columns), "row_count": table.row_estimate,

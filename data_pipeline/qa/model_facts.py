@@ -49,6 +49,13 @@ def _year_range(expr: str, year: int) -> list[str]:
     return [f"{expr} >= '{year}-01-01'", f"{expr} < '{year + 1}-01-01'"]
 
 
+def _series_cte(name: str, period: str, m: Measure, w: Walk, conditions: list[str]) -> str:
+    """`WITH name AS (...)`: the measure per period (`period` is the first select item, grouped on), the
+    query indented inside the CTE; the caller's SELECT over it follows."""
+    body = f"{w.from_sql}{where(conditions)}".replace("\n", "\n  ")
+    return f"WITH {name} AS (\n  SELECT {period}, {m.sql} AS value\n  {body}\n  GROUP BY 1\n)\n"
+
+
 class FactQuestions:
     """The questions of one fact table `q` (its measures, axis, paths and dimensions worked out once)."""
 
@@ -164,10 +171,9 @@ class FactQuestions:
         if not self.axis:
             return []
         w, t = self.base, self.time_expr(self.base)
-        sql = (f"WITH monthly AS (\n  SELECT date_trunc('month', {t}) AS month, {m.sql} AS value\n  "
-               f"{w.from_sql.replace(chr(10), chr(10) + '  ')}{where([*w.live, self._recent(w)]).replace(chr(10), chr(10) + '  ')}"
-               f"\n  GROUP BY 1\n)\nSELECT month, value, value - LAG(value) OVER (ORDER BY month) AS change\n"
-               f"FROM monthly\nORDER BY month")
+        sql = (_series_cte("monthly", f"date_trunc('month', {t}) AS month", m, w, [*w.live, self._recent(w)])
+               + "SELECT month, value, value - LAG(value) OVER (ORDER BY month) AS change\n"
+               "FROM monthly\nORDER BY month")
         return [self.draft(ask("mom", k=RECENT_MONTHS, **self.words(m=m.words)), sql, w, "mom")]
 
     def yoy(self, m: Measure) -> list[Draft]:
@@ -177,10 +183,9 @@ class FactQuestions:
         if not ts.facts.get("min_time") or ts.facts["min_time"][:4] == ts.facts.get("max_time", "")[:4]:
             return []
         w, t = self.base, self.time_expr(self.base)
-        sql = (f"WITH yearly AS (\n  SELECT EXTRACT(YEAR FROM {t})::int AS year, {m.sql} AS value\n  "
-               f"{w.from_sql.replace(chr(10), chr(10) + '  ')}{where(w.live).replace(chr(10), chr(10) + '  ')}"
-               f"\n  GROUP BY 1\n)\nSELECT year, value,\n       ROUND(((value - LAG(value) OVER (ORDER BY year)) * 100.0"
-               f" / NULLIF(LAG(value) OVER (ORDER BY year), 0))::numeric, 2) AS change_pct\nFROM yearly\nORDER BY year")
+        sql = (_series_cte("yearly", f"EXTRACT(YEAR FROM {t})::int AS year", m, w, w.live)
+               + "SELECT year, value,\n       ROUND(((value - LAG(value) OVER (ORDER BY year)) * 100.0"
+               " / NULLIF(LAG(value) OVER (ORDER BY year), 0))::numeric, 2) AS change_pct\nFROM yearly\nORDER BY year")
         return [self.draft(ask("yoy", **self.words(m=m.words)), sql, w, "yoy")]
 
     def count_year(self) -> list[Draft]:

@@ -13,7 +13,7 @@ English gets "Columns:", "primary key", "[generated]", not Chinese labels around
 from __future__ import annotations
 
 import re
-from typing import Iterable, Optional, Sequence
+from typing import Collection, Iterable, Optional, Sequence
 
 from data_pipeline.schema.model import Column, Table
 
@@ -276,10 +276,12 @@ def _values(values: Iterable[str], limit: int) -> str:
     return ", ".join(v.replace("\n", " ") for v in list(values)[:limit])
 
 
-def render_md(table: Table, *, source_label: str = "", language: str = "zh", semantics: Sequence[str] = ()) -> str:
+def render_md(table: Table, *, source_label: str = "", language: str = "zh", semantics: Sequence[str] = (),
+              measures: Collection[str] = ()) -> str:
     """The seeds' `_detail.md`: `## name（中文名）`, description, field list with type, comment, flags, samples,
     then 字段补充说明 (keys, enum values, generated-comment note), then `semantics` (the semantic model's lines
-    for the table: kind, label, measures, event time) when given."""
+    for the table: kind, label, measures, event time) when given. `measures` are the columns the semantic model
+    sums or averages: a quantity of 1..6 has few values but is no enumeration."""
     title = first_line(table.effective_comment or "")
     lines = [word("heading", language, name=table.name, title=title) if title else f"## {table.name}"]
     if table.description:
@@ -305,7 +307,7 @@ def render_md(table: Table, *, source_label: str = "", language: str = "zh", sem
         if samples:
             text += f" [{word('samples', language, values=_values(samples, 3))}]"
         lines.append(text)
-    notes = _notes(table, language)
+    notes = _notes(table, language, measures)
     if notes:
         # a blank line first: without it Markdown reads the heading as a continuation of the last field bullet
         lines += ["", word("notes", language)]
@@ -317,7 +319,7 @@ def render_md(table: Table, *, source_label: str = "", language: str = "zh", sem
     return "\n".join(lines) + "\n"
 
 
-def _notes(table: Table, language: str = "zh") -> list[str]:
+def _notes(table: Table, language: str = "zh", measures: Collection[str] = ()) -> list[str]:
     notes = []
     if len(table.primary_key) > 1:
         notes.append(word("is_composite_key", language, columns=", ".join(table.primary_key)))
@@ -331,7 +333,7 @@ def _notes(table: Table, language: str = "zh") -> list[str]:
     for col in table.columns:
         if col.enum_values:
             notes.append(word("enum_declared", language, column=col.name, values=_values(col.enum_values, 20)))
-        elif col.is_enum_like and col.top_values:
+        elif col.is_enum_like and col.top_values and col.name not in measures:
             notes.append(word("enum_seen", language, column=col.name,
                               values=_values((tv.value for tv in col.top_values), 10)))
         if col.pii_kind == "secret":

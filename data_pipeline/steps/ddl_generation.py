@@ -30,7 +30,9 @@ from data_pipeline.schema.model import SNAPSHOT_FILE, Table, save_snapshot
 from data_pipeline.schema.time_range import TimeRanges, read_time_ranges
 from data_pipeline.semantics import MODEL_FILE, build_semantic_model, read_model, write_model
 from data_pipeline.semantics.build import event_time_columns
+from data_pipeline.semantics.model import MEASURE_ROLES
 from data_pipeline.semantics.render import table_lines
+from data_pipeline.semantics.roles import column_role
 from data_pipeline.steps import STEP_OUTPUTS
 from data_pipeline.steps.base import OutputFile, StepContext, StepResult, StepWarning
 
@@ -63,6 +65,11 @@ def fill_comments(table: Table, llm, business_context: str, by_name: dict, langu
     return comments.apply_llm(table, llm, business_context, by_name, language)
 
 
+def measure_columns(table: Table) -> set[str]:
+    """The columns the semantic model's rule makes measures (before the model and its overrides exist)."""
+    return {c.name for c in table.columns if column_role(c, table) in MEASURE_ROLES}
+
+
 def write_text(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
@@ -76,7 +83,8 @@ def process_table(table: Table, llm, business_context: str, by_name: dict, known
     generated = fill_comments(table, llm, business_context, by_name, language)
     label = table_label(table, generator, language)
     write_text(task_dir / f"{table.file_stem}.ddl", render_ddl(table, known, source_label=label, language=language))
-    write_text(task_dir / f"{table.file_stem}_detail.md", render_md(table, source_label=label, language=language))
+    write_text(task_dir / f"{table.file_stem}_detail.md",
+               render_md(table, source_label=label, language=language, measures=measure_columns(table)))
     existing = (1 if table.comment else 0) + sum(1 for c in table.columns if c.comment)
     return {"columns": len(table.columns), "generated": generated, "existing": existing,
             "pii_columns": sum(1 for c in table.columns if c.pii_kind), "seconds": time.monotonic() - started}
@@ -315,9 +323,11 @@ def _document_semantics(ctx: StepContext, tables: list[Table], language: str) ->
         return
     generator = generator_label(ctx.llm, language)
     for t in tables:
+        sem = model.table(t.qualified)
         write_text(ctx.task_dir / f"{t.file_stem}_detail.md",
                    render_md(t, source_label=table_label(t, generator, language), language=language,
-                             semantics=table_lines(model, t.qualified, language)))
+                             semantics=table_lines(model, t.qualified, language),
+                             measures=sem.measures if sem else measure_columns(t)))
 
 
 def coverage_warnings(listed: int, access: table_access.TableAccess, missing: list, failed: list[dict]

@@ -6,11 +6,12 @@ import pytest
 
 from data_pipeline.evaluation.accuracy import extract_sql, vanna_messages
 from tests.optional_deps import import_or_skip
+from tests.vanna_messages import VannaMessages
 
 base = import_or_skip("vanna.legacy.base.base", reason="vanna==2.0.2 from requirements-dev.txt")
 
 
-class Probe:
+class Probe(VannaMessages):
     """Just the parts of VannaBase the prompt uses, with OpenAI_Chat's message shapes and a PostgreSQL dialect."""
     dialect = "PostgreSQL"
     max_tokens = 14000
@@ -23,15 +24,6 @@ class Probe:
 
     def log(self, *args, **kwargs):
         pass
-
-    def system_message(self, message):
-        return {"role": "system", "content": message}
-
-    def user_message(self, message):
-        return {"role": "user", "content": message}
-
-    def assistant_message(self, message):
-        return {"role": "assistant", "content": message}
 
 
 DDL = ["CREATE TABLE bss_company (id varchar(32), company_name varchar(255));",

@@ -111,3 +111,16 @@ def test_each_table_doc_names_its_kind_label_measures_and_event_time(docs, langu
     assert ("- 事件时间：visit_time（2023-" if zh else "- Event time: visit_time (2023-") in visit
     for measure in ("registration_fee", "exam_fee", "total_fee"):
         assert measure in visit.split("- 度量：" if zh else "- Measures: ")[1].splitlines()[0]
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_a_measure_with_few_values_is_not_called_an_enumeration(docs, language):
+    """order_line.quantity holds 1..6 and the semantic model sums it: a measure, not an enumeration (its notes
+    would list "values include: 1, 2, 3..."), whatever its distinct count. A smallint code with as few values
+    (department.floor_no, 1..6) and a status text stay enumerations."""
+    enumeration = "为枚举字段" if language == "zh" else "is an enumeration"
+    order_line = md(docs, "rw_sales", language, "order_line")
+    assert "quantity" in order_line.split("- 度量：" if language == "zh" else "- Measures: ")[1].splitlines()[0]
+    assert f"quantity {enumeration}" not in order_line
+    assert f"floor_no {enumeration}" in md(docs, "rw_hospital", language, "department")
+    assert f"status {enumeration}" in md(docs, "rw_sales", language, "sales_order")

@@ -279,15 +279,15 @@ def test_sse_under_gunicorn(app_ctx, settings, tmp_path, model):
 
     import requests
 
-    from tests.executor_support import ServerProcess
+    from tests.server_process import ServerProcess
 
     app_ctx.db.execute("TRUNCATE data_pipeline_tasks CASCADE")
     # the fake running execution below has no real heartbeat: keep the monitor from failing it mid-test
-    server = ServerProcess(settings.data_home, tmp_path / "api.log", threads=4, heartbeat_stale_s=600,
+    server = ServerProcess(settings.data_home, log_path=tmp_path / "api.log", threads=4, heartbeat_stale_s=600,
                            server_model=model).start()
     streams = []
     try:
-        task_id = requests.post(server.url + API, json={"task_name": "sse"}, timeout=10).json()["data"]["task_id"]
+        task_id = requests.post(server.base_url + API, json={"task_name": "sse"}, timeout=10).json()["data"]["task_id"]
         # a running execution owned by this (alive) process keeps the streams open
         app_ctx.db.execute(
             """INSERT INTO data_pipeline_task_executions (task_id, execution_id, execution_step, pid, host,
@@ -298,12 +298,12 @@ def test_sse_under_gunicorn(app_ctx, settings, tmp_path, model):
         # over real HTTP too: UTF-8 names download, hostile ones get the envelope (no redirect, no 404 page)
         (app_ctx.task_dir(task_id) / "服务区 说明.md").write_text("# 说明\n", encoding="utf-8")
         from urllib.parse import quote as _quote
-        r = requests.get(f"{server.url}{API}/{task_id}/files/{_quote('服务区 说明.md')}", timeout=5)
+        r = requests.get(f"{server.base_url}{API}/{task_id}/files/{_quote('服务区 说明.md')}", timeout=5)
         assert r.status_code == 200 and r.content.decode() == "# 说明\n"
         for hostile in ("..%2ftask_config.json", "%2e%2e%2f%2e%2e%2fetc%2fpasswd", "/etc/passwd", "a%00b.txt"):
-            r = requests.get(f"{server.url}{API}/{task_id}/files/{hostile}", timeout=5, allow_redirects=False)
+            r = requests.get(f"{server.base_url}{API}/{task_id}/files/{hostile}", timeout=5, allow_redirects=False)
             assert r.status_code == 400 and r.json()["error"]["code"] == "INVALID_FILE_NAME", (hostile, r.text)
-        url = f"{server.url}{API}/{task_id}/logs/stream?from=end&heartbeat=1"
+        url = f"{server.base_url}{API}/{task_id}/logs/stream?from=end&heartbeat=1"
         first = requests.get(url, stream=True, timeout=10)
         assert first.status_code == 200
         streams.append(first)
@@ -323,7 +323,7 @@ def test_sse_under_gunicorn(app_ctx, settings, tmp_path, model):
         assert streams[-1].status_code == 200
         third = requests.get(url, stream=True, timeout=10)
         assert third.status_code == 409 and third.json()["error"]["code"] == "CONCURRENCY_LIMIT_REACHED"
-        assert requests.get(f"{server.url}{API}/{task_id}/logs", timeout=5).status_code == 200
+        assert requests.get(f"{server.base_url}{API}/{task_id}/logs", timeout=5).status_code == 200
         for s in streams:
             s.close()
         streams.clear()

@@ -35,6 +35,7 @@ from core.embedding import make_embedder  # noqa: E402
 from data_pipeline.steps import training_load  # noqa: E402
 from tests.vector_fixtures import (DDL_TEXTS, MD_TEXTS, TRICKY_PAIRS, empty_vector_tables, step_context,  # noqa: E402
                                    write_task_files)
+from tests.vanna_messages import VannaMessages  # noqa: E402
 
 TASK = "task_20250103_000001"
 
@@ -52,17 +53,8 @@ class SameEmbeddings(Embeddings):
         return self.embedder.embed_query(text)
 
 
-class ReaderOnlyVanna(PG_VectorStore):
+class ReaderOnlyVanna(VannaMessages, PG_VectorStore):
     """PG_VectorStore needs an LLM half to be instantiable; these tests only use the vector half."""
-
-    def system_message(self, message):
-        return {"role": "system", "content": message}
-
-    def user_message(self, message):
-        return {"role": "user", "content": message}
-
-    def assistant_message(self, message):
-        return {"role": "assistant", "content": message}
 
     def submit_prompt(self, prompt, **kwargs):
         raise AssertionError("no LLM in the interoperability test")
