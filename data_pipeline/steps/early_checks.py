@@ -167,16 +167,23 @@ def _early_for(ctx: StepContext) -> Optional[EarlyChecks]:
         return early
 
 
-def start(ctx: StepContext) -> None:
-    """qa_generation's first move: make the checks (the failure guess reads the snapshot) and open their
-    connections while the theme call is out, so the first theme's SQL is checked at once (issue 26). Never
-    raises."""
-    try:
-        early = _early_for(ctx)
-        if early is not None:
-            early.checker.warm()
-    except Exception as exc:  # noqa: BLE001 - an optimisation must not fail qa_generation
-        ctx.logger.warning("early SQL checks not started: %s", type(exc).__name__)
+def start(ctx: StepContext) -> Optional[threading.Thread]:
+    """qa_generation's first move: on a thread (returned), make the checks (the failure guess reads the snapshot)
+    and open their connections while the theme call is out, so the first theme's SQL is checked at once (issue
+    26). Never raises."""
+    if "sql_validation" not in (ctx.options.get(NEXT_STEPS_OPTION) or ()):
+        return None
+
+    def prepare() -> None:
+        try:
+            early = _early_for(ctx)
+            if early is not None:
+                early.checker.warm()
+        except Exception as exc:  # noqa: BLE001 - an optimisation must not fail qa_generation
+            ctx.logger.warning("early SQL checks not started: %s", type(exc).__name__)
+    thread = threading.Thread(target=prepare, name="early_checks_start", daemon=True)
+    thread.start()
+    return thread
 
 
 def submit(ctx: StepContext, sqls: Iterable[str]) -> None:
@@ -190,19 +197,21 @@ def submit(ctx: StepContext, sqls: Iterable[str]) -> None:
         ctx.logger.warning("early SQL checks not started: %s", type(exc).__name__)
 
 
-def send_repairs_ahead(ctx: StepContext, pairs: Sequence[Pair], make_ahead: Callable[[], RepairAhead]) -> None:
+def send_repairs_ahead(ctx: StepContext, pairs: Sequence[Pair], make_ahead: Callable[[], RepairAhead]
+                       ) -> Optional[threading.Thread]:
     """qa_generation: `pairs` are final, in the order of the pair file: once the SQL guessed to fail is checked,
-    send the repair calls of its failures, in the background, with the RepairAhead `make_ahead` builds (kept for
-    sql_validation). Only when the checks were started (`submit`); never raises."""
+    send the repair calls of its failures, on a thread (returned), with the RepairAhead `make_ahead` builds (kept
+    for sql_validation). Only when the checks were started (`submit`); never raises."""
     try:
         with _lock:
             early = _open.get(_key(ctx))
         if early is None:
-            return
+            return None
         early.ahead = make_ahead()
-        early.send_ahead(ctx, pairs, early.ahead)
+        return early.send_ahead(ctx, pairs, early.ahead)
     except Exception as exc:  # noqa: BLE001 - an optimisation must not fail qa_generation
         ctx.logger.warning("repair calls not sent ahead: %s", type(exc).__name__)
+        return None
 
 
 def take(ctx: StepContext) -> Optional[EarlyChecks]:

@@ -44,6 +44,7 @@ OUTPUT_PATTERNS = STEP_OUTPUTS["qa_generation"]  # declared once in data_pipelin
 THEME_COUNT = 5          # themes asked of the LLM (the seeds' 5 themes x 10 pairs)
 PAIRS_PER_THEME = 10
 MAX_PAIRS_PER_CALL = 15
+REPAIR_SEND_WAIT_S = 1.0   # longest wait for the repair calls sent ahead to leave before the top-up (issue 26)
 
 
 def theme_budget(concurrency: int) -> tuple[int, int]:
@@ -156,7 +157,12 @@ def _repairs_ahead(ctx: StepContext, kept: list[Pair]) -> None:
     from data_pipeline.steps import sql_validation
     if "sql_validation" in (ctx.options.get(early_checks.NEXT_STEPS_OPTION) or ()) and \
             sql_validation.repair_mode_of(ctx) == "llm":
-        early_checks.send_repairs_ahead(ctx, list(kept), lambda: sql_validation.new_repair_ahead(ctx))
+        sender = early_checks.send_repairs_ahead(ctx, list(kept), lambda: sql_validation.new_repair_ahead(ctx))
+        if sender is not None:
+            # the top-up that comes next is CPU work that would slow the checks the repair calls wait for: they
+            # leave first (a guessed SQL is mostly an unknown column, refused at once by EXPLAIN); a slow one
+            # does not hold the step longer than REPAIR_SEND_WAIT_S
+            sender.join(REPAIR_SEND_WAIT_S)
 
 
 def _theme_of(themes: Sequence[Theme], tables: Sequence[Table]) -> dict[str, str]:

@@ -80,7 +80,7 @@ def test_qa_opens_the_check_connections_before_its_first_theme(tmp_path, fast_se
     before any SQL arrives, one per pool thread, and the first checks use them."""
     ctx = _ctx(_task_dir(tmp_path / "t"), fast_settings, business_url)
     ctx.options = dict(COMPLETE_RUN)
-    early_checks.start(ctx)
+    early_checks.start(ctx).join()
     early = early_checks._open[(ctx.task_id, ctx.execution_id, business_url)]
     try:
         wait_for(lambda: len(early.checker._connections) == fast_settings.validation_concurrency, 30,
