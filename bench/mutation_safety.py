@@ -48,7 +48,7 @@ TARGETS = (
             "tests/test_zero_writes.py", "-k", "business_db_rules or readonly_layers or zero_writes or own_metadata "
             "or reached_our or superuser or old_import or server_file_roles or file_reading or vector_store_url "
             "or unreachable or allowed_hosts")),
-    Target("core/secrets.py", ("is_secret_name", "_mask_query", "_mask_url_rest", "mask_url", "_mask_key_value",
+    Target("core/secrets.py", ("is_secret_name", "_mask_query", "_mask_url_rest", "mask_url", "_mask_key_values",
                                "scrub_text", "mask_secrets"),
            # the planted-password runs (tests/test_secrets.py, ~50 s a mutant) prove the call sites, not these rules
            ("tests/test_masking_rules.py", "tests/test_masking.py", "tests/test_masking_libpq.py")),

@@ -39,6 +39,7 @@ _SLASHED_USERINFO = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/?#@\"'
 # libpq reads an unquoted value up to whitespace: a secret's value goes on over commas (`password=abc,def`);
 # a comma before a space or the end is punctuation
 _VALUE_MORE = re.compile(r"(?:,(?:\\.|[^\s'\",;&)\\])+)*")
+_QUOTED = re.compile(r"'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\"")
 _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+")
 
 
@@ -145,18 +146,23 @@ def mask_url(url: str) -> str:
 
 
 def _mask_key_values(text: str) -> str:
-    """Every `key=value` / `key: value` of a secret key masked; a non-secret one is left as written."""
+    """Every `key=value` / `key: value` of a secret key masked; a non-secret one is left as written, and its value
+    is searched too (`postgresql://u:...@db/spassword='s e c'` reads as key `postgresql`, then `spassword`)."""
     out, pos = [], 0
     while (m := _KEY_VALUE.search(text, pos)) is not None:
         end, value = m.end(), m["val"]
         quote = value[0] if value[:1] in ("'", '"') else ""
         if not is_secret_name(m["key"]):
+            end = m.start("val")
             out.append(text[pos:end])
         else:
             more = _VALUE_MORE.match(text, end).end() if not quote else end
             if more > end:       # on over commas, up to the next key=value (masked or shown on its own)
                 after = _KEY_VALUE.search(text, end)
                 end = min(more, after.start()) if after else more
+            glued = _QUOTED.match(text, end) if not quote else None
+            if glued and not _KEY_VALUE.search(glued.group(0)):   # `token=abc'k l'`: glued on, part of it
+                end = glued.end()
             out.append(f"{text[pos:m.start()]}{m['key']}{m['sep']}{quote}{MASK}{quote}")
         pos = end
     return "".join(out) + text[pos:]
