@@ -87,6 +87,8 @@ def serve(settings: Settings) -> None:
         return
     from gunicorn.app.base import BaseApplication
 
+    from data_pipeline.executor import launcher
+
     class Server(BaseApplication):
         def load_config(self):
             for key, value in {
@@ -100,6 +102,8 @@ def serve(settings: Settings) -> None:
                 "proc_name": "data_pipeline_api",
                 # one shared control socket path would collide between instances; we don't use it
                 "control_socket_disable": True,
+                # the worker's first execution finds its process started already (EXECUTOR_STANDBY)
+                "post_worker_init": lambda _worker: launcher.prime_standby(settings),
             }.items():
                 self.cfg.set(key, value)
 

@@ -80,3 +80,13 @@ def test_the_bytecode_cache_appearing_does_not_drop_the_waiting_process():
     warmed = {"LOG_LEVEL": "INFO", "PYTHONPYCACHEPREFIX": "/data/cache/pycache"}
     assert standby._key(["python", "x.py"], env) == standby._key(["python", "x.py"], warmed)
     assert standby._key(["python", "x.py"], env) != standby._key(["python", "x.py"], {"LOG_LEVEL": "DEBUG"})
+
+
+def test_a_worker_starts_the_process_for_its_first_execution(settings, tmp_path, no_delay):
+    """prime_standby (gunicorn's post_worker_init): the first execution after the service starts is handed to a
+    process started ahead too, not spawned."""
+    launcher.prime_standby(settings)
+    waiting = _waiting_process()
+    proc = launcher.spawn_executor(settings, tmp_path / "task_20250101_000006", task_id="task_20250101_000006",
+                                   execution_id=FOREIGN_EXECUTION, mode="complete", step=None)
+    assert proc is waiting and proc.wait(120) == 2

@@ -102,11 +102,23 @@ def executor_command(*, task_id: str, execution_id: str, mode: str, step: Option
     return argv + (["--step-name", step] if step else [])
 
 
+def _executor_env(settings: Settings) -> dict:
+    return bytecode.executor_env(settings, {**os.environ, **settings_env(settings), "PYTHONUNBUFFERED": "1"})
+
+
+def prime_standby(settings: Settings) -> None:
+    """At an API worker's start, with EXECUTOR_STANDBY: the process for its first execution starts ahead too,
+    not only those for the executions after it; at once (no execution's start to leave the CPU to yet)."""
+    if settings.executor_standby:
+        head = executor_command(task_id="", execution_id="", mode="complete", step=None)[:2]
+        standby.replenish(head, _executor_env(settings), str(PROJECT_ROOT), delay_s=0)
+
+
 def spawn_executor(settings: Settings, task_dir: Path, *, task_id: str, execution_id: str, mode: str,
                    step: Optional[str]) -> subprocess.Popen:
     """Start the executor detached from this process; its environment carries these exact settings. With
     EXECUTOR_STANDBY the process started ahead for it runs it (executor/standby.py), and the next one starts."""
-    env = bytecode.executor_env(settings, {**os.environ, **settings_env(settings), "PYTHONUNBUFFERED": "1"})
+    env = _executor_env(settings)
     task_dir.mkdir(parents=True, exist_ok=True)
     argv = executor_command(task_id=task_id, execution_id=execution_id, mode=mode, step=step)
     proc = standby.take(argv, env) if settings.executor_standby else None
