@@ -98,12 +98,23 @@ def test_a_secret_glued_to_a_masked_url_is_masked_too():
     assert scrub_text("postgresql://u:p w/x@db/spassword='s e c'") == f"postgresql://u:{MASK}@db/spassword='{MASK}'"
     assert scrub_text("token=abcpostgresql://u:p w/x@db/ssslpassword='k l'") == f"token={MASK}"
     assert scrub_text("token=abc'pass word' ok") == f"token={MASK} ok"
+    # a glued quote holding a key=value of its own is that key's: it is masked as such, not swallowed
+    assert scrub_text("token=abc'password='s e c'") == f"token={MASK}'password='{MASK}'"
     assert scrub_text("note=ok, id=5 and name: Bob") == "note=ok, id=5 and name: Bob"
 
 
 def test_a_password_that_is_also_the_user_name_is_masked_and_the_user_shown():
     """The masked text still holds the password's characters (as the user name): rebuilt from libpq's reading."""
     assert mask_url("postgresql://sales:sales@db.example/sales") == f"postgresql://sales:{MASK}@db.example/sales"
+
+
+def test_a_value_that_is_not_a_url_keeps_its_text_as_written():
+    """mask_secrets reads URL values as libpq does (mask_url, which trims them) and any other text as free text:
+    a note keeps its trailing newline, a URL with a query password holding a space is masked whole."""
+    note = "first line\nsecond line password=abc\n"
+    assert mask_secrets({"note": note}) == {"note": f"first line\nsecond line password={MASK}\n"}
+    assert mask_secrets({"url": "postgresql:///s?host=/tmp&password=x y"}) == \
+        {"url": f"postgresql:///s?host=/tmp&password={MASK}"}
 
 
 def test_a_url_value_is_masked_as_a_url_not_as_free_text():
