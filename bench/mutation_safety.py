@@ -231,10 +231,8 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
     # data_pipeline/schema/introspect.py (issue 27)
     ("data_pipeline/schema/introspect.py", "0 -> 1 (in table.row_estimate or 0)", "rows_known = "):
         "_sample: no estimate read as 0 or 1 rows is below TABLESAMPLE_FROM either way, the only use of rows_known",
-    ("data_pipeline/schema/introspect.py", "0 -> 1 (in nd >= 0)"):
-        "_profile: a positive n_distinct is a whole count (ANALYZE rounds it), and 0 gives 0 both ways (-0.0 * rows)",
     ("data_pipeline/schema/introspect.py", "GtE -> Gt (nd >= 0)"):
-        "_profile: n_distinct 0 gives 0 both ways (int(0), int(round(-0.0 * rows)))",
+        "_profile: n_distinct 0 (an all-null column, or unknown) gives 0 both ways: int(0), int(round(-0.0 * rows))",
     ("data_pipeline/schema/introspect.py", "drop operand 1 of And (mcv)"):
         "_profile: without most common values the list built is [], the column's top_values as it came",
 }

@@ -49,10 +49,11 @@ def db_url(app_ctx):
             INSERT INTO public.parts SELECT id, v FROM public.three;
             CREATE TABLE public.repeats (v text);
             INSERT INTO public.repeats VALUES ('a'), ('a'), (NULL), ('b'), ('a'), (NULL);
-            CREATE TABLE public.stats (id int, status text, maybe text);
+            CREATE TABLE public.stats (id int, status text, maybe text, tuned int);
             INSERT INTO public.stats SELECT i, (ARRAY['active', 'frozen', 'closed'])[1 + i % 3],
-                                            CASE WHEN i % 4 = 0 THEN 'x' || i END
+                                            CASE WHEN i % 4 = 0 THEN 'x' || i END, i % 5
                                      FROM generate_series(1, 40) i;
+            ALTER TABLE public.stats ALTER COLUMN tuned SET (n_distinct = 0.5);   -- stored as given
             ANALYZE public.stats;""")
         yield url
 
@@ -148,7 +149,8 @@ def test_a_failed_read_leaves_no_samples(conn, caplog):
 # ------------------------------------------------------------------------------------------------- _profile
 def stats_table(row_estimate) -> Table:
     return Table("public", "stats", row_estimate=row_estimate,
-                 columns=[Column("id", "integer"), Column("status", "text"), Column("maybe", "text")])
+                 columns=[Column("id", "integer"), Column("status", "text"), Column("maybe", "text"),
+                          Column("tuned", "integer")])
 
 
 @pytest.fixture()
@@ -165,6 +167,15 @@ def test_profile_from_pg_stats(conn, real_stats):
     assert sorted((v.value, v.count) for v in status.top_values) == [("active", 13), ("closed", 13), ("frozen", 14)]
     assert ident.distinct_count == 40 and ident.top_values == []   # n_distinct -1: a fraction of the rows
     assert maybe.null_fraction == 0.75 and maybe.distinct_count == 10
+
+
+def test_a_positive_n_distinct_is_a_count_however_small(conn, real_stats):
+    """A DBA's `SET (n_distinct = 0.5)` reaches pg_stats as 0.5: positive is a count (here under one), never a
+    fraction of the rows (which would give -20 of 40 rows)."""
+    assert real_stats["tuned"]["n_distinct"] == 0.5
+    t = stats_table(40)
+    _profile(conn, t, real_stats)
+    assert t.column("tuned").distinct_count == 0 and not t.column("tuned").is_enum_like
 
 
 def test_stale_stats_of_an_emptied_table_give_no_counts(conn, real_stats):
