@@ -66,7 +66,9 @@ TARGETS = (
             "checker_refuses or user_equals_operator or extension_casts")),
     Target("data_pipeline/schema/introspect.py", ("_text_columns", "_sample", "_profile", "_secret_view_columns",
                                                   "_withheld_columns"),
-           ("tests/schema/test_introspect.py", "tests/schema/test_secret_columns.py", "tests/test_privacy_canary.py")),
+           # the fast direct tests of the sampling/profiling decisions first (-x stops a killed mutant there)
+           ("tests/schema/test_sampling_decisions.py", "tests/schema/test_introspect.py",
+            "tests/schema/test_secret_columns.py", "tests/test_privacy_canary.py")),
     Target("data_pipeline/schema/pii.py", ("is_withheld_by_catalog", "kind_by_name", "detect", "withhold",
                                            "protect_column", "_apply"),
            ("tests/schema/test_pii.py",)),
@@ -251,6 +253,13 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
     ("data_pipeline/schema/pii.py", "drop operand 3 of Or (_NO_PII_TYPES.match(column.data_type or ''))"):
         "detect: values never give birth_date, and the closing _type_allows refuses every other kind on "
         "date/time/boolean types",
+    # data_pipeline/schema/introspect.py (issue 27)
+    ("data_pipeline/schema/introspect.py", "0 -> 1 (in table.row_estimate or 0)", "rows_known = "):
+        "_sample: no estimate read as 0 or 1 rows is below TABLESAMPLE_FROM either way, the only use of rows_known",
+    ("data_pipeline/schema/introspect.py", "GtE -> Gt (nd >= 0)"):
+        "_profile: n_distinct 0 (an all-null column, or unknown) gives 0 both ways: int(0), int(round(-0.0 * rows))",
+    ("data_pipeline/schema/introspect.py", "drop operand 1 of And (mcv)"):
+        "_profile: without most common values the list built is [], the column's top_values as it came",
 }
 
 # Survivors that do change behaviour but that no test here can reach, with why: still scored as survivors.

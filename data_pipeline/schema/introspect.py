@@ -324,7 +324,8 @@ def _sample(conn, table: Table, limit: int, withheld: frozenset = frozenset()) -
     rows: list[tuple] = []
     for query in queries:
         rows = _read_rows(conn, query, "sampling", table) or []
-        if len(rows) >= min(limit, 3) or (rows_known and len(rows) >= rows_known):
+        # pages that gave a few rows are enough; fewer (empty or unlucky pages) and the plain LIMIT runs
+        if len(rows) >= min(limit, 3):
             break
     for i, col in enumerate(table.columns):
         seen: list[str] = []

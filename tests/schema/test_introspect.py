@@ -108,6 +108,9 @@ def test_profile_without_stats(described):
     kind = by_name(tables, "events").column("kind")   # never analysed: bounded read of the table
     assert kind.is_enum_like and kind.distinct_count == 4
     assert sum(v.count for v in kind.top_values) == 200
+    for name in ("id", "day"):   # primary key columns are no enum candidates: not read for a profile
+        column = by_name(tables, "events").column(name)
+        assert column.distinct_count is None and column.top_values == [] and not column.is_enum_like
 
 
 def test_demo_database(business_url, settings):

@@ -17,7 +17,7 @@ ROLE = "secret_columns_reader"
 SECRET_VALUE = "hunter2-never-read"
 
 
-@pytest.fixture()
+@pytest.fixture(scope="module")   # only read by the tests
 def secret_db(app_ctx):
     with scratch_db(admin_url(app_ctx), "secret_columns") as url:
         run_sql(url, f"""
