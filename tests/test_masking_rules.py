@@ -91,16 +91,19 @@ def test_a_url_password_with_a_space_and_a_slash_is_masked_in_free_text():
         assert scrub_text(text) == text
 
 
-def test_a_secret_glued_to_a_masked_url_is_masked_too():
+@pytest.mark.parametrize("text, masked", [
+    ("postgresql://u:p w/x@db/spassword='s e c'", f"postgresql://u:{MASK}@db/spassword='{MASK}'"),
+    ("token=abcpostgresql://u:p w/x@db/ssslpassword='k l'", f"token={MASK}"),
+    ("token=abc'pass word' ok", f"token={MASK} ok"),
+    # a glued quote holding a key=value of its own is that key's: it is masked as such, not swallowed
+    ("token=abc'password='s e c'", f"token={MASK}'password='{MASK}'"),
+    ("note=ok, id=5 and name: Bob", "note=ok, id=5 and name: Bob"),
+])
+def test_a_secret_glued_to_a_masked_url_is_masked_too(text, masked):
     """Once the URL's user-info is masked, `postgresql` reads as a key whose value runs on to the next space: the
     value of a key that is not secret is searched for secrets as well, and a quoted text glued to a secret's
     unquoted value is part of that value (both were masked before the URL was, found by random text)."""
-    assert scrub_text("postgresql://u:p w/x@db/spassword='s e c'") == f"postgresql://u:{MASK}@db/spassword='{MASK}'"
-    assert scrub_text("token=abcpostgresql://u:p w/x@db/ssslpassword='k l'") == f"token={MASK}"
-    assert scrub_text("token=abc'pass word' ok") == f"token={MASK} ok"
-    # a glued quote holding a key=value of its own is that key's: it is masked as such, not swallowed
-    assert scrub_text("token=abc'password='s e c'") == f"token={MASK}'password='{MASK}'"
-    assert scrub_text("note=ok, id=5 and name: Bob") == "note=ok, id=5 and name: Bob"
+    assert scrub_text(text) == masked
 
 
 def test_a_password_that_is_also_the_user_name_is_masked_and_the_user_shown():
