@@ -208,10 +208,18 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         "_connection: a closed connection used anyway fails at cursor() and _check's retry reconnects (fresh): same verdict, same one reconnect; masked by that retry rather than strictly equivalent",
     ('data_pipeline/validation/check.py', 'drop operand 2 of Or (conn.closed)'):
         '_connection: as `Or -> And` on this line, the retry in _check reconnects the closed connection',
-    ('data_pipeline/validation/catalog_check.py', '0 -> 1', 'return oid == 0 or oid not in self.user or oid in self.reached'):
+    # (the closure's ok() and __call__ share this line's text but for `reached` / `self.reached`)
+    ("data_pipeline/validation/catalog_check.py", "0 -> 1", "return oid == 0 or oid not in self.user or oid in "):
         "_Reachable: 0 (no type) is never a user type's oid, so `oid not in self.user` answers too",
-    ('data_pipeline/validation/catalog_check.py', 'drop operand 1 of Or (oid == 0)', 'return oid == 0 or oid not in self.user or oid in self.reached'):
+    ("data_pipeline/validation/catalog_check.py", "drop operand 1 of Or (oid == 0)",
+     "return oid == 0 or oid not in self.user or oid in "):
         '_Reachable: as `0 -> 1` on this line',
+    ("data_pipeline/validation/catalog_check.py", "drop operand 1 of And (oid in self.user)"):
+        "cast_only: both closures start from the types read and add only user types, direct within reached",
+    ("data_pipeline/validation/catalog_check.py", "drop operand 2 of And (oid in self.reached)"):
+        "cast_only: an unreached user argument keeps its function or operator out anyway (all arguments reached)",
+    ("data_pipeline/validation/catalog_check.py", "drop operand 2 of And (a not in self.user)"):
+        "sources: a user type the statement holds is direct, so a type it casts into is direct, never cast_only",
     ('data_pipeline/validation/catalog_check.py', 'And -> Or', 'if oid is not None and (schema or relname not in derived):'):
         '_columns_problem: an alias of an unresolved table then maps to {None}, never a column: the same refusal as no target at all',
     ('data_pipeline/validation/catalog_check.py', "drop operand 2 of And (category == 'A')", '(elem and category == "A" and ok(elem))'):
