@@ -200,6 +200,8 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         "check_sql: `not None` and `not []` both answer 'no statement'",
     ('data_pipeline/validation/guard.py', 'drop operand 2 of Or ({})', 'root = statements[0].get("stmt") or {}'):
         'check_sql: every parsed statement has its stmt',
+    ("data_pipeline/validation/guard.py", "1 -> 2 (in -1:)", "for n in names[-1:]"):
+        "_SubLink: a qualified operator name is refused two lines down; for one name [-2:] is [-1:]",
     ('data_pipeline/validation/guard.py', "drop operand 2 of And (fields[0] != '*')", 'if len(fields) == 1 and fields[0] != "*":'):
         '_ColumnRef: `bare` is only intersected with table, alias and derived names; a lone `*` sets whole_rows itself',
     ('data_pipeline/validation/check.py', 'drop operand 1 of Or (fresh)'):

@@ -166,12 +166,13 @@ REACH_SCHEMA = "\n".join([
           ("md5", "mood_d", "text"), ("strpos", "text, mood", "int"), ("reverse", "anyelement", "text"),
           ("mood_plus", "mood, int", "int"), ("plus_mood", "int, mood", "int"),
           ("abs", "str", "int"), ("mood_tier", "mood[]", "tier"), ("sign", "tier", "int"),
-          ("ints_text", "int[]", "text")]),
+          ("ints_text", "int[]", "text"), ("sign", "grade", "int"), ("bigint_hue", "bigint", "hue")]),
     "CREATE CAST (int AS grade) WITH FUNCTION public.int_grade(int) AS IMPLICIT;",
     "CREATE CAST (hue[] AS text) WITH FUNCTION public.hues_text(hue[]) AS IMPLICIT;",
     "CREATE CAST (bytea AS int) WITH FUNCTION public.bytea_int(bytea);",
     "CREATE CAST (mood[] AS tier) WITH FUNCTION public.mood_tier(mood[]) AS IMPLICIT;",
     "CREATE CAST (int[] AS text) WITH FUNCTION public.ints_text(int[]);",
+    "CREATE CAST (bigint AS hue) WITH FUNCTION public.bigint_hue(bigint) AS IMPLICIT;",
     "CREATE OPERATOR public.+ (LEFTARG = mood, RIGHTARG = int, FUNCTION = public.mood_plus);",
     "CREATE OPERATOR public.+ (LEFTARG = int, RIGHTARG = mood, FUNCTION = public.plus_mood);",
 ])
@@ -196,6 +197,7 @@ NOT_REACHED = ["SELECT md5(name) FROM m",                 # md5(mood_d): a domai
                "SELECT strpos(name, 'a') FROM m",        # strpos(text, mood): one argument reachable is not enough
                "SELECT abs(id) FROM m",                   # abs(str): no string literal
                "SELECT abs(id), feeling FROM m",          # nor a cast into str (mood[] -> tier is no such cast)
+               "SELECT sign(id::bigint) FROM m",          # sign(grade): bigint casts into hue, not into grade
                "SELECT id + 1 FROM m", "SELECT 1 + id FROM m"]   # + (mood, int) and + (int, mood)
 
 
