@@ -220,6 +220,8 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         "cast_only: both closures start from the types read and add only user types, direct within reached",
     ("data_pipeline/validation/catalog_check.py", "drop operand 2 of And (oid in self.reached)"):
         "cast_only: an unreached user argument keeps its function or operator out anyway (all arguments reached)",
+    ("data_pipeline/validation/catalog_check.py", "drop operand 1 of And (source_oid in reach.user)"):
+        "the cast rule: the built-in types in reach.direct are the types read, already in `produced`",
     ("data_pipeline/validation/catalog_check.py", "drop operand 2 of And (a not in self.user)"):
         "sources: a user type the statement holds is direct, so a type it casts into is direct, never cast_only",
     ('data_pipeline/validation/catalog_check.py', 'And -> Or', 'if oid is not None and (schema or relname not in derived):'):
