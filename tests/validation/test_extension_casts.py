@@ -166,7 +166,7 @@ REACH_SCHEMA = "\n".join([
           ("md5", "mood_d", "text"), ("strpos", "text, mood", "int"), ("reverse", "anyelement", "text"),
           ("mood_plus", "mood, int", "int"), ("plus_mood", "int, mood", "int"),
           ("abs", "str", "int"), ("mood_tier", "mood[]", "tier"), ("sign", "tier", "int"),
-          ("ints_text", "int[]", "text"), ("sign", "grade", "int"), ("bigint_hue", "bigint", "hue")]),
+          ("ints_text", "int[]", "text"), ("floor", "grade", "int"), ("bigint_hue", "bigint", "hue")]),
     "CREATE CAST (int AS grade) WITH FUNCTION public.int_grade(int) AS IMPLICIT;",
     "CREATE CAST (hue[] AS text) WITH FUNCTION public.hues_text(hue[]) AS IMPLICIT;",
     "CREATE CAST (bytea AS int) WITH FUNCTION public.bytea_int(bytea);",
@@ -197,7 +197,7 @@ NOT_REACHED = ["SELECT md5(name) FROM m",                 # md5(mood_d): a domai
                "SELECT strpos(name, 'a') FROM m",        # strpos(text, mood): one argument reachable is not enough
                "SELECT abs(id) FROM m",                   # abs(str): no string literal
                "SELECT abs(id), feeling FROM m",          # nor a cast into str (mood[] -> tier is no such cast)
-               "SELECT sign(id::bigint) FROM m",          # sign(grade): bigint casts into hue, not into grade
+               "SELECT floor(id::bigint) FROM m",         # floor(grade): bigint casts into hue, not into grade
                "SELECT id + 1 FROM m", "SELECT 1 + id FROM m"]   # + (mood, int) and + (int, mood)
 
 
