@@ -279,6 +279,12 @@ def test_names_for_the_catalog_check_are_collected_exactly():
     for sql in ("SELECT (SELECT 1), CASE id WHEN 1 THEN 1 END FROM t",
                 "SELECT 1 FROM t a JOIN t b ON a.id = b.id WHERE CASE a.id WHEN 1 THEN true END"):
         assert check_sql(sql).names.hidden_comparisons, sql
+    for sql in ("SELECT GREATEST(1, 2)", "SELECT CASE WHEN true THEN 1 END, GREATEST(1, 2)",
+                "SELECT a = ANY (SELECT 1), (SELECT 1) FROM t", "SELECT 1 FROM t a JOIN t b USING (id)"):
+        assert check_sql(sql).names.hidden_comparisons, sql
+    # IN (list) pairs the left operand with each item
+    assert check_sql("SELECT 1 FROM t WHERE a IN (1, 'x')").names.uses == (
+        ("op", "=", (("col", "", "a"), ("const", "int4"))), ("op", "=", (("col", "", "a"), ("const", "unknown"))))
 
 
 def test_every_refusal_names_its_reason():
