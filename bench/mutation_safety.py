@@ -214,6 +214,8 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         "check_sql: `not None` and `not []` both answer 'no statement'",
     ("data_pipeline/validation/guard.py", "drop operand 2 of Or ({})", 'root = statements[0].get("stmt") or {}'):
         "check_sql: every parsed statement has its stmt",
+    ("data_pipeline/validation/guard.py", "1 -> 2 (in -1:)", "for n in names[-1:]"):
+        "_SubLink: a qualified operator name is refused two lines down; for one name [-2:] is [-1:]",
     ("data_pipeline/validation/guard.py", "drop operand 2 of And (fields[0] != '*')",
      'if len(fields) == 1 and fields[0] != "*":'):
         "_ColumnRef: `bare` is only intersected with table, alias and derived names; a lone `*` sets whole_rows itself",
@@ -224,16 +226,27 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         "verdict, same one reconnect; masked by that retry rather than strictly equivalent",
     ("data_pipeline/validation/check.py", "drop operand 2 of Or (conn.closed)"):
         "_connection: as `Or -> And` on this line, the retry in _check reconnects the closed connection",
-    ("data_pipeline/validation/catalog_check.py", "0 -> 1",
-     "return oid == 0 or oid not in self.user or oid in self.reached"):
+    # (the closure's ok() and __call__ share this line's text but for `reached` / `self.reached`)
+    ("data_pipeline/validation/catalog_check.py", "0 -> 1", "return oid == 0 or oid not in self.user or oid in "):
         "_Reachable: 0 (no type) is never a user type's oid, so `oid not in self.user` answers too",
     ("data_pipeline/validation/catalog_check.py", "drop operand 1 of Or (oid == 0)",
-     "return oid == 0 or oid not in self.user or oid in self.reached"):
+     "return oid == 0 or oid not in self.user or oid in "):
         "_Reachable: as `0 -> 1` on this line",
+    ("data_pipeline/validation/catalog_check.py", "drop operand 1 of And (oid in self.user)"):
+        "cast_only: both closures start from the types read and add only user types, direct within reached",
+    ("data_pipeline/validation/catalog_check.py", "drop operand 2 of And (oid in self.reached)"):
+        "cast_only: an unreached user argument keeps its function or operator out anyway (all arguments reached)",
+    ("data_pipeline/validation/catalog_check.py", "drop operand 1 of And (source_oid in reach.user)"):
+        "the cast rule: the built-in types in reach.direct are the types read, already in `produced`",
+    ("data_pipeline/validation/catalog_check.py", "drop operand 2 of And (a not in self.user)"):
+        "sources: a user type the statement holds is direct, so a type it casts into is direct, never cast_only",
     ("data_pipeline/validation/catalog_check.py", "And -> Or",
      "if oid is not None and (schema or relname not in derived):"):
         "_columns_problem: an alias of an unresolved table then maps to {None}, never a column: the same refusal as "
         "no target at all",
+    ("data_pipeline/validation/catalog_check.py", "drop operand 1 of And (oid is not None)"):
+        "_columns_problem: as `And -> Or` on this line; an alias naming a resolved table too (another scope) fails "
+        "in PostgreSQL on the unresolved one",
     ("data_pipeline/validation/catalog_check.py", "drop operand 2 of And (category == 'A')",
      '(elem and category == "A" and ok(elem))'):
         "_Reachable: a type with an element that is no array is a C base type declared with ELEMENT (point, name...); "

@@ -25,8 +25,9 @@ in one statement whose own names are all schema-qualified:
 - every table it reads resolves outside the system schemas (`pg_catalog`, `information_schema`, `pg_toast`);
 - `x.f` where `f` is a built-in function not on the allowlist must be a real column of the table `x` (or an
   output column the tree names plainly, for a subquery or CTE `x`);
-- no cast implemented by a function outside `pg_catalog` goes from a type the statement reads to a built-in
-  type (implicit casts are not written anywhere), nor ends at a type the statement names.
+- no cast implemented by a function outside `pg_catalog` goes from a type the statement can hold (reads, writes
+  as a literal or a cast, gets from a built-in function or operator) to a built-in type (implicit casts are not
+  written anywhere), nor ends at a type the statement names.
 Every look-up is a catalog read by name, never the statement itself: nothing of it is planned or executed.
 """
 from __future__ import annotations
@@ -167,8 +168,9 @@ def catalog_problem(cur, names: CatalogNames) -> Optional[str]:
     wanted = set(names.fields)
     read_types = row_types | {typ for (_, name), typ in table_columns.items() if names.whole_rows or name in wanted}
     reach = _Reachable(by_kind, read_types, names.literals)
-    picks = _Picks(by_kind, reach, _produced_types(by_kind, read_types), names, resolved, table_columns)
-    problem = _user_objects_problem(by_kind, reach, read_types, names, resolved, table_columns, picks)
+    produced = _produced_types(by_kind, read_types)
+    picks = _Picks(by_kind, reach, produced, names, resolved, table_columns)
+    problem = _user_objects_problem(by_kind, reach, produced, names, resolved, table_columns, picks)
     if problem:
         return problem
     callable_fields = {name for name, *_ in by_kind.get("callable", [])} - set(ALLOWED_FUNCTIONS)
@@ -371,7 +373,7 @@ class _Picks:
         return any(not self._exact(name, combo, operator) for combo in itertools.product(*choices))
 
 
-def _user_objects_problem(by_kind: dict, reach: _Reachable, read_types: set[int], names: CatalogNames,
+def _user_objects_problem(by_kind: dict, reach: _Reachable, produced: set[int], names: CatalogNames,
                           resolved: dict, table_columns: dict, picks: _Picks) -> Optional[str]:
     columns_only = _names_that_are_columns(names, resolved, table_columns)
     for name, schema, args, _ in by_kind.get("function", []):
@@ -395,8 +397,10 @@ def _user_objects_problem(by_kind: dict, reach: _Reachable, read_types: set[int]
         # a cast fires where a value of its source meets a place that wants its target: a built-in function,
         # operator or written cast (a user function or operator wanting a user type is refused above)
         source_oid, target_oid, target_named = (int(x) for x in oids.split(","))
-        # (a user type only an implicit cast reaches is never a value of the statement: no cast starts from it)
-        if target_named or ((source_oid in read_types or (source_oid in reach.user and source_oid in reach.direct))
+        # from any type the statement holds, not only those it reads: `'\x01'::bytea::int` or abs(decode(...))
+        # runs a user bytea -> int cast (a user type only an implicit cast reaches is never a value of the
+        # statement: no cast starts from it)
+        if target_named or ((source_oid in produced or (source_oid in reach.user and source_oid in reach.direct))
                             and target_oid not in reach.user):
             return (f"the cast from {source} to {target} runs function {function} of this database: only built-in "
                     f"casts")

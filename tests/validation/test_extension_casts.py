@@ -137,3 +137,88 @@ def test_a_big_integer_literal_is_typed_as_postgresql_types_it(app_ctx, guard_se
         refused, plain = checker.check(sql), checker.check("SELECT id FROM t WHERE name = 'a' AND id = 9999999999")
     assert refused.status == "rejected" and "operator = is defined in schema public" in refused.error
     assert plain.status in ("valid", "empty"), plain.error
+
+
+# Which user types a statement can reach (catalog_check._Reachable) and which user casts it can fire, against
+# PostgreSQL's own choice. Every function below raises RAN: refused SQL would run one, accepted SQL runs none.
+REACH_DB = "guard_reachability"
+REACH_SCHEMA = "\n".join([
+    "CREATE TYPE public.tier AS ENUM ('top');",       # made before mood: reached through mood[] on a second pass
+    "CREATE TYPE public.mood AS ENUM ('happy', 'sad');",
+    # a base type of the string category, as citext (an unknown literal can become it)
+    "CREATE TYPE public.str;",
+    "CREATE FUNCTION public.str_in(cstring) RETURNS public.str LANGUAGE internal IMMUTABLE STRICT AS 'textin';",
+    "CREATE FUNCTION public.str_out(public.str) RETURNS cstring LANGUAGE internal IMMUTABLE STRICT AS 'textout';",
+    "CREATE TYPE public.str (INPUT = public.str_in, OUTPUT = public.str_out, LIKE = pg_catalog.text, "
+    "CATEGORY = 'S');",
+    "CREATE TYPE public.grade AS ENUM ('a');",
+    "CREATE TYPE public.hue AS ENUM ('red');",
+    "CREATE DOMAIN public.small AS int;",
+    "CREATE DOMAIN public.mood_d AS public.mood;",
+    "CREATE DOMAIN public.moods AS public.mood[];",   # category A, no element
+    "CREATE TABLE public.m (id int, name text, feeling mood, shade hue);",
+    "INSERT INTO public.m VALUES (1, 'a', 'happy', 'red');",
+    *(f"CREATE FUNCTION public.{name}({args}) RETURNS {ret} LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION '{RAN}'; "
+      f"END$$;" for name, args, ret in [
+          ("length", "small", "int"), ("int_grade", "int", "grade"), ("initcap", "grade", "text"),
+          ("cardinality", "mood[]", "int"), ("cardinality", "moods", "int"),
+          ("hues_text", "hue[]", "text"), ("bytea_int", "bytea", "int"),
+          ("md5", "mood_d", "text"), ("strpos", "text, mood", "int"), ("reverse", "anyelement", "text"),
+          ("mood_plus", "mood, int", "int"), ("plus_mood", "int, mood", "int"),
+          ("abs", "str", "int"), ("mood_tier", "mood[]", "tier"), ("sign", "tier", "int"),
+          ("ints_text", "int[]", "text"), ("floor", "grade", "int"), ("bigint_hue", "bigint", "hue")]),
+    "CREATE CAST (int AS grade) WITH FUNCTION public.int_grade(int) AS IMPLICIT;",
+    "CREATE CAST (hue[] AS text) WITH FUNCTION public.hues_text(hue[]) AS IMPLICIT;",
+    "CREATE CAST (bytea AS int) WITH FUNCTION public.bytea_int(bytea);",
+    "CREATE CAST (mood[] AS tier) WITH FUNCTION public.mood_tier(mood[]) AS IMPLICIT;",
+    "CREATE CAST (int[] AS text) WITH FUNCTION public.ints_text(int[]);",
+    "CREATE CAST (bigint AS hue) WITH FUNCTION public.bigint_hue(bigint) AS IMPLICIT;",
+    "CREATE OPERATOR public.+ (LEFTARG = mood, RIGHTARG = int, FUNCTION = public.mood_plus);",
+    "CREATE OPERATOR public.+ (LEFTARG = int, RIGHTARG = mood, FUNCTION = public.plus_mood);",
+])
+# (SQL, what the refusal names): PostgreSQL runs the user function in each
+REACHED = [
+    ("SELECT length(1)", "function length is defined in schema public"),     # a domain over a literal's type
+    ("SELECT initcap(1)", "function initcap is defined in schema public"),   # an implicit cast from a literal
+    ("SELECT cardinality(array_agg(feeling)) FROM m", "function cardinality"),   # an array of a type read
+    ("SELECT sign(array_agg(feeling)) FROM m", "function sign is defined"),   # implicit cast from that array
+    ("SELECT abs('x')", "function abs is defined in schema public"),         # the literal becomes a str
+    ("SELECT upper(array_agg(shade)) FROM m", "the cast from hue[] to text runs function public.hues_text"),
+    # a cast from a type the statement does not read: written, or what a built-in function returns
+    ("SELECT '\\x01'::bytea::int", "the cast from bytea to integer runs function public.bytea_int"),
+    ("SELECT decode('01', 'hex')::int", "the cast from bytea to integer runs function public.bytea_int"),
+    # int[] -> text (or hue[] -> text, found first): a user cast ending at a type the statement names
+    ("SELECT ARRAY[1]::text", "to text runs function public."),
+    ("SELECT s.reverse FROM (SELECT 1 AS a) s", "function reverse is defined in schema public"),  # no column
+]
+# ... and none here: an argument the statement cannot have leaves the user function or operator out
+NOT_REACHED = ["SELECT md5(name) FROM m",                 # md5(mood_d): a domain over a type not read
+               "SELECT cardinality(ARRAY[id]) FROM m",     # (mood[]) and (moods): arrays of a type not read
+               "SELECT strpos(name, 'a') FROM m",        # strpos(text, mood): one argument reachable is not enough
+               "SELECT abs(id) FROM m",                   # abs(str): no string literal
+               "SELECT abs(id), feeling FROM m",          # nor a cast into str (mood[] -> tier is no such cast)
+               "SELECT floor(id::bigint) FROM m",         # floor(grade): bigint casts into hue, not into grade
+               "SELECT id + 1 FROM m", "SELECT 1 + id FROM m"]   # + (mood, int) and + (int, mood)
+
+
+@pytest.fixture(scope="module")
+def reach_url(app_ctx):
+    url = recreate(admin_url(app_ctx), REACH_DB)
+    run_sql(url, REACH_SCHEMA)
+    return reader_url(url)
+
+
+@pytest.mark.parametrize("sql,named", REACHED)
+def test_user_objects_a_statement_reaches_are_refused(reach_url, guard_settings, sql, named):
+    assert _runs_user_code(reach_url, sql)
+    with SqlChecker.from_settings(reach_url, guard_settings) as checker:
+        result = checker.check(sql)
+    assert result.status == "rejected" and named in result.error, result.error
+
+
+@pytest.mark.parametrize("sql", NOT_REACHED)
+def test_user_objects_a_statement_cannot_reach_are_left_alone(reach_url, guard_settings, sql):
+    assert not _runs_user_code(reach_url, sql)
+    with SqlChecker.from_settings(reach_url, guard_settings) as checker:
+        result = checker.check(sql)
+    assert result.status == "valid", result.error

@@ -326,6 +326,9 @@ CATALOG_EDGES = [
     # evil_any is a column of c2 but the call evil_any(t) for t: one name, both uses, refused
     ("SELECT c2.evil_any, t.evil_any FROM c2, t", "function evil_any is defined in schema public"),
     ("SELECT a.evil_any, z.evil_any FROM t AS a, c2 AS z", "function evil_any is defined in schema public"),
+    # one alias for c2 and, in a subquery, for t: a column of one of them only is still the call evil_any(t)
+    ("SELECT x.evil_any FROM c2 x WHERE EXISTS (SELECT 1 FROM t x WHERE x.evil_any IS NULL)",
+     "function evil_any is defined in schema public"),
     # a schema-qualified table that does not exist: refused with the reason, not a failure of the check
     ("SELECT public.nosuch.pg_typeof FROM public.nosuch", "nosuch.pg_typeof is not a column of a table named nosuch"),
     # an implicit cast between two built-in types, by a user function, from a type the statement reads

@@ -274,6 +274,17 @@ def test_names_for_the_catalog_check_are_collected_exactly():
     # `s.f` as a possible call then)
     assert check_sql("SELECT 1 FROM (SELECT * FROM t) AS s, (SELECT t.* FROM t) AS u").names.derived_columns == ()
     assert check_sql("SELECT id FROM t WHERE id !~~ ANY (SELECT 'a')").names.operators == tuple(sorted(("!~~",) + IMPLIED))
+    # a comparison the tree does not pair up stays recorded whatever the walk meets next: a subquery without a
+    # test, a join without USING
+    for sql in ("SELECT (SELECT 1), CASE id WHEN 1 THEN 1 END FROM t",
+                "SELECT 1 FROM t a JOIN t b ON a.id = b.id WHERE CASE a.id WHEN 1 THEN true END"):
+        assert check_sql(sql).names.hidden_comparisons, sql
+    for sql in ("SELECT GREATEST(1, 2)", "SELECT CASE WHEN true THEN 1 END, GREATEST(1, 2)",
+                "SELECT a = ANY (SELECT 1), (SELECT 1) FROM t", "SELECT 1 FROM t a JOIN t b USING (id)"):
+        assert check_sql(sql).names.hidden_comparisons, sql
+    # IN (list) pairs the left operand with each item
+    assert check_sql("SELECT 1 FROM t WHERE a IN (1, 'x')").names.uses == (
+        ("op", "=", (("col", "", "a"), ("const", "int4"))), ("op", "=", (("col", "", "a"), ("const", "unknown"))))
 
 
 def test_every_refusal_names_its_reason():
