@@ -214,6 +214,23 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         "check_sql: `not None` and `not []` both answer 'no statement'",
     ("data_pipeline/validation/guard.py", "drop operand 2 of Or ({})", 'root = statements[0].get("stmt") or {}'):
         "check_sql: every parsed statement has its stmt",
+    # _A_Expr: checked on pglast's trees of every A_Expr kind (OP, OP_ANY/ALL, DISTINCT, NULLIF, LIKE, ILIKE,
+    # SIMILAR, IN, BETWEEN and NOT/SYM variants, prefix operators, row comparisons): rexpr is always there, a List
+    # only for IN and BETWEEN, never empty (`IN ()` does not parse)
+    ("data_pipeline/validation/guard.py", "drop operand 2 of Or ({})", 'right = node.get("rexpr") or {}'):
+        "_A_Expr: every A_Expr has its rexpr (postfix operators are gone since PostgreSQL 14)",
+    ("data_pipeline/validation/guard.py", "drop operand 2 of Or ({})", '(right.get("List") or {}).get("items")'):
+        "_A_Expr: a List node written in SQL always holds its items",
+    ("data_pipeline/validation/guard.py", "drop operand 2 of Or ([{}])", "for i in items or [{}]"):
+        "_A_Expr: BETWEEN's rexpr is always a List of two items",
+    ("data_pipeline/validation/guard.py", "And -> Or", 'if kind == "AEXPR_IN" and items is not None:'):
+        "_A_Expr: past BETWEEN, the rexpr is a List exactly when the kind is AEXPR_IN",
+    ("data_pipeline/validation/guard.py", "drop operand 1 of And (kind == 'AEXPR_IN')",
+     'if kind == "AEXPR_IN" and items is not None:'):
+        "_A_Expr: past BETWEEN, the rexpr is a List only for AEXPR_IN",
+    ("data_pipeline/validation/guard.py", "drop operand 2 of And (items is not None)",
+     'if kind == "AEXPR_IN" and items is not None:'):
+        "_A_Expr: an AEXPR_IN's rexpr is always a List (`x IN (SELECT ...)` is a SubLink, not an A_Expr)",
     ("data_pipeline/validation/guard.py", "1 -> 2 (in -1:)", "for n in names[-1:]"):
         "_SubLink: a qualified operator name is refused two lines down; for one name [-2:] is [-1:]",
     ("data_pipeline/validation/guard.py", "drop operand 2 of And (fields[0] != '*')",
