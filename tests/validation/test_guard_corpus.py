@@ -341,6 +341,10 @@ CATALOG_EDGES = [
     # an alias that names a table shadows the CTE of the same name: its outputs do not count
     ("WITH s AS (SELECT 1 AS pg_typeof) SELECT s.pg_typeof FROM t AS s",
      "s.pg_typeof is not a column of a table named s"),
+    # a schema-qualified reference is the table's, never the CTE named like it (PostgreSQL refuses this one itself
+    # too: public.t is not in the FROM clause under that name)
+    ("WITH t AS (SELECT 1 AS pg_typeof) SELECT public.t.pg_typeof FROM public.t AS z",
+     "t.pg_typeof is not a column of a table named t"),
 ]
 # ... and what looks alike but is plain reading on the same database
 CATALOG_EDGES_HARMLESS = ["SELECT c2.evil_any FROM c2", "SELECT x.evil_any FROM c2 AS x",
@@ -350,7 +354,9 @@ CATALOG_EDGES_HARMLESS = ["SELECT c2.evil_any FROM c2", "SELECT x.evil_any FROM 
                           # a CTE named like a table does not hide the schema-qualified table's columns
                           "WITH c2 AS (SELECT 1 AS x) SELECT z.evil_any FROM public.c2 AS z",
                           # the alias t is c2 here, whatever the table named t
-                          "SELECT t.evil_any FROM c2 AS t, t AS x"]
+                          "SELECT t.evil_any FROM c2 AS t, t AS x",
+                          # a CTE named like a table shadows it: t.pg_typeof is the CTE's column
+                          "WITH t AS (SELECT 1 AS pg_typeof) SELECT t.pg_typeof FROM t"]
 
 
 def test_checker_refuses_catalog_edge_cases(attack_url, guard_settings):
