@@ -91,28 +91,31 @@ def _runs_user_code(url: str, sql: str) -> bool:
         conn.close()
 
 
+def _judged(url: str, settings, sql: str):
+    """(does PostgreSQL itself run user code for `sql`, the checker's result for it)."""
+    with SqlChecker.from_settings(url, settings) as checker:
+        return _runs_user_code(url, sql), checker.check(sql)
+
+
 @pytest.mark.parametrize("sql", ORDINARY)
 def test_ordinary_sql_resolving_to_pg_catalog_is_accepted(ext_url, guard_settings, sql):
-    assert not _runs_user_code(ext_url, sql)
-    with SqlChecker.from_settings(ext_url, guard_settings) as checker:
-        result = checker.check(sql)
+    ran, result = _judged(ext_url, guard_settings, sql)
+    assert not ran
     assert result.status == "valid", result.error
 
 
 @pytest.mark.parametrize("sql,named", RESOLVE_TO_USER)
 def test_sql_that_resolves_to_the_extension_operator_is_refused(ext_url, guard_settings, sql, named):
-    assert _runs_user_code(ext_url, sql)              # PostgreSQL really goes through the user cast
-    with SqlChecker.from_settings(ext_url, guard_settings) as checker:
-        result = checker.check(sql)
+    ran, result = _judged(ext_url, guard_settings, sql)
+    assert ran  # PostgreSQL really goes through the user cast
     assert result.status == "rejected" and named in result.error, result.error
     assert RAN not in result.error
 
 
 @pytest.mark.parametrize("sql", CONSERVATIVE)
 def test_reading_two_types_that_cast_into_the_extension_type_is_refused(ext_url, guard_settings, sql):
-    assert not _runs_user_code(ext_url, sql)
-    with SqlChecker.from_settings(ext_url, guard_settings) as checker:
-        result = checker.check(sql)
+    ran, result = _judged(ext_url, guard_settings, sql)
+    assert not ran
     assert result.status == "rejected" and "is defined in schema public" in result.error, result.error
 
 
@@ -210,15 +213,13 @@ def reach_url(app_ctx):
 
 @pytest.mark.parametrize("sql,named", REACHED)
 def test_user_objects_a_statement_reaches_are_refused(reach_url, guard_settings, sql, named):
-    assert _runs_user_code(reach_url, sql)
-    with SqlChecker.from_settings(reach_url, guard_settings) as checker:
-        result = checker.check(sql)
+    ran, result = _judged(reach_url, guard_settings, sql)
+    assert ran
     assert result.status == "rejected" and named in result.error, result.error
 
 
 @pytest.mark.parametrize("sql", NOT_REACHED)
 def test_user_objects_a_statement_cannot_reach_are_left_alone(reach_url, guard_settings, sql):
-    assert not _runs_user_code(reach_url, sql)
-    with SqlChecker.from_settings(reach_url, guard_settings) as checker:
-        result = checker.check(sql)
+    ran, result = _judged(reach_url, guard_settings, sql)
+    assert not ran
     assert result.status == "valid", result.error
