@@ -155,8 +155,7 @@ def _repairs_ahead(ctx: StepContext, kept: list[Pair]) -> None:
     and found failing leaves now, not after the top-up, the files, the step switch and the other checks
     (issue 26: the last pair answer -> first repair call gap)."""
     from data_pipeline.steps import sql_validation
-    if "sql_validation" in (ctx.options.get(early_checks.NEXT_STEPS_OPTION) or ()) and \
-            sql_validation.repair_mode_of(ctx) == "llm":
+    if sql_validation.repair_mode_of(ctx) == "llm":       # (checks exist only when sql_validation follows here)
         sender = early_checks.send_repairs_ahead(ctx, list(kept), lambda: sql_validation.new_repair_ahead(ctx))
         if sender is not None:
             # the top-up that comes next is CPU work that would slow the checks the repair calls wait for: they
