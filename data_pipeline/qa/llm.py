@@ -6,18 +6,18 @@ so the step can report the theme as failed — an error never becomes a question
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from pydantic import BaseModel, Field
 
 from data_pipeline.qa.model_rules import model_prompt, model_rule_break
 from data_pipeline.qa.pair_privacy import personal_data_use
-from data_pipeline.qa.pair_quality import DIFFICULTIES, classify_difficulty, sql_coverage
+from data_pipeline.qa.pair_quality import DIFFICULTIES, classify_difficulty, coverage_catalog, sql_coverage
 from data_pipeline.lexicon.glossary import LANGUAGE_NAMES
 from data_pipeline.qa.pairs import Pair
 from data_pipeline.schema.model import Table
 from data_pipeline.semantics.model import SemanticModel
-from data_pipeline.validation.guard import check_sql
+from data_pipeline.validation.guard import check_sql_once
 from data_pipeline.qa.prompting import ask_json, relationships, table_docs
 from data_pipeline.qa.themes import Theme, theme_tables
 
@@ -54,12 +54,15 @@ def count_rejections(problems: Sequence[str]) -> dict[str, int]:
 
 def generate_theme_pairs(llm: Any, theme: Theme, tables: Sequence[Table], docs: dict[str, str],
                          business_context: str, count: int, language: str = "zh",
-                         model: Optional[SemanticModel] = None) -> tuple[list[Pair], list[str]]:
+                         model: Optional[SemanticModel] = None,
+                         on_guarded: Optional[Callable[[list[str]], None]] = None) -> tuple[list[Pair], list[str]]:
     """Ask for `count` pairs about `theme`; keep the ones whose SQL is one read-only SELECT on known tables, uses
     no personal data and keeps the semantic model's rules (`model_rules.model_rule_break`). The prompt carries the
     model: roles, measures, event times, join paths and the complexity mix.
 
     Difficulty is recorded from the SQL's own syntax (the model's label is kept as `difficulty_claimed`).
+    `on_guarded` gets the SQL that passed the read-only guard before the slower checks run (qa_generation starts
+    checking it on the database meanwhile).
     """
     members = theme_tables(theme, tables)
     answer: PairsAnswer = ask_json(
@@ -70,15 +73,17 @@ def generate_theme_pairs(llm: Any, theme: Theme, tables: Sequence[Table], docs: 
         difficulties=", ".join(DIFFICULTIES), table_docs=table_docs(members, docs),
         relationships=relationships(members), question_language_name=LANGUAGE_NAMES.get(language, "中文"),
         semantic_model=model_prompt(model, members, language))
-    pairs, problems = [], []
-    for i, item in enumerate(answer):
-        question, sql = item.question.strip(), item.sql.strip().rstrip(";").strip()
-        verdict = check_sql(sql)
+    items = [(item, item.question.strip(), item.sql.strip().rstrip(";").strip()) for item in answer]
+    verdicts = [check_sql_once(sql) for _, _, sql in items]     # the failure guess reads them again
+    if on_guarded is not None:
+        on_guarded([sql for (_, _, sql), verdict in zip(items, verdicts) if verdict.ok])
+    pairs, problems, catalog = [], [], coverage_catalog(tables)
+    for i, ((item, question, sql), verdict) in enumerate(zip(items, verdicts)):
         where = f"theme '{theme.topic_name}' item {i + 1} rejected"
         if not verdict.ok:
             problems.append(Rejection(f"{where}: {verdict.reason}", "invalid_sql"))
             continue
-        used, edges = sql_coverage(sql, tables)
+        used, edges = sql_coverage(sql, tables, catalog)
         if not used:
             problems.append(Rejection(f"{where}: it reads none of the task's tables", "no_task_table"))
             continue

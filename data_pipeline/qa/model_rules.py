@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-import sqlglot
 from sqlglot import exp
 
+from data_pipeline.qa.pair_quality import parsed_sql
 from data_pipeline.schema.model import Table
 from data_pipeline.semantics.model import ColumnSemantics, SemanticModel, TableSemantics
 
@@ -82,9 +82,8 @@ def model_rule_break(sql: str, model: Optional[SemanticModel]) -> Optional[tuple
     SQL does not parse: the read-only guard has the last word on SQL)."""
     if model is None or not model.tables:
         return None
-    try:
-        tree = sqlglot.parse_one(sql, read="postgres")
-    except sqlglot.errors.SqlglotError:
+    tree = parsed_sql(sql)    # shared with coverage and the personal-data check (never mutated)
+    if tree is None:
         return None
     resolve = _Resolver(tree, model)
     for agg in tree.find_all(exp.Sum, exp.Avg):

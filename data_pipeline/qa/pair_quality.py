@@ -171,11 +171,13 @@ def fk_edges(tables: Sequence[Table]) -> list[FkEdge]:
 
 
 @lru_cache(maxsize=4096)
-def _parse(sql: str) -> Optional[exp.Expression]:
-    """Parsed once per distinct text (coverage is computed again after a top-up); callers never mutate it."""
+def parsed_sql(sql: str) -> Optional[exp.Expression]:
+    """The statement's sqlglot tree (None when it does not parse), parsed once per distinct text: coverage, the
+    personal-data and model-rule checks and the difficulty all read the same tree, and coverage is computed again
+    after a top-up (issue 26: parsing was half of an LLM pair's analysis). Shared: callers never mutate it."""
     try:
         return sqlglot.parse_one(sql, read="postgres")
-    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError, ValueError, RecursionError):   # deep nesting
+    except (sqlglot.errors.SqlglotError, ValueError, RecursionError):   # RecursionError: deep nesting
         return None
 
 
@@ -224,7 +226,7 @@ def _coverage_of(sql: str, catalog: _Catalog) -> tuple[set[str], set[str]]:
 
 
 def _walk_coverage(sql: str, catalog: _Catalog) -> tuple[set[str], set[str]]:
-    tree = _parse(sql)
+    tree = parsed_sql(sql)
     if tree is None:
         return set(), set()
     aliases = catalog.resolve(tree)
@@ -252,13 +254,20 @@ def _walk_coverage(sql: str, catalog: _Catalog) -> tuple[set[str], set[str]]:
     return referenced, covered
 
 
-def sql_coverage(sql: str, tables: Sequence[Table]) -> tuple[set[str], set[str]]:
+def sql_coverage(sql: str, tables: Sequence[Table], catalog: Optional["_Catalog"] = None
+                 ) -> tuple[set[str], set[str]]:
     """(qualified tables referenced, keys of FK edges whose join equalities appear) for one statement.
 
     Unqualified columns are attributed to the only referenced table that has a column of that name.
-    An unparseable statement covers nothing.
+    An unparseable statement covers nothing. `catalog`: `coverage_catalog(tables)`, made once by a caller that
+    asks about many statements (making it is half the cost of a memoised answer).
     """
-    return _coverage_of(sql, _Catalog(tables))
+    return _coverage_of(sql, catalog if catalog is not None else _Catalog(tables))
+
+
+def coverage_catalog(tables: Sequence[Table]) -> "_Catalog":
+    """What `sql_coverage` knows of `tables`, for many calls on the same, unchanged tables."""
+    return _Catalog(tables)
 
 
 @dataclass
@@ -311,7 +320,7 @@ def classify_difficulty(sql: str) -> str:
     >>> classify_difficulty("SELECT * FROM (SELECT a, rank() OVER (ORDER BY a) r FROM t) s")
     'nested_window'
     """
-    tree = _parse(sql)
+    tree = parsed_sql(sql)
     if tree is None:
         return "single_table"
     if tree.find(exp.Window) or tree.find(exp.Subquery) or tree.find(exp.With) \

@@ -47,6 +47,7 @@ class EarlyChecks:
         self._guess = guess if guess is not None else _snapshot_guess(ctx)
         self._futures: dict[str, Future] = {}
         self._queue: list[tuple[int, int, str]] = []     # heap of (0 guessed failing | 1, arrival, sql)
+        self._ranks: dict[str, int] = {}
         self._order = itertools.count()
         self._running = 0
         self.guessed_failing: set[str] = set()
@@ -54,18 +55,29 @@ class EarlyChecks:
         self._lock = threading.Lock()
         self.ahead: Optional[RepairAhead] = None    # repair calls sent ahead; sql_validation goes on with them
 
-    def submit(self, sqls: Iterable[str]) -> None:
+    def submit(self, sqls: Iterable[str], guessed_only: bool = False) -> None:
+        """Queue the checks of `sqls` (each text once). `guessed_only`: only those guessed to fail, the others
+        are left for a later `submit` (a theme's answer, before its pairs are final: the check of a failure can
+        then run while the pairs are analysed, and its repair leave as soon as they are)."""
         with self._lock:
             batch = list(dict.fromkeys(s for s in sqls if isinstance(s, str) and s not in self._futures))
-            for sql in batch:
-                self._futures[sql] = Future()
-        ranks = [0 if self._guess(sql) else 1 for sql in batch]    # parsing, outside the lock
+        ranks = [self._rank(sql) for sql in batch]    # parsing, outside the lock
         with self._lock:
             for sql, rank in zip(batch, ranks):
+                if sql in self._futures or (guessed_only and rank == 1):
+                    continue
+                self._futures[sql] = Future()
                 if rank == 0:
                     self.guessed_failing.add(sql)
                 heapq.heappush(self._queue, (rank, next(self._order), sql))
         self._pump()
+
+    def _rank(self, sql: str) -> int:
+        """0 when `sql` is guessed to fail, else 1 (remembered: a theme's SQL is offered twice)."""
+        rank = self._ranks.get(sql)
+        if rank is None:
+            rank = self._ranks[sql] = 0 if self._guess(sql) else 1
+        return rank
 
     def _pump(self) -> None:
         """Hand the next checks to the pool while fewer than its size run."""
@@ -186,13 +198,13 @@ def start(ctx: StepContext) -> Optional[threading.Thread]:
     return thread
 
 
-def submit(ctx: StepContext, sqls: Iterable[str]) -> None:
-    """Start checking `sqls` now when sql_validation runs later in this process; else do nothing. Never raises:
-    a problem here only means the step checks everything itself."""
+def submit(ctx: StepContext, sqls: Iterable[str], guessed_only: bool = False) -> None:
+    """Start checking `sqls` (`guessed_only`: those guessed to fail) now when sql_validation runs later in this
+    process; else do nothing. Never raises: a problem here only means the step checks everything itself."""
     try:
         early = _early_for(ctx)
         if early is not None:
-            early.submit(sqls)
+            early.submit(sqls, guessed_only)
     except Exception as exc:  # noqa: BLE001 - an optimisation must not fail qa_generation
         ctx.logger.warning("early SQL checks not started: %s", type(exc).__name__)
 

@@ -116,7 +116,9 @@ def _llm(ctx: StepContext, tables: list[Table], docs: dict[str, str], lang: str,
 
     def one_theme(theme: Theme) -> tuple[list[Pair], list[str]]:
         ctx.check_cancelled()    # a queued theme does not start once the execution is being cancelled
-        return generate_theme_pairs(ctx.llm, theme, tables, docs, ctx.business_context, per_theme, lang, model)
+        # the SQL guessed to fail is checked while the pairs are analysed: its repair can leave once they are
+        return generate_theme_pairs(ctx.llm, theme, tables, docs, ctx.business_context, per_theme, lang, model,
+                                    on_guarded=lambda sqls: early_checks.submit(ctx, sqls, guessed_only=True))
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="qa_theme") as pool:
         futures = {pool.submit(one_theme, th): (th, time.monotonic()) for th in themes}

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Optional
 
 from pglast.parser import ParseError, parse_sql_json, scan
@@ -374,6 +375,14 @@ def _statement_body(sql: str) -> str:
     """The text up to the last token that is not `;` or a comment — drops trailing semicolons and comments."""
     meaningful = [t for t in scan(sql) if t.name not in ("ASCII_59", "SQL_COMMENT", "C_COMMENT")]
     return sql[: meaningful[-1].end + 1].strip() if meaningful else ""
+
+
+@lru_cache(maxsize=4096)
+def check_sql_once(sql: str) -> GuardResult:
+    """`check_sql`, remembered per text, for the generation side, which judges the same text twice (a theme's
+    answer, then the failure guess of early_checks). A verdict is never modified by its readers. The checks of
+    sql_validation call `check_sql` itself."""
+    return check_sql(sql)
 
 
 def check_sql(sql: str) -> GuardResult:

@@ -16,7 +16,7 @@ import re
 from typing import Sequence
 
 from data_pipeline.schema.model import Table
-from data_pipeline.validation.guard import check_sql
+from data_pipeline.validation.guard import check_sql_once
 
 
 _AS_NAME = re.compile(r'\bAS\s+(?:"((?:[^"]|"")+)"|([A-Za-z_][\w$]*))', re.I)
@@ -33,7 +33,7 @@ class FailureGuess:
 
     def __call__(self, sql: str) -> bool:
         try:
-            verdict = check_sql(sql)
+            verdict = check_sql_once(sql)     # qa_generation's guard verdict of the same text
         except Exception:  # noqa: BLE001 - a guess only: the real check reports what is wrong
             return True
         if not verdict.ok:

@@ -55,12 +55,15 @@ def test_refused(sql, reason):
     assert reason in (personal_data_use(sql, [CUSTOMER, STORE]) or "")
 
 
-def test_llm_pairs_using_personal_columns_are_dropped(settings, openai_stub):
-    """Through the real LLM client and the OpenAI stub: the listed-email pair is rejected with its reason."""
+def test_llm_pairs_using_personal_columns_are_dropped(settings, openai_stub, monkeypatch):
+    """Through the real LLM client and the OpenAI stub: the listed-email pair is rejected with its reason. Every
+    SQL the guard passes, a rejected one included, is handed to `on_guarded` before any is analysed (qa_generation
+    starts checking it on the database meanwhile); a statement the guard refuses never is."""
     import json
 
     from app_config import load_settings
     from core.llm import make_llm
+    from data_pipeline.qa import llm as qa_llm
     from data_pipeline.qa.llm import generate_theme_pairs
     from data_pipeline.qa.themes import Theme
     from tests.openai_stub import Reply
@@ -69,13 +72,20 @@ def test_llm_pairs_using_personal_columns_are_dropped(settings, openai_stub):
                "difficulty": "group_by"},
               {"question": "列出客户邮箱", "sql": "SELECT email FROM customer LIMIT 10", "difficulty": "single_table"},
               {"question": "手机号为138****5678的客户", "sql": "SELECT COUNT(*) FROM customer WHERE status = '138****5678'",
-               "difficulty": "aggregate"}]
+               "difficulty": "aggregate"},
+              {"question": "删除客户", "sql": "DELETE FROM customer", "difficulty": "single_table"}]
+    events = []
+    real_privacy = qa_llm.personal_data_use
+    monkeypatch.setattr(qa_llm, "personal_data_use", lambda *a: events.append("analysed") or real_privacy(*a))
     openai_stub.responder = lambda request: Reply(content=json.dumps(answer, ensure_ascii=False))
     s = load_settings({"data_home": settings.data_home, "llm_base_url": openai_stub.base_url,
                        "llm_model": "stub-model", "llm_max_retries": 0})
     theme = Theme("客户", "客户与门店", ["customer", "store"])
     with make_llm(s) as llm:
-        pairs, problems = generate_theme_pairs(llm, theme, [CUSTOMER, STORE], {}, "stores", 3)
+        pairs, problems = generate_theme_pairs(llm, theme, [CUSTOMER, STORE], {}, "stores", 3,
+                                               on_guarded=lambda sqls: events.append(sqls))
+    assert events[0] == [a["sql"] for a in answer[:3]] and events[1:] == ["analysed"] * 3
+    assert problems[-1].kind == "invalid_sql" and "item 4" in problems[-1]
     assert [p.sql for p in pairs] == [answer[0]["sql"]]
     assert any("personal column customer.email" in p for p in problems)
     assert any("masked sample value" in p for p in problems)

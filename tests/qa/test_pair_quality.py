@@ -1,8 +1,8 @@
 """Pure quality functions: dedupe (exact / template), coverage over FK edges, difficulty classes, themes."""
 from __future__ import annotations
 
-from data_pipeline.qa.pair_quality import (classify_difficulty, compute_coverage, dedupe_pairs, fk_edges,
-                                        question_skeleton, sql_coverage, sql_template)
+from data_pipeline.qa.pair_quality import (classify_difficulty, compute_coverage, coverage_catalog, dedupe_pairs,
+                                        fk_edges, question_skeleton, sql_coverage, sql_template)
 from data_pipeline.qa.pairs import Pair
 from data_pipeline.schema.model import Column, ForeignKey, Table
 from data_pipeline.qa.themes import MAX_THEME_TABLES, ThemesAnswer, rule_based_themes, themes_from_answer
@@ -45,6 +45,10 @@ def test_coverage_needs_the_join_condition_of_the_edge():
     assert used == {"public.a", "public.b", "public.ab"} and edges == {"public.ab(a_id)->public.a(id)"}
     _, edges = sql_coverage("SELECT * FROM ab JOIN b ON b_id = b.id", tables)   # unqualified, unambiguous
     assert edges == {"public.ab(b_id)->public.b(id)"}
+    catalog = coverage_catalog(tables)    # made once for many statements: the same answers
+    assert sql_coverage("SELECT * FROM ab JOIN b ON b_id = b.id", tables, catalog) == ({"public.ab", "public.b"}, edges)
+    assert sql_coverage("SELECT * FROM ab JOIN b ON b_id = b.id", [a, b], coverage_catalog([a, b])) == \
+        ({"public.b"}, set())     # the catalog is what is asked about: ab unknown there
     cov = compute_coverage(["SELECT count(*) FROM a", "SELECT * FROM ab x JOIN a ON a.id = x.a_id"], tables)
     assert (cov.tables_covered, cov.fk_edges_covered) == (2, 1)
     assert cov.missing_tables == ["public.b"] and cov.missing_fk_edges == ["public.ab(b_id)->public.b(id)"]

@@ -66,6 +66,30 @@ def test_sql_guessed_to_fail_is_checked_first(tmp_path, fast_settings, business_
         ["valid", "empty", "error", "rejected"]
 
 
+def test_a_theme_answer_queues_only_the_sql_guessed_to_fail(tmp_path, fast_settings, business_url):
+    """qa_generation offers a theme's SQL as soon as the answer passed the guard (guessed_only): only what is
+    guessed to fail is checked then; the rest waits for the pairs to be final and is checked once, when offered
+    again."""
+    ctx = _ctx(_task_dir(tmp_path / "t"), fast_settings.model_copy(update={"validation_concurrency": 1}),
+               business_url)
+    early = early_checks.EarlyChecks(ctx)
+    order, real_check = [], early.checker.check
+    early.checker.check = lambda sql: order.append(sql) or real_check(sql)
+    guesses, real_guess = [], early._guess
+    early._guess = lambda sql: guesses.append(sql) or real_guess(sql)
+    try:
+        early.submit([GOOD.sql, MISSING.sql], guessed_only=True)
+        assert early.result(MISSING.sql).status == "error"
+        assert early.known(GOOD.sql) is None and order == [MISSING.sql]     # not queued: not final yet
+        early.submit([GOOD.sql, MISSING.sql])
+        assert early.result(GOOD.sql).status == "valid"
+    finally:
+        early.close()
+    assert order == [MISSING.sql, GOOD.sql]             # each checked once
+    assert guesses == [GOOD.sql, MISSING.sql]           # each guessed once
+    assert early.guessed_failing == {MISSING.sql}
+
+
 def test_closing_leaves_queued_checks_unchecked(tmp_path, fast_settings, business_url):
     ctx = _ctx(_task_dir(tmp_path / "t"), fast_settings.model_copy(update={"validation_concurrency": 1}),
                business_url)

@@ -97,6 +97,13 @@ def test_writes_locks_side_effects_and_garbage_are_rejected_with_a_reason(sql, r
     assert verdict.body == ""
 
 
+def test_the_remembered_verdict_is_check_sqls_own():
+    """check_sql_once (the generation side judges a text twice) gives check_sql's verdict, computed once."""
+    for sql in ("SELECT a FROM t WHERE b = 1", "DELETE FROM t", "SELECT 1; SELECT 2"):
+        assert sql_guard.check_sql_once(sql) == check_sql(sql)
+        assert sql_guard.check_sql_once(sql) is sql_guard.check_sql_once(sql)
+
+
 def test_body_drops_trailing_semicolons_and_comments_only():
     assert check_sql("SELECT 1 ;  -- done\n;").body == "SELECT 1"
     assert check_sql("SELECT 'x -- not a comment' FROM t -- real comment").body == \
