@@ -30,7 +30,7 @@ from data_pipeline.executor.plan import (failure_message, final_task_status, ove
 from data_pipeline.executor.tracking import NullTracker, TaskState, now_iso
 from data_pipeline.steps import (STEP_LABELS, STEP_OUTPUTS, evaluation_on, later_steps, progress_bands,
                                  step_module)
-from data_pipeline.steps.base import StepCancelled, StepContext, StepResult, StepWarning
+from data_pipeline.steps.base import NEXT_STEPS_OPTION, StepCancelled, StepContext, StepResult, StepWarning
 from data_pipeline.store import executions as execution_store
 from data_pipeline.taskfiles.table_list import TableRef
 
@@ -213,7 +213,7 @@ class Runner:
         ctx = StepContext(
             task_id=spec.task_id, task_dir=spec.task_dir, params=spec.params,
             # the steps still to come in this process (a step may start work for them: steps/early_checks.py)
-            options={**spec.options, "next_steps": self._runnable[self._runnable.index(step) + 1:]
+            options={**spec.options, NEXT_STEPS_OPTION: self._runnable[self._runnable.index(step) + 1:]
                      if step in self._runnable else []},
             settings=spec.settings, business_url=spec.business_url, meta_db=spec.meta_db, tables=spec.tables,
             logger=step_logger(f"data_pipeline.steps.{step}", step), execution_id=spec.execution_id,

@@ -31,9 +31,13 @@ def relationships(tables: Sequence[Table]) -> str:
     return "\n".join(lines) or "（无外键关系）"
 
 
-def ask_json(llm: Any, prompt_name: str, schema: Any, **variables: Any) -> Any:
-    """One chat_json call with prompts/<prompt_name>.txt rendered with `variables` as the user message."""
+def prompt_messages(prompt_name: str, **variables: Any) -> list[dict]:
+    """The system prompt and prompts/<prompt_name>.txt rendered with `variables` as the user message."""
     from core.llm import load_prompt
-    messages = [{"role": "system", "content": load_prompt("qa_system")},
-                {"role": "user", "content": load_prompt(prompt_name, **variables)}]
-    return llm.chat_json(messages, schema, purpose=prompt_name)
+    return [{"role": "system", "content": load_prompt("qa_system")},
+            {"role": "user", "content": load_prompt(prompt_name, **variables)}]
+
+
+def ask_json(llm: Any, prompt_name: str, schema: Any, **variables: Any) -> Any:
+    """One chat_json call with `prompt_messages(prompt_name, **variables)`."""
+    return llm.chat_json(prompt_messages(prompt_name, **variables), schema, purpose=prompt_name)

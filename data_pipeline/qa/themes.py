@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from pydantic import BaseModel, Field
 
@@ -20,7 +20,7 @@ from data_pipeline.schema.model import Table
 from data_pipeline.qa.columns import categories, label_column, measures
 from data_pipeline.lexicon.glossary import LANGUAGE_NAMES
 from data_pipeline.qa.model_rules import model_prompt
-from data_pipeline.qa.prompting import ask_json, table_docs
+from data_pipeline.qa.prompting import prompt_messages, table_docs
 from data_pipeline.lexicon.vocabulary import column_noun, display_name, is_en, table_noun, table_plural, table_title
 from data_pipeline.taskfiles.table_list import TableRef
 
@@ -233,19 +233,28 @@ def themes_from_answer(answer: ThemesAnswer, tables: Sequence[Table]) -> tuple[l
     return themes, problems
 
 
+def theme_messages(tables: Sequence[Table], docs: dict[str, str], business_context: str, count: int,
+                   language: str = "zh", model: Any = None) -> list[dict]:
+    """The theme call's messages: the tables' Markdown docs, the semantic model (`model`: table kinds, measures,
+    event times, join paths — as the pair prompt has it) + business context, asking for `count` themes."""
+    # the theme call sees every table: a shorter cap per doc keeps 50+ tables within a model's context
+    return prompt_messages("qa_themes", business_context=business_context or "（未提供）",
+                           theme_count=count, table_names=", ".join(display_name(t) for t in tables),
+                           table_docs=table_docs(tables, docs, limit=THEME_DOC_CHARS),
+                           semantic_model=model_prompt(model, tables, language, mix=False),
+                           question_language_name=LANGUAGE_NAMES.get(language, "中文"))
+
+
 def llm_themes(llm: Any, tables: Sequence[Table], docs: dict[str, str], business_context: str,
-               count: int, language: str = "zh", model: Any = None) -> tuple[list[Theme], list[str]]:
-    """One LLM call: the tables' Markdown docs, the semantic model (`model`: table kinds, measures, event times,
-    join paths — as the pair prompt has it) + business context -> up to `count` themes (validated).
+               count: int, language: str = "zh", model: Any = None,
+               ask: Optional[Callable[[list[dict]], Any]] = None) -> tuple[list[Theme], list[str]]:
+    """One LLM call (`theme_messages`) -> up to `count` themes (validated). `ask(messages)` gives the answer
+    instead of a call of its own (qa_generation: the call ddl_generation sent ahead, steps/themes_ahead.py).
 
     Raises whatever the LLM client raises (core.errors.LLMError): the step reports it, nothing is invented.
     """
-    # the theme call sees every table: a shorter cap per doc keeps 50+ tables within a model's context
-    answer = ask_json(llm, "qa_themes", ThemesAnswer, business_context=business_context or "（未提供）",
-                      theme_count=count, table_names=", ".join(display_name(t) for t in tables),
-                      table_docs=table_docs(tables, docs, limit=THEME_DOC_CHARS),
-                      semantic_model=model_prompt(model, tables, language, mix=False),
-                      question_language_name=LANGUAGE_NAMES.get(language, "中文"))
+    messages = theme_messages(tables, docs, business_context, count, language, model)
+    answer = ask(messages) if ask is not None else llm.chat_json(messages, ThemesAnswer, purpose="qa_themes")
     themes, problems = themes_from_answer(answer, tables)
     return themes[:count] if count else themes, problems
 

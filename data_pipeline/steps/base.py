@@ -56,6 +56,9 @@ class StepResult:
     warnings: list[StepWarning | str] = field(default_factory=list)   # str: legacy free text (being replaced)
 
 
+NEXT_STEPS_OPTION = "next_steps"     # set by the runner: the steps that run after the current one, in order
+
+
 @dataclass
 class StepContext:
     task_id: str
@@ -75,6 +78,11 @@ class StepContext:
     @property
     def business_context(self) -> str:
         return self.params.get("business_context") or ""
+
+    def runs_later_here(self, step: str) -> bool:
+        """True when `step` runs after this one in this executor process (the runner lists the steps still to
+        come in `options[NEXT_STEPS_OPTION]`): this step may start work for it (early_checks, themes_ahead)."""
+        return step in (self.options.get(NEXT_STEPS_OPTION) or ())
 
     def check_cancelled(self) -> None:
         if self.cancel_event.is_set():

@@ -33,7 +33,7 @@ from data_pipeline.semantics.build import event_time_columns
 from data_pipeline.semantics.model import MEASURE_ROLES
 from data_pipeline.semantics.render import table_lines
 from data_pipeline.semantics.roles import column_role
-from data_pipeline.steps import STEP_OUTPUTS
+from data_pipeline.steps import STEP_OUTPUTS, themes_ahead
 from data_pipeline.steps.base import OutputFile, StepContext, StepResult, StepWarning
 
 OUTPUT_PATTERNS = STEP_OUTPUTS["ddl_generation"]  # declared once in data_pipeline/steps/__init__.py
@@ -177,6 +177,7 @@ def run(ctx: StepContext) -> StepResult:
     save_snapshot(ctx.task_dir / SNAPSHOT_FILE, done, meta)
     model_warnings = _write_semantic_model(ctx, done, language, ranges_ahead)
     _document_semantics(ctx, done, language)
+    themes_ahead.send(ctx)   # qa_generation's theme call leaves now if it follows here (its inputs are written)
     ctx.progress(1.0, f"{len(done)}/{len(refs)} tables done")
     duration = round(time.monotonic() - started, 2)
     summary = {

@@ -23,12 +23,11 @@ from concurrent.futures import Future, InvalidStateError
 from typing import Callable, Iterable, Optional, Sequence
 
 from data_pipeline.qa.pairs import Pair
-from data_pipeline.steps.base import StepContext
+from data_pipeline.steps.base import NEXT_STEPS_OPTION, StepContext  # noqa: F401 - NEXT_STEPS_OPTION: tests
 from data_pipeline.validation.check import FAILED, CheckResult, SqlChecker
 from data_pipeline.validation.repair import RepairCandidate
 from data_pipeline.validation.repair_ahead import RepairAhead
 
-NEXT_STEPS_OPTION = "next_steps"     # set by the runner: the steps that run after the current one, in order
 _lock = threading.Lock()
 _open: dict[tuple, "EarlyChecks"] = {}
 
@@ -170,7 +169,7 @@ def _key(ctx: StepContext) -> tuple:
 
 def _early_for(ctx: StepContext) -> Optional[EarlyChecks]:
     """This execution's checks (made on first use) when sql_validation runs later in this process, else None."""
-    if "sql_validation" not in (ctx.options.get(NEXT_STEPS_OPTION) or ()):
+    if not ctx.runs_later_here("sql_validation"):
         return None
     with _lock:
         early = _open.get(_key(ctx))
@@ -183,7 +182,7 @@ def start(ctx: StepContext) -> Optional[threading.Thread]:
     """qa_generation's first move: on a thread (returned), make the checks (the failure guess reads the snapshot)
     and open their connections while the theme call is out, so the first theme's SQL is checked at once (issue
     26). Never raises."""
-    if "sql_validation" not in (ctx.options.get(NEXT_STEPS_OPTION) or ()):
+    if not ctx.runs_later_here("sql_validation"):
         return None
 
     def prepare() -> None:

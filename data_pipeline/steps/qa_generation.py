@@ -33,10 +33,10 @@ from data_pipeline.qa.model_pairs import cap_simple, model_pairs
 from data_pipeline.qa.model_sql import Schema
 from data_pipeline.qa.model_coverage import model_top_up
 from data_pipeline.qa.rule_plan import TOP_UP_THEME, add_top_up, coverage_pairs, plan_theme_work
-from data_pipeline.steps import STEP_OUTPUTS, early_checks
+from data_pipeline.steps import STEP_OUTPUTS, early_checks, themes_ahead
 from data_pipeline.steps.base import (MAX_WARNING_OBJECTS, OutputFile, StepCancelled, StepContext, StepResult,
                                       StepWarning)
-from data_pipeline.qa.themes import Theme, llm_themes, rule_based_themes, theme_tables
+from data_pipeline.qa.themes import Theme, llm_themes, rule_based_themes, theme_messages, theme_tables
 from data_pipeline.lexicon.glossary import resolve_language
 from data_pipeline.lexicon.vocabulary import display_name, speaking
 
@@ -102,7 +102,8 @@ def _llm(ctx: StepContext, tables: list[Table], docs: dict[str, str], lang: str,
     started = time.monotonic()
     try:
         theme_count, per_theme = theme_budget(ctx.settings.llm_max_concurrency)
-        themes, problems = llm_themes(ctx.llm, tables, docs, ctx.business_context, theme_count, lang, model)
+        themes, problems = llm_themes(ctx.llm, tables, docs, ctx.business_context, theme_count, lang, model,
+                                      ask=themes_ahead.asker(ctx))   # the call ddl_generation sent, if it did
     except AppError as exc:
         raise LLMError(f"theme discovery failed: {exc.details}") from None
     if not themes:
@@ -214,9 +215,20 @@ def run(ctx: StepContext) -> StepResult:
         return _generate(ctx, tables, docs, mode, lang, started, model)
 
 
-def _load_model(ctx: StepContext, tables: list[Table], lang: str) -> SemanticModel:
+def theme_messages_for(ctx: StepContext) -> list[dict]:
+    """The theme call's messages exactly as `run` builds them in LLM mode, from the task's files (ddl_generation
+    sends the call ahead with them: steps/themes_ahead.py). Logs nothing; raises what `run` would raise."""
+    tables, docs = _load_inputs(ctx.task_dir)
+    lang = question_language(ctx, tables)
+    model = _load_model(ctx, tables, lang, quiet=True)
+    with speaking(lang):
+        return theme_messages(tables, docs, ctx.business_context, theme_budget(ctx.settings.llm_max_concurrency)[0],
+                              lang, model)
+
+
+def _load_model(ctx: StepContext, tables: list[Table], lang: str, quiet: bool = False) -> SemanticModel:
     """The task's `semantic_model.json` as the user left it (built from the snapshot when there is none); its
-    personal/public marks are applied to the tables before any question is asked."""
+    personal/public marks are applied to the tables before any question is asked. `quiet`: nothing logged."""
     try:
         model = read_model(ctx.task_dir)
     except ValueError as exc:
@@ -225,16 +237,18 @@ def _load_model(ctx: StepContext, tables: list[Table], lang: str) -> SemanticMod
     if model is None:
         try:
             model = build_semantic_model(tables, lang)
-            ctx.logger.info(f"no {MODEL_FILE} in the task directory: built from {SNAPSHOT_FILE}")
+            if not quiet:
+                ctx.logger.info(f"no {MODEL_FILE} in the task directory: built from {SNAPSHOT_FILE}")
         except Exception:     # a bug must not cost the questions: the older templates cover every table
-            ctx.logger.error(f"no {MODEL_FILE} and none could be built: older templates only", exc_info=True)
+            if not quiet:
+                ctx.logger.error(f"no {MODEL_FILE} and none could be built: older templates only", exc_info=True)
             model = SemanticModel(language=lang)
     else:
         problems = merge_overrides(model, model.overrides)
-        for p in problems[:MAX_WARNING_OBJECTS]:
+        for p in problems[:MAX_WARNING_OBJECTS] if not quiet else ():
             ctx.logger.warning(f"{MODEL_FILE} override not applied: {p}")
     changed = apply_personal(tables, model)
-    if changed:
+    if changed and not quiet:
         ctx.logger.info(f"{MODEL_FILE}: personal/public marks of {len(changed)} columns applied: "
                         f"{', '.join(changed[:MAX_WARNING_OBJECTS])}")
     return model
