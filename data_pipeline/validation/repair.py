@@ -219,7 +219,8 @@ def repair_failing(candidates: Sequence[RepairCandidate], *, llm: Any, check: Ca
                    lead: Collection[str] = frozenset()) -> dict[str, RepairOutcome]:
     """Repair failing pairs in up to `max_rounds` rounds; pair id -> outcome (every candidate has one).
 
-    `check(sql)` must be the full guard + read-only execution check. Batches of one round run concurrently
+    `check(sql)` must be the full guard + read-only execution check, callable from several threads at once (a
+    batch's answers are checked together: SqlChecker.check_pooled). Batches of one round run concurrently
     (`concurrency`, the LLM client caps requests itself); re-validation happens as each batch returns.
     `request(batch, ddl_text)` answers one batch (default: `request_repairs`, one LLM call; repair_ahead.py
     hands over the answer of the very same prompt sent before every pair was checked); `lead`: the SQL guessed
@@ -273,21 +274,29 @@ def _repair_batch(batch: list[RepairCandidate], rnd: int, *, request: Callable[[
             outcomes[c.pair_id].attempts.append(RepairAttempt(rnd, None, "llm_error", str(exc)[:300]))
         return list(batch)
     retry = []
+    answered: dict[str, str] = {}     # pair id -> the answer that goes to the database check
     for c in batch:
         sql = answers.get(c.pair_id)
         if sql is None:
             reason = "the model answered null (cannot repair)" if c.pair_id in answers else \
                 "no answer for this pair id"
             outcomes[c.pair_id].attempts.append(RepairAttempt(rnd, None, "no_answer", reason))
-            retry.append(c)
             continue
         # guard first (a hostile answer is reported as `rejected`), then the schema test, then the DB check
         if known_tables and check_sql(sql).ok and not referenced_tables(sql, known_tables):
             outcomes[c.pair_id].attempts.append(
                 RepairAttempt(rnd, sql, "off_schema", "the repaired SQL references none of the task's tables"))
+            continue
+        answered[c.pair_id] = sql
+    # the batch's answers are checked at once, each on its own connection of the checker's pool, not one after
+    # another (issue 26: the last repair answer -> embeddings gap)
+    with ThreadPoolExecutor(max_workers=max(1, len(answered)), thread_name_prefix="repair_check") as pool:
+        results = dict(zip(answered, pool.map(check, answered.values())))
+    for c in batch:
+        if c.pair_id not in answered:
             retry.append(c)
             continue
-        result = check(sql)
+        sql, result = answered[c.pair_id], results[c.pair_id]
         outcomes[c.pair_id].attempts.append(
             RepairAttempt(rnd, sql, result.status, result.error, result.execution_time))
         if result.executable:

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import json
+import threading
 
 from core.llm import make_llm
 from data_pipeline.qa.pairs import Pair, read_pairs
 from data_pipeline.schema.model import save_snapshot
 from data_pipeline.steps import early_checks, sql_validation
 from data_pipeline.validation.check import CheckResult
-from data_pipeline.validation.repair import DdlLibrary, RepairCandidate, first_round_batches
+from data_pipeline.validation.check import SqlChecker
+from data_pipeline.validation.repair import DdlLibrary, RepairCandidate, first_round_batches, repair_failing
 from data_pipeline.validation.repair_ahead import RepairAhead
 from tests.executor_support import wait_for
 from tests.openai_stub import OpenAIStub
@@ -132,3 +134,28 @@ def test_qa_sends_the_repairs_of_its_failing_pairs_before_validation_starts(tmp_
     assert by_id[MISSING.id]["repaired_sql"] == FIXES[MISSING.id]
     assert {p.sql for p in read_pairs(task / next(p.name for p in task.glob("qs_*_pair.json")))} == \
         {GOOD.sql, FIXES[MISSING.id]}
+
+
+def test_a_batchs_answers_are_checked_together_and_retried_in_batch_order(task_dir, fast_settings, business_url):
+    """The repaired SQL of one batch is checked on the database all at once (the two checks meet at a barrier
+    that times out if they ran one after the other); round 2 retries in the batch's order."""
+    third = Pair("公司名称", "SELECT company_nme FROM bss_company")
+    batches: list[list[str]] = []
+
+    def request(batch, _ddl_text):
+        batches.append([c.pair_id for c in batch])
+        if len(batches) == 1:    # BROKEN fixed, MISSING answered with another wrong SQL, no answer for the third
+            return {BROKEN.id: FIXES[BROKEN.id], MISSING.id: "SELECT service_area_nme FROM bss_service_area"}
+        return {}
+    barrier = threading.Barrier(2, timeout=10)
+    with SqlChecker.from_settings(business_url, fast_settings) as checker:
+        def check(sql):
+            if len(batches) == 1:
+                barrier.wait()
+            return checker.check_pooled(sql)
+        outcomes = repair_failing([_candidate(BROKEN), _candidate(MISSING), _candidate(third)], llm=None,
+                                  check=check, ddl=DdlLibrary(task_dir, _tables()), request=request, batch_size=5)
+    assert batches == [[BROKEN.id, MISSING.id, third.id], [MISSING.id, third.id]]
+    assert outcomes[BROKEN.id].repaired_sql == FIXES[BROKEN.id]
+    assert [a.status for a in outcomes[MISSING.id].attempts] == ["error", "no_answer"]
+    assert [a.status for a in outcomes[third.id].attempts] == ["no_answer", "no_answer"]
