@@ -31,7 +31,7 @@ from core.errors import AppError, StepDependencyNotMet
 from data_pipeline.evaluation import holdout as eval_holdout
 from data_pipeline.qa import pairs as pair_files
 from data_pipeline.vectors import backup as vector_backup
-from data_pipeline.steps import STEP_OUTPUTS
+from data_pipeline.steps import STEP_OUTPUTS, embeddings_ahead
 from data_pipeline.steps.base import OutputFile, StepContext, StepResult, StepWarning
 from data_pipeline.store import vector as vector_sql
 from data_pipeline.vectors import target as vector_target
@@ -145,17 +145,23 @@ def pair_documents(pairs: list[pair_files.Pair], source: str) -> tuple[list[Trai
 
 
 # ----------------------------------------------------------------------------------------------- run
-def embed_all(ctx: StepContext, embedder, docs: list[TrainingDocument], log: _RunLog) -> list:
-    """Embed every document's whole text in batches, with progress and cancellation between batches."""
+def embed_all(ctx: StepContext, embedder, docs: list[TrainingDocument], log: _RunLog,
+              ahead: Optional[embeddings_ahead.EmbeddingsAhead] = None) -> list:
+    """Embed every document's whole text in batches, with progress and cancellation between batches. A text
+    sql_validation had embedded already (`ahead`, same embedder) takes that vector."""
     # texts per embed call: every concurrent /embeddings slot gets a batch (core.embedding sends them at once)
     batch = max(1, int(getattr(ctx.settings, "embedding_batch_size", 64))) * max(
         4, int(getattr(ctx.settings, "llm_max_concurrency", 4)))
-    vectors: list = []
-    for start in range(0, len(docs), batch):
+    vectors: list = [ahead.vector(d.document) if ahead is not None else None for d in docs]
+    missing = [i for i, v in enumerate(vectors) if v is None]
+    if ahead is not None:
+        log(f"{len(docs) - len(missing)} of {len(docs)} documents were embedded during sql_validation")
+    for start in range(0, len(missing), batch):
         ctx.check_cancelled()
-        chunk = [d.document for d in docs[start:start + batch]]
-        vectors.extend(embedder.embed_documents(chunk))
-        done = min(len(docs), start + batch)
+        chunk = missing[start:start + batch]
+        for i, vector in zip(chunk, embedder.embed_documents([docs[i].document for i in chunk])):
+            vectors[i] = vector
+        done = len(docs) - len(missing) + min(len(missing), start + batch)
         ctx.progress(0.8 * done / max(1, len(docs)), f"embedded {done}/{len(docs)} documents")
     return vectors
 
@@ -187,10 +193,16 @@ def run(ctx: StepContext) -> StepResult:
             + (f"; {holdout['held_out']} held out for evaluation in {holdout['file']}" if holdout else "")
             + f"); {duplicates} duplicate documents dropped, {empty_pairs} empty pairs skipped")
 
-        embedder = make_embedder(ctx.settings)
+        # what sql_validation embedded for this step in this process, with the embedder it made from these settings
+        ahead = embeddings_ahead.take(ctx)
+        embedder = ahead.embedder if ahead is not None else make_embedder(ctx.settings)
         log(f"embedding {len(docs)} documents with {embedder.name}")
         t_embed = time.perf_counter()
-        vectors = embed_all(ctx, embedder, docs, log)
+        try:
+            vectors = embed_all(ctx, embedder, docs, log, ahead)
+        finally:
+            if ahead is not None:
+                ahead.close()
         embed_seconds = time.perf_counter() - t_embed
         log(f"embedded {len(vectors)} documents in {embed_seconds:.2f}s (dimension {embedder.dimension})")
 

@@ -251,3 +251,55 @@ def test_remote_embedder_embeds_whole_documents_and_a_zero_vector_fails_cleanly(
     with pytest.raises(AppError, match="zero vector"):
         training_load.run(step_context(vec, TASK_A, settings=remote, options={"truncate_vector_tables": True}))
     assert all_rows(vec.db) == before
+
+
+def _stored(db) -> list[tuple]:
+    return db.fetchall("SELECT e.id, e.document, e.embedding::text AS embedding FROM langchain_pg_embedding e "
+                       "ORDER BY e.id")
+
+
+def test_embeddings_requested_during_validation_are_the_ones_stored(vec, openai_stub):
+    """steps/embeddings_ahead.py: what sql_validation sends ahead (the files, then pairs) training_load does not
+    ask again, and the rows are exactly those of a load that embedded everything itself; a text not sent, or
+    whose request failed, is embedded by training_load."""
+    from data_pipeline.steps import embeddings_ahead, sql_validation
+    from data_pipeline.steps.base import NEXT_STEPS_OPTION
+    from tests.executor_support import wait_for
+    from tests.openai_stub import Reply
+    remote = vec.settings.model_copy(update={"embedding_base_url": openai_stub.base_url,
+                                             "embedding_model": "stub-embed", "embedding_batch_size": 4,
+                                             "llm_max_retries": 0})
+    write_task_files(vec.task_dir(TASK_A))
+    training_load.run(step_context(vec, TASK_A, settings=remote))
+    alone, asked_alone = _stored(vec.db), len(openai_stub.embedding_requests)
+    empty_vector_tables(vec.db)
+
+    validation = step_context(vec, TASK_A, settings=remote, options={NEXT_STEPS_OPTION: ["training_load"]})
+    first, rest = TRICKY_PAIRS[:1], TRICKY_PAIRS[1:]
+    sql_validation._embed_ahead(validation, first, with_files=True)
+    wait_for(lambda: len(openai_stub.embedding_requests) > asked_alone, 30, what="the embeddings sent ahead")
+    sent_ahead = len(openai_stub.embedding_requests)
+    training_load.run(step_context(vec, TASK_A, settings=remote))
+    assert _stored(vec.db) == alone
+    asked_by_the_load = [t for r in openai_stub.embedding_requests[sent_ahead:] for t in r.json["input"]]
+    assert sorted(asked_by_the_load) == sorted(json.dumps({"question": q, "sql": s}, ensure_ascii=False)
+                                               for q, s in rest)            # only what was not sent
+    assert not embeddings_ahead._open
+
+    # a request sent ahead that failed: training_load embeds those texts itself
+    empty_vector_tables(vec.db)
+    openai_stub.embedding_responder = lambda req: Reply(status=500)
+    sql_validation._embed_ahead(validation, TRICKY_PAIRS, with_files=True)
+    ahead = embeddings_ahead._open[(TASK_A, None)]
+    q, sql = TRICKY_PAIRS[0]
+    assert ahead.vector(json.dumps({"question": q, "sql": sql}, ensure_ascii=False)) is None   # waits: it failed
+    openai_stub.embedding_responder = None
+    training_load.run(step_context(vec, TASK_A, settings=remote))
+    assert _stored(vec.db) == alone
+
+    # nothing is sent when training_load does not follow here, or with the built-in embedder
+    before = len(openai_stub.embedding_requests)
+    sql_validation._embed_ahead(step_context(vec, TASK_A, settings=remote), TRICKY_PAIRS, with_files=True)
+    sql_validation._embed_ahead(step_context(vec, TASK_A, options={NEXT_STEPS_OPTION: ["training_load"]}),
+                                TRICKY_PAIRS, with_files=True)
+    assert len(openai_stub.embedding_requests) == before and not embeddings_ahead._open
