@@ -18,6 +18,8 @@ and the gaps around them (all from the same clock):
     exec start       POST sent -> ddl_generation started (process spawn, imports, attach; step_details)
     catalog          ddl_generation's own catalog/counts/samples read time (its summary's read_seconds)
     ddl→themes       last ddl answer -> theme call received
+    themes→pairs     theme answer -> first pair call received
+    in waves         the waves' own spread: (last answer - first call - latency x waves) of ddl, pairs and repair
     pairs→repair     last pair answer -> first repair call received (validation of the pairs)
     repair→embed     last repair answer -> first /embeddings call received after it (texts final earlier are
                      embedded during validation: steps/embeddings_ahead.py)
@@ -166,6 +168,10 @@ def one_run(url: str, stub: OpenAIStub, sim: CompleteRunSimulator, business_url:
         "exec_start": iso_ts(steps["ddl_generation"]["started_at"]) - sent,
         "catalog": float(ddl_summary.get("read_seconds") or float("nan")),
         "ddl_themes": first("themes") - last_end("ddl", chat_s),
+        "themes_pairs": first("pairs") - last_end("themes", chat_s),
+        # the LLM waves' own spread: a wave's calls do not all leave at once (prompts built one after another)
+        "in_waves": sum(last_end(k, chat_s) - first(k) - chat_s * waves[k] for k in ("ddl", "pairs", "repair")
+                        if calls[k]),
         "pairs_repair": first("repair") - last_end("pairs", chat_s),
         "repair_embed": first_embed_after - before_embed,
         "embeddings": last_end("embeddings", embed_s) - first_embed_after,
@@ -174,14 +180,14 @@ def one_run(url: str, stub: OpenAIStub, sim: CompleteRunSimulator, business_url:
 
 
 HEADER = (f"{'tables':>6} {'C':>2} {'wall':>6} {'bound':>6} {'ratio':>6} | {'POST→1st':>8} {'exec':>5} "
-          f"{'catalog':>7} {'ddl→th':>6} {'pr→rep':>6} {'rep→emb':>7} {'embed':>6} {'emb→fin':>7} | calls d/t/p/r/e "
+          f"{'catalog':>7} {'ddl→th':>6} {'th→pr':>5} {'waves+':>6} {'pr→rep':>6} {'rep→emb':>7} {'embed':>6} {'emb→fin':>7} | calls d/t/p/r/e "
           f"| load 1/5/15")
 
 
 def row(r: dict) -> str:
     k = r["calls"]
     return (f"{r['tables']:>6} {r['C']:>2} {r['wall']:6.2f} {r['bound']:6.2f} {r['ratio']:6.3f} | "
-            f"{r['post_first']:8.2f} {r['exec_start']:5.2f} {r['catalog']:7.2f} {r['ddl_themes']:6.2f} "
+            f"{r['post_first']:8.2f} {r['exec_start']:5.2f} {r['catalog']:7.2f} {r['ddl_themes']:6.2f} {r['themes_pairs']:5.2f} {r['in_waves']:6.2f} "
             f"{r['pairs_repair']:6.2f} {r['repair_embed']:7.2f} {r['embeddings']:6.2f} {r['embed_finished']:7.2f} | "
             f"{k['ddl']}/{k['themes']}/{k['pairs']}/{k['repair']}/{k['embeddings']} | "
             f"{r['load'][0]:.2f} {r['load'][1]:.2f} {r['load'][2]:.2f}"
@@ -204,8 +210,8 @@ def dump_outputs(ctx, task_id: str, target: str) -> None:
     print(f"outputs of {task_id} written to {out}")
 
 
-COLUMNS = ("wall", "bound", "ratio", "post_first", "exec_start", "catalog", "ddl_themes", "pairs_repair",
-           "repair_embed", "embeddings", "embed_finished")
+COLUMNS = ("wall", "bound", "ratio", "post_first", "exec_start", "catalog", "ddl_themes", "themes_pairs", "in_waves",
+           "pairs_repair", "repair_embed", "embeddings", "embed_finished")
 
 
 def summarize(groups: dict[str, list[str]]) -> None:
@@ -221,7 +227,7 @@ def summarize(groups: dict[str, list[str]]) -> None:
             group = [r for r in runs if (r["tables"], r["C"]) == key]
             loads = [r["load"][0] for r in group]
             print(f"{label:8}{key[0]:>6} {key[1]:>2} {len(group):>4} "
-                  + " ".join(f"{statistics.median(r[c] for r in group):9.3f}" for c in COLUMNS)
+                  + " ".join(f"{statistics.median(r.get(c, math.nan) for r in group):9.3f}" for c in COLUMNS)
                   + f" {min(r['exec_start'] for r in group):9.3f}"
                   + f" {statistics.median((r['wall'] - r['exec_start']) / r['bound'] for r in group):9.3f}"
                   + f"  {min(loads):.1f}-{max(loads):.1f}")
