@@ -212,7 +212,8 @@ class Runner:
                     execution_store.mark_files_cleaned(spec.meta_db, spec.execution_id)
         ctx = StepContext(
             task_id=spec.task_id, task_dir=spec.task_dir, params=spec.params,
-            # the steps still to come in this process (a step may start work for them: steps/early_checks.py)
+            # the steps still to come in this process (a step may start work for them: steps/early_checks.py,
+            # themes_ahead.py, embeddings_ahead.py)
             options={**spec.options, NEXT_STEPS_OPTION: self._runnable[self._runnable.index(step) + 1:]
                      if step in self._runnable else []},
             settings=spec.settings, business_url=spec.business_url, meta_db=spec.meta_db, tables=spec.tables,

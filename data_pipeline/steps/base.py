@@ -81,7 +81,8 @@ class StepContext:
 
     def runs_later_here(self, step: str) -> bool:
         """True when `step` runs after this one in this executor process (the runner lists the steps still to
-        come in `options[NEXT_STEPS_OPTION]`): this step may start work for it (early_checks, themes_ahead)."""
+        come in `options[NEXT_STEPS_OPTION]`): this step may start work for it (early_checks, themes_ahead,
+        embeddings_ahead)."""
         return step in (self.options.get(NEXT_STEPS_OPTION) or ())
 
     def check_cancelled(self) -> None:
