@@ -8,6 +8,8 @@
     evaluation.py        optional step 5 (uses data_pipeline.evaluation): only in complete mode with the task's
                          `enable_evaluation`, or asked for in step mode; absent from step_status otherwise
     early_checks.py      SQL checks qa_generation starts for sql_validation in the same process (issue 26)
+    themes_ahead.py      qa_generation's theme call, sent by ddl_generation once its files are written (issue 26)
+    embeddings_ahead.py  training_load's embeddings, requested by sql_validation while it waits (issue 26)
 """
 from __future__ import annotations
 

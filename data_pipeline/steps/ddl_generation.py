@@ -177,7 +177,7 @@ def run(ctx: StepContext) -> StepResult:
     save_snapshot(ctx.task_dir / SNAPSHOT_FILE, done, meta)
     model_warnings = _write_semantic_model(ctx, done, language, ranges_ahead)
     _document_semantics(ctx, done, language)
-    themes_ahead.send(ctx)   # qa_generation's theme call leaves now if it follows here (its inputs are written)
+    themes_ahead.send(ctx, _theme_messages)   # qa_generation's theme call leaves now if it follows here
     ctx.progress(1.0, f"{len(done)}/{len(refs)} tables done")
     duration = round(time.monotonic() - started, 2)
     summary = {
@@ -200,6 +200,12 @@ def run(ctx: StepContext) -> StepResult:
     outputs.append(OutputFile(MODEL_FILE, "json", "语义模型（表类型、列角色、关联路径；可编辑）"))
     return StepResult(summary=summary, outputs=outputs,
                       warnings=coverage_warnings(len(refs), access, missing, failed) + model_warnings)
+
+
+def _theme_messages(ctx: StepContext) -> list[dict]:
+    """qa_generation's theme prompt, from the files this step has just written (steps/themes_ahead.py)."""
+    from data_pipeline.steps.qa_generation import theme_messages_for   # imported once qa_generation follows
+    return theme_messages_for(ctx)
 
 
 def _write_semantic_model(ctx: StepContext, tables: list[Table], language: str,

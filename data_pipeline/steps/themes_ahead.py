@@ -36,9 +36,9 @@ def _key(ctx: StepContext) -> tuple:
     return ctx.task_id, ctx.execution_id
 
 
-def send(ctx: StepContext) -> Optional[threading.Thread]:
+def send(ctx: StepContext, build: Callable[[StepContext], list[dict]]) -> Optional[threading.Thread]:
     """ddl_generation, its files written: when qa_generation runs next here with an LLM, build its theme prompt
-    and send the call on a thread (returned). Never raises."""
+    (`build(ctx)`: qa_generation.theme_messages_for) and send the call on a thread (returned). Never raises."""
     if ctx.llm is None or not ctx.runs_later_here("qa_generation"):
         return None
     ahead = _Ahead()
@@ -48,8 +48,7 @@ def send(ctx: StepContext) -> Optional[threading.Thread]:
     def run() -> None:
         try:
             from data_pipeline.qa.themes import ThemesAnswer
-            from data_pipeline.steps.qa_generation import theme_messages_for
-            ahead.messages = theme_messages_for(ctx)
+            ahead.messages = build(ctx)
         except Exception as exc:  # noqa: BLE001 - an optimisation: qa_generation makes the call itself
             ctx.logger.warning("theme call not sent ahead: %s", type(exc).__name__)
             return

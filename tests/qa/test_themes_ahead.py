@@ -51,7 +51,7 @@ def test_qa_uses_the_theme_call_ddl_sent_and_finds_the_same(app_ctx, ddl_dir, tm
             stub.reset()
             stub.responder = _responder
             ddl, qa = _steps(app_ctx, early, settings, llm)
-            themes_ahead.send(ddl)
+            themes_ahead.send(ddl, qa_generation.theme_messages_for)
             wait_for(lambda: len(_theme_calls(stub)) == 1, 30, what="the theme call sent from ddl_generation")
             result = qa_generation.run(qa)
             assert len(_theme_calls(stub)) == 1          # used: not asked again
@@ -69,7 +69,7 @@ def test_an_input_changed_after_the_send_means_a_call_of_its_own(app_ctx, task_d
         settings = _settings(app_ctx, stub)
         with make_llm(settings) as llm:
             ddl, qa = _steps(app_ctx, task_dir, settings, llm)
-            themes_ahead.send(ddl)
+            themes_ahead.send(ddl, qa_generation.theme_messages_for)
             wait_for(lambda: len(_theme_calls(stub)) == 1, 30, what="the theme call sent from ddl_generation")
             doc = task_dir / "bss_company_detail.md"
             doc.write_text(doc.read_text(encoding="utf-8") + "\n用户补充：公司即经营主体。\n", encoding="utf-8")
@@ -88,7 +88,7 @@ def test_the_error_of_the_call_sent_ahead_is_the_steps(app_ctx, task_dir):  # no
         settings = _settings(app_ctx, stub)
         with make_llm(settings) as llm:
             ddl, qa = _steps(app_ctx, task_dir, settings, llm)
-            themes_ahead.send(ddl).join(30)
+            themes_ahead.send(ddl, qa_generation.theme_messages_for).join(30)
             with pytest.raises(LLMError, match="theme discovery failed"):
                 qa_generation.run(qa)
             assert len(_theme_calls(stub)) == 1
@@ -100,11 +100,11 @@ def test_nothing_is_sent_unless_qa_follows_here_with_an_llm(app_ctx, task_dir): 
         settings = _settings(app_ctx, stub)
         with make_llm(settings) as llm:
             step_mode = _ctx(app_ctx, task_dir, settings, llm)                       # no next steps
-            assert themes_ahead.send(step_mode) is None
+            assert themes_ahead.send(step_mode, qa_generation.theme_messages_for) is None
             rule_based = _ctx(app_ctx, task_dir, settings)
             rule_based.options = dict(COMPLETE_RUN)
-            assert themes_ahead.send(rule_based) is None
+            assert themes_ahead.send(rule_based, qa_generation.theme_messages_for) is None
             validation_only = _ctx(app_ctx, task_dir, settings, llm)
             validation_only.options = {NEXT_STEPS_OPTION: ["sql_validation"]}
-            assert themes_ahead.send(validation_only) is None
+            assert themes_ahead.send(validation_only, qa_generation.theme_messages_for) is None
         assert stub.chat_requests == [] and not themes_ahead._open
