@@ -73,10 +73,15 @@ def _key(ctx: StepContext) -> tuple:
     return ctx.task_id, ctx.execution_id
 
 
+def wanted(ctx: StepContext) -> bool:
+    """True when training_load runs later in this process with a remote embedder (the only case worth it)."""
+    return ctx.runs_later_here("training_load") and ctx.settings.embedding_remote
+
+
 def send(ctx: StepContext, texts: Iterable[str]) -> None:
-    """sql_validation: embed `texts` now for training_load, when it runs later in this process with a remote
-    embedder. Never raises: a problem here only means training_load embeds everything itself."""
-    if not ctx.runs_later_here("training_load") or not ctx.settings.embedding_remote:
+    """sql_validation: embed `texts` now for training_load when `wanted`. Never raises: a problem here only
+    means training_load embeds everything itself."""
+    if not wanted(ctx):
         return
     try:
         with _lock:

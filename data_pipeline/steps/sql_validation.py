@@ -87,12 +87,11 @@ def run(ctx: StepContext) -> StepResult:
         checks = _check_all(ctx, early.checker, pairs, early)
         validated_at = time.monotonic()
         # training_load's documents that are final now are embedded while the repair calls are out (issue 26)
-        _embed_ahead(ctx, [(p.question, p.sql) for p, c in zip(pairs, checks) if c is not None and c.executable],
-                     with_files=True)
+        _embed_ahead(ctx, [p for p, c in zip(pairs, checks) if c is not None and c.executable], with_files=True)
         outcomes: dict[str, RepairOutcome] = {}
         if ahead is not None:
             outcomes = _repair(ctx, early.checker, pairs, checks, ddl, ahead, early.guessed_failing)
-            _embed_ahead(ctx, [(p.question, outcomes[p.id].repaired_sql) for p in pairs
+            _embed_ahead(ctx, [replace(p, sql=outcomes[p.id].repaired_sql) for p in pairs
                                if p.id in outcomes and outcomes[p.id].succeeded])
     finally:
         if ahead is not None:
@@ -163,20 +162,18 @@ def _unique_by_id(pairs: list[Pair]) -> tuple[list[Pair], list[Pair]]:
     return unique, dupes
 
 
-def _embed_ahead(ctx: StepContext, pairs: list[tuple[str, str]], with_files: bool = False) -> None:
-    """Request training_load's embeddings of these (question, SQL) pairs, and `with_files` of the DDL and table
-    docs, now (steps/embeddings_ahead.py: only when training_load follows here with a remote embedder)."""
-    if not ctx.runs_later_here("training_load") or not ctx.settings.embedding_remote:
+def _embed_ahead(ctx: StepContext, pairs: list[Pair], with_files: bool = False) -> None:
+    """Request training_load's embeddings of the documents it makes of `pairs`, and `with_files` of the DDL and
+    table docs, now (steps/embeddings_ahead.py: only when training_load follows here with a remote embedder)."""
+    if not embeddings_ahead.wanted(ctx):
         return
     try:
-        from data_pipeline.steps.training_load import file_documents
-        from data_pipeline.vectors.store import question_sql_document
-        texts = [d.document for d in file_documents(ctx.task_dir)] if with_files else []
-        texts += [question_sql_document(q, s) for q, s in pairs if q and q.strip() and s and s.strip()]
+        from data_pipeline.steps.training_load import file_documents, pair_documents
+        docs = (file_documents(ctx.task_dir) if with_files else []) + pair_documents(pairs, "")[0]
     except Exception as exc:  # noqa: BLE001 - an optimisation must not fail the step
         ctx.logger.warning("embeddings not requested ahead: %s", type(exc).__name__)
         return
-    embeddings_ahead.send(ctx, texts)
+    embeddings_ahead.send(ctx, [d.document for d in docs])
 
 
 def repair_mode_of(ctx: StepContext) -> str:

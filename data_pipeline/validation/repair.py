@@ -234,7 +234,7 @@ def repair_failing(candidates: Sequence[RepairCandidate], *, llm: Any, check: Ca
     for rnd in range(1, max_rounds + 1):
         if not pending or should_stop():
             break
-        batches = first_round_batches(pending, batch_size, lead) if rnd == 1 else _chunks(pending, batch_size)
+        batches = first_round_batches(pending, batch_size, lead) if rnd == 1 else in_batches(pending, batch_size)
 
         def run_batch(batch: list[RepairCandidate]) -> list[RepairCandidate]:
             if should_stop():
@@ -255,11 +255,12 @@ def first_round_batches(pending: Sequence[RepairCandidate], batch_size: int = BA
     validation/likely_failing.py), then the others. Kept apart, a failure found late never moves a guessed one
     to another batch, so the repair of the guessed failures can leave before every pair is checked with the
     very prompt round 1 sends (repair_ahead.py). Without `lead`, plain batches of the file order."""
-    return _chunks([c for c in pending if c.sql in lead], batch_size) + \
-        _chunks([c for c in pending if c.sql not in lead], batch_size)
+    return in_batches([c for c in pending if c.sql in lead], batch_size) + \
+        in_batches([c for c in pending if c.sql not in lead], batch_size)
 
 
-def _chunks(items: Sequence[RepairCandidate], size: int) -> list[list[RepairCandidate]]:
+def in_batches(items: Sequence[RepairCandidate], size: int) -> list[list[RepairCandidate]]:
+    """`items` cut into lists of `size`, in order (the batches of one repair round)."""
     return [list(items[i:i + size]) for i in range(0, len(items), size)]
 
 

@@ -18,7 +18,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Optional, Sequence
 
 from data_pipeline.validation.check import FAILED
-from data_pipeline.validation.repair import BATCH_SIZE, DdlLibrary, RepairCandidate, build_messages, request_repairs
+from data_pipeline.validation.repair import (BATCH_SIZE, DdlLibrary, RepairCandidate, build_messages, in_batches,
+                                             request_repairs)
 
 
 class RepairAhead:
@@ -38,8 +39,7 @@ class RepairAhead:
         """Send the batches of `candidates`, the failures guessed to fail (file order: round 1's first batches,
         repair.first_round_batches); returns the number of calls sent (0 once the round has started)."""
         pending = [c for c in candidates if c.check.status in FAILED]
-        batches = [pending[i:i + self.batch_size] for i in range(0, len(pending), self.batch_size)]
-        prompts = [(batch, self.ddl.text_for(batch)) for batch in batches]
+        prompts = [(batch, self.ddl.text_for(batch)) for batch in in_batches(pending, self.batch_size)]
         sent = 0
         with self._lock:
             if self._closed:

@@ -276,7 +276,7 @@ def test_embeddings_requested_during_validation_are_the_ones_stored(vec, openai_
 
     validation = step_context(vec, TASK_A, settings=remote, options={NEXT_STEPS_OPTION: ["training_load"]})
     first, rest = TRICKY_PAIRS[:1], TRICKY_PAIRS[1:]
-    sql_validation._embed_ahead(validation, first, with_files=True)
+    sql_validation._embed_ahead(validation, [pair_files.Pair(q, s) for q, s in first], with_files=True)
     wait_for(lambda: len(openai_stub.embedding_requests) > asked_alone, 30, what="the embeddings sent ahead")
     sent_ahead = len(openai_stub.embedding_requests)
     training_load.run(step_context(vec, TASK_A, settings=remote))
@@ -289,7 +289,7 @@ def test_embeddings_requested_during_validation_are_the_ones_stored(vec, openai_
     # a request sent ahead that failed: training_load embeds those texts itself
     empty_vector_tables(vec.db)
     openai_stub.embedding_responder = lambda req: Reply(status=500)
-    sql_validation._embed_ahead(validation, TRICKY_PAIRS, with_files=True)
+    sql_validation._embed_ahead(validation, [pair_files.Pair(q, s) for q, s in TRICKY_PAIRS], with_files=True)
     ahead = embeddings_ahead._open[(TASK_A, None)]
     q, sql = TRICKY_PAIRS[0]
     assert ahead.vector(json.dumps({"question": q, "sql": sql}, ensure_ascii=False)) is None   # waits: it failed
@@ -299,7 +299,8 @@ def test_embeddings_requested_during_validation_are_the_ones_stored(vec, openai_
 
     # nothing is sent when training_load does not follow here, or with the built-in embedder
     before = len(openai_stub.embedding_requests)
-    sql_validation._embed_ahead(step_context(vec, TASK_A, settings=remote), TRICKY_PAIRS, with_files=True)
+    tricky = [pair_files.Pair(q, s) for q, s in TRICKY_PAIRS]
+    sql_validation._embed_ahead(step_context(vec, TASK_A, settings=remote), tricky, with_files=True)
     sql_validation._embed_ahead(step_context(vec, TASK_A, options={NEXT_STEPS_OPTION: ["training_load"]}),
-                                TRICKY_PAIRS, with_files=True)
+                                tricky, with_files=True)
     assert len(openai_stub.embedding_requests) == before and not embeddings_ahead._open
